@@ -1,0 +1,11 @@
+"""Channel label normalisation: vendor labels to 10-20/10-10 names and types."""
+
+from ._normalize import (
+    OLD_TO_NEW,
+    TEN_TEN,
+    ChannelMapping,
+    normalize_channels,
+    normalize_label,
+)
+
+__all__ = ["OLD_TO_NEW", "TEN_TEN", "ChannelMapping", "normalize_channels", "normalize_label"]

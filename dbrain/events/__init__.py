@@ -1,0 +1,21 @@
+"""The project's one events table (SzCORE / HED-SCORE TSV columns)."""
+
+from ._table import (
+    EVENT_COLUMNS,
+    empty_events,
+    events_from_annotations,
+    make_events,
+    read_events,
+    write_annotations_edf,
+    write_events,
+)
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "empty_events",
+    "events_from_annotations",
+    "make_events",
+    "read_events",
+    "write_annotations_edf",
+    "write_events",
+]
