@@ -86,27 +86,27 @@ class RawGapped(mne.io.BaseRaw):
                 ch["cal"] = 1.0
                 ch["range"] = 1.0
         last = segments[-1].dst + segments[-1].n - 1
-        self._inner = inner
-        self._segments = segments
         super().__init__(
             info,
             preload=False,
             first_samps=(0,),
             last_samps=(last,),
             filenames=inner.filenames[:1],
-            raw_extras=[{}],
+            # MNE lets a reader see only _raw_extras and filenames while reading.
+            raw_extras=[{"inner": inner, "segments": segments}],
             orig_format="double",
             verbose="error",
         )
 
     def _read_segment_file(self, data, idx, fi, start, stop, cals, mult):
-        one = np.zeros((len(self._inner.ch_names), stop - start))
-        for seg in self._segments:
+        inner, segments = self._raw_extras[fi]["inner"], self._raw_extras[fi]["segments"]
+        one = np.zeros((len(inner.ch_names), stop - start))
+        for seg in segments:
             lo, hi = max(start, seg.dst), min(stop, seg.dst + seg.n)
             if lo >= hi:
                 continue
             src = seg.src + (lo - seg.dst)
-            one[:, lo - start : hi - start] = self._inner.get_data(start=src, stop=src + hi - lo)
+            one[:, lo - start : hi - start] = inner.get_data(start=src, stop=src + hi - lo)
         if mult is not None:
             data[:] = mult @ one[idx]
         else:
