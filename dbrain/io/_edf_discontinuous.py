@@ -24,6 +24,53 @@ from ..errors import CorruptRecordingError
 from ._edf_header import EdfHeader
 
 _ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)")
+_STAMP = re.compile(r"^([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?$")
+
+
+def _records(header: EdfHeader) -> np.memmap:
+    return np.memmap(header.path, dtype=np.uint8, mode="r", offset=header.header_bytes,
+                     shape=(header.n_records, header.record_bytes))
+
+
+def _annotation_slices(header: EdfHeader) -> list[slice]:
+    out = []
+    for i, sig in enumerate(header.signals):
+        if sig.is_annotation:
+            offset = header.signal_offset(i)
+            out.append(slice(offset, offset + sig.samples_per_record * header.bytes_per_sample))
+    return out
+
+
+def read_tal_annotations(header: EdfHeader) -> list[tuple[float, float, str]]:
+    """All EDF+ annotations as ``(onset, duration, text)``, onsets in recording time.
+
+    Parsed here rather than by MNE because MNE drops annotations that fall
+    beyond its gap-less data (after a gap the true onset is later than the
+    concatenated data's end). Tolerates TALs that are not separated by a NUL
+    byte, as some Nihon Kohden exports write them.
+    """
+    out = []
+    records = _records(header)
+    for r in range(header.n_records):
+        for sl in _annotation_slices(header):
+            block = bytes(records[r, sl]).decode("utf-8", errors="replace")
+            for tal in block.split("\x00"):
+                onset = duration = None
+                after_empty = True  # a time stamp starts a TAL: first, or right after an empty field
+                for item in tal.split("\x14"):
+                    stamp = _STAMP.match(item)
+                    if stamp is not None and after_empty:
+                        onset = float(stamp.group(1))
+                        duration = float(stamp.group(2)) if stamp.group(2) else 0.0
+                        after_empty = False
+                    elif item == "":
+                        after_empty = True
+                    else:
+                        after_empty = False
+                        if onset is not None:
+                            out.append((onset, duration, item))
+    del records
+    return out
 
 
 def read_record_onsets(header: EdfHeader) -> np.ndarray:
@@ -33,8 +80,7 @@ def read_record_onsets(header: EdfHeader) -> np.ndarray:
         raise CorruptRecordingError(f"cannot read '{header.path.name}': {header.format_name} file has no annotation signal with record times")
     offset = header.signal_offset(ann[0])
     width = header.signals[ann[0]].samples_per_record * header.bytes_per_sample
-    records = np.memmap(header.path, dtype=np.uint8, mode="r", offset=header.header_bytes,
-                        shape=(header.n_records, header.record_bytes))
+    records = _records(header)
     onsets = np.empty(header.n_records)
     for r in range(header.n_records):
         match = _ONSET.match(bytes(records[r, offset : offset + min(width, 32)]))
@@ -130,13 +176,13 @@ def place_on_time_axis(inner: mne.io.BaseRaw, header: EdfHeader) -> tuple[mne.io
     raw = RawGapped(inner, segments)
     # EDF+ stores annotation onsets in recording time, which is exactly the
     # gapped time axis: keep them as they are and add the gap markers.
-    ann = inner.annotations
+    tals = read_tal_annotations(header)
     raw.set_annotations(
         mne.Annotations(
-            onset=list(ann.onset) + [g[0] for g in gaps],
-            duration=list(ann.duration) + [g[1] for g in gaps],
-            description=list(ann.description) + ["BAD_ACQ_SKIP"] * len(gaps),
-            orig_time=ann.orig_time,
+            onset=[t[0] for t in tals] + [g[0] for g in gaps],
+            duration=[t[1] for t in tals] + [g[1] for g in gaps],
+            description=[t[2] for t in tals] + ["BAD_ACQ_SKIP"] * len(gaps),
+            orig_time=None,
         ),
         emit_warning=False,
     )

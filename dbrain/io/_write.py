@@ -22,21 +22,22 @@ _LABEL_PREFIX = {"eeg": "EEG", "eog": "EOG", "ecg": "ECG", "emg": "EMG", "resp":
 def _record_layout(n_times: int, sfreq: float) -> tuple[float, int]:
     """Choose a data-record duration with a whole number of samples per record.
 
-    Returns the duration and the number of zero samples to append so that the
-    data fill whole records (0 whenever a divisor exists).
+    Prefers records near 1 s whose sample count divides the recording, so no
+    padding is needed; returns the duration and the number of zero samples to
+    append (0 whenever such a divisor exists).
     """
-    for duration in (1.0, 0.5, 2.0, 0.25, 4.0, 5.0, 0.2, 10.0, 0.1):
-        spr = sfreq * duration
-        if abs(spr - round(spr)) < 1e-9 and n_times % round(spr) == 0:
-            return duration, 0
+    if abs(sfreq - round(sfreq)) < 1e-9:
+        rate = int(round(sfreq))
+        for spr in sorted(range(max(1, rate // 16), rate * 4 + 1), key=lambda s: (abs(s - rate), s)):
+            duration = spr / rate
+            if n_times % spr == 0 and len(f"{duration:.8g}") <= 8 and float(f"{duration:.8g}") * rate == spr:
+                return duration, 0
+        return 1.0, (-n_times) % rate
     for k in range(1, 1001):  # non-integer rates such as 173.61 Hz
         spr = sfreq * k / 100
         if abs(spr - round(spr)) < 1e-6 and round(spr) > 0:
-            duration, spr = k / 100, round(spr)
-            break
-    else:
-        raise RecordingError(f"cannot write EDF: sampling rate {sfreq} Hz has no whole number of samples per record")
-    return duration, (-n_times) % spr
+            return k / 100, (-n_times) % round(spr)
+    raise RecordingError(f"cannot write EDF: sampling rate {sfreq} Hz has no whole number of samples per record")
 
 
 def _physical_range(values: np.ndarray) -> tuple[float, float]:

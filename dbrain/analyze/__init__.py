@@ -1,0 +1,15 @@
+"""The analysis pipeline behind ``dbrain analyze``.
+
+An analysis step is a plug-in: a function registered with :func:`register_step`
+under a name and a version, taking the :class:`AnalysisContext` and returning
+a :class:`StepResult` (a JSON summary, events, report sections). Later
+issues add their steps (qEEG, detectors, networks) by registering more.
+"""
+
+from ._pipeline import AnalysisOutput, analyze
+from ._registry import AnalysisContext, Step, StepResult, get_steps, register_step
+
+# Importing the built-in steps registers them.
+from . import _steps  # noqa: E402,F401  isort:skip
+
+__all__ = ["AnalysisContext", "AnalysisOutput", "Step", "StepResult", "analyze", "get_steps", "register_step"]

@@ -1,0 +1,161 @@
+"""Run the registered steps on one recording and write DIR atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..events import EVENT_COLUMNS, empty_events, write_annotations_edf, write_events
+from ..io import read_recording
+from ..utils import logger, verbose
+from ..utils._atomic import atomic_dir
+from ..utils.check import _check_option
+from ._registry import AnalysisContext, get_steps
+
+_DEPENDENCIES = ("mne", "numpy", "scipy", "pandas", "edfio", "mne-bids", "matplotlib", "weasyprint", "jinja2")
+
+
+@dataclass
+class AnalysisOutput:
+    """Paths written by :func:`analyze` and the summary."""
+
+    out_dir: Path
+    summary: dict
+    events: pd.DataFrame
+
+    @property
+    def report_html(self) -> Path:
+        return self.out_dir / "report.html"
+
+    @property
+    def report_pdf(self) -> Path:
+        return self.out_dir / "report.pdf"
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _DEPENDENCIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _sha256(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as fid:
+        for block in iter(lambda: fid.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _select(only, skip) -> list:
+    steps = get_steps()
+    names = [s.name for s in steps]
+    for value in [*(only or []), *(skip or [])]:
+        _check_option("step", value, names)
+    if only:
+        steps = [s for s in steps if s.name in only]
+    if skip:
+        steps = [s for s in steps if s.name not in skip]
+    return steps
+
+
+@verbose
+def analyze(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    overwrite: bool = False,
+    on_progress: Callable[[float, str], None] | None = None,
+    verbose=None,
+) -> AnalysisOutput:
+    """Analyse one recording and write the results folder.
+
+    Writes ``summary.json`` (recording info, versions, parameters, steps),
+    ``events.tsv`` (the dbrain events table), ``annotations.edf`` (the same
+    events as EDF+ annotations), ``report.html`` and ``report.pdf``. The folder
+    appears only when everything succeeded.
+
+    Parameters
+    ----------
+    path : path-like
+        Any recording :func:`dbrain.io.read_recording` reads.
+    out_dir : path-like
+        Results folder; must not exist or be empty unless ``overwrite``.
+    only, skip : list of str | None
+        Step names to run exclusively, or to leave out.
+    overwrite : bool
+        Replace an existing results folder.
+    on_progress : callable | None
+        Called as ``on_progress(fraction, text)``.
+    verbose : bool | str | int | None
+        Log level for this call.
+
+    Returns
+    -------
+    output : AnalysisOutput
+    """
+    from ..report import render_html, write_report
+
+    started = time.time()
+    steps = _select(only, skip)
+    report = on_progress or (lambda fraction, text: None)
+    report(0.0, "reading")
+    raw, info = read_recording(path)
+    ctx = AnalysisContext(raw=raw, info=info)
+    out_dir = Path(out_dir)
+    records = []
+    sections = []
+    events = [empty_events()]
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        for i, step in enumerate(steps):
+            report(0.05 + 0.8 * i / max(len(steps), 1), step.name)
+            t0 = time.time()
+            logger.info("step %s v%s", step.name, step.version)
+            result = step.func(ctx, **step.params)
+            ctx.results[step.name] = result
+            sections.extend(result.sections)
+            if result.events is not None and len(result.events):
+                events.append(result.events[EVENT_COLUMNS])
+            records.append({"name": step.name, "version": step.version, "params": step.params,
+                             "seconds": round(time.time() - t0, 3), "summary": result.summary})
+        table = pd.concat([e for e in events if len(e)], ignore_index=True) if any(len(e) for e in events) else empty_events()
+        table = table.sort_values("onset", kind="stable").reset_index(drop=True)
+        report(0.88, "writing")
+        write_events(table, tmp / "events.tsv")
+        write_annotations_edf(table, tmp / "annotations.edf", meas_date=info.start_time)
+        summary = {
+            "dbrain_version": __version__,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "input": {"path": str(Path(path).resolve()), "sha256": _sha256(Path(path))},
+            "recording": info.to_dict(),
+            "parameters": {"only": list(only or []), "skip": list(skip or [])},
+            "steps": records,
+            "n_events": int(len(table)),
+            "environment": {"python": platform.python_version(), "platform": platform.platform(), "packages": _versions()},
+        }
+        header = {"Recording": Path(path).name, "Format": info.format,
+                  "Start": info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "not recorded"}
+        html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
+        write_report(html, tmp)
+        summary["seconds"] = round(time.time() - started, 3)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    report(1.0, "done")
+    return AnalysisOutput(out_dir=out_dir, summary=summary, events=table)

@@ -1,0 +1,95 @@
+"""Registry of analysis steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mne
+import pandas as pd
+
+from ..io import RecordingInfo
+
+
+@dataclass
+class AnalysisContext:
+    """What every step sees.
+
+    Attributes
+    ----------
+    raw : mne.io.BaseRaw
+        The recording (lazy; normalised channel names).
+    info : RecordingInfo
+    results : dict of str to StepResult
+        Results of the steps that ran before, by step name.
+    """
+
+    raw: mne.io.BaseRaw
+    info: RecordingInfo
+    results: dict[str, StepResult] = field(default_factory=dict)
+
+
+@dataclass
+class StepResult:
+    """What a step returns.
+
+    Attributes
+    ----------
+    summary : dict
+        JSON-serialisable facts and measures, stored in ``summary.json``.
+    events : pandas.DataFrame | None
+        Rows for the events table (``dbrain.events`` columns).
+    sections : list of dbrain.report.Section
+        Report sections, in order.
+    """
+
+    summary: dict[str, Any] = field(default_factory=dict)
+    events: pd.DataFrame | None = None
+    sections: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A registered analysis step."""
+
+    name: str
+    version: str
+    description: str
+    func: Callable[..., StepResult]
+    order: int
+    params: dict[str, Any]
+
+
+_STEPS: dict[str, Step] = {}
+
+
+def register_step(name: str, version: str, *, order: int, description: str = "", params: dict | None = None):
+    """Register ``func(ctx, **params) -> StepResult`` as an analysis step.
+
+    Parameters
+    ----------
+    name : str
+        Stable identifier used by ``--only``/``--skip`` and in provenance.
+    version : str
+        Bump when the step's output changes for the same input.
+    order : int
+        Steps run in increasing order (later steps may read earlier results).
+    description : str
+        One line for ``dbrain analyze --help`` and the summary.
+    params : dict | None
+        Default parameters, recorded in ``summary.json``.
+    """
+
+    def decorator(func):
+        if name in _STEPS:
+            raise RuntimeError(f"analysis step {name!r} registered twice")
+        _STEPS[name] = Step(name, version, description or (func.__doc__ or "").strip().splitlines()[0], func, order, dict(params or {}))
+        return func
+
+    return decorator
+
+
+def get_steps() -> list[Step]:
+    """All registered steps in run order."""
+    return sorted(_STEPS.values(), key=lambda s: (s.order, s.name))
