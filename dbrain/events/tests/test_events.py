@@ -44,12 +44,10 @@ def test_human_annotations_write_na(tmp_path):
 
 
 def test_reads_epilepsy2bids_fixture(shared_data):
-    files = sorted((shared_data / "annotations").rglob("*_events.tsv"))
-    if not files:
-        pytest.skip("no epilepsy2bids events fixtures")
-    for f in files:
-        ev = read_events(f)
-        assert list(ev.columns) == EVENT_COLUMNS
+    ev = read_events(shared_data / "annotations/epilepsy2bids-fixtures/tests/sample.tsv")
+    assert list(ev.columns) == EVENT_COLUMNS
+    assert ev.loc[0, "eventType"] == "sz" and ev.loc[0, "onset"] == pytest.approx(36.89)
+    assert np.isnan(ev.loc[1, "confidence"]) and ev.loc[0, "confidence"] == 1.0
 
 
 def test_empty_and_invalid(tmp_path):
