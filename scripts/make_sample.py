@@ -20,8 +20,28 @@ import scipy.io
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "dbrain" / "data" / "sample" / "iiic_seizure_sample.edf"
-LABELS = ["Fp1", "F3", "C3", "P3", "F7", "T3", "T5", "O1", "Fz", "Cz", "Pz",
-          "Fp2", "F4", "C4", "P4", "F8", "T4", "T6", "O2", "EKG"]
+LABELS = [
+    "Fp1",
+    "F3",
+    "C3",
+    "P3",
+    "F7",
+    "T3",
+    "T5",
+    "O1",
+    "Fz",
+    "Cz",
+    "Pz",
+    "Fp2",
+    "F4",
+    "C4",
+    "P4",
+    "F8",
+    "T4",
+    "T6",
+    "O2",
+    "EKG",
+]
 
 
 def main() -> None:
@@ -34,8 +54,16 @@ def main() -> None:
     for label, row in zip(LABELS, seg, strict=True):
         lo, hi = np.floor(row.min()) - 1, np.ceil(row.max()) + 1
         name = f"EEG {label}-REF" if label != "EKG" else "EKG"
-        signals.append(edfio.EdfSignal(row.astype(float), 200, label=name, physical_dimension="uV",
-                                       physical_range=(lo, hi), transducer_type="AgAgCl electrode"))
+        signals.append(
+            edfio.EdfSignal(
+                row.astype(float),
+                200,
+                label=name,
+                physical_dimension="uV",
+                physical_range=(lo, hi),
+                transducer_type="AgAgCl electrode",
+            )
+        )
     edf = edfio.Edf(
         signals,
         recording=edfio.Recording(startdate=dt.date(1985, 1, 1)),

@@ -134,8 +134,15 @@ def analyze(
             sections.extend(result.sections)
             if result.events is not None and len(result.events):
                 events.append(result.events[EVENT_COLUMNS])
-            records.append({"name": step.name, "version": step.version, "params": step.params,
-                             "seconds": round(time.time() - t0, 3), "summary": result.summary})
+            records.append(
+                {
+                    "name": step.name,
+                    "version": step.version,
+                    "params": step.params,
+                    "seconds": round(time.time() - t0, 3),
+                    "summary": result.summary,
+                }
+            )
         table = pd.concat([e for e in events if len(e)], ignore_index=True) if any(len(e) for e in events) else empty_events()
         table = table.sort_values("onset", kind="stable").reset_index(drop=True)
         report(0.88, "writing")
@@ -151,8 +158,11 @@ def analyze(
             "n_events": int(len(table)),
             "environment": {"python": platform.python_version(), "platform": platform.platform(), "packages": _versions()},
         }
-        header = {"Recording": Path(path).name, "Format": info.format,
-                  "Start": info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "not recorded"}
+        header = {
+            "Recording": Path(path).name,
+            "Format": info.format,
+            "Start": info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "not recorded",
+        }
         html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
         write_report(html, tmp)
         summary["seconds"] = round(time.time() - started, 3)

@@ -84,7 +84,9 @@ def register_step(name: str, version: str, *, order: int, description: str = "",
     def decorator(func):
         if name in _STEPS:
             raise RuntimeError(f"analysis step {name!r} registered twice")
-        _STEPS[name] = Step(name, version, description or (func.__doc__ or "").strip().splitlines()[0], func, order, dict(params or {}))
+        _STEPS[name] = Step(
+            name, version, description or (func.__doc__ or "").strip().splitlines()[0], func, order, dict(params or {})
+        )
         return func
 
     return decorator

@@ -30,35 +30,63 @@ def recording_step(ctx: AnalysisContext) -> StepResult:
         ("Duration", f"{_hms(info.duration)} ({info.duration:.1f} s)"),
         ("Sampling rate", f"{info.sfreq:g} Hz"),
         ("Channels", ", ".join(f"{n} {t.upper()}" for t, n in types.items())),
-        ("Gaps", f"{len(info.discontinuities)}, {sum(d for _, d in info.discontinuities):.1f} s in all" if info.discontinuities else "none"),
+        (
+            "Gaps",
+            f"{len(info.discontinuities)}, {sum(d for _, d in info.discontinuities):.1f} s in all"
+            if info.discontinuities
+            else "none",
+        ),
         ("Annotations", str(info.n_annotations)),
     ]
     sections = [Section("Recording", "recording", [KeyValues(facts)])]
-    mapping = info.channels.rename(columns={"original": "Label in file", "name": "dbrain name", "type": "Type",
-                                            "reference": "Reference", "sfreq": "Rate (Hz)"})
+    mapping = info.channels.rename(
+        columns={
+            "original": "Label in file",
+            "name": "dbrain name",
+            "type": "Type",
+            "reference": "Reference",
+            "sfreq": "Rate (Hz)",
+        }
+    )
     mapping["Recognised"] = np.where(info.channels["recognised"], "yes", "no - kept as misc")
     blocks = [Table(mapping[["Label in file", "dbrain name", "Type", "Reference", "Rate (Hz)", "Recognised"]])]
     if info.unrecognised:
-        blocks.insert(0, Note(f"{len(info.unrecognised)} channel label(s) not recognised and kept as misc: {', '.join(info.unrecognised[:12])}"
-                              + (" …" if len(info.unrecognised) > 12 else "")))
+        blocks.insert(
+            0,
+            Note(
+                f"{len(info.unrecognised)} channel label(s) not recognised and kept as misc: {', '.join(info.unrecognised[:12])}"
+                + (" …" if len(info.unrecognised) > 12 else "")
+            ),
+        )
     sections.append(Section("Channel mapping", "channels", blocks))
     if len(events):
         shown = events[["onset", "duration", "eventType", "channels"]].copy()
         shown.insert(0, "time", [_hms(t) for t in shown["onset"]])
         sections.append(Section("Annotations", "annotations", [Table(shown, max_rows=50)]))
-    summary = {"n_annotations": int(len(events)), "channel_types": {k: int(v) for k, v in types.items()},
-               "unrecognised_channels": info.unrecognised, "n_gaps": len(info.discontinuities)}
+    summary = {
+        "n_annotations": int(len(events)),
+        "channel_types": {k: int(v) for k, v in types.items()},
+        "unrecognised_channels": info.unrecognised,
+        "n_gaps": len(info.discontinuities),
+    }
     return StepResult(summary=summary, events=events, sections=sections)
 
 
-@register_step("eeg_page", "1", order=10, description="A 10 s page of EEG in double-banana montage.",
-               params={"montage": "double-banana", "duration": 10.0})
+@register_step(
+    "eeg_page",
+    "1",
+    order=10,
+    description="A 10 s page of EEG in double-banana montage.",
+    params={"montage": "double-banana", "duration": 10.0},
+)
 def eeg_page_step(ctx: AnalysisContext, montage: str = "double-banana", duration: float = 10.0) -> StepResult:
     """A 10 s page of EEG in double-banana montage."""
     raw = ctx.raw
     if not any(t == "eeg" for t in raw.get_channel_types()):
         note = Note("No EEG channels: no EEG page drawn.")
-        return StepResult(summary={"drawn": False, "reason": "no EEG channels"}, sections=[Section("EEG page", "eeg-page", [note])])
+        return StepResult(
+            summary={"drawn": False, "reason": "no EEG channels"}, sections=[Section("EEG page", "eeg-page", [note])]
+        )
     used = montage
     try:
         derived, result = apply_montage(raw, montage)
@@ -69,8 +97,9 @@ def eeg_page_step(ctx: AnalysisContext, montage: str = "double-banana", duration
     page = min(duration, raw.n_times / raw.info["sfreq"])
     start = select_page_start(derived, duration=page)
     groups = result.groups if result is not None else None
-    fig = plot_eeg_page(derived, start=start, duration=page, groups=groups,
-                        title=f"{page:g} s from {start:.1f} s, {used} montage")
+    fig = plot_eeg_page(
+        derived, start=start, duration=page, groups=groups, title=f"{page:g} s from {start:.1f} s, {used} montage"
+    )
     blocks = []
     if used != montage:
         blocks.append(Note(f"The {montage} montage could not be formed (10-20 electrodes missing); shown {used}."))
@@ -78,7 +107,11 @@ def eeg_page_step(ctx: AnalysisContext, montage: str = "double-banana", duration
         skipped = "; ".join(f"{label} (missing {', '.join(m)})" for label, m in result.skipped)
         blocks.append(Note(f"{len(result.skipped)} derivation(s) skipped: {skipped}"))
     blocks.append(Figure(fig, caption=f"EEG, {used} montage, {start:.1f}–{start + page:.1f} s."))
-    summary = {"montage": used, "start": float(start), "duration": float(page),
-               "derivations": result.applied if result is not None else list(derived.ch_names),
-               "skipped": [{"derivation": label, "missing": m} for label, m in (result.skipped if result else [])]}
+    summary = {
+        "montage": used,
+        "start": float(start),
+        "duration": float(page),
+        "derivations": result.applied if result is not None else list(derived.ch_names),
+        "skipped": [{"derivation": label, "missing": m} for label, m in (result.skipped if result else [])],
+    }
     return StepResult(summary=summary, sections=[Section("EEG page", "eeg-page", blocks)])

@@ -34,7 +34,17 @@ _ROWS = {
     "I": ["1", "z", "2"],
 }
 TEN_TEN: tuple[str, ...] = tuple(row + pos for row, positions in _ROWS.items() for pos in positions) + (
-    "A1", "A2", "M1", "M2", "T1", "T2", "Sp1", "Sp2", "Pg1", "Pg2", "Nz",
+    "A1",
+    "A2",
+    "M1",
+    "M2",
+    "T1",
+    "T2",
+    "Sp1",
+    "Sp2",
+    "Pg1",
+    "Pg2",
+    "Nz",
 )
 #: Old 10-20 temporal names and their 10-10 equivalents.
 OLD_TO_NEW = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}

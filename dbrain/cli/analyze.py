@@ -24,8 +24,10 @@ def analyze(
 
     with progress_bar("analysing") as update:
         output = run(file, out, only=_names(only), skip=_names(skip), overwrite=overwrite, on_progress=update)
-    typer.echo(f"{output.out_dir}: {output.summary['n_events']} events, {len(output.summary['steps'])} steps, "
-               f"report {output.report_html.name} and {output.report_pdf.name}")
+    typer.echo(
+        f"{output.out_dir}: {output.summary['n_events']} events, {len(output.summary['steps'])} steps, "
+        f"report {output.report_html.name} and {output.report_pdf.name}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ def convert(
 ):
     """Convert a recording to EDF+ (16 bit, annotations included)."""
     from ..io import read_recording, write_edf
+    from ._progress import progress_bar
 
     if out.suffix.lower() != ".edf":
         raise ParameterError(f"output must be an .edf file, got '{out.name}'")
@@ -24,7 +25,8 @@ def convert(
     if out.exists() and file.exists() and out.resolve() == file.resolve():
         raise ParameterError("output would overwrite the input")
     raw, info = read_recording(file)
-    write_edf(raw, out, overwrite=overwrite)
+    with progress_bar("converting") as update:
+        write_edf(raw, out, overwrite=overwrite, on_progress=update)
     typer.echo(f"{out}: {info.n_channels} channels, {info.duration:.1f} s, {len(raw.annotations)} annotations")
 
 

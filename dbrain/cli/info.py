@@ -29,7 +29,9 @@ def info(
     console.print(f"  start         {start}")
     console.print(f"  duration      {rec.duration:.3f} s")
     rates = sorted(set(rec.sampling_rates.values()))
-    rate_text = f"{rec.sfreq:g} Hz" + (f" (original rates: {', '.join(f'{r:g}' for r in rates)} Hz)" if rates != [rec.sfreq] else "")
+    rate_text = f"{rec.sfreq:g} Hz" + (
+        f" (original rates: {', '.join(f'{r:g}' for r in rates)} Hz)" if rates != [rec.sfreq] else ""
+    )
     console.print(f"  sampling      {rate_text}")
     types = rec.channels["type"].value_counts()
     console.print(f"  channels      {rec.n_channels} ({', '.join(f'{n} {t}' for t, n in types.items())})")

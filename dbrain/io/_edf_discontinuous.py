@@ -28,8 +28,9 @@ _STAMP = re.compile(r"^([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?$")
 
 
 def _records(header: EdfHeader) -> np.memmap:
-    return np.memmap(header.path, dtype=np.uint8, mode="r", offset=header.header_bytes,
-                     shape=(header.n_records, header.record_bytes))
+    return np.memmap(
+        header.path, dtype=np.uint8, mode="r", offset=header.header_bytes, shape=(header.n_records, header.record_bytes)
+    )
 
 
 def _annotation_slices(header: EdfHeader) -> list[slice]:
@@ -77,7 +78,9 @@ def read_record_onsets(header: EdfHeader) -> np.ndarray:
     """Return the onset (s) of every data record from its time-keeping TAL."""
     ann = [i for i, s in enumerate(header.signals) if s.is_annotation]
     if not ann:
-        raise CorruptRecordingError(f"cannot read '{header.path.name}': {header.format_name} file has no annotation signal with record times")
+        raise CorruptRecordingError(
+            f"cannot read '{header.path.name}': {header.format_name} file has no annotation signal with record times"
+        )
     offset = header.signal_offset(ann[0])
     width = header.signals[ann[0]].samples_per_record * header.bytes_per_sample
     records = _records(header)

@@ -16,10 +16,30 @@ from pathlib import Path
 
 from ..errors import CorruptRecordingError
 
-_MAIN = [("version", 8), ("patient", 80), ("recording", 80), ("startdate", 8), ("starttime", 8),
-         ("header_bytes", 8), ("reserved", 44), ("n_records", 8), ("record_duration", 8), ("n_signals", 4)]
-_SIGNAL = [("label", 16), ("transducer", 80), ("physical_dimension", 8), ("physical_min", 8), ("physical_max", 8),
-           ("digital_min", 8), ("digital_max", 8), ("prefiltering", 80), ("samples_per_record", 8), ("reserved", 32)]
+_MAIN = [
+    ("version", 8),
+    ("patient", 80),
+    ("recording", 80),
+    ("startdate", 8),
+    ("starttime", 8),
+    ("header_bytes", 8),
+    ("reserved", 44),
+    ("n_records", 8),
+    ("record_duration", 8),
+    ("n_signals", 4),
+]
+_SIGNAL = [
+    ("label", 16),
+    ("transducer", 80),
+    ("physical_dimension", 8),
+    ("physical_min", 8),
+    ("physical_max", 8),
+    ("digital_min", 8),
+    ("digital_max", 8),
+    ("prefiltering", 80),
+    ("samples_per_record", 8),
+    ("reserved", 32),
+]
 ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
 
 
@@ -214,13 +234,17 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
             samples_per_record=_number(columns["samples_per_record"][i], "samples per record", path, int, i),
         )
         if sig.samples_per_record <= 0:
-            raise CorruptRecordingError(f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has {sig.samples_per_record} samples per record")
+            raise CorruptRecordingError(
+                f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has {sig.samples_per_record} samples per record"
+            )
         if sig.digital_max <= sig.digital_min:
             raise CorruptRecordingError(
                 f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has digital maximum {sig.digital_max} <= minimum {sig.digital_min}"
             )
         if sig.physical_max == sig.physical_min:
-            raise CorruptRecordingError(f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has equal physical minimum and maximum")
+            raise CorruptRecordingError(
+                f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has equal physical minimum and maximum"
+            )
         signals.append(sig)
     seen: dict[str, int] = {}
     for i, sig in enumerate(signals):

@@ -95,9 +95,7 @@ def _find_bids_root(path: Path) -> Path | None:
 
 def _bids_recordings(root: Path) -> list[Path]:
     exts = {".edf", ".bdf", ".vhdr", ".set", ".fif"}
-    return sorted(
-        p for p in root.glob("sub-*/**/eeg/*_eeg.*") if p.suffix.lower() in exts and "derivatives" not in p.parts
-    )
+    return sorted(p for p in root.glob("sub-*/**/eeg/*_eeg.*") if p.suffix.lower() in exts and "derivatives" not in p.parts)
 
 
 def _read_bids(path: Path, root: Path) -> mne.io.BaseRaw:
@@ -211,7 +209,9 @@ def _locate(path: Path) -> tuple[Path, str, str]:
                 f"cannot read '{path}': BIDS folder holds {len(recordings)} EEG recordings; give one of them, "
                 f"e.g. '{recordings[0].relative_to(path)}'"
             )
-        raise RecordingError(f"cannot read '{path}': is a directory, not a recording (give a file, an .mff folder or a BIDS dataset)")
+        raise RecordingError(
+            f"cannot read '{path}': is a directory, not a recording (give a file, an .mff folder or a BIDS dataset)"
+        )
     if not os.access(path, os.R_OK):
         raise RecordingError(f"cannot read '{path}': permission denied")
     ext = _extension(path)
@@ -219,7 +219,9 @@ def _locate(path: Path) -> tuple[Path, str, str]:
         raise UnsupportedFormatError(f"cannot read '{path.name}': {_HINTS[ext]}")
     if ext not in _READERS:
         known = ", ".join(sorted({e for e in _READERS if e != ".fif.gz"}))
-        raise UnsupportedFormatError(f"cannot read '{path.name}': unknown file type '{ext or '(none)'}' (dbrain reads {known}, .mff folders and BIDS datasets)")
+        raise UnsupportedFormatError(
+            f"cannot read '{path.name}': unknown file type '{ext or '(none)'}' (dbrain reads {known}, .mff folders and BIDS datasets)"
+        )
     if path.stat().st_size == 0:
         raise CorruptRecordingError(f"cannot read '{path.name}': the file is empty (0 bytes)")
     fmt, key = _READERS[ext]

@@ -45,6 +45,7 @@ def _physical_range(values: np.ndarray) -> tuple[float, float]:
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
     if hi - lo < 1e-6:
         lo, hi = lo - 1.0, hi + 1.0
+
     # EDF header fields hold 8 characters: round outwards to a representable value.
     def fit(v, up):
         for decimals in (3, 2, 1, 0):
@@ -53,6 +54,7 @@ def _physical_range(values: np.ndarray) -> tuple[float, float]:
             if len(text) <= 8:
                 return r
         raise RecordingError(f"cannot write EDF: value {v:g} does not fit an 8-character header field")
+
     return fit(lo, False), fit(hi, True)
 
 
@@ -62,6 +64,7 @@ def write_edf(
     *,
     events: pd.DataFrame | None = None,
     overwrite: bool = True,
+    on_progress=None,
 ) -> Path:
     """Write a recording as EDF+ (16 bit), with annotations.
 
@@ -77,6 +80,8 @@ def write_edf(
         ``raw.annotations``.
     overwrite : bool
         Replace an existing file.
+    on_progress : callable | None
+        Called as ``on_progress(fraction)`` after each channel.
 
     Returns
     -------
@@ -97,6 +102,8 @@ def write_edf(
     signals = []
     for i, (name, ch_type) in enumerate(zip(raw.ch_names, types, strict=True)):
         data = raw.get_data(picks=[i])[0]
+        if on_progress is not None:
+            on_progress(0.9 * i / len(raw.ch_names))
         unit = ""
         if ch_type in _MICROVOLT_TYPES:
             data = data * 1e6
@@ -152,4 +159,6 @@ def write_edf(
     path = Path(path)
     with atomic_file(path, overwrite=overwrite) as tmp:
         edf.write(tmp)
+    if on_progress is not None:
+        on_progress(1.0)
     return path

@@ -26,8 +26,7 @@ AVERAGE = "AVG"
 LAPLACIAN = "LAP"
 
 # Clinical display order of the 10-20 electrodes (left, midline, right).
-TEN_TWENTY = ("Fp1", "F7", "F3", "T7", "C3", "P7", "P3", "O1", "Fz", "Cz", "Pz",
-              "Fp2", "F8", "F4", "T8", "C4", "P8", "P4", "O2")
+TEN_TWENTY = ("Fp1", "F7", "F3", "T7", "C3", "P7", "P3", "O1", "Fz", "Cz", "Pz", "Fp2", "F8", "F4", "T8", "C4", "P8", "P4", "O2")
 
 
 @dataclass(frozen=True)
@@ -203,7 +202,9 @@ def _electrode(token: str, path: Path, lineno: int) -> str:
     if mapping.type != "eeg" or not mapping.recognised or "-" in mapping.name:
         from ..channels import TEN_TEN
 
-        raise MontageError(f"montage '{path.name}' line {lineno}: {token!r} is not a 10-20/10-10 electrode.{_suggest(token, TEN_TEN)}")
+        raise MontageError(
+            f"montage '{path.name}' line {lineno}: {token!r} is not a 10-20/10-10 electrode.{_suggest(token, TEN_TEN)}"
+        )
     return mapping.name
 
 
@@ -273,7 +274,9 @@ class RawDerived(mne.io.BaseRaw):
             data[:] = one[idx] * cals
 
 
-def apply_montage(raw: mne.io.BaseRaw, montage: str | os.PathLike | Montage = "double-banana") -> tuple[mne.io.BaseRaw, MontageResult]:
+def apply_montage(
+    raw: mne.io.BaseRaw, montage: str | os.PathLike | Montage = "double-banana"
+) -> tuple[mne.io.BaseRaw, MontageResult]:
     """Derive montage channels from a referential recording.
 
     Parameters
@@ -304,8 +307,14 @@ def apply_montage(raw: mne.io.BaseRaw, montage: str | os.PathLike | Montage = "d
     neighbours = _laplacian_neighbours(scalp) if any(d.reference == LAPLACIAN for d in spec.derivations) else {}
     result = MontageResult(spec.name)
     rows, labels = [], []
-    sources = sorted({*scalp, *[d.active for d in spec.derivations if d.active in present],
-                      *[d.reference for d in spec.derivations if d.reference in present]}, key=raw.ch_names.index)
+    sources = sorted(
+        {
+            *scalp,
+            *[d.active for d in spec.derivations if d.active in present],
+            *[d.reference for d in spec.derivations if d.reference in present],
+        },
+        key=raw.ch_names.index,
+    )
     col = {c: i for i, c in enumerate(sources)}
     for group in spec.groups:
         applied = []

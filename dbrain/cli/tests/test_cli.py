@@ -75,8 +75,17 @@ def _corrupt(kind: str, tmp_path: Path) -> tuple[Path, str]:
     raise AssertionError(kind)
 
 
-CORRUPT = ["truncated", "wrong-header-length", "zero-bytes", "wrong-extension", "random-bytes",
-           "more-samples-declared", "non-ascii-labels", "duplicate-channel-names", "directory"]
+CORRUPT = [
+    "truncated",
+    "wrong-header-length",
+    "zero-bytes",
+    "wrong-extension",
+    "random-bytes",
+    "more-samples-declared",
+    "non-ascii-labels",
+    "duplicate-channel-names",
+    "directory",
+]
 
 
 @pytest.mark.parametrize("kind", CORRUPT)

@@ -13,8 +13,15 @@ START = dt.datetime(2024, 3, 1, 22, 15, 0, tzinfo=dt.UTC)
 
 
 def _events():
-    return make_events([12.5, 3.0], [30.0, 0.0], ["sz", "spike"], confidence=[0.9, 0.5],
-                       channels=[["F7", "T7"], "C3"], meas_date=START, recording_duration=3600)
+    return make_events(
+        [12.5, 3.0],
+        [30.0, 0.0],
+        ["sz", "spike"],
+        confidence=[0.9, 0.5],
+        channels=[["F7", "T7"], "C3"],
+        meas_date=START,
+        recording_duration=3600,
+    )
 
 
 def test_columns_and_order():

@@ -47,11 +47,20 @@ def build_edf(
     labels_all = [*labels, "EDF Annotations"]
     spr_all = [*samples_per_record, ann_spr]
     ns = len(labels_all)
-    head = b"".join([
-        _f("0", 8), _f(patient, 80), _f(recording, 80), _f("01.01.20", 8), _f("10.00.00", 8),
-        _f(header_bytes_field if header_bytes_field is not None else 256 * (ns + 1), 8), _f(reserved, 44),
-        _f(n_records_field if n_records_field is not None else n_records, 8), _f(f"{record_duration:g}", 8), _f(ns, 4),
-    ])
+    head = b"".join(
+        [
+            _f("0", 8),
+            _f(patient, 80),
+            _f(recording, 80),
+            _f("01.01.20", 8),
+            _f("10.00.00", 8),
+            _f(header_bytes_field if header_bytes_field is not None else 256 * (ns + 1), 8),
+            _f(reserved, 44),
+            _f(n_records_field if n_records_field is not None else n_records, 8),
+            _f(f"{record_duration:g}", 8),
+            _f(ns, 4),
+        ]
+    )
     columns = [
         [_f(lab, 16) for lab in labels_all],
         [_f("", 80)] * ns,

@@ -89,8 +89,12 @@ def test_edf_plus_d_keeps_gaps(tmp_path):
     # Each record carries its own true start time as a DC level, so misplacement shows.
     data = np.concatenate([np.full(fs, 10.0 * o) for o in onsets])
     path = build_edf(
-        tmp_path / "gapped.edf", ["EEG Cz-REF"], [data], [fs],
-        record_onsets=onsets, annotations=[(8.5, 0, "after gap"), (1.5, 0, "before gap")],
+        tmp_path / "gapped.edf",
+        ["EEG Cz-REF"],
+        [data],
+        [fs],
+        record_onsets=onsets,
+        annotations=[(8.5, 0, "after gap"), (1.5, 0, "before gap")],
     )
     assert read_edf_header(path).discontinuous
     raw, info = read_recording(path)
@@ -103,8 +107,11 @@ def test_edf_plus_d_keeps_gaps(tmp_path):
     assert np.all(x[3 * fs : 8 * fs] == 0)  # the gap is empty, not filled with later data
     ann = {d: o for d, o in zip(raw.annotations.description, raw.annotations.onset, strict=True)}
     assert ann["after gap"] == pytest.approx(8.5) and ann["before gap"] == pytest.approx(1.5)
-    gap = [(o, d) for o, d, desc in zip(raw.annotations.onset, raw.annotations.duration, raw.annotations.description, strict=True)
-           if desc == "BAD_ACQ_SKIP"]
+    gap = [
+        (o, d)
+        for o, d, desc in zip(raw.annotations.onset, raw.annotations.duration, raw.annotations.description, strict=True)
+        if desc == "BAD_ACQ_SKIP"
+    ]
     assert gap == [(pytest.approx(3.0), pytest.approx(5.0))]
     assert info.n_annotations == 2
     # MNE alone puts the 8 s record at 3 s: the bug this works around.

@@ -86,7 +86,10 @@ def test_user_montage_file(tmp_path):
     np.testing.assert_allclose(derived.get_data(picks=["F7-T7"])[0], x["F7"] - x["T7"])
 
 
-@pytest.mark.parametrize(("text", "match"), [("Fp1-Qq9\n", "line 1: 'Qq9' is not"), ("Fp1-F7-T7\n", "line 1: expected"), ("# nothing\n", "no derivations")])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("Fp1-Qq9\n", "line 1: 'Qq9' is not"), ("Fp1-F7-T7\n", "line 1: expected"), ("# nothing\n", "no derivations")],
+)
 def test_bad_montage_file(tmp_path, text, match):
     path = tmp_path / "bad.txt"
     path.write_text(text)
