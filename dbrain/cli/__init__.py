@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+from typer.exceptions import Abort, Exit, TyperException
 
 from ..errors import DbrainError
 
@@ -61,16 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="dbrain", standalone_mode=False)
-        code = 0
-    except click.exceptions.Exit as exc:
+        code = command.main(args=argv, prog_name="dbrain", standalone_mode=False)
+        code = code if isinstance(code, int) else 0
+    except Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except Abort:
         sys.stderr.write("dbrain: aborted\n")
         code = 130
-    except click.ClickException as exc:
+    except TyperException as exc:  # usage errors: unknown option, missing argument, bad value
         sys.stderr.write(f"dbrain: {_one_line(exc.format_message())}\n")
-        code = exc.exit_code if exc.exit_code else 2
+        code = 2
     except DbrainError as exc:
         if debug:
             raise
@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that maps bugs to exit code 1
         if debug:
             raise
-        sys.stderr.write(f"dbrain: internal error ({type(exc).__name__}): {_one_line(exc)} (rerun with --debug for details)\n")
+        sys.stderr.write(
+            f"dbrain: internal error ({type(exc).__name__}): {_one_line(exc)} (rerun with --debug for details)\n"
+        )
         code = 1
     sys.exit(code)

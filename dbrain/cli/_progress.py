@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+import sys
 
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: float = 1.0):
-    """Yield a callback ``update(fraction_done)``; the bar shows after a second.
+    """Yield a callback ``update(fraction_done, text=None)``.
 
-    Rich draws nothing when stderr is not a terminal, so scripts and CI logs
-    stay clean.
+    The bar is drawn only when stderr is a terminal, so scripts, pipes and CI
+    logs get nothing but the command's own output and its one-line errors.
     """
-    console = Console(stderr=True)
+    if not sys.stderr.isatty():
+        yield lambda done, text=None: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, refresh_per_second=4) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=True, refresh_per_second=4) as bar:
         task = bar.add_task(description, total=total)
 
         def update(done: float, text: str | None = None):
