@@ -156,9 +156,9 @@ class Background:
     def __init__(self, sfreq: float, seed: int, params: np.random.Generator):
         self.sfreq = sfreq
         self.seed = seed
-        self.p_alpha = float(params.uniform(*P_ALPHA_RANGE))
-        self.sos_alpha = unit_sos(round(self.p_alpha, 1), "high", sfreq)
-        self.sos_broad = unit_sos(P_BROADBAND, "low", sfreq)
+        self.p_alpha = round(float(params.uniform(*P_ALPHA_RANGE)), 1)
+        self.sos_alpha = unit_sos(self.p_alpha, "high", sfreq).copy()
+        self.sos_broad = unit_sos(P_BROADBAND, "low", sfreq).copy()
         rms = np.array([_REGION_RMS[_layout.REGIONS[name]] for name in _layout.CHANNELS])
         rms = rms * params.uniform(0.85, 1.15, size=rms.shape)
         self.mix_alpha = rms[:, :1] * _spatial_factor(_LAMBDA_ALPHA)
@@ -173,15 +173,17 @@ class Background:
         _, self._zi_broad = signal.sosfilt(self.sos_broad, warm[1], axis=-1, zi=zero.copy())
 
     def _inputs(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """Spatially mixed unit-variance input noise, shape (2, 19, n): alpha and broadband drives."""
-        noise = rng.random((2 * _N, n))
+        """Input noise, shape (3, 19, n): alpha drive, broadband drive, amplifier floor.
+
+        The drives are spatially mixed; the floor is white and independent per channel.
+        """
+        noise = rng.random((3 * _N, n))
         noise -= 0.5
         noise *= np.sqrt(12.0)
-        out = np.empty((2, _N, n))
+        out = np.empty((3, _N, n))
         np.matmul(self.mix_alpha, noise[:_N], out=out[0])
-        np.matmul(self.mix_broad, noise[_N:], out=out[1])
-        # The amplifier floor reuses the raw broadband draw (white, independent per channel).
-        out[1] += _FLOOR_RMS * noise[_N:]
+        np.matmul(self.mix_broad, noise[_N : 2 * _N], out=out[1])
+        np.multiply(noise[2 * _N :], _FLOOR_RMS, out=out[2])
         return out
 
     def _get_block(self, b: int) -> np.ndarray:
@@ -195,7 +197,7 @@ class Background:
         if start != self._pos:
             raise RuntimeError(f"background must be rendered in order (at {self._pos}, asked {start})")
         n = stop - start
-        inputs = np.empty((2, _N, n))
+        inputs = np.empty((3, _N, n))
         pos = start
         while pos < stop:
             b, offset = divmod(pos, BLOCK)
@@ -205,5 +207,6 @@ class Background:
         alpha, self._zi_alpha = signal.sosfilt(self.sos_alpha, inputs[0], axis=-1, zi=self._zi_alpha)
         broad, self._zi_broad = signal.sosfilt(self.sos_broad, inputs[1], axis=-1, zi=self._zi_broad)
         alpha += broad
+        alpha += inputs[2]
         self._pos = stop
         return alpha

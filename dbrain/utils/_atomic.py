@@ -59,6 +59,10 @@ def atomic_file(final: str | os.PathLike, *, overwrite: bool = True):
     except OSError as exc:
         raise OutputError(f"cannot write to '{parent}': {exc.strerror or exc}") from exc
     os.close(fd)
+    # mkstemp creates 0600; give the result the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     tmp = Path(name)
     try:
         yield tmp

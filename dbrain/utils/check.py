@@ -51,9 +51,13 @@ def _check_option(parameter: str, value, allowed_values):
 def _check_range(parameter: str, value, low=None, high=None, *, inclusive: bool = True):
     """Raise ParameterError unless ``low <= value <= high`` (or strict)."""
     _validate_type(value, (int, float), parameter, "number")
-    below = value < low if inclusive else value <= low if low is not None else False
-    above = value > high if inclusive else value >= high if high is not None else False
-    if (low is not None and below) or (high is not None and above):
+    if inclusive:
+        below = low is not None and value < low
+        above = high is not None and value > high
+    else:
+        below = low is not None and value <= low
+        above = high is not None and value >= high
+    if below or above:
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
         brackets = "[]" if inclusive else "()"

@@ -20,6 +20,9 @@ def test_check_range_and_type():
         _check_range("duration", 11, 0, 10)
     with pytest.raises(ParameterError, match="must be an instance of int, got bool"):
         _validate_type(True, int, "n")
+    assert _check_range("x", 5, 0, None) == 5
+    with pytest.raises(ParameterError, match=r"x must be in \(0, inf\)"):
+        _check_range("x", 0, 0, None, inclusive=False)
 
 
 def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
@@ -44,6 +47,9 @@ def test_atomic_file(tmp_path):
             tmp.write_bytes(b"partial")
             raise ValueError
     assert list(tmp_path.iterdir()) == []
+    with atomic_file(target) as tmp:
+        tmp.write_bytes(b"ok")
+    assert target.stat().st_mode & 0o044, "outputs are not private to their owner"
 
 
 def test_dbrain_home(tmp_path, monkeypatch):
