@@ -9,6 +9,7 @@ extra="${1:-}"
 
 need_apt=()
 ldconfig -p | grep -q 'libpango-1.0.so' || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)
+ldconfig -p | grep -q 'libharfbuzz-subset.so' || need_apt+=(libharfbuzz-subset0)
 { command -v fc-list >/dev/null && [ -n "$(fc-list 2>/dev/null | head -n 1)" ]; } || need_apt+=(fontconfig fonts-dejavu-core)
 if [ "$extra" = "test" ]; then
   command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)

@@ -8,7 +8,7 @@ from ..errors import MontageError
 from ..events import events_from_annotations
 from ..montages import apply_montage
 from ..montages._montage import _scalp_eeg
-from ..report import Figure, KeyValues, Note, Section, Table, plot_eeg_page, select_page_start
+from ..report import Figure, KeyValues, Note, Paragraph, Section, Table, plot_eeg_page, select_page_start
 from ._registry import AnalysisContext, StepResult, register_step
 
 
@@ -107,6 +107,8 @@ def eeg_page_step(ctx: AnalysisContext, montage: str = "double-banana", duration
         skipped = "; ".join(f"{label} (missing {', '.join(m)})" for label, m in result.skipped)
         blocks.append(Note(f"{len(result.skipped)} derivation(s) skipped: {skipped}"))
     blocks.append(Figure(fig, caption=f"EEG, {used} montage, {start:.1f}–{start + page:.1f} s."))
+    shown = list(derived.ch_names)
+    blocks.append(Paragraph(f"{len(shown)} derivations shown, top to bottom: {', '.join(shown)}."))
     summary = {
         "montage": used,
         "start": float(start),

@@ -20,7 +20,6 @@ from ..errors import DbrainError
 app = typer.Typer(
     name="dbrain",
     help="dbrain: open clinical EEG review and analysis.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -28,8 +27,9 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ):
@@ -40,6 +40,9 @@ def _root(
 
         typer.echo(f"dbrain {__version__}")
         raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(2)
 
 
 def _register():
@@ -82,8 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that maps bugs to exit code 1
         if debug:
             raise
-        sys.stderr.write(
-            f"dbrain: internal error ({type(exc).__name__}): {_one_line(exc)} (rerun with --debug for details)\n"
-        )
+        sys.stderr.write(f"dbrain: internal error ({type(exc).__name__}): {_one_line(exc)} (rerun with --debug for details)\n")
         code = 1
     sys.exit(code)

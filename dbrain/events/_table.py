@@ -222,13 +222,55 @@ def write_annotations_edf(
         dur = float(row.duration)
         anns.append(edfio.EdfAnnotation(float(row.onset), dur if dur > 0 else None, text))
     start = meas_date or dt.datetime(1985, 1, 1)
+    path = Path(path)
+    if not anns:
+        with atomic_file(path) as tmp:
+            tmp.write_bytes(_empty_annotations_edf(start))
+        return path
     edf = edfio.Edf(
         [],
         annotations=anns,
         recording=edfio.Recording(startdate=start.date()),
         starttime=start.time().replace(microsecond=0, tzinfo=None),
     )
-    path = Path(path)
     with atomic_file(path) as tmp:
         edf.write(tmp)
     return path
+
+
+def _empty_annotations_edf(start: dt.datetime) -> bytes:
+    """An EDF+ file with an annotation signal and no annotation in it.
+
+    edfio refuses an EDF with neither signals nor annotations, but "no events"
+    is a valid result and still needs a file that EDFbrowser opens: one data
+    record of duration 0 holding only the time-keeping TAL.
+    """
+
+    def field(value, width):
+        return str(value).encode("ascii").ljust(width, b" ")
+
+    header = b"".join(
+        [
+            field("0", 8),
+            field("X X X X", 80),
+            field(f"Startdate {start.strftime('%d-%b-%Y').upper()} X X X", 80),
+            field(start.strftime("%d.%m.%y"), 8),
+            field(start.strftime("%H.%M.%S"), 8),
+            field(512, 8),
+            field("EDF+C", 44),
+            field(1, 8),
+            field(0, 8),
+            field(1, 4),
+            field("EDF Annotations", 16),
+            field("", 80),
+            field("", 8),
+            field(-1, 8),
+            field(1, 8),
+            field(-32768, 8),
+            field(32767, 8),
+            field("", 80),
+            field(8, 8),
+            field("", 32),
+        ]
+    )
+    return header + b"+0\x14\x14\x00".ljust(16, b"\x00")

@@ -14,7 +14,7 @@ import pytest
 from dbrain.events import EVENT_COLUMNS, read_events
 from dbrain.io.tests._edfbuild import build_edf
 
-SAMPLE = Path(__file__).resolve().parents[2] / "dbrain" / "data" / "sample" / "iiic_seizure_sample.edf"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "iiic_seizure_sample.edf"
 
 
 def run(*args, cwd=None) -> subprocess.CompletedProcess:

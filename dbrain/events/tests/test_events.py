@@ -75,3 +75,13 @@ def test_edf_annotations_export(tmp_path):
     np.testing.assert_allclose(ann.duration, [0.0, 30.0])
     header = path.read_bytes()[:256]
     assert header[168:184] == b"01.03.2422.15.00" and b"EDF+C" in header
+
+
+def test_edf_annotations_export_empty(tmp_path):
+    path = write_annotations_edf(empty_events(), tmp_path / "none.edf", meas_date=START)
+    assert len(mne.read_annotations(path)) == 0
+    assert len(path.read_bytes()) == 512 + 16
+    import pyedflib
+
+    with pyedflib.EdfReader(str(path)) as f:
+        assert len(f.readAnnotations()[0]) == 0
