@@ -147,35 +147,28 @@ def _read_xdf(path: Path) -> mne.io.BaseRaw:
     return mne.io.RawArray(data * scale, info, verbose="error")
 
 
+# reader key -> function(path) returning a lazy Raw where the format allows.
+_MNE_READERS = {
+    "gdf": lambda p: mne.io.read_raw_gdf(p, preload=False, stim_channel=None),
+    "brainvision": lambda p: mne.io.read_raw_brainvision(p, preload=False),
+    "eeglab": lambda p: mne.io.read_raw_eeglab(p, preload=False),
+    "fif": lambda p: mne.io.read_raw_fif(p, preload=False),
+    "nihon": lambda p: mne.io.read_raw_nihon(p, preload=False),
+    "cnt": lambda p: _read_cnt(p),
+    "persyst": lambda p: mne.io.read_raw_persyst(p, preload=False),
+    "curry": lambda p: mne.io.read_raw_curry(p, preload=False),
+    "egi": lambda p: mne.io.read_raw_egi(p, preload=False),
+    "eximia": lambda p: mne.io.read_raw_eximia(p, preload=False),
+    "nedf": lambda p: mne.io.read_raw_nedf(p, preload=False),
+    "xdf": lambda p: _read_xdf(p),
+}
+
+
 def _read_with_mne(path: Path, key: str, header) -> mne.io.BaseRaw:
     if key == "edf":
         reader = mne.io.read_raw_bdf if header.bdf else mne.io.read_raw_edf
         return reader(path, preload=False, infer_types=False, stim_channel=None)
-    if key == "gdf":
-        return mne.io.read_raw_gdf(path, preload=False, stim_channel=None)
-    if key == "brainvision":
-        return mne.io.read_raw_brainvision(path, preload=False)
-    if key == "eeglab":
-        return mne.io.read_raw_eeglab(path, preload=False)
-    if key == "fif":
-        return mne.io.read_raw_fif(path, preload=False)
-    if key == "nihon":
-        return mne.io.read_raw_nihon(path, preload=False)
-    if key == "cnt":
-        return _read_cnt(path)
-    if key == "persyst":
-        return mne.io.read_raw_persyst(path, preload=False)
-    if key == "curry":
-        return mne.io.read_raw_curry(path, preload=False)
-    if key == "egi":
-        return mne.io.read_raw_egi(path, preload=False)
-    if key == "eximia":
-        return mne.io.read_raw_eximia(path, preload=False)
-    if key == "nedf":
-        return mne.io.read_raw_nedf(path, preload=False)
-    if key == "xdf":
-        return _read_xdf(path)
-    raise UnsupportedFormatError(f"cannot read '{path.name}': no reader for {key}")  # pragma: no cover
+    return _MNE_READERS[key](path)
 
 
 def _specific_hint(path: Path, key: str, exc: BaseException) -> str | None:
