@@ -132,6 +132,10 @@ def analyze(
             result = step.func(ctx, **step.params)
             ctx.results[step.name] = result
             sections.extend(result.sections)
+            for name, table in result.tables.items():
+                if (tmp / f"{name}.parquet").exists():
+                    raise RuntimeError(f"step {step.name!r} writes table {name!r}, which another step wrote")
+                table.to_parquet(tmp / f"{name}.parquet", index=False)
             if result.events is not None and len(result.events):
                 events.append(result.events[EVENT_COLUMNS])
             records.append(
@@ -140,6 +144,7 @@ def analyze(
                     "version": step.version,
                     "params": step.params,
                     "seconds": round(time.time() - t0, 3),
+                    "tables": sorted(f"{name}.parquet" for name in result.tables),
                     "summary": result.summary,
                 }
             )

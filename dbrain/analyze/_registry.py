@@ -42,11 +42,14 @@ class StepResult:
         Rows for the events table (``dbrain.events`` columns).
     sections : list of dbrain.report.Section
         Report sections, in order.
+    tables : dict of str to pandas.DataFrame
+        Tidy result tables, written as ``DIR/<name>.parquet``.
     """
 
     summary: dict[str, Any] = field(default_factory=dict)
     events: pd.DataFrame | None = None
     sections: list = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
