@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dbrain.analyze import StepResult, analyze, get_steps, register_step
-from dbrain.analyze import _registry
+from dbrain.analyze import StepResult, _registry, analyze, get_steps, register_step
 from dbrain.events import make_events, read_events
 from dbrain.report import Paragraph, Section
 
