@@ -36,6 +36,9 @@ class RecordingInfo:
         Number of annotations (gap markers excluded).
     warnings : list of str
         What the reader noticed but could work around.
+    header : dict
+        Format-specific header fields as stored (for EDF/BDF: patient and
+        recording fields, data-record count and duration, reserved field).
     """
 
     path: str
@@ -48,6 +51,7 @@ class RecordingInfo:
     discontinuities: list[tuple[float, float]] = field(default_factory=list)
     n_annotations: int = 0
     warnings: list[str] = field(default_factory=list)
+    header: dict = field(default_factory=dict)
 
     @property
     def n_channels(self) -> int:

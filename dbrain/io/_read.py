@@ -332,8 +332,29 @@ def read_recording(path: str | os.PathLike, *, preload: bool = False, verbose=No
         discontinuities=gaps,
         n_annotations=n_ann,
         warnings=caught,
+        header=_header_fields(header, raw),
     )
     return raw, info
+
+
+def _header_fields(header, raw: mne.io.BaseRaw) -> dict:
+    if header is not None:
+        return {
+            "patient": header.patient,
+            "recording": header.recording,
+            "reserved": header.reserved,
+            "n_records": header.n_records,
+            "record_duration": header.record_duration,
+            "n_signals": len(header.signals),
+        }
+    fields = {}
+    subject = raw.info.get("subject_info") or {}
+    if subject.get("his_id"):
+        fields["subject_id"] = str(subject["his_id"])
+    device = raw.info.get("device_info") or {}
+    if device.get("model") or device.get("type"):
+        fields["device"] = " ".join(str(device[k]) for k in ("type", "model") if device.get(k))
+    return fields
 
 
 def list_recordings(path: str | os.PathLike) -> list[Path]:

@@ -61,6 +61,7 @@ def test_edf_info_and_mapping(shared_data):
     assert info.format == "EDF" and info.sfreq == 256 and info.duration == 60
     assert {"T7", "T8", "P7", "P8"} <= set(raw.ch_names)  # T3/T4/T5/T6 in the file
     assert info.start_time.year == 1997
+    assert info.header["n_records"] == 60 and info.header["record_duration"] == 1.0
 
 
 def test_mixed_sampling_rates_real(shared_data):
