@@ -155,7 +155,19 @@ def events_from_annotations(raw, *, skip_internal: bool = True) -> pd.DataFrame:
 
 
 def write_events(events: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write an events table as a BIDS/SzCORE TSV (``n/a`` for missing values)."""
+    """Write an events table as a BIDS/SzCORE TSV (``n/a`` for missing values).
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        A table with :data:`EVENT_COLUMNS`.
+    path : path-like
+        Output file, written atomically.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
     missing = [c for c in EVENT_COLUMNS if c not in events.columns]
     if missing:
         raise EventsError(f"events table lacks columns {missing}")
@@ -172,6 +184,17 @@ def write_events(events: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 def read_events(path: str | os.PathLike) -> pd.DataFrame:
     """Read an events TSV written by dbrain or epilepsy2bids.
+
+    Parameters
+    ----------
+    path : path-like
+        The TSV; ``onset``, ``duration`` and ``eventType`` are required, the
+        other standard columns are filled with missing values when absent.
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        With :data:`EVENT_COLUMNS`.
 
     Raises
     ------
@@ -211,6 +234,20 @@ def write_annotations_edf(
     layout of Sleep-EDF hypnogram files; EDFbrowser imports it with
     *Tools > Import annotations* or opens it beside the recording.
     Patient and recording fields carry the EDF+ anonymous placeholder ``X``.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        A table with :data:`EVENT_COLUMNS`; channels are appended to the text
+        as ``@F7,T7``.
+    path : path-like
+        Output ``.edf`` file, written atomically.
+    meas_date : datetime | None
+        Recording start for the header; 01.01.85 (EDF+ "unknown") if None.
+
+    Returns
+    -------
+    path : pathlib.Path
     """
     import edfio
 

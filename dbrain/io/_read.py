@@ -361,6 +361,16 @@ def list_recordings(path: str | os.PathLike) -> list[Path]:
     """List the recordings in a BIDS dataset or a folder (recursively).
 
     Side files (.vmrk, .fdt, …) and BIDS derivatives are left out.
+
+    Parameters
+    ----------
+    path : path-like
+        A BIDS dataset root or any folder.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        Recording entry points (files, or ``.mff`` folders), sorted.
     """
     path = Path(path)
     if not path.is_dir():

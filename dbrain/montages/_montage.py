@@ -135,7 +135,19 @@ def _referential(raw: mne.io.BaseRaw, reference: str, name: str) -> Montage:
 
 
 def get_montage(raw: mne.io.BaseRaw, montage: str | os.PathLike | Montage) -> Montage:
-    """Resolve a built-in montage name, a montage file or a :class:`Montage`."""
+    """Resolve a built-in montage name, a montage file or a :class:`Montage`.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        The recording; referential, average and Laplacian montages use its electrodes.
+    montage : str | path-like | Montage
+        One of :data:`BUILTIN_MONTAGES`, a montage text file, or a Montage.
+
+    Returns
+    -------
+    montage : Montage
+    """
     if isinstance(montage, Montage):
         return montage
     if isinstance(montage, os.PathLike) or (isinstance(montage, str) and (os.sep in montage or montage.endswith(".txt"))):
@@ -161,6 +173,15 @@ def read_montage(path: str | os.PathLike) -> Montage:
     a new display group; ``#`` starts a comment; an optional first line
     ``name: …`` names the montage. Electrode names may use either
     nomenclature (T3 or T7); they are normalised like channel labels.
+
+    Parameters
+    ----------
+    path : path-like
+        The montage text file (UTF-8).
+
+    Returns
+    -------
+    montage : Montage
 
     Raises
     ------

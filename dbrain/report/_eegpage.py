@@ -18,6 +18,17 @@ def select_page_start(raw: mne.io.BaseRaw, duration: float = 10.0) -> float:
     (``sz``, ``seizure``, ``ictal``); otherwise it starts in the middle of
     the recording, moved out of any ``BAD_ACQ_SKIP`` gap. The page always
     lies within the data.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        The recording (annotations are read, samples are not).
+    duration : float
+        Page length in seconds.
+
+    Returns
+    -------
+    start : float
     """
     length = raw.n_times / raw.info["sfreq"]
     duration = min(duration, length)

@@ -59,6 +59,13 @@ def render_html(title: str, sections: list, *, header: dict | None = None, foote
 def write_report(html: str, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``report.html`` and, from the same HTML, ``report.pdf`` into ``out_dir``.
 
+    Parameters
+    ----------
+    html : str
+        The page from :func:`render_html`.
+    out_dir : path-like
+        An existing folder.
+
     Returns
     -------
     html_path, pdf_path : pathlib.Path

@@ -68,7 +68,17 @@ def parse_duration(value) -> float:
 
 
 def events_path_for(edf_path: str | os.PathLike) -> Path:
-    """Return the ground-truth TSV path beside an EDF: ``rec.edf`` -> ``rec_events.tsv``."""
+    """Return the ground-truth TSV path beside an EDF: ``rec.edf`` -> ``rec_events.tsv``.
+
+    Parameters
+    ----------
+    edf_path : path-like
+        The simulated EDF.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
     edf_path = Path(edf_path)
     return edf_path.with_name(f"{edf_path.stem}_events.tsv")
 
