@@ -33,6 +33,8 @@ class AnalysisOutput:
     out_dir: Path
     summary: dict
     events: pd.DataFrame
+    #: The provenance-ledger entry of this run (a :class:`dbrain.ledger.Entry`), or None with ``ledger=False``.
+    ledger_entry: object = None
 
     @property
     def report_html(self) -> Path:
@@ -84,6 +86,7 @@ def analyze(
     skip: list[str] | None = None,
     overwrite: bool = False,
     on_progress: Callable[[float, str], None] | None = None,
+    ledger: bool = True,
     verbose=None,
 ) -> AnalysisOutput:
     """Analyse one recording and write the results folder.
@@ -105,6 +108,10 @@ def analyze(
         Replace an existing results folder.
     on_progress : callable | None
         Called as ``on_progress(fraction, text)``.
+    ledger : bool
+        Append an ``analysis-run`` record (input and output files with their
+        SHA-256, dbrain and step versions, OS user) to the default provenance
+        ledger (:class:`dbrain.ledger.Ledger`) once the folder is in place.
     verbose : bool | str | int | None
         Log level for this call.
 
@@ -172,5 +179,10 @@ def analyze(
         write_report(html, tmp)
         summary["seconds"] = round(time.time() - started, 3)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    entry = None
+    if ledger:
+        from ..ledger import record_analysis_run
+
+        entry = record_analysis_run(out_dir, path, summary["input"]["sha256"], records)
     report(1.0, "done")
-    return AnalysisOutput(out_dir=out_dir, summary=summary, events=table)
+    return AnalysisOutput(out_dir=out_dir, summary=summary, events=table, ledger_entry=entry)

@@ -1,64 +1,184 @@
-"""A page of EEG drawn the way a clinical reviewer shows it."""
+"""A page of EEG drawn the way a clinical reviewer prints it.
+
+Only the page (plus a little padding for the display filters) is read from
+the recording, so a lazy 24 h recording costs no more than a 10 s one. The
+figure is made with the Agg canvas directly; no pyplot, no GUI backend and no
+global matplotlib state are touched.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import numbers
+import re
 
 import mne
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.transforms import blended_transform_factory
 
-_SEIZURE_WORDS = ("sz", "seizure", "ictal", "szr")
+from ..errors import ParameterError
+from ..utils.check import _check_range, _validate_type
+
+# Words that mark an annotation as a seizure; a preceding post/pre/inter
+# ("post-ictal", "interictal" is one word anyway) rules "ictal" out.
+_SEIZURE_WORDS = {"sz", "szr", "seizure", "seizures", "ictal"}
+_NOT_ICTAL = {"post", "pre", "inter", "peri", "non"}
+
+# Channel types drawn at the common EEG sensitivity; others get their own.
+_EEG_LIKE = {"eeg", "seeg", "ecog", "dbs", "eog"}
+# Sensitivities a reader knows from paper EEG, in µV/mm.
+_SENSITIVITIES = np.array([1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 2000, 5000], float)
+_BARS = np.array([5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000], float)
+
+_TRACE = "#0d2b52"
+_GRID = "#b7c3d3"
+_GRID_MINOR = "#e3e8ef"
+_EVENT = "#d08c1a"
+_EVENT_TEXT = "#7a4e00"
+_BAD = "#8c8c8c"
+
+# Page geometry in inches; the width fits A4 landscape inside the report's margins.
+_WIDTH = 10.4
+_LEFT, _RIGHT, _TOP, _BOTTOM = 0.78, 0.32, 0.42, 0.48
+_MAX_HEIGHT = 6.1
+_ROW_MAX = 0.30
+
+
+def _annotation_spans(raw):
+    """Annotations as (onset, duration, description) in seconds from the first sample."""
+    ann = raw.annotations
+    offset = raw.first_samp / raw.info["sfreq"] if ann.orig_time is not None else 0.0
+    return [
+        (float(o) - offset, max(float(d), 0.0), str(t)) for o, d, t in zip(ann.onset, ann.duration, ann.description, strict=True)
+    ]
+
+
+def _is_seizure(text: str) -> bool:
+    words = [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+    for i, w in enumerate(words):
+        if w in _SEIZURE_WORDS and not (w == "ictal" and i > 0 and words[i - 1] in _NOT_ICTAL):
+            return True
+    return False
 
 
 def select_page_start(raw: mne.io.BaseRaw, duration: float = 10.0) -> float:
     """Choose where a representative page starts (seconds from the first sample).
 
-    The page is centred on the first annotation that names a seizure
-    (``sz``, ``seizure``, ``ictal``); otherwise it starts in the middle of
-    the recording, moved out of any ``BAD_ACQ_SKIP`` gap. The page always
-    lies within the data.
+    1. If an annotation names a seizure (``sz``, ``seizure``, ``ictal``, in
+       any case and spelling such as ``SZ_start`` or ``Seizure (focal)``; not
+       ``post-ictal``), the page shows the first one: centred on it if it
+       fits in the page, otherwise with its onset at 30 % of the page, so
+       the background before the onset and the evolution after it are seen.
+    2. Otherwise the page is centred on the middle of the recording, moved
+       into the nearest stretch of data without a ``BAD_ACQ_SKIP`` gap that
+       is long enough (or the longest one if none is).
+
+    The page always lies within the data. Only annotations are read.
 
     Parameters
     ----------
     raw : mne.io.BaseRaw
-        The recording (annotations are read, samples are not).
+        The recording.
     duration : float
         Page length in seconds.
 
     Returns
     -------
     start : float
+        Seconds from the first sample.
     """
+    _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
+    duration = _number("duration", duration, positive=True)
     length = raw.n_times / raw.info["sfreq"]
-    duration = min(duration, length)
-    first = raw.first_samp / raw.info["sfreq"]
-    ann = raw.annotations
-    offset = first if ann.orig_time is not None else 0.0
-    for onset, dur, text in zip(ann.onset, ann.duration, ann.description, strict=True):
-        words = text.lower().replace("(", " ").replace(",", " ").split()
-        if any(w in _SEIZURE_WORDS for w in words):
-            centre = onset - offset + dur / 2
-            return float(np.clip(centre - duration / 2, 0, length - duration))
-    start = (length - duration) / 2
-    for onset, dur, text in zip(ann.onset, ann.duration, ann.description, strict=True):
-        onset -= offset
-        if text == "BAD_ACQ_SKIP" and onset < start + duration and start < onset + dur:
-            start = onset + dur if onset + dur + duration <= length else max(onset - duration, 0)
-    return float(np.clip(start, 0, length - duration))
+    duration = min(float(duration), length)
+    latest = max(length - duration, 0.0)
+    spans = _annotation_spans(raw)
+    for onset, dur, text in spans:
+        if _is_seizure(text) and -duration < onset < length:
+            if dur <= duration:
+                start = onset + dur / 2 - duration / 2
+            else:
+                start = onset - 0.3 * duration
+            return float(np.clip(start, 0.0, latest))
+
+    # Stretches of data between acquisition gaps.
+    gaps = sorted((o, o + d) for o, d, t in spans if t == "BAD_ACQ_SKIP" and d > 0)
+    pieces, cursor = [], 0.0
+    for g0, g1 in gaps:
+        if g0 > cursor:
+            pieces.append((cursor, min(g0, length)))
+        cursor = max(cursor, g1)
+    if cursor < length:
+        pieces.append((cursor, length))
+    pieces = [(a, b) for a, b in pieces if b > a]
+    middle = length / 2
+    if not pieces:
+        return float(np.clip(middle - duration / 2, 0.0, latest))
+    fitting = [p for p in pieces if p[1] - p[0] >= duration - 1e-9]
+    if fitting:
+        a, b = min(fitting, key=lambda p: 0.0 if p[0] <= middle <= p[1] else min(abs(p[0] - middle), abs(p[1] - middle)))
+        start = float(np.clip(middle - duration / 2, a, b - duration))
+    else:
+        a, b = max(pieces, key=lambda p: p[1] - p[0])
+        start = (a + b) / 2 - duration / 2
+    return float(np.clip(start, 0.0, latest))
 
 
-def _filtered(data: np.ndarray, sfreq: float, highpass, lowpass, notch) -> np.ndarray:
+def _number(name: str, value, *, positive: bool = False, optional: bool = False):
+    """``value`` as a finite float (numpy scalars accepted), or None when allowed."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ParameterError(f"{name} must be a finite number, got {value!r}.")
+    if positive:
+        _check_range(name, float(value), 0, None, inclusive=False)
+    return float(value)
+
+
+def _filter_page(data, sfreq, highpass, lowpass, notch):
+    """Apply the display filters to ``data`` (finite values only); return it and the settings used."""
     nyq = sfreq / 2
-    lp = lowpass if lowpass and lowpass < nyq * 0.95 else None
-    hp = highpass if highpass and highpass > 0 else None
-    if hp or lp:
-        data = mne.filter.filter_data(
-            data, sfreq, hp, lp, method="iir", iir_params={"order": 2, "ftype": "butter"}, verbose="error"
-        )
-    if notch and notch < nyq * 0.95:
-        data = mne.filter.notch_filter(data, sfreq, notch, method="iir", verbose="error")
-    return data
+    hp = highpass if highpass and highpass < nyq * 0.9 else None
+    lp = lowpass if lowpass and lowpass < nyq * 0.9 else None
+    nt = notch if notch and notch < nyq * 0.9 else None
+    if data.shape[1] >= 16:
+        if hp or lp:
+            iir = {"order": 2, "ftype": "butter", "output": "sos"}
+            data = mne.filter.filter_data(data, sfreq, hp, lp, method="iir", iir_params=iir, verbose="error")
+        if nt:
+            data = mne.filter.notch_filter(data, sfreq, nt, method="iir", verbose="error")
+    else:
+        hp = lp = nt = None
+    return data, (hp, lp, nt)
+
+
+def _robust_amplitude(rows: np.ndarray) -> np.ndarray:
+    """Per row, the 95th percentile of |x - median| over finite samples (0 for none)."""
+    out = np.zeros(len(rows))
+    for k, row in enumerate(rows):
+        row = row[np.isfinite(row)]
+        if row.size:
+            out[k] = np.percentile(np.abs(row - np.median(row)), 95)
+    return out
+
+
+def _nearest(values: np.ndarray, wanted: float) -> float:
+    return float(values[np.argmin(np.abs(np.log(values / wanted)))])
+
+
+def _fmt_seconds(s: float, long: bool) -> str:
+    if long:
+        s = int(round(s))
+        return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s:g} s"
+
+
+def _short(text: str, n: int = 48) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
 def plot_eeg_page(
@@ -72,120 +192,267 @@ def plot_eeg_page(
     lowpass: float | None = 70.0,
     notch: float | None = None,
     groups: list[list[str]] | None = None,
+    clip: float | None = 2.0,
 ) -> MplFigure:
     """Draw one page of EEG: stacked traces, 1 s grid, scale bar, filter settings.
+
+    The page is drawn for A4 landscape (10.4 in wide); printed at that size,
+    as :func:`render_html` does, the stated sensitivity in µV/mm is exact.
 
     Parameters
     ----------
     raw : mne.io.BaseRaw
-        Already in the montage to show (see :func:`dbrain.montages.apply_montage`);
-        only the page (plus padding for the filters) is read, so it may be lazy
-        and long.
-    start, duration : float
-        The page, in seconds from the first sample; clipped to the data.
+        Already in the montage to show (see :func:`dbrain.montages.apply_montage`).
+        Channels are drawn top to bottom in its order. Only the page, plus
+        padding for the filters, is read, so it may be lazy and long.
+    start : float
+        Page start in seconds from the first sample. A page running past
+        the end is moved back so that it ends with the data.
+    duration : float
+        Page length in seconds (clipped to the recording).
     title : str | None
-        Title above the page.
+        Title above the page; default "EEG".
     scale_uv : float | None
-        Vertical distance between traces in µV; by default from the page's
-        robust amplitude.
-    highpass, lowpass, notch : float | None
-        Display filters in Hz (IIR, as a reviewer's); None switches one off.
+        Distance between neighbouring traces in µV. By default it is chosen
+        from the page itself: about 2.5 times the median over channels of each
+        channel's robust amplitude (95th percentile of its absolute
+        deviation), rounded to a standard sensitivity (… 5, 7, 10, 15 … µV/mm).
+    highpass : float | None
+        Display high-pass in Hz (2nd-order Butterworth, zero phase); None for off.
+    lowpass : float | None
+        Display low-pass in Hz; None for off. Off when at or above 90 % of Nyquist.
+    notch : float | None
+        Mains notch in Hz (50 or 60); None for off.
     groups : list of list of str | None
-        Channel groups drawn with a gap between them (the chains of a bipolar
-        montage).
+        Channel groups (the chains of a bipolar montage); a blank space is
+        left wherever the next channel belongs to another group. Channels in no
+        group form one group of their own.
+    clip : float | None
+        Clip each trace at ``clip`` trace distances from its baseline so a large
+        artifact cannot cover the page; None draws everything.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
+        One axes. Traces are drawn negative up, as in clinical EEG; each is
+        a line with gid ``"trace:<channel>"``. Flat channels are marked
+        "flat" under their label; missing samples (NaN) are left blank.
+        Channels that are not EEG (ECG, EMG …) get their own sensitivity,
+        shown under their label.
     """
-    sfreq = raw.info["sfreq"]
-    length = raw.n_times / sfreq
-    duration = max(min(duration, length), 1.0 / sfreq)
-    start = float(np.clip(start, 0, max(length - duration, 0)))
-    pad = 2.0  # seconds each side so the filters settle outside the page
-    i0 = int(round(start * sfreq))
-    i1 = min(i0 + int(round(duration * sfreq)), raw.n_times)
-    p0, p1 = max(i0 - int(pad * sfreq), 0), min(i1 + int(pad * sfreq), raw.n_times)
-    names = list(raw.ch_names)
-    order = [c for g in groups for c in g if c in names] if groups else names
-    data = raw.get_data(picks=order, start=p0, stop=p1) * 1e6
-    data = np.nan_to_num(data)
-    if data.shape[1] > 3 * 8:
-        data = _filtered(data, sfreq, highpass, lowpass, notch)
-    data = data[:, i0 - p0 : i1 - p0]
-    data = data - np.median(data, axis=1, keepdims=True)
-    t = start + np.arange(data.shape[1]) / sfreq
+    _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
+    start = _number("start", start)
+    duration = _number("duration", duration, positive=True)
+    highpass, lowpass, notch, scale_uv, clip = (
+        _number(name, value, positive=True, optional=True)
+        for name, value in (
+            ("highpass", highpass),
+            ("lowpass", lowpass),
+            ("notch", notch),
+            ("scale_uv", scale_uv),
+            ("clip", clip),
+        )
+    )
+    if highpass and lowpass and highpass >= lowpass:
+        raise ParameterError(f"highpass ({highpass:g} Hz) must be below lowpass ({lowpass:g} Hz).")
+    if groups is not None:
+        _validate_type(groups, (list, tuple), "groups", "list of lists of channel names")
 
-    if scale_uv is None:
-        spread = np.percentile(np.abs(data), 95, axis=1) if data.size else np.array([0.0])
-        typical = float(np.median(spread[spread > 0])) if np.any(spread > 0) else 50.0
-        wanted = float(np.clip(2.0 * typical, 10.0, 2000.0))
-        # Round to a value a reader knows from paper EEG (…, 50, 100, 150, 200, 300, 500 µV).
-        nice = np.array([10, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 1500, 2000], float)
-        scale_uv = float(nice[np.argmin(np.abs(np.log(nice / wanted)))])
-    # Vertical positions, top to bottom, with a blank row between groups.
-    y, pos = 0.0, []
-    group_of = {c: gi for gi, g in enumerate(groups or [names]) for c in g}
-    last_group = None
-    for c in order:
-        if last_group is not None and group_of.get(c) != last_group:
+    sfreq = float(raw.info["sfreq"])
+    length = raw.n_times / sfreq
+    duration = min(float(duration), length)
+    start = float(np.clip(start, 0.0, max(length - duration, 0.0)))
+    i0 = int(round(start * sfreq))
+    i1 = min(i0 + max(int(round(duration * sfreq)), 1), raw.n_times)
+    # Pad so the filters settle outside the page: ~3 time constants of the high-pass.
+    pad_s = float(np.clip(3.0 / highpass, 2.0, 30.0)) if highpass else 2.0
+    p0, p1 = max(i0 - int(pad_s * sfreq), 0), min(i1 + int(pad_s * sfreq), raw.n_times)
+    names = list(raw.ch_names)
+    n_ch = len(names)
+    data = raw.get_data(start=p0, stop=p1) * 1e6 if n_ch else np.zeros((0, p1 - p0))
+    data = np.asarray(data, float)
+
+    # Missing samples: filter with them at the channel's median, blank them again after.
+    finite = np.isfinite(data)
+    centred = np.zeros_like(data)
+    for k in range(n_ch):
+        if finite[k].any():
+            row = data[k, finite[k]]
+            centred[k, finite[k]] = row - np.median(row)
+    filtered, (hp, lp, nt) = _filter_page(centred, sfreq, highpass, lowpass, notch)
+    filtered[~finite] = np.nan
+    page = filtered[:, i0 - p0 : i1 - p0]
+    raw_page = centred[:, i0 - p0 : i1 - p0]
+    has_data = finite[:, i0 - p0 : i1 - p0].any(axis=1)
+    for k in range(n_ch):
+        if has_data[k]:
+            page[k] -= np.nanmedian(page[k])
+    t = start + np.arange(page.shape[1]) / sfreq
+    flat = np.array([(not has_data[k]) or np.ptp(raw_page[k]) < 0.5 for k in range(n_ch)], bool)
+
+    # Vertical layout in "rows" (one row = one trace distance), top to bottom.
+    group_of = {}
+    for gi, g in enumerate(groups or []):
+        for c in g:
+            group_of.setdefault(str(c), gi)
+    pos, y, last = [], 0.0, object()
+    for c in names:
+        g = group_of.get(c, -1)
+        if pos and g != last:
             y -= 0.6
         pos.append(y)
-        last_group = group_of.get(c)
+        last = g
         y -= 1.0
+    pos = np.array(pos, float)
+    top_extra, bottom_extra = 1.25, 2.35  # annotation strip above, scale bar below
+    span_rows = (pos[0] - pos[-1] if n_ch else 0.0) + top_extra + bottom_extra
+    row_in = min(_ROW_MAX, (_MAX_HEIGHT - _TOP - _BOTTOM) / span_rows)
+    height = _TOP + _BOTTOM + row_in * span_rows
+    mm_per_row = row_in * 25.4
+    axes_w_in = _WIDTH - _LEFT - _RIGHT
 
-    height = max(2.5, 0.28 * len(order) + 1.2)
-    fig = MplFigure(figsize=(11.0, height))
-    # Fixed margins in inches, so one channel and forty look alike.
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.55 / height, top=1 - 0.35 / height)
-    ax = fig.add_subplot()
-    for k, (row, yy) in enumerate(zip(data, pos, strict=True)):
-        ax.plot(t, yy + row / scale_uv, color="#10305a", linewidth=0.45)
-        ax.text(start - duration * 0.005, yy, order[k], ha="right", va="center", fontsize=7)
-    for sec in np.arange(np.ceil(start), start + duration + 1e-9):
-        ax.axvline(sec, color="#b9c4d4", linewidth=0.4, zorder=0)
-    first = raw.first_samp / sfreq
-    ann = raw.annotations
-    offset = first if ann.orig_time is not None else 0.0
-    for onset, dur, text in zip(ann.onset, ann.duration, ann.description, strict=True):
-        a0, a1 = onset - offset, onset - offset + max(dur, 0)
-        if a1 < start or a0 > start + duration:
+    types = raw.get_channel_types() if n_ch else []
+    eeg_like = np.array([ty in _EEG_LIKE for ty in types], bool)
+    amp = _robust_amplitude(page)
+    if scale_uv is None:
+        pool = amp[eeg_like & ~flat] if np.any(eeg_like & ~flat) else amp[~flat]
+        typical = float(np.median(pool)) if pool.size else 25.0
+        sensitivity = _nearest(_SENSITIVITIES, max(2.5 * typical, 1e-3) / mm_per_row)
+        scale_uv = sensitivity * mm_per_row
+        sens_label = f"{sensitivity:g} µV/mm"
+    else:
+        sensitivity = scale_uv / mm_per_row
+        sens_label = f"{sensitivity:.2g} µV/mm"
+    scales = np.full(n_ch, float(scale_uv))
+    own_scale = {}
+    for k in range(n_ch):
+        if not eeg_like[k] and not flat[k]:
+            scales[k] = _nearest(_SENSITIVITIES, max(2.5 * amp[k], 1e-3) / mm_per_row) * mm_per_row
+            own_scale[k] = scales[k] / mm_per_row
+
+    fig = MplFigure(figsize=(_WIDTH, height), facecolor="white")
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((_LEFT / _WIDTH, _BOTTOM / height, axes_w_in / _WIDTH, (height - _TOP - _BOTTOM) / height))
+    end = start + duration
+    y_top = (pos[0] if n_ch else 0.0) + top_extra
+    y_bottom = (pos[-1] if n_ch else 0.0) - bottom_extra
+    ax.set_xlim(start, end)
+    ax.set_ylim(y_bottom, y_top)
+
+    # Grid: 1 s lines, 200 ms lines on short pages (as on paper EEG).
+    if duration <= 15:
+        minor = np.arange(math.ceil(start * 5) / 5, end + 1e-9, 0.2)
+        ax.vlines(minor, y_bottom, y_top, colors=_GRID_MINOR, linewidth=0.3, zorder=0)
+    step = 1.0 if duration <= 60 else float(10 ** math.floor(math.log10(duration / 6)))
+    seconds = np.arange(math.ceil(start / step) * step, end + 1e-9, step)
+    ax.vlines(seconds, y_bottom, y_top, colors=_GRID, linewidth=0.55, zorder=0)
+
+    # Annotations: shaded spans, onset lines and labels in the strip above the traces.
+    sec_per_in = duration / axes_w_in
+    levels: list[float] = []
+    for onset, dur, text in _annotation_spans(raw):
+        a0, a1 = onset, onset + dur
+        if a1 < start or a0 > end or (dur == 0 and a0 == end):
             continue
-        color = "#bbbbbb" if text.startswith("BAD") else "#e3a33c"
+        bad = text.upper().startswith("BAD")
+        color = _BAD if bad else _EVENT
         if dur > 0:
-            ax.axvspan(max(a0, start), min(a1, start + duration), color=color, alpha=0.08, zorder=0)
-        else:
-            ax.axvline(a0, color=color, linewidth=1.0)
-        ax.text(max(a0, start), pos[0] + 0.9, text[:40], fontsize=6.5, color="#8a5a00", va="bottom")
-    # Scale bar: 1 s by scale_uv µV, bottom right.
-    x0 = start + duration - 1.05
-    ybar = pos[-1] - 0.9
-    ax.plot([x0, x0 + 1.0], [ybar, ybar], color="black", linewidth=1.0)
-    ax.plot([x0, x0], [ybar, ybar + 1.0], color="black", linewidth=1.0)
-    ax.text(x0 + 0.5, ybar - 0.15, "1 s", ha="center", va="top", fontsize=6.5)
-    ax.text(x0 - 0.05, ybar + 0.5, f"{scale_uv:.0f} µV", ha="right", va="center", fontsize=6.5)
-    filters = []
-    if highpass:
-        filters.append(f"HP {highpass:g} Hz")
-    if lowpass:
-        filters.append(f"LP {lowpass:g} Hz")
-    filters.append(f"notch {notch:g} Hz" if notch else "notch off")
-    ax.set_xlim(start - duration * 0.07, start + duration)
-    ax.set_ylim(pos[-1] - 1.6, pos[0] + 1.4)
-    ax.set_yticks([])
+            ax.axvspan(max(a0, start), min(a1, end), color=color, alpha=0.08 if not bad else 0.14, zorder=0.5, linewidth=0)
+        if start <= a0 <= end:
+            ax.axvline(a0, color=color, linewidth=0.9, linestyle="-" if dur > 0 else "--", zorder=0.6)
+        label = _short(text.replace("BAD_ACQ_SKIP", "gap (no data)"))
+        x = max(a0, start) + 0.03 * sec_per_in
+        width = (len(label) * 6.5 * 0.58 / 72 + 0.1) * sec_per_in
+        level = next((i for i, free in enumerate(levels) if free <= x), len(levels))
+        if level == len(levels):
+            levels.append(0.0)
+        levels[level] = x + width
+        ax.text(
+            x,
+            y_top - 0.12 - 0.5 * (level % 2),
+            label,
+            fontsize=6.5,
+            color=_BAD if bad else _EVENT_TEXT,
+            va="top",
+            ha="left",
+            clip_on=True,
+        )
+
+    # Traces.
+    for k, c in enumerate(names):
+        trace = page[k] / scales[k]
+        if clip is not None:
+            trace = np.clip(trace, -clip, clip)
+        # Clinical convention: negative up.
+        ax.plot(t, pos[k] - trace, color=_TRACE, linewidth=0.42, gid=f"trace:{c}", solid_joinstyle="round")
+
+    left_margin = blended_transform_factory(ax.transAxes, ax.transData)
+    ax.set_yticks(pos, names)
+    ax.tick_params(axis="y", length=0, pad=4, labelsize=7.5)
+    for k, tick in enumerate(ax.get_yticklabels()):
+        status = ("flat" if has_data[k] else "no data") if flat[k] else (f"{own_scale[k]:g} µV/mm" if k in own_scale else "")
+        if flat[k]:
+            tick.set_color(_BAD)
+        if status:
+            # A second, smaller line under the channel name, in the left margin.
+            ax.text(
+                -4 / 72 / axes_w_in,
+                pos[k] - 0.42,
+                status,
+                transform=left_margin,
+                fontsize=5.5,
+                color=_BAD,
+                ha="right",
+                va="center",
+            )
+
+    # Calibration bar, bottom right: a round µV value tall, 1 s wide.
+    bar_uv = float(_BARS[_BARS <= 1.15 * scale_uv].max()) if np.any(_BARS <= 1.15 * scale_uv) else float(_BARS[0])
+    bar_rows = bar_uv / scale_uv
+    yb = y_bottom + 0.3
+    xb = end - min(1.0, duration) - 0.02 * duration
+    ax.plot([xb, xb, xb + min(1.0, duration)], [yb + bar_rows, yb, yb], color="black", linewidth=0.9, gid="scalebar")
+    ax.text(xb - 0.01 * duration, yb + bar_rows / 2, f"{bar_uv:g} µV", ha="right", va="center", fontsize=6.8)
+    ax.text(
+        xb + min(1.0, duration) / 2,
+        yb + 0.08,
+        "1 s" if duration >= 1 else f"{duration:g} s",
+        ha="center",
+        va="bottom",
+        fontsize=6.8,
+    )
+
+    # Time axis: seconds from the start of the recording, wall-clock under it when known.
+    label_step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600, 1e9) if duration / s <= 12)
+    ticks = np.arange(math.ceil(start / label_step) * label_step, end + 1e-9, label_step)
+    long = end >= 600
+    meas = raw.info["meas_date"]
+    first = raw.first_samp / sfreq
+    if meas is not None:
+        clock = [(meas + dt.timedelta(seconds=first + s)).strftime("%H:%M:%S") for s in ticks]
+        tick_labels = [f"{_fmt_seconds(s, long)}\n{c}" for s, c in zip(ticks, clock, strict=True)]
+    else:
+        tick_labels = [_fmt_seconds(s, long) for s in ticks]
+    ax.set_xticks(ticks, tick_labels)
+    ax.tick_params(axis="x", labelsize=6.8, length=2.5, pad=2, color="#555555")
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    meas = raw.info["meas_date"]
-    ticks = np.arange(np.ceil(start), start + duration + 1e-9)
-    ax.set_xticks(ticks)
+    ax.spines["bottom"].set_color("#555555")
+    ax.spines["bottom"].set_linewidth(0.6)
+
+    # Header: title and date on the left, display settings on the right.
+    heading = title or "EEG"
     if meas is not None:
-        labels = [
-            (meas + dt.timedelta(seconds=first + s)).strftime("%H:%M:%S") if i % 2 == 0 else "" for i, s in enumerate(ticks)
-        ]
-        ax.set_xticklabels(labels, fontsize=7)
-        ax.set_xlabel("time of day", fontsize=7)
-    else:
-        ax.set_xticklabels([f"{s:g}" for s in ticks], fontsize=7)
-        ax.set_xlabel("time (s)", fontsize=7)
-    ax.set_title(f"{title or 'EEG'}   ·   {', '.join(filters)}   ·   {scale_uv:.0f} µV between traces", fontsize=8, loc="left")
+        t0 = meas + dt.timedelta(seconds=first + start)
+        t1 = meas + dt.timedelta(seconds=first + end)
+        heading += f"    {t0:%Y-%m-%d %H:%M:%S} – {t1:%H:%M:%S}"
+    fig.text(_LEFT / _WIDTH, 1 - 0.2 / height, heading, ha="left", va="center", fontsize=8.5, fontweight="bold", color="#1d2430")
+    settings = [
+        f"HP {hp:g} Hz" if hp else "HP off",
+        f"LP {lp:g} Hz" if lp else "LP off",
+        f"Notch {nt:g} Hz" if nt else "Notch off",
+        sens_label,
+        f"{duration:g} s/page",
+    ]
+    fig.text(1 - _RIGHT / _WIDTH, 1 - 0.2 / height, "   ".join(settings), ha="right", va="center", fontsize=7.5, color="#33404f")
     return fig

@@ -131,11 +131,11 @@ def analysed(tmp_path_factory):
 
 def test_analyze_writes_all_outputs(analysed):
     names = sorted(p.name for p in analysed.iterdir())
-    assert names == ["annotations.edf", "events.tsv", "report.html", "report.pdf", "summary.json"]
+    assert names == ["annotations.edf", "events.tsv", "qeeg.parquet", "report.html", "report.pdf", "summary.json"]
     summary = json.loads((analysed / "summary.json").read_text())
     assert summary["recording"]["format"] == "EDF+C"
     assert summary["recording"]["n_channels"] == 20
-    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page"]
+    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page", "qeeg"]
     assert summary["environment"]["packages"]["mne"] == mne.__version__
     assert len(summary["input"]["sha256"]) == 64
     events = read_events(analysed / "events.tsv")
@@ -157,10 +157,11 @@ def test_analyze_refuses_existing_output(analysed):
 
 def test_analyze_skip_step(tmp_path):
     out = tmp_path / "o"
-    proc = run("analyze", SAMPLE, "--out", out, "--skip", "eeg_page")
+    proc = run("analyze", SAMPLE, "--out", out, "--skip", "eeg_page,qeeg")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert [s["name"] for s in summary["steps"]] == ["recording"]
+    assert not (out / "qeeg.parquet").exists()
 
 
 def test_info_text_and_json():

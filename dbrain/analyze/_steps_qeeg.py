@@ -1,0 +1,105 @@
+"""The qEEG step: trend measures, artifact strength and heart rate over the whole recording."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..ecg import compute_heart_rate
+from ..events import EVENT_COLUMNS
+from ..qeeg import compute_artifact_strength, compute_qeeg, plot_trends
+from ..report import Figure, KeyValues, Note, Section
+from ._registry import AnalysisContext, StepResult, register_step
+
+#: Shorter recordings get no trends: the aEEG needs 15 s segments and a trend needs several of them.
+MIN_DURATION = 30.0
+
+
+def _per_epoch(times: np.ndarray, artifact: pd.DataFrame) -> np.ndarray:
+    """Artifact strength as (n_epochs, n_channels), aligned on the qEEG epoch starts."""
+    wide = artifact.pivot_table(index="start", columns="channel", values="score", observed=True)
+    return wide.reindex(times, method="nearest", tolerance=0.5).to_numpy(dtype=float)
+
+
+@register_step(
+    "qeeg",
+    "1",
+    order=20,
+    description="Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate.",
+    params={"window": 2.0, "step": 1.0, "fmin": 0.5, "fmax": 30.0},
+)
+def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fmax: float) -> StepResult:
+    """Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate."""
+    raw = ctx.raw
+    duration = raw.n_times / raw.info["sfreq"]
+    has_eeg = "eeg" in raw.get_channel_types()
+    if not has_eeg or duration < MIN_DURATION:
+        reason = "no EEG channels" if not has_eeg else f"recording shorter than {MIN_DURATION:g} s"
+        return StepResult(
+            summary={"computed": False, "reason": reason}, sections=[Section("Trends", "trends", [Note(f"No trends: {reason}.")])]
+        )
+    result = compute_qeeg(raw, window=window, step=step, fmin=fmin, fmax=fmax, n_jobs=2)
+    artifact = compute_artifact_strength(raw, window=window, step=step)
+    trend, hr_events = compute_heart_rate(raw)
+    hr = None
+    if len(trend) > 1:
+        hr = np.interp(result.times, trend["time"].to_numpy(), trend["hr_trend"].to_numpy(), left=np.nan, right=np.nan)
+    art = _per_epoch(result.times, artifact)
+    fig = plot_trends(result, ecg=hr, artifact=art, title="Trends over the whole recording")
+
+    table = result.to_frame()
+    minute = (artifact["start"] // 60 * 60).astype("float32")
+    art_table = (
+        artifact.assign(start=minute)
+        .groupby(["start", "channel"], observed=True)["score"]
+        .mean()
+        .reset_index()
+        .rename(columns={"score": "value"})
+        .assign(measure="artifact_strength")
+    )
+    table = pd.concat(
+        [
+            table.astype({"channel": str, "measure": str}),
+            art_table[["start", "channel", "measure", "value"]].astype({"channel": str}),
+        ],
+        ignore_index=True,
+    )
+    table["channel"] = table["channel"].astype("category")
+    table["measure"] = table["measure"].astype("category")
+    table["value"] = table["value"].astype("float32")
+
+    events = [e[EVENT_COLUMNS] for e in (result.burst_suppression, hr_events) if len(e)]
+    mean_art = float(np.nanmean(art)) if art.size else float("nan")
+    facts = [
+        ("Epochs", f"{len(result.times)} × {window:g} s, step {step:g} s, {fmin:g}–{fmax:g} Hz"),
+        ("Median suppression ratio", f"{np.nanmedian(result.suppression):.1f} %"),
+        ("Burst-suppression periods", str(len(result.burst_suppression))),
+        ("Mean artifact strength", f"{mean_art:.2f} (0 clean – 1 unusable)"),
+        (
+            "Heart rate",
+            f"median {np.nanmedian(trend['hr']):.0f} bpm from {trend.attrs.get('channel')}"
+            if len(trend) > 1
+            else trend.attrs.get("note", "no ECG channel"),
+        ),
+        ("Heart-rhythm events", str(len(hr_events))),
+    ]
+    summary = {
+        "computed": True,
+        "n_epochs": int(len(result.times)),
+        "median_suppression_ratio": float(np.nanmedian(result.suppression)),
+        "n_burst_suppression": int(len(result.burst_suppression)),
+        "mean_artifact_strength": mean_art,
+        "median_heart_rate": float(np.nanmedian(trend["hr"])) if len(trend) > 1 else None,
+        "n_heart_events": int(len(hr_events)),
+        "table": "qeeg.parquet (start, channel, measure, value; per minute)",
+    }
+    blocks = [
+        KeyValues(facts),
+        Figure(fig, caption="Left/right DSA, asymmetry, aEEG, suppression, artifact strength and heart rate, time-aligned."),
+    ]
+    return StepResult(
+        summary=summary,
+        events=pd.concat(events, ignore_index=True) if events else None,
+        sections=[Section("Trends", "trends", blocks)],
+        tables={"qeeg": table},
+    )
