@@ -13,6 +13,7 @@ ldconfig -p | grep -q 'libharfbuzz-subset.so' || need_apt+=(libharfbuzz-subset0)
 { command -v fc-list >/dev/null && [ -n "$(fc-list 2>/dev/null | head -n 1)" ]; } || need_apt+=(fontconfig fonts-dejavu-core)
 if [ "$extra" = "test" ]; then
   command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""

@@ -47,9 +47,9 @@ def _root(
 
 def _register():
     # Imported here so that `dbrain --help` does not pay for every command's imports.
-    from . import analyze, convert, deidentify, info, simulate
+    from . import analyze, convert, deidentify, info, ledger, simulate
 
-    for module in (info, analyze, convert, deidentify, simulate):
+    for module in (info, analyze, convert, deidentify, simulate, ledger):
         module.register(app)
 
 
