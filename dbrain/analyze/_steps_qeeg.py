@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..ecg import compute_heart_rate
 from ..events import EVENT_COLUMNS
-from ..qeeg import compute_artifact_strength, compute_qeeg, plot_trends
+from ..qeeg import compute_qeeg, plot_trends
 from ..report import Figure, KeyValues, Note, Section
 from ._registry import AnalysisContext, StepResult, register_step
 
@@ -15,15 +15,9 @@ from ._registry import AnalysisContext, StepResult, register_step
 MIN_DURATION = 30.0
 
 
-def _per_epoch(times: np.ndarray, artifact: pd.DataFrame) -> np.ndarray:
-    """Artifact strength as (n_epochs, n_channels), aligned on the qEEG epoch starts."""
-    wide = artifact.pivot_table(index="start", columns="channel", values="score", observed=True)
-    return wide.reindex(times, method="nearest", tolerance=0.5).to_numpy(dtype=float)
-
-
 @register_step(
     "qeeg",
-    "1",
+    "2",
     order=20,
     description="Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate.",
     params={"window": 2.0, "step": 1.0, "fmin": 0.5, "fmax": 30.0},
@@ -38,35 +32,16 @@ def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fma
         return StepResult(
             summary={"computed": False, "reason": reason}, sections=[Section("Trends", "trends", [Note(f"No trends: {reason}.")])]
         )
-    result = compute_qeeg(raw, window=window, step=step, fmin=fmin, fmax=fmax, n_jobs=2)
-    artifact = compute_artifact_strength(raw, window=window, step=step)
+    # Mains frequency for the line-noise score: the recording's own when its format stores it, else 50 Hz.
+    line_freq = raw.info["line_freq"] or 50.0
+    result = compute_qeeg(raw, window=window, step=step, fmin=fmin, fmax=fmax, line_freq=line_freq, n_jobs=2)
     trend, hr_events = compute_heart_rate(raw)
     hr = None
     if len(trend) > 1:
         hr = np.interp(result.times, trend["time"].to_numpy(), trend["hr_trend"].to_numpy(), left=np.nan, right=np.nan)
-    art = _per_epoch(result.times, artifact)
+    art = result.artifact
     fig = plot_trends(result, ecg=hr, artifact=art, title="Trends over the whole recording")
-
     table = result.to_frame()
-    minute = (artifact["start"] // 60 * 60).astype("float32")
-    art_table = (
-        artifact.assign(start=minute)
-        .groupby(["start", "channel"], observed=True)["score"]
-        .mean()
-        .reset_index()
-        .rename(columns={"score": "value"})
-        .assign(measure="artifact_strength")
-    )
-    table = pd.concat(
-        [
-            table.astype({"channel": str, "measure": str}),
-            art_table[["start", "channel", "measure", "value"]].astype({"channel": str}),
-        ],
-        ignore_index=True,
-    )
-    table["channel"] = table["channel"].astype("category")
-    table["measure"] = table["measure"].astype("category")
-    table["value"] = table["value"].astype("float32")
 
     events = [e[EVENT_COLUMNS] for e in (result.burst_suppression, hr_events) if len(e)]
     mean_art = float(np.nanmean(art)) if art.size else float("nan")

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 AEEG_BLOCK = 0.5  # s, envelope block
 AEEG_SEGMENT = 15.0  # s, margin segment
@@ -64,46 +63,102 @@ def bandpass_response(freqs: np.ndarray, lo: float = 0.5, hi: float = 30.0, orde
     return h2
 
 
-class ChunkFilter:
-    """Zero-phase FFT filtering of a padded chunk with a cached response per length."""
+#: The time-domain measures are evaluated at the lowest integer fraction of the
+#: sampling rate that stays at or above this rate (Hz): the aEEG filter passes
+#: nothing above ~30 Hz and the suppression band-pass ends at 30 Hz.
+TIME_DOMAIN_MIN_RATE = 128.0
 
-    def __init__(self, sfreq: float, workers: int = 1):
+
+def decimation_factor(sfreq: float, *multiples_of: int) -> int:
+    """Largest ``q`` with ``sfreq / q >= TIME_DOMAIN_MIN_RATE`` that divides every one of ``multiples_of``."""
+    for q in range(max(1, int(sfreq // TIME_DOMAIN_MIN_RATE)), 1, -1):
+        if all(int(m) % q == 0 for m in multiples_of):
+            return q
+    return 1
+
+
+class ChunkFilter:
+    """Zero-phase FFT filtering of a padded chunk, evaluated every ``q``-th sample.
+
+    The filtered signal is read back at ``sfreq / q`` by an inverse FFT of the
+    lowest ``1/q`` of the spectrum: this is exact for everything below the
+    new Nyquist frequency and drops what lies above it (where the filters
+    here have almost no gain) instead of aliasing it. Sample ``i`` of the
+    output is sample ``q·i`` of the chunk, so chunks whose offsets are
+    multiples of ``q`` line up on one grid.
+    """
+
+    def __init__(self, sfreq: float, q: int = 1, workers: int = 1):
         self.sfreq = sfreq
+        self.q = int(q)
         self.workers = workers
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def spectrum(self, data: np.ndarray) -> tuple[np.ndarray, int, int]:
         n = data.shape[-1]
-        nfft = scipy.fft.next_fast_len(n, real=True)
+        nfft = self.q * scipy.fft.next_fast_len(-(-n // self.q), real=True)
         return scipy.fft.rfft(data, n=nfft, axis=-1, workers=self.workers), n, nfft
 
     def responses(self, nfft: int) -> tuple[np.ndarray, np.ndarray]:
+        """Band-pass (suppression) and aEEG responses on the bins that :meth:`apply` keeps."""
         cached = self._cache.get(nfft)
         if cached is None:  # thread-safe enough: a race only computes the same arrays twice
-            f = scipy.fft.rfftfreq(nfft, 1.0 / self.sfreq)
-            cached = (bandpass_response(f).astype(np.float32), aeeg_response(f).astype(np.float32))
+            keep = nfft // self.q // 2 + 1
+            f = scipy.fft.rfftfreq(nfft, 1.0 / self.sfreq)[:keep]
+            bp, ae = bandpass_response(f).astype(np.float32), aeeg_response(f).astype(np.float32)
+            if self.q > 1:  # the kept top bin is the new Nyquist: irfft would fold it, so drop it
+                bp[-1] = ae[-1] = 0.0
+            cached = (bp, ae)
             self._cache[nfft] = cached
         return cached
 
     def apply(self, spec: np.ndarray, h: np.ndarray, n: int, nfft: int) -> np.ndarray:
-        return scipy.fft.irfft(spec * h, n=nfft, axis=-1, workers=self.workers)[..., :n]
+        """Filtered chunk at ``sfreq / q``: ``ceil(n / q)`` samples."""
+        m = nfft // self.q
+        y = scipy.fft.irfft(spec[..., : h.size] * h, n=m, axis=-1, workers=self.workers)[..., : -(-n // self.q)]
+        if self.q > 1:
+            y *= np.float32(1.0 / self.q)
+        return y
 
 
-def suppressed_mask(y: np.ndarray, threshold: float, min_len: int, valid: tuple[int, int] | None = None) -> np.ndarray:
-    """Boolean mask of samples in runs of ≥ ``min_len`` samples with ``|y| < threshold`` (last axis).
+def suppressed_counts(
+    y: np.ndarray, threshold: float, min_len: int, starts: np.ndarray, length: int, valid: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Suppressed samples in each window ``[start, start + length)`` → (n_channels, n_windows), int32.
 
-    A morphological opening (erosion then dilation, flat window of ``min_len``
-    samples, made odd so that the window is centred) of the low-amplitude mask.
-    Samples outside ``valid`` (the zero padding beyond the recording) never count as low.
+    A sample is suppressed when it lies in a run of at least ``min_len``
+    consecutive samples with ``|y| < threshold`` (the same as a morphological
+    opening of the low-amplitude mask with a flat window of ``min_len``
+    samples, made odd so that it is centred). Runs are found once per
+    channel and each window's count comes from the runs' cumulative lengths,
+    so no per-sample mask is built. Samples outside ``valid`` (the zero
+    padding beyond the recording) never count as low.
     """
-    half = int(min_len) // 2
-    size = 2 * half + 1
-    low = (np.abs(y) < threshold).view(np.uint8) if y.dtype == bool else (np.abs(y) < threshold).astype(np.uint8)
-    if valid is not None:
-        low[..., : valid[0]] = 0
-        low[..., valid[1] :] = 0
-    eroded = minimum_filter1d(low, size, axis=-1, mode="constant", cval=0)
-    return maximum_filter1d(eroded, size, axis=-1, mode="constant", cval=0).astype(bool)
+    need = 2 * (int(min_len) // 2) + 1
+    n = y.shape[-1]
+    lo, hi = (0, n) if valid is None else valid
+    starts = np.asarray(starts, np.int64)
+    stops = starts + int(length)
+    out = np.zeros((y.shape[0], starts.size), np.int32)
+    low = np.abs(y[:, lo:hi]) < threshold
+    for c in range(y.shape[0]):
+        edges = np.flatnonzero(np.diff(low[c].view(np.int8), prepend=np.int8(0), append=np.int8(0)))
+        r0, r1 = edges[0::2] + lo, edges[1::2] + lo  # runs [r0, r1) in chunk samples
+        keep = (r1 - r0) >= need
+        if not keep.any():
+            continue
+        r0, r1 = r0[keep], r1[keep]
+        before = np.concatenate([[0], np.cumsum(r1 - r0)])  # suppressed samples before run j
+
+        def upto(t, r0=r0, r1=r1, before=before):
+            # suppressed samples in [0, t): whole runs that start before t, the last one clipped at t
+            j = np.searchsorted(r0, t, side="right") - 1
+            jj = np.maximum(j, 0)
+            part = before[jj] + np.clip(t - r0[jj], 0, r1[jj] - r0[jj])
+            return np.where(j >= 0, part, 0)
+
+        out[c] = upto(stops) - upto(starts)
+    return out
 
 
 def block_envelope(y: np.ndarray, block_starts: np.ndarray, n_block: int) -> np.ndarray:

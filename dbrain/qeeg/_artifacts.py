@@ -48,7 +48,6 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sp_fft
-from scipy.signal import get_window
 
 from ..errors import ParameterError
 from ..utils import _check_range, _validate_type, logger, verbose
@@ -133,67 +132,163 @@ def _window_reduce(a, n_ep, stp, length, ufunc, dtype=None):
     return ufunc.reduce(sliding_window_view(a, length, axis=-1)[:, ::stp], axis=-1, dtype=dtype)
 
 
-def _scores_block(seg, n_ep, win, stp, taper, bands, frontal, posterior, line_bins, line_neigh):
-    """Component scores for one block of epochs; ``seg`` is (n_ch, samples) in µV, float32."""
-    n_ch = seg.shape[0]
-    comp = np.zeros((len(ARTIFACT_TYPES) - 1, n_ch, n_ep), np.float32)
-
-    # ---- time domain, from step-long block sums and extrema (no per-epoch copies)
+def _strided_features(x, n_ep, win, stp):
+    """Time-domain features per (channel, epoch) for any window and step (see :func:`_block_features`)."""
     f8 = np.float64
-    s1 = _window_reduce(seg, n_ep, stp, win, np.add, f8)
+    s1 = _window_reduce(x, n_ep, stp, win, np.add, f8)
     mean = s1 / win
-    sq = _window_reduce(np.square(seg), n_ep, stp, win, np.add, f8)
-    std = np.sqrt(np.maximum(sq / win - mean**2, 0.0))
+    sq = _window_reduce(np.square(x), n_ep, stp, win, np.add, f8)
+    std = np.sqrt(np.maximum(sq / win - mean**2, 0.0)).astype(np.float32)
     half = win // 2
-    first = _window_reduce(seg, n_ep, stp, half, np.add, f8)
-    last = s1 - _window_reduce(seg, n_ep, stp, win - half, np.add, f8)
+    first = _window_reduce(x, n_ep, stp, half, np.add, f8)
+    last = s1 - _window_reduce(x, n_ep, stp, win - half, np.add, f8)
     step = np.abs(first - last) / half
-    ptp = _window_reduce(seg, n_ep, stp, win, np.maximum) - _window_reduce(seg, n_ep, stp, win, np.minimum)
-    d = np.diff(seg, axis=-1)
+    ptp = _window_reduce(x, n_ep, stp, win, np.maximum) - _window_reduce(x, n_ep, stp, win, np.minimum)
+    d = np.diff(x, axis=-1)
     absd = np.abs(d)
     jump = _window_reduce(absd, n_ep, stp, win - 1, np.maximum)
-    drms = np.sqrt(_window_reduce(np.square(d), n_ep, stp, win - 1, np.add, f8) / (win - 1))
+    drms = np.sqrt(_window_reduce(np.square(d), n_ep, stp, win - 1, np.add, f8) / (win - 1)).astype(np.float32)
     identical = _window_reduce((absd == 0).view(np.int8), n_ep, stp, win - 1, np.add, np.int32) / (win - 1)
-    del d, absd
-    mean, std, drms = mean.astype(np.float32), std.astype(np.float32), drms.astype(np.float32)
+    return std, step, ptp, jump, drms, identical
 
-    comp[0] = np.maximum(_ramp(std, *FLAT_STD), _ramp(identical, *FLAT_IDENTICAL, log=False))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jr = np.where(drms > 0, jump / drms, 0.0)
-    comp[1] = np.maximum(_ramp(jr, *POP_JUMP_RATIO) * _ramp(jump, *POP_JUMP_UV), _ramp(step, *STEP_UV))
-    comp[5] = _ramp(ptp, *AMPLITUDE_PTP)
 
-    # ---- frequency domain: Hann-tapered periodogram (power per bin, µV²), mean removed analytically
-    x = sliding_window_view(seg, win, axis=-1)[:, ::stp]
-    spec = sp_fft.rfft(x * taper, axis=-1)
-    w_hat = sp_fft.rfft(taper)[:3]
-    spec[..., :3] -= mean[..., None] * w_hat.astype(spec.dtype)
-    pw = (spec.real**2 + spec.imag**2).astype(np.float32)
-    del spec
-    norm = np.float32(2.0 / (win * np.sum(taper**2)))  # one-sided, so that a band sum ≈ the variance in µV²
+def _block_features(x, n_ep, stp, m):
+    """Time-domain features per (channel, epoch) when the window is an even number ``m`` of steps.
 
-    def bandpow(sel):
-        return pw[..., sel].sum(axis=-1) * norm if sel.any() else np.zeros((n_ch, n_ep), np.float32)
+    Every statistic is reduced once per step-long block and combined over the
+    ``m`` blocks of each epoch, so each sample is read a few times in all
+    instead of ``m`` times. The ``win - 1`` first differences of an epoch are
+    the differences inside its blocks plus the ``m - 1`` differences across
+    their borders. Returns standard deviation, half-to-half mean step,
+    peak-to-peak amplitude, largest absolute first difference, RMS of the
+    first differences and the fraction of first differences that are 0.
+    """
+    n_ch = x.shape[0]
+    win = m * stp
+    nb = n_ep - 1 + m
+    blocks = x[:, : nb * stp].reshape(n_ch, nb, stp)
 
-    eye_sel, mus_sel, ref_sel = bands
-    mus = bandpow(mus_sel)
-    ref = bandpow(ref_sel)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        comp[3] = _ramp(np.where(ref > 0, mus / ref, 0.0), *MUSCLE_RATIO) * _ramp(np.sqrt(mus), *MUSCLE_UV)
-    if frontal.any() and eye_sel.any():
-        eye = bandpow(eye_sel)
-        post = np.median(eye[posterior], axis=0) if posterior.any() else np.zeros(n_ep, np.float32)
-        fr = eye[frontal]
+    def over(values, ufunc, count=m):
+        out = values[:, :n_ep].copy()
+        for j in range(1, count):
+            ufunc(out, values[:, j : j + n_ep], out=out)
+        return out
+
+    b_sum = blocks.sum(axis=-1, dtype=np.float64)
+    b_sq = np.square(blocks).sum(axis=-1, dtype=np.float64)
+    s1 = over(b_sum, np.add)
+    first = over(b_sum, np.add, m // 2)
+    mean = s1 / win
+    std = np.sqrt(np.maximum(over(b_sq, np.add) / win - mean**2, 0.0)).astype(np.float32)
+    half = win // 2
+    step = np.abs(2.0 * first - s1) / half  # |sum(first half) - sum(second half)| / half
+    ptp = over(blocks.max(axis=-1), np.maximum) - over(blocks.min(axis=-1), np.minimum)
+
+    inner = np.abs(np.diff(blocks, axis=-1))  # (ch, nb, stp - 1)
+    border = np.abs(blocks[:, 1:, 0] - blocks[:, :-1, -1])  # (ch, nb - 1): between block j and j + 1
+    jump = over(inner.max(axis=-1), np.maximum)
+    d2 = over(np.square(inner).sum(axis=-1, dtype=np.float64), np.add)
+    zeros = over((inner == 0).sum(axis=-1, dtype=np.int32), np.add)
+    del inner
+    if m > 1:
+        jump = np.maximum(jump, over(border, np.maximum, m - 1))
+        d2 += over(np.square(border, dtype=np.float64), np.add, m - 1)
+        zeros += over((border == 0).astype(np.int32), np.add, m - 1)
+    drms = np.sqrt(d2 / (win - 1)).astype(np.float32)
+    return std, step, ptp, jump, drms, zeros / (win - 1)
+
+
+class ArtifactScorer:
+    """Artifact strength of epochs of ``win`` samples every ``stp`` samples, for fixed channels.
+
+    Holds what does not change from chunk to chunk (frequency bands, line
+    bins, channel groups), so that :func:`artifact_strength` and the streaming
+    :func:`dbrain.qeeg.compute_qeeg` score epochs the same way; the latter
+    passes the periodograms it has already computed.
+    """
+
+    def __init__(self, sfreq: float, win: int, stp: int, ch_names, line_freq: float | None):
+        self.win, self.stp = int(win), int(stp)
+        nyq = sfreq / 2.0
+        self.df = float(sfreq) / self.win
+        freqs = sp_fft.rfftfreq(self.win, 1.0 / sfreq)
+        use_line = line_freq is not None and line_freq + 1.0 < nyq
+        harmonics = [h * line_freq for h in (1, 2, 3) if use_line and h * line_freq < nyq]
+        self.eye_sel = _band(freqs, *EYE_BAND)
+        self.mus_sel = _band(freqs, MUSCLE_BAND[0], min(MUSCLE_BAND[1], nyq - 1.0), exclude=harmonics)
+        self.ref_sel = _band(freqs, *REF_BAND, exclude=harmonics)
+        self.line_bins = self.line_neigh = None
+        if use_line:
+            line_bins = np.flatnonzero(np.abs(freqs - line_freq) <= 0.5 + 1e-9)
+            line_neigh = np.flatnonzero((np.abs(freqs - line_freq) >= 2.0) & (np.abs(freqs - line_freq) <= 5.0) & (freqs < nyq))
+            if line_bins.size and line_neigh.size:
+                self.line_bins, self.line_neigh = line_bins, line_neigh
+        self.frontal, self.posterior = _channel_groups(ch_names)
+        self._spectrum = None
+        self._sfreq = float(sfreq)
+
+    def score(self, seg: np.ndarray, n_ep: int, power: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and dominant types of ``n_ep`` epochs → two (n_ep, n_channels) arrays.
+
+        ``seg`` is (n_channels, samples) in µV, float32, epoch ``k`` starting at
+        sample ``k * stp``. ``power`` is the periodogram of the same epochs as
+        power per bin in µV² (band sums ≈ variance), shaped (n_ep, n_channels,
+        n_freqs); computed here when ``None``.
+        """
+        if power is None:
+            if self._spectrum is None:
+                from ._spectral import EpochSpectrum
+
+                self._spectrum = EpochSpectrum(self._sfreq, self.win, self.stp)
+            power = self._spectrum(seg, n_ep)
+            power *= np.float32(self.df)
+        comp = np.zeros((len(ARTIFACT_TYPES) - 1, n_ep, seg.shape[0]), np.float32)
+        self._time_scores(seg, n_ep, comp)
+        self._spectral_scores(power, comp)
+        best = comp.argmax(axis=0)
+        s = np.take_along_axis(comp, best[None], axis=0)[0]
+        return s, np.where(s >= MIN_DOMINANT, best + 1, 0).astype(np.int8)
+
+    def _time_scores(self, seg, n_ep, comp):
+        """Flat, pop/step and amplitude scores of the epochs of ``seg``."""
+        x = seg - seg[:, :1]  # a DC offset would cost float32 precision in the sums of squares
+        m, r = divmod(self.win, self.stp)
+        if r == 0 and m % 2 == 0 and (n_ep - 1 + m) * self.stp <= x.shape[1]:
+            std, step, ptp, jump, drms, identical = _block_features(x, n_ep, self.stp, m)
+        else:
+            std, step, ptp, jump, drms, identical = _strided_features(x, n_ep, self.win, self.stp)
+        del x
+        comp[0] = np.maximum(_ramp(std, *FLAT_STD), _ramp(identical, *FLAT_IDENTICAL, log=False)).T
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(post > 0, fr / post, np.where(fr > 0, np.inf, 0.0))
-        comp[2][frontal] = _ramp(ratio, *EYE_RATIO) * _ramp(np.sqrt(fr), *EYE_UV)
-    if line_bins is not None:
-        lp = pw[..., line_bins].sum(axis=-1) * norm
-        neigh = np.median(pw[..., line_neigh], axis=-1) * norm * len(line_bins)
+            jr = np.where(drms > 0, jump / drms, 0.0)
+        comp[1] = np.maximum(_ramp(jr, *POP_JUMP_RATIO) * _ramp(jump, *POP_JUMP_UV), _ramp(step, *STEP_UV)).T
+        comp[5] = _ramp(ptp, *AMPLITUDE_PTP).T
+
+    def _spectral_scores(self, pw, comp):
+        """Eye, muscle and line scores from power per bin (µV²), (n_ep, n_channels, n_freqs)."""
+        n_ep, n_ch = pw.shape[:2]
+
+        def bandpow(sel):
+            return pw[..., sel].sum(axis=-1) if sel.any() else np.zeros((n_ep, n_ch), np.float32)
+
+        mus = bandpow(self.mus_sel)
+        ref = bandpow(self.ref_sel)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(neigh > 0, lp / neigh, np.where(lp > 0, np.inf, 0.0))
-        comp[4] = _ramp(ratio, *LINE_RATIO) * _ramp(np.sqrt(lp), *LINE_UV)
-    return comp
+            comp[3] = _ramp(np.where(ref > 0, mus / ref, 0.0), *MUSCLE_RATIO) * _ramp(np.sqrt(mus), *MUSCLE_UV)
+        frontal, posterior = self.frontal, self.posterior
+        if frontal.any() and self.eye_sel.any():
+            eye = bandpow(self.eye_sel)
+            post = np.median(eye[:, posterior], axis=1, keepdims=True) if posterior.any() else np.zeros((n_ep, 1), np.float32)
+            fr = eye[:, frontal]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(post > 0, fr / post, np.where(fr > 0, np.inf, 0.0))
+            comp[2][:, frontal] = _ramp(ratio, *EYE_RATIO) * _ramp(np.sqrt(fr), *EYE_UV)
+        if self.line_bins is not None:
+            lp = pw[..., self.line_bins].sum(axis=-1)
+            neigh = np.median(pw[..., self.line_neigh], axis=-1) * len(self.line_bins)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(neigh > 0, lp / neigh, np.where(lp > 0, np.inf, 0.0))
+            comp[4] = _ramp(ratio, *LINE_RATIO) * _ramp(np.sqrt(lp), *LINE_UV)
 
 
 def artifact_strength(data, sfreq, ch_names, *, window: float = 2.0, step: float = 1.0, line_freq: float | None = 50.0):
@@ -246,34 +341,12 @@ def artifact_strength(data, sfreq, ch_names, *, window: float = 2.0, step: float
     if n_ep == 0 or n_ch == 0:
         return scores, dominant, ARTIFACT_TYPES
 
-    nyq = sfreq / 2.0
-    freqs = sp_fft.rfftfreq(win, 1.0 / sfreq)
-    taper = get_window("hann", win).astype(np.float32)  # periodic Hann
-    use_line = line_freq is not None and line_freq + 1.0 < nyq
-    harmonics = [h * line_freq for h in (1, 2, 3) if use_line and h * line_freq < nyq]
-    bands = (
-        _band(freqs, *EYE_BAND),
-        _band(freqs, MUSCLE_BAND[0], min(MUSCLE_BAND[1], nyq - 1.0), exclude=harmonics),
-        _band(freqs, *REF_BAND, exclude=harmonics),
-    )
-    line_bins = line_neigh = None
-    if use_line:
-        line_bins = np.flatnonzero(np.abs(freqs - line_freq) <= 0.5 + 1e-9)
-        line_neigh = np.flatnonzero((np.abs(freqs - line_freq) >= 2.0) & (np.abs(freqs - line_freq) <= 5.0) & (freqs < nyq))
-        if line_bins.size == 0 or line_neigh.size == 0:
-            line_bins = line_neigh = None
-    frontal, posterior = _channel_groups(ch_names)
-
-    # µV, float32; the first sample is subtracted so that DC offsets do not cost precision.
-    x_all = (np.asarray(data, dtype=np.float32) - np.asarray(data[:, :1], dtype=np.float32)) * np.float32(1e6)
+    scorer = ArtifactScorer(sfreq, win, stp, ch_names, line_freq)
+    x_all = np.asarray(data, dtype=np.float32) * np.float32(1e6)  # µV
     for e0 in range(0, n_ep, _EPOCH_BLOCK):
         e1 = min(n_ep, e0 + _EPOCH_BLOCK)
         seg = x_all[:, e0 * stp : (e1 - 1) * stp + win]
-        comp = _scores_block(seg, e1 - e0, win, stp, taper, bands, frontal, posterior, line_bins, line_neigh)
-        best = comp.argmax(axis=0)
-        s = np.take_along_axis(comp, best[None], axis=0)[0]
-        scores[e0:e1] = s.T
-        dominant[e0:e1] = np.where(s >= MIN_DOMINANT, best + 1, 0).T.astype(np.int8)
+        scores[e0:e1], dominant[e0:e1] = scorer.score(seg, e1 - e0)
     return scores, dominant, ARTIFACT_TYPES
 
 

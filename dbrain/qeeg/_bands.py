@@ -121,7 +121,7 @@ def spectral_edge(psd: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float, 
 def rhythmicity(psd: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float, half_width: float = 1.0) -> np.ndarray:
     """Rhythmicity index in [0, 1]: spectral concentration of the 1/f-corrected spectrum.
 
-    A straight line is fitted to log10 P against log10 f over [max(fmin, 1), fmax]
+    A straight line is fitted to log P against log f over [max(fmin, 1), fmax]
     (least squares, per spectrum) and the spectrum divided by it (whitened).
     The index is the share of the whitened power lying within ``half_width`` Hz
     of its largest bin. A pure sinusoid gives ≈ 1; white or 1/f noise gives
@@ -130,17 +130,19 @@ def rhythmicity(psd: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float, ha
     """
     sel = np.flatnonzero((freqs >= max(fmin, 1.0)) & (freqs <= fmax))
     f = freqs[sel]
-    logp = np.log10(np.maximum(psd[..., sel], 1e-20)).astype(np.float32)
-    x = np.stack([np.ones_like(f), np.log10(f)], axis=1)
+    # Natural logarithms: the fit and the whitening are the same in any base, and float32 log/exp are vectorised.
+    logp = np.log(np.maximum(psd[..., sel], np.float32(1e-20)), dtype=np.float32)
+    x = np.stack([np.ones_like(f), np.log(f)], axis=1)
     coef = logp @ np.linalg.pinv(x).T.astype(np.float32)  # (..., 2)
-    white = 10.0 ** (logp - coef @ x.T.astype(np.float32))
+    logp -= coef @ x.T.astype(np.float32)
+    white = np.exp(logp, out=logp)
     total = white.sum(axis=-1)
     k = np.argmax(white, axis=-1)
     hw = int(round(half_width / (freqs[1] - freqs[0])))
-    cs = np.concatenate([np.zeros((*white.shape[:-1], 1), np.float32), np.cumsum(white, axis=-1)], axis=-1)
-    lo = np.clip(k - hw, 0, f.size)
-    hi = np.clip(k + hw + 1, 0, f.size)
-    peak = np.take_along_axis(cs, hi[..., None], -1)[..., 0] - np.take_along_axis(cs, lo[..., None], -1)[..., 0]
+    idx = k[..., None] + np.arange(-hw, hw + 1)
+    inside = (idx >= 0) & (idx < f.size)
+    near = np.take_along_axis(white, np.clip(idx, 0, f.size - 1), -1)
+    peak = np.where(inside, near, np.float32(0.0)).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (peak / total).astype(np.float32)
 

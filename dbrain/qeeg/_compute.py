@@ -19,7 +19,8 @@ from ..errors import ParameterError
 from ..events import make_events
 from ..events._table import empty_events
 from ..utils import _check_option, _check_range, _validate_type, logger, verbose
-from ._aeeg import AEEG_BLOCK, AEEG_SEGMENT, ChunkFilter, block_envelope, margins, suppressed_mask
+from ._aeeg import AEEG_BLOCK, AEEG_SEGMENT, ChunkFilter, block_envelope, decimation_factor, margins, suppressed_counts
+from ._artifacts import ArtifactScorer
 from ._bands import BANDS, MEASURES, epoch_measures
 from ._regions import asymmetry_pairs, region_weights
 from ._spectral import EpochSpectrum, asymmetry, to_db
@@ -71,6 +72,11 @@ class QEEGResult:
         Global suppression ratio (%), the median over channels, per epoch.
     asymmetry_index : ndarray, shape (n_epochs, n_pairs), float32
         Mean of :attr:`asymmetry` over ``fmin``–``fmax`` (measure ``asymmetry`` in :meth:`to_frame`).
+    artifact : ndarray, shape (n_epochs, n_channels), float32
+        Artifact strength, 0 (clean) – 1 (see :mod:`dbrain.qeeg._artifacts`;
+        measure ``artifact_strength`` in :meth:`to_frame`).
+    artifact_type : ndarray, shape (n_epochs, n_channels), int8
+        Dominant artifact per epoch and channel: index into :data:`dbrain.qeeg.ARTIFACT_TYPES`.
     params : dict
         The settings that produced these numbers.
     sfreq, duration : float
@@ -92,6 +98,8 @@ class QEEGResult:
     burst_suppression: pd.DataFrame
     suppression: np.ndarray
     asymmetry_index: np.ndarray
+    artifact: np.ndarray
+    artifact_type: np.ndarray
     params: dict = field(default_factory=dict)
     sfreq: float = 0.0
     duration: float = 0.0
@@ -129,7 +137,8 @@ class QEEGResult:
             Columns ``start`` (float64, s from the first sample), ``channel``
             (category: channel, region, ``"C3-P3"`` aEEG pair or ``"left-right"``
             asymmetry pair), ``measure`` (category: :attr:`measure_names`, plus
-            ``asymmetry``, ``aeeg_lower``, ``aeeg_upper``, ``aperiodic_exponent``),
+            ``asymmetry``, ``aeeg_lower``, ``aeeg_upper``, ``aperiodic_exponent``,
+            ``artifact_strength`` for channels),
             ``value`` (float32). Units: :data:`dbrain.qeeg.UNITS`.
         """
         if resolution is not None:
@@ -142,7 +151,13 @@ class QEEGResult:
         names_all = self.ch_names + self.region_names
         chan_cats = [names_all[i] for i in rows] + list(self.pair_names)
         chan_cats += [p for p in self.aeeg["pair"].unique() if p not in chan_cats]
-        meas_cats = list(self.measure_names) + ["asymmetry", "aeeg_lower", "aeeg_upper", "aperiodic_exponent"]
+        meas_cats = list(self.measure_names) + [
+            "asymmetry",
+            "aeeg_lower",
+            "aeeg_upper",
+            "aperiodic_exponent",
+            "artifact_strength",
+        ]
         parts = []
 
         def add(start, chan_idx, meas_idx, value):
@@ -159,8 +174,9 @@ class QEEGResult:
         asym_mean = self.asymmetry_index if self.pair_names else np.empty((self.times.size, 0), np.float32)
         sl = slice(rows[0], rows[-1] + 1) if rows else slice(0, 0)  # rows are contiguous: a view, no copy
         times, meas = self.times, self.measures[:, sl, :]
+        art = self.artifact if channels else np.empty((self.times.size, 0), np.float32)
         if resolution is not None and times.size:
-            times, meas, asym_mean = _aggregate(self.times, resolution, meas, asym_mean)
+            times, meas, asym_mean, art = _aggregate(self.times, resolution, meas, asym_mean, art)
         n_t, n_r, n_m = meas.shape
         add(
             np.repeat(times, n_r * n_m),
@@ -175,6 +191,13 @@ class QEEGResult:
                 np.tile(np.arange(n_r, n_r + n_p), n_t),
                 np.full(n_t * n_p, meas_cats.index("asymmetry")),
                 asym_mean.reshape(-1),
+            )
+        if art.shape[1]:
+            add(
+                np.repeat(times, n_ch),
+                np.tile(np.arange(n_ch), n_t),
+                np.full(n_t * n_ch, meas_cats.index("artifact_strength")),
+                art.reshape(-1),
             )
         if len(self.aeeg):
             cidx = np.array([chan_cats.index(p) for p in self.aeeg["pair"]])
@@ -335,6 +358,7 @@ def compute_qeeg(
     burst_suppression_threshold: float = 50.0,
     aperiodic_window: float | None = 3600.0,
     aperiodic_range: tuple[float, float] = (1.0, 30.0),
+    line_freq: float | None = 50.0,
     chunk_duration: float = 300.0,
     n_jobs: int = 1,
     on_progress: Callable[[float], None] | None = None,
@@ -376,6 +400,11 @@ def compute_qeeg(
     spectrum of each channel over the window; fitting every 2 s epoch would
     take hours for 24 h and single periodograms are too noisy to fit.
 
+    Per epoch and channel, from the same periodograms and samples: the
+    **artifact strength** (0–1) and its dominant type (flat, pop, eye,
+    muscle, line, amplitude; :func:`dbrain.qeeg.artifact_strength` gives the
+    same numbers for an array).
+
     Parameters
     ----------
     raw : mne.io.BaseRaw
@@ -399,6 +428,8 @@ def compute_qeeg(
         Window (s) of the averaged spectra fitted by specparam; ``None`` skips it.
     aperiodic_range : (float, float)
         Frequency range of the aperiodic fit (Hz).
+    line_freq : float | None
+        Mains frequency (Hz) for the artifact strength's line-noise score; ``None`` disables it.
     chunk_duration : float
         Seconds read at a time (memory ~ 0.15 MB per channel-minute).
     n_jobs : int
@@ -433,6 +464,8 @@ def compute_qeeg(
     _validate_type(aperiodic_range, (tuple, list), "aperiodic_range")
     if len(aperiodic_range) != 2 or not 0 < aperiodic_range[0] < aperiodic_range[1] <= sfreq / 2:
         raise ParameterError(f"aperiodic_range must be (low, high) with 0 < low < high <= {sfreq / 2}, got {aperiodic_range!r}.")
+    if line_freq is not None:
+        _check_range("line_freq", line_freq, 0, None, inclusive=False)
     _check_range("chunk_duration", chunk_duration, 0, None, inclusive=False)
     _validate_type(n_jobs, int, "n_jobs")
     _check_range("n_jobs", n_jobs, 1, None)
@@ -452,8 +485,9 @@ def compute_qeeg(
     n_ep = (n_times - n_win) // n_step + 1
     epochs_per_chunk = max(1, int(chunk_duration / step))
     pad = int(round(PAD_SECONDS * sfreq))
-    min_len = max(1, int(round(min_suppression * sfreq)))
     n_block = int(round(AEEG_BLOCK * sfreq))
+    q = decimation_factor(sfreq, n_step, n_win, n_block, pad)  # time-domain measures at sfreq / q
+    min_len = max(1, int(round(min_suppression * sfreq / q)))
     pairs = _parse_pairs(DEFAULT_AEEG_PAIRS if aeeg_pairs is None else aeeg_pairs, ch_names, explicit=aeeg_pairs is not None)
 
     spec = EpochSpectrum(sfreq, n_win, n_step)
@@ -484,8 +518,12 @@ def compute_qeeg(
     asym = np.empty((n_ep, len(pair_names), n_f), np.float16)
     measures = np.empty((n_ep, n_ch + n_reg, n_m), np.float32)
     asym_index = np.empty((n_ep, len(pair_names)), np.float32)
+    artifact = np.empty((n_ep, n_ch), np.float32)
+    artifact_type = np.empty((n_ep, n_ch), np.int8)
+    scorer = ArtifactScorer(sfreq, n_win, n_step, ch_names, line_freq)
+    df = np.float32(sfreq / n_win)
     env_parts: list[np.ndarray] = []
-    filt = ChunkFilter(sfreq)
+    filt = ChunkFilter(sfreq, q)
     t0 = time.perf_counter()
 
     def process(chunk) -> np.ndarray | None:
@@ -494,6 +532,7 @@ def compute_qeeg(
         ne = e1 - e0
         mid = chunk.data[:, chunk.local(e0 * n_step) :]
         psd = spec(mid, ne)  # (ne, ch, F)
+        artifact[e0:e1], artifact_type[e0:e1] = scorer.score(mid, ne, psd * df)
         rpsd = np.matmul(weights, psd) if n_reg else np.empty((ne, 0, psd.shape[-1]), np.float32)
         measures[e0:e1, :n_ch] = epoch_measures(psd, freqs_full, bands, fmin, fmax)
         if n_reg:
@@ -518,20 +557,20 @@ def compute_qeeg(
         # time domain: suppression ratio and aEEG on the padded chunk
         fspec, n, nfft = filt.spectrum(chunk.data)
         h_bp, h_aeeg = filt.responses(nfft)
-        mask = suppressed_mask(
+        starts = chunk.local((e0 + np.arange(ne)) * n_step)
+        lo, hi = max(0, chunk.local(0)), min(n, chunk.local(n_times))
+        counts = suppressed_counts(
             filt.apply(fspec, h_bp, n, nfft),
             suppression_threshold,
             min_len,
-            valid=(max(0, chunk.local(0)), min(n, chunk.local(n_times))),
+            starts // q,
+            n_win // q,
+            valid=(lo // q, -(-hi // q)),
         )
-        cm = np.concatenate([np.zeros((n_ch, 1), np.int32), np.cumsum(mask, axis=-1, dtype=np.int32)], axis=-1)
-        del mask
-        starts = chunk.local((e0 + np.arange(ne)) * n_step)
-        sr = (cm[:, starts + n_win] - cm[:, starts]).T * np.float32(100.0 / n_win)  # (ne, ch)
+        sr = counts.T * np.float32(100.0 / (n_win // q))  # (ne, ch)
         measures[e0:e1, :n_ch, sr_idx] = sr
         if n_reg:
             measures[e0:e1, n_ch:, sr_idx] = sr @ weights.T
-        del cm
         if not pairs:
             return None
         b_first = -(-chunk.own_start // n_block)
@@ -541,7 +580,7 @@ def compute_qeeg(
         pspec = np.stack([fspec[a] - fspec[b] for _, a, b in pairs])
         del fspec
         y = filt.apply(pspec, h_aeeg, n, nfft)
-        return block_envelope(y, chunk.local(bstarts), n_block)
+        return block_envelope(y, chunk.local(bstarts) // q, n_block // q)
 
     # Chunks are read in this thread, in order, and computed by n_jobs worker
     # threads (NumPy/SciPy release the GIL); at most n_jobs + 1 chunks are in memory.
@@ -619,6 +658,7 @@ def compute_qeeg(
         "aeeg_pairs": [p[0] for p in pairs],
         "aperiodic_window": aperiodic_window,
         "aperiodic_range": tuple(aperiodic_range),
+        "line_freq": line_freq,
     }
     return QEEGResult(
         times=times,
@@ -636,6 +676,8 @@ def compute_qeeg(
         burst_suppression=bs,
         suppression=suppression,
         asymmetry_index=asym_index,
+        artifact=artifact,
+        artifact_type=artifact_type,
         params=params,
         sfreq=sfreq,
         duration=duration,

@@ -37,29 +37,52 @@ class EpochSpectrum:
         self.scale = scale.astype(np.float32)
 
     def __call__(self, data: np.ndarray, n_epochs: int) -> np.ndarray:
-        """PSD of ``n_epochs`` epochs of ``data`` (n_channels, n_times) µV → (n_epochs, n_channels, n_freqs)."""
-        view = sliding_window_view(data, self.n_win, axis=-1)[:, :: self.n_step][:, :n_epochs].transpose(1, 0, 2)  # (ep, ch, win)
-        seg = np.ascontiguousarray(view, dtype=np.float32)
-        seg *= self.taper
+        """PSD of ``n_epochs`` epochs of ``data`` (n_channels, n_times) µV → (n_epochs, n_channels, n_freqs).
+
+        The result is a transposed view of a (n_channels, n_epochs, n_freqs)
+        array: tapering the strided epoch view writes the contiguous copy the
+        FFT needs in the same pass.
+        """
+        view = sliding_window_view(data, self.n_win, axis=-1)[:, :: self.n_step][:, :n_epochs]  # (ch, ep, win)
+        seg = np.multiply(view, self.taper, dtype=np.float32)
         spec = scipy.fft.rfft(seg, axis=-1, workers=self.workers)
         del seg
         # Remove each epoch's mean after the FFT: rfft(taper·(x - m)) = rfft(taper·x) - m·rfft(taper),
         # and rfft of the periodic Hann window is non-zero at bins 0 and 1 only.
-        cs = np.concatenate([np.zeros((data.shape[0], 1)), np.cumsum(data, axis=-1, dtype=np.float64)], axis=-1)
-        starts = np.arange(n_epochs) * self.n_step
-        means = ((cs[:, starts + self.n_win] - cs[:, starts]) / self.n_win).T.astype(np.float32)  # (ep, ch)
+        means = epoch_means(data, n_epochs, self.n_win, self.n_step).astype(np.float32)  # (ch, ep)
         for k, w in enumerate(self.taper_fft):
             spec[..., k] -= means * w
         psd = np.empty(spec.shape, np.float32)
         np.multiply(spec.real, spec.real, out=psd)
         psd += spec.imag * spec.imag
         psd *= self.scale
-        return psd
+        return psd.transpose(1, 0, 2)
+
+
+def epoch_means(data: np.ndarray, n_epochs: int, n_win: int, n_step: int) -> np.ndarray:
+    """Mean of each epoch ``data[:, k·n_step : k·n_step + n_win]`` → (n_channels, n_epochs), float64.
+
+    From step-long block sums when the window is a whole number of steps
+    (each sample summed once), else from a cumulative sum.
+    """
+    m, r = divmod(n_win, n_step)
+    if r == 0 and (n_epochs - 1 + m) * n_step <= data.shape[-1]:
+        nb = n_epochs - 1 + m
+        blocks = data[:, : nb * n_step].reshape(data.shape[0], nb, n_step).sum(axis=-1, dtype=np.float64)
+        total = blocks[:, :n_epochs].copy()
+        for j in range(1, m):
+            total += blocks[:, j : j + n_epochs]
+        return total / n_win
+    cs = np.concatenate([np.zeros((data.shape[0], 1)), np.cumsum(data, axis=-1, dtype=np.float64)], axis=-1)
+    starts = np.arange(n_epochs) * n_step
+    return (cs[:, starts + n_win] - cs[:, starts]) / n_win
 
 
 def to_db(power: np.ndarray) -> np.ndarray:
     """10·log10 of power (µV²/Hz → dB re 1 µV²/Hz), floored at -120 dB."""
-    return 10.0 * np.log10(np.maximum(power, _TINY))
+    out = np.log(np.maximum(power, _TINY))  # natural log: vectorised for float32, unlike log10
+    out *= np.float32(10.0 / np.log(10.0))
+    return out
 
 
 def asymmetry(left: np.ndarray, right: np.ndarray, *, mode: str = "relative") -> np.ndarray:

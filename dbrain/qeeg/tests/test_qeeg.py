@@ -134,6 +134,26 @@ def test_chunk_invariance():
     np.testing.assert_allclose(a.asymmetry.astype(float), b.asymmetry.astype(float), atol=2e-3)
     pd.testing.assert_frame_equal(a.aeeg, b.aeeg, rtol=1e-4)
     pd.testing.assert_frame_equal(a.aperiodic, b.aperiodic, rtol=1e-3)
+    np.testing.assert_allclose(a.artifact, b.artifact, atol=1e-4)
+
+
+def test_artifact_strength_in_the_stream():
+    """compute_qeeg's artifact strength is artifact_strength's, epoch for epoch, on a recording with artifacts."""
+    from dbrain.qeeg import artifact_strength
+    from dbrain.simulate import simulate_eeg
+
+    raw, events = simulate_eeg(600, artifacts=True, seed=5)
+    raw.pick("eeg")
+    res = compute_qeeg(raw, chunk_duration=100.0, aperiodic_window=None)
+    scores, dominant, _ = artifact_strength(raw.get_data(), raw.info["sfreq"], raw.ch_names)
+    assert res.artifact.shape == scores.shape
+    np.testing.assert_allclose(res.artifact, scores, atol=1e-4)
+    assert np.mean(res.artifact_type == dominant) > 0.999
+    assert res.artifact.max() > 0.9  # the simulated artifacts are there to be found
+    frame = res.to_frame(resolution=None, regions=False)
+    art = frame[frame["measure"] == "artifact_strength"]
+    assert len(art) == scores.size
+    np.testing.assert_allclose(art["value"].to_numpy().reshape(scores.shape), res.artifact)
 
 
 def test_streaming_lazy_edf(tmp_path):
@@ -221,3 +241,27 @@ def test_validation():
     assert res.aeeg.empty and res.aperiodic.empty and res.region_names == ["left", "right", "central"]
     with pytest.raises(ParameterError, match="resolution"):
         res.to_frame(resolution=0)
+
+
+@pytest.mark.parametrize("min_len", [1, 64, 128, 129])
+def test_suppressed_counts_is_an_opening(min_len):
+    """Run-based counts equal the per-sample definition: a flat morphological opening of |y| < threshold."""
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    from dbrain.qeeg._aeeg import suppressed_counts
+
+    rng = np.random.default_rng(min_len)
+    y = rng.normal(0, 20, (3, 20_000)).astype(np.float32)
+    for c in range(3):  # low stretches of random lengths, some shorter than min_len
+        for s0 in rng.integers(0, 19_500, 40):
+            y[c, s0 : s0 + rng.integers(10, 400)] *= 0.05
+    y[2, :3000] = 0.0  # a run touching the start
+    valid = (500, 19_700)
+    size = 2 * (min_len // 2) + 1
+    low = (np.abs(y) < 5.0).astype(np.uint8)
+    low[:, : valid[0]] = 0
+    low[:, valid[1] :] = 0
+    mask = maximum_filter1d(minimum_filter1d(low, size, axis=-1, mode="constant", cval=0), size, axis=-1, mode="constant", cval=0)
+    starts = np.arange(0, 19_000, 256)
+    expected = np.stack([[mask[c, s : s + 512].sum() for s in starts] for c in range(3)])
+    np.testing.assert_array_equal(suppressed_counts(y, 5.0, min_len, starts, 512, valid=valid), expected)
