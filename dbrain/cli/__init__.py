@@ -47,9 +47,9 @@ def _root(
 
 def _register():
     # Imported here so that `dbrain --help` does not pay for every command's imports.
-    from . import analyze, convert, deidentify, info, ledger, simulate
+    from . import analyze, convert, deidentify, evaluate, info, ledger, simulate
 
-    for module in (info, analyze, convert, deidentify, simulate, ledger):
+    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate):
         module.register(app)
 
 

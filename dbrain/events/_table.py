@@ -203,7 +203,9 @@ def read_events(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        df = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False, dtype={"eventType": str, "channels": str})
+        df = pd.read_csv(
+            path, sep="\t", na_values=["n/a"], keep_default_na=False, dtype={"eventType": str, "channels": str, "dateTime": str}
+        )
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise EventsError(f"cannot read events '{path}': {exc}") from exc
     for col in ("onset", "duration", "eventType"):
@@ -211,7 +213,7 @@ def read_events(path: str | os.PathLike) -> pd.DataFrame:
             raise EventsError(f"events '{path}' has no '{col}' column (found: {', '.join(df.columns)})")
     for col in EVENT_COLUMNS:
         if col not in df.columns:
-            df[col] = np.nan
+            df[col] = "n/a" if col in ("channels", "dateTime") else np.nan
     for col in ("onset", "duration", "confidence", "recordingDuration"):
         try:
             df[col] = pd.to_numeric(df[col])

@@ -20,6 +20,7 @@ PACKAGES = [
     "dbrain.report",
     "dbrain.ecg",
     "dbrain.preprocessing",
+    "dbrain.evaluate",
 ]
 
 
