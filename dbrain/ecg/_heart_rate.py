@@ -41,6 +41,9 @@ _SEARCH = 0.06  # s either side of the energy peak
 _BLOCK = 5.0  # s, blocks for the adaptive threshold
 _FLAT_UV = 1.0
 _MIN_TEMPLATE_CORR = 0.5
+_CHUNK = 600.0  # s of ECG read at a time
+_OVERLAP = 30.0  # s read on either side of a chunk
+_BEATS_PER_CHUNK = 200  # beats per chunk kept for the quality check
 TREND_COLUMNS = ["time", "rr", "hr", "hr_trend"]
 
 
@@ -75,53 +78,106 @@ def detect_r_peaks(ecg, sfreq, *, threshold: float = 0.3, refractory: float = 0.
     _check_range("sfreq", sfreq, 50, None)
     _check_range("threshold", threshold, 0, 1, inclusive=False)
     _check_range("refractory", refractory, 0.05, 2.0)
+    return _detect(ecg, sfreq, threshold, refractory)[0]
+
+
+def _detect(ecg, sfreq, threshold, refractory):
+    """R peaks and the band-passed trace they were found on (validated inputs)."""
     if ecg.size < int(2 * sfreq) or not np.all(np.isfinite(ecg)) or np.ptp(ecg) == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), ecg
     filt = _bandpass(ecg - np.median(ecg), sfreq)
     energy = np.gradient(filt) ** 2
     energy = ndimage.uniform_filter1d(energy, max(1, int(round(_INTEGRATION * sfreq))), mode="nearest")
     block = int(_BLOCK * sfreq)
     nb = max(1, energy.size // block)
-    levels = np.array([np.percentile(b, 98) for b in np.array_split(energy, nb)])
+    edges = np.linspace(0, energy.size, nb + 1).astype(int)
+    sizes = np.diff(edges)
+    # 98th percentile of each block; blocks differ in size by at most one sample, so two reshapes cover them.
+    levels = np.empty(nb)
+    for size in np.unique(sizes):
+        idx = np.flatnonzero(sizes == size)
+        rows = energy[edges[idx][:, None] + np.arange(size)]
+        levels[idx] = np.percentile(rows, 98, axis=1)
     # Median of each block's level with its neighbours (±3 blocks): robust to pauses and bursts.
     local = ndimage.median_filter(levels, size=min(7, 2 * (nb // 2) + 1), mode="nearest")
-    thr = threshold * np.repeat(local, np.diff(np.linspace(0, energy.size, nb + 1).astype(int)))
+    thr = threshold * np.repeat(local, sizes)
     peaks, _ = signal.find_peaks(energy, height=thr, distance=max(1, int(round(refractory * sfreq))))
     half = int(round(_SEARCH * sfreq))
-    out = []
-    for p in peaks:
-        a, b = max(0, p - half), min(filt.size, p + half + 1)
-        out.append(a + int(np.argmax(np.abs(filt[a:b]))))
-    out = np.unique(np.asarray(out, np.int64))
+    # Relocate each energy peak to the largest |deflection| within ±half samples (windows clipped at the ends).
+    padded = np.pad(np.abs(filt), half, constant_values=-1.0)
+    windows = padded[peaks[:, None] + np.arange(2 * half + 1)]
+    out = np.unique(peaks - half + np.argmax(windows, axis=1)).astype(np.int64)
     # Re-apply the refractory period after relocation, keeping the larger deflection.
-    keep = []
-    for p in out:
-        if keep and p - keep[-1] < refractory * sfreq:
-            if abs(filt[p]) > abs(filt[keep[-1]]):
-                keep[-1] = p
-            continue
-        keep.append(p)
-    return np.asarray(keep, np.int64)
+    return _refractory(out, np.abs(filt[out]), refractory * sfreq), filt
 
 
-def _quality(ecg, filt, peaks, sfreq):
-    """Return a note when the ECG is flat or noise, else an empty string."""
-    if np.std(ecg) * 1e6 < _FLAT_UV:
+def _quality(std_uv, beats, peaks, sfreq):
+    """Return a note when the ECG is flat or noise, else an empty string.
+
+    ``beats`` holds ±100 ms of the band-passed ECG around (a sample of) the R peaks.
+    """
+    if std_uv < _FLAT_UV:
         return f"ECG is flat (standard deviation below {_FLAT_UV:g} µV): no heart rate."
     if peaks.size < 3:
         return "ECG shows fewer than 3 beats: no heart rate."
-    half = int(round(0.1 * sfreq))
-    inner = peaks[(peaks >= half) & (peaks < filt.size - half)]
-    beats = np.stack([filt[p - half : p + half + 1] for p in inner]) if inner.size else np.zeros((0, 2 * half + 1))
     if len(beats) >= 3:
         template = beats.mean(axis=0)
-        corr = np.median([np.corrcoef(b, template)[0, 1] for b in beats])
+        b0 = beats - beats.mean(axis=1, keepdims=True)
+        t0 = template - template.mean()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.median(b0 @ t0 / (np.linalg.norm(b0, axis=1) * np.linalg.norm(t0)))
         if not corr >= _MIN_TEMPLATE_CORR:
             return f"ECG looks like noise (median beat correlation {corr:.2f} < {_MIN_TEMPLATE_CORR}): no events."
     rr = np.diff(peaks) / sfreq
     if np.mean((rr >= 0.25) & (rr <= 3.0)) < 0.5:
         return "ECG looks like noise (most RR intervals implausible): no events."
     return ""
+
+
+def _refractory(peaks, amplitude, min_gap):
+    """Drop peaks closer than ``min_gap`` samples to the one kept before, keeping the larger ``amplitude``."""
+    keep = []
+    for p, a in zip(peaks, amplitude, strict=True):
+        if keep and p - keep[-1][0] < min_gap:
+            if a > keep[-1][1]:
+                keep[-1] = (p, a)
+            continue
+        keep.append((p, a))
+    return np.asarray([p for p, _ in keep], np.int64)
+
+
+def _stream_peaks(raw, channel, sfreq):
+    """R peaks of a whole recording's ECG channel, read ``_CHUNK`` s at a time (bounded memory).
+
+    Each chunk is read with ``_OVERLAP`` s on either side (filter edges, the
+    ±15 s adaptive threshold) and keeps the peaks in its own span. Returns the
+    peaks, the ECG's standard deviation in µV and a sample of beats for the
+    quality check.
+    """
+    n = raw.n_times
+    step, pad, half = int(_CHUNK * sfreq), int(_OVERLAP * sfreq), int(round(0.1 * sfreq))
+    peaks, amps, beats = [], [], []
+    total = total_sq = 0.0
+    shift = None
+    for start in range(0, n, step):
+        stop, lo = min(n, start + step), max(0, start - pad)
+        x = raw.get_data(picks=[channel], start=lo, stop=min(n, stop + pad))[0]
+        own = x[start - lo : stop - lo]
+        shift = float(np.median(own)) if shift is None else shift  # sums of squares about a typical level
+        total += float(np.sum(own - shift))
+        total_sq += float(np.sum((own - shift) ** 2))
+        p, filt = _detect(x, sfreq, 0.3, 0.25) if sfreq >= 50 else (np.zeros(0, np.int64), x)
+        p = p[(p >= start - lo) & (p < stop - lo)]
+        peaks.append(p + lo)
+        amps.append(np.abs(filt[p]))
+        inner = p[(p >= half) & (p < filt.size - half)]
+        if inner.size:
+            inner = inner[:: max(1, inner.size // _BEATS_PER_CHUNK)]
+            beats.append(filt[inner[:, None] + np.arange(-half, half + 1)])
+    std_uv = np.sqrt(max(total_sq / n - (total / n) ** 2, 0.0)) * 1e6
+    peaks = _refractory(np.concatenate(peaks), np.concatenate(amps), 0.25 * sfreq) if peaks else np.zeros(0, np.int64)
+    beats = np.concatenate(beats) if beats else np.zeros((0, 2 * half + 1))
+    return peaks, std_uv, beats
 
 
 def _runs(mask):
@@ -198,12 +254,10 @@ def compute_heart_rate(
         if ecg_channel not in raw.ch_names:
             raise ParameterError(f"ecg_channel {ecg_channel!r} is not in the recording.")
     sfreq = raw.info["sfreq"]
-    ecg = raw.get_data(picks=[ecg_channel])[0]
     duration = raw.n_times / sfreq
-    peaks = detect_r_peaks(ecg, sfreq) if sfreq >= 50 else np.zeros(0, np.int64)
-    filt = _bandpass(ecg - np.median(ecg), sfreq) if peaks.size else ecg
-    note = _quality(ecg, filt, peaks, sfreq)
-    if note and (np.std(ecg) * 1e6 < _FLAT_UV or peaks.size < 3):
+    peaks, std_uv, beats = _stream_peaks(raw, ecg_channel, sfreq)
+    note = _quality(std_uv, beats, peaks, sfreq)
+    if note and (std_uv < _FLAT_UV or peaks.size < 3):
         logger.info(note)
         return _empty_trend(ecg_channel, note), empty_events()
     t = peaks / sfreq

@@ -11,9 +11,13 @@ high-pass for ASR) and that part alone is subtracted from the original data.
   no torch). Components whose probability of ``eye blink``, ``muscle artifact``,
   ``heart beat``, ``line noise`` or ``channel noise`` is at least ``threshold``
   are removed.
-* ``"asr"`` — :class:`meegkit.asr.ASR` calibrated on the cleanest
-  ``calibration`` seconds (lowest mean artifact strength), then run over the
-  whole recording in 10 s blocks.
+* ``"asr"`` — :class:`meegkit.asr.ASR`, calibrated by default on the clean
+  windows of the whole recording (meegkit's ``clean_windows``, as EEGLAB's
+  ``clean_rawdata`` does; blinks every few seconds leave no clean contiguous
+  minute), or on the cleanest ``calibration`` seconds (lowest mean artifact
+  strength), then run over the whole recording in 10 s blocks. At EEGLAB's
+  default cutoff of 20 SD it repairs only large bursts; blinks need ICA or a
+  cutoff near 5 (which also takes some alpha, see ``docs/qeeg.md``).
 
 The report gives what was removed and, per channel, the mean artifact
 strength (:func:`dbrain.qeeg._artifacts.artifact_strength`) and the alpha
@@ -164,16 +168,17 @@ def _reduce_asr(raw, picks, cutoff, calibration, line_freq):
     orig = raw.get_data(picks=picks)
     sos = signal.butter(4, 0.5, "highpass", fs=sfreq, output="sos")
     hp = signal.sosfiltfilt(sos, orig, axis=-1)
-    # Calibrate on the cleanest stretch: lowest mean artifact strength over `calibration` s.
-    names = [raw.ch_names[p] for p in picks]
-    scores, _, _ = artifact_strength(hp, sfreq, names, line_freq=line_freq)
-    per_s = scores.mean(axis=1)
-    width = int(min(calibration, max(1, per_s.size // 2)))
-    if per_s.size < 30:
+    if orig.shape[1] < 30 * sfreq:
         raise ParameterError(f"ASR needs at least 30 s of data, got {orig.shape[1] / sfreq:.1f} s.")
-    mean_run = np.convolve(per_s, np.ones(width) / width, mode="valid")
-    start = int(np.argmin(mean_run))
-    calib = hp[:, int(start * sfreq) : int((start + width) * sfreq)]
+    if calibration is None:  # meegkit's fit keeps the clean windows of what it is given
+        start, width, calib = 0, int(orig.shape[1] / sfreq), hp
+    else:  # the cleanest stretch: lowest mean artifact strength over `calibration` s
+        names = [raw.ch_names[p] for p in picks]
+        scores, _, _ = artifact_strength(hp, sfreq, names, line_freq=line_freq)
+        per_s = scores.mean(axis=1)
+        width = int(min(calibration, max(1, per_s.size // 2)))
+        start = int(np.argmin(np.convolve(per_s, np.ones(width) / width, mode="valid")))
+        calib = hp[:, int(start * sfreq) : int((start + width) * sfreq)]
     asr = ASR(sfreq=sfreq, cutoff=cutoff, method="euclid")
     asr.fit(calib)
     block = int(10 * sfreq)
@@ -192,7 +197,7 @@ def reduce_artifacts(
     random_state: int | None = 0,
     n_components: int | None = None,
     cutoff: float = 20.0,
-    calibration: float = 60.0,
+    calibration: float | None = None,
     line_freq: float | None = 50.0,
     verbose=None,
 ):
@@ -213,8 +218,9 @@ def reduce_artifacts(
     cutoff : float
         ASR cutoff in standard deviations of the calibration data (20 is EEGLAB's
         ``clean_rawdata`` default; lower removes more).
-    calibration : float
-        ASR calibration length in seconds.
+    calibration : float | None
+        ASR: ``None`` calibrates on the clean windows of the whole recording;
+        a number, on the cleanest stretch of that many seconds.
     line_freq : float | None
         Mains frequency for the artifact strength in the report.
     verbose : bool | str | int | None
@@ -231,7 +237,8 @@ def reduce_artifacts(
     _check_option("method", method, ("ica", "asr"))
     _check_range("threshold", threshold, 0, 1)
     _check_range("cutoff", cutoff, 0, None, inclusive=False)
-    _check_range("calibration", calibration, 10, None)
+    if calibration is not None:
+        _check_range("calibration", calibration, 10, None)
     if n_components is not None:
         _check_range("n_components", n_components, 2, None)
     picks = mne.pick_types(raw.info, eeg=True, exclude="bads")

@@ -41,7 +41,19 @@ AEEG_PERCENTILES = (10.0, 90.0)
 
 
 def aeeg_response(freqs: np.ndarray) -> np.ndarray:
-    """Magnitude response of the aEEG filter at ``freqs`` (Hz), 1 at 10 Hz."""
+    """Magnitude response of the aEEG filter, 1 at 10 Hz.
+
+    Parameters
+    ----------
+    freqs : array-like
+        Frequencies (Hz); 0 and below get 0.
+
+    Returns
+    -------
+    gain : numpy.ndarray
+        Amplitude gain at ``freqs``: rising 12 dB/decade from 2 to 15 Hz, with
+        36 dB/octave roll-offs below 2 Hz and above 15 Hz.
+    """
     f = np.maximum(np.asarray(freqs, float), 1e-6)
 
     def raw(f):

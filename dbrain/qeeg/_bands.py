@@ -63,9 +63,27 @@ def band_masks(freqs: np.ndarray, bands: dict[str, tuple[float, float]]) -> np.n
 def band_powers(
     psd: np.ndarray, freqs: np.ndarray, bands: dict[str, tuple[float, float]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Absolute (µV²), relative band powers ``(..., n_bands)`` and the total over all bands ``(...)``.
+    """Absolute and relative band powers, and their total.
 
     Relative power = band power / sum of all band powers (0.5–45 Hz by default).
+
+    Parameters
+    ----------
+    psd : numpy.ndarray, shape (..., n_freqs)
+        Power spectral densities (µV²/Hz) on the equally spaced grid ``freqs``.
+    freqs : numpy.ndarray, shape (n_freqs,)
+        Frequencies of the last axis of ``psd`` (Hz).
+    bands : dict of str to (float, float)
+        Band name → ``(lo, hi)`` in Hz (:data:`BANDS`); a bin belongs to ``lo <= f < hi``.
+
+    Returns
+    -------
+    absolute : numpy.ndarray, shape (..., n_bands)
+        Band powers in µV² (rectangle rule), in the order of ``bands``.
+    relative : numpy.ndarray, shape (..., n_bands)
+        ``absolute`` divided by ``total``.
+    total : numpy.ndarray, shape (...)
+        Sum of the band powers (µV²).
     """
     df = np.float32(freqs[1] - freqs[0])
     masks = band_masks(freqs, bands)
@@ -82,6 +100,20 @@ def peak_frequency(psd: np.ndarray, freqs: np.ndarray, fmin: float = 7.0, fmax: 
     The maximum bin is refined by a parabola through the log-power of it and its
     two neighbours (sub-bin precision). NaN when the maximum lies on the edge of
     the range (no peak inside it).
+
+    Parameters
+    ----------
+    psd : numpy.ndarray, shape (..., n_freqs)
+        Power spectral densities (µV²/Hz) on the equally spaced grid ``freqs``.
+    freqs : numpy.ndarray, shape (n_freqs,)
+        Frequencies of the last axis of ``psd`` (Hz).
+    fmin, fmax : float
+        Search range (Hz), inclusive.
+
+    Returns
+    -------
+    peak : numpy.ndarray of float32, shape (...)
+        Peak frequency in Hz, NaN without an inner maximum.
     """
     sel = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
     lo, hi = sel[0], sel[-1]
@@ -105,6 +137,22 @@ def spectral_edge(psd: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float, 
     """Spectral edge frequency (Hz): below it lies ``edge`` of the power in [fmin, fmax].
 
     Linear interpolation of the cumulative power between bin centres.
+
+    Parameters
+    ----------
+    psd : numpy.ndarray, shape (..., n_freqs)
+        Power spectral densities (µV²/Hz) on the equally spaced grid ``freqs``.
+    freqs : numpy.ndarray, shape (n_freqs,)
+        Frequencies of the last axis of ``psd`` (Hz).
+    fmin, fmax : float
+        Frequency range (Hz) whose power is counted, inclusive.
+    edge : float
+        Fraction of the power below the edge (0.9 for SEF90).
+
+    Returns
+    -------
+    sef : numpy.ndarray of float32, shape (...)
+        Spectral edge frequency in Hz.
     """
     sel = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
     f = freqs[sel]
@@ -127,6 +175,22 @@ def rhythmicity(psd: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float, ha
     of its largest bin. A pure sinusoid gives ≈ 1; white or 1/f noise gives
     ≈ (2·half_width/df + 1)/n_bins times a small factor for the largest
     chance peak (about 0.1–0.2 with 2 s epochs over 0.5–30 Hz).
+
+    Parameters
+    ----------
+    psd : numpy.ndarray, shape (..., n_freqs)
+        Power spectral densities (µV²/Hz) on the equally spaced grid ``freqs``.
+    freqs : numpy.ndarray, shape (n_freqs,)
+        Frequencies of the last axis of ``psd`` (Hz).
+    fmin, fmax : float
+        Frequency range (Hz) of the fit and of the index (the fit starts at 1 Hz at the lowest).
+    half_width : float
+        Half-width (Hz) of the peak window.
+
+    Returns
+    -------
+    index : numpy.ndarray of float32, shape (...)
+        Rhythmicity in [0, 1].
     """
     sel = np.flatnonzero((freqs >= max(fmin, 1.0)) & (freqs <= fmax))
     f = freqs[sel]

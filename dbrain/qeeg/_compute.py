@@ -289,6 +289,30 @@ def detect_burst_suppression(
     but below 99 % (bursts present: a fully suppressed record is suppression,
     not burst suppression), for at least ``min_duration`` s. Confidence is the
     mean smoothed ratio / 100.
+
+    Parameters
+    ----------
+    suppression : numpy.ndarray, shape (n_epochs,)
+        Suppression ratio per epoch (%); NaN counts as 0.
+    times : numpy.ndarray, shape (n_epochs,)
+        Epoch starts (s from the first sample).
+    step : float
+        Seconds between epoch starts.
+    window : float
+        Epoch length (s), added to the last epoch's start for an event's end.
+    threshold : float
+        Smoothed suppression ratio (%) from which a stretch counts.
+    min_duration : float
+        Smoothing length and minimum event duration (s).
+    meas_date : datetime.datetime | None
+        Recording start, for the events' ``dateTime``.
+    recording_duration : float | None
+        Recording length (s), for the events' ``recordingDuration``.
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        Events table (:mod:`dbrain.events`) with ``eventType`` ``"burst_suppression"``.
     """
     if suppression.size == 0:
         return empty_events()

@@ -95,7 +95,19 @@ def asymmetry(left: np.ndarray, right: np.ndarray, *, mode: str = "relative") ->
     ratio on absolute power, ``(PL(f) - PR(f)) / (PL(f) + PR(f))``. The
     absolute form is the per-frequency, signed term of the pairwise brain
     symmetry index of van Putten (Clin Neurophysiol 2007;118:2362-2367).
-    The last axis is frequency.
+
+    Parameters
+    ----------
+    left, right : numpy.ndarray, shape (..., n_freqs)
+        Power spectra of the left and right side (any unit, the same for both);
+        the last axis is frequency.
+    mode : ``"relative"`` | ``"absolute"``
+        Compare relative (per-side normalised) or absolute power.
+
+    Returns
+    -------
+    asym : numpy.ndarray, shape (..., n_freqs)
+        Asymmetry per frequency in [-1, 1]; positive = more power on the left.
     """
     if mode == "relative":
         left = left / np.maximum(left.sum(axis=-1, keepdims=True), _TINY)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -40,10 +42,56 @@ def _aligned(name: str, values, n_epochs: int) -> np.ndarray:
     return arr
 
 
+#: Tick spacings (s) for the time axis: the smallest giving at most ~12 ticks is used.
+_TICK_STEPS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400)
+
+
+def time_ticks(duration: float, meas_date=None, max_ticks: int = 12):
+    """Ticks for a trend axis of ``duration`` s: clock time when the start is known, else elapsed time.
+
+    Parameters
+    ----------
+    duration : float
+        Span of the axis in seconds from the first sample.
+    meas_date : datetime.datetime | None
+        Start of the recording. Ticks then fall on round clock times
+        (``HH:MM``, or ``HH:MM:SS`` for spacings under a minute), as an ICU
+        trend screen shows them; otherwise on round elapsed times (``h:mm``).
+    max_ticks : int
+        Upper bound on the number of ticks.
+
+    Returns
+    -------
+    ticks : numpy.ndarray
+        Tick positions in seconds from the first sample.
+    labels : list of str
+    xlabel : str
+        Axis label naming the start date (clock time) or "elapsed".
+    """
+    duration = max(float(duration), 1.0)
+    spacing = next((s for s in _TICK_STEPS if duration / s <= max_ticks), _TICK_STEPS[-1])
+    if meas_date is not None:
+        midnight = meas_date.replace(hour=0, minute=0, second=0, microsecond=0)
+        offset = (meas_date - midnight).total_seconds()  # clock seconds since midnight at the first sample
+        first = np.ceil(offset / spacing) * spacing - offset
+        ticks = np.arange(first, duration + 1e-9, spacing)
+        fmt = "%H:%M:%S" if spacing < 60 else "%H:%M"
+        labels = [(meas_date + dt.timedelta(seconds=float(t))).strftime(fmt) for t in ticks]
+        tz = meas_date.strftime(" %Z") if meas_date.tzinfo is not None and meas_date.utcoffset() else ""
+        return ticks, labels, f"clock time{tz} (recording started {meas_date:%Y-%m-%d %H:%M:%S})"
+    ticks = np.arange(0.0, duration + 1e-9, spacing)
+    if spacing < 60:
+        labels = [f"{int(t // 60)}:{int(t % 60):02d}" for t in ticks]
+        return ticks, labels, "elapsed time (min:s; recording start unknown)"
+    labels = [f"{int(t // 3600)}:{int(t % 3600 // 60):02d}" for t in ticks]
+    return ticks, labels, "elapsed time (h:mm; recording start unknown)"
+
+
 def plot_trends(result, *, ecg=None, artifact=None, max_columns: int = 2000, title: str | None = None) -> Figure:
     """Draw the trend screen: DSA per hemisphere, asymmetry, aEEG, suppression (and optional rows).
 
-    Panels share one time axis (hours from the first sample): left and right
+    Panels share one time axis, labelled in clock time when the recording's
+    start is known (:func:`time_ticks`): left and right
     hemisphere density spectral arrays (dB re 1 µV²/Hz), the hemispheric
     asymmetry spectrogram (red = more power on the left, blue = right), the
     aEEG bands of each pair on the semi-log CFM scale (linear 0–10 µV, log
@@ -161,7 +209,9 @@ def plot_trends(result, *, ecg=None, artifact=None, max_columns: int = 2000, tit
             label, values = what
             ax.plot(t_h, _bin_mean(values, factor), color="k", linewidth=0.8)
             ax.set_ylabel(label)
-    axes[-1].set_xlabel("time from recording start (h)")
+    ticks, labels, xlabel = time_ticks(t_edges[-1] * 3600.0, result.meas_date)
+    axes[-1].set_xticks(ticks / 3600.0, labels)
+    axes[-1].set_xlabel(xlabel)
     axes[-1].set_xlim(t_edges[0], t_edges[-1])
     fig.suptitle(title or f"qEEG trends — {result.duration / 3600:.1f} h, {len(result.ch_names)} channels")
     return fig

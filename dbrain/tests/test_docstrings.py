@@ -8,7 +8,6 @@ import re
 
 import pytest
 
-# dbrain.qeeg is not listed yet: its helper functions still lack full Parameters sections (issue 3).
 PACKAGES = [
     "dbrain.io",
     "dbrain.channels",
@@ -19,6 +18,7 @@ PACKAGES = [
     "dbrain.analyze",
     "dbrain.report",
     "dbrain.ecg",
+    "dbrain.qeeg",
     "dbrain.preprocessing",
     "dbrain.evaluate",
 ]

@@ -265,3 +265,19 @@ def test_suppressed_counts_is_an_opening(min_len):
     starts = np.arange(0, 19_000, 256)
     expected = np.stack([[mask[c, s : s + 512].sum() for s in starts] for c in range(3)])
     np.testing.assert_array_equal(suppressed_counts(y, 5.0, min_len, starts, 512, valid=valid), expected)
+
+
+def test_time_ticks_clock_and_elapsed():
+    import datetime as dt
+
+    from dbrain.qeeg._trends import time_ticks
+
+    start = dt.datetime(2026, 11, 22, 8, 17, 30, tzinfo=dt.UTC)
+    ticks, labels, xlabel = time_ticks(24 * 3600.0, start)
+    assert labels[:3] == ["10:00", "12:00", "14:00"] and labels[-1] == "08:00"  # round clock hours, across midnight
+    np.testing.assert_allclose(ticks[0], 3600 + 42 * 60 + 30)  # 10:00 is 1 h 42 min 30 s after 08:17:30
+    assert np.all(np.diff(ticks) == 7200) and "2026-11-22 08:17:30" in xlabel
+    ticks, labels, _ = time_ticks(50.0, start.replace(second=33))
+    assert labels[0] == "08:17:40" and len(ticks) == 5 and ticks[0] == 7.0
+    ticks, labels, xlabel = time_ticks(3 * 3600.0, None)
+    assert labels[:3] == ["0:00", "0:15", "0:30"] and "unknown" in xlabel
