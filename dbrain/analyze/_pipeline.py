@@ -20,7 +20,7 @@ from ..events import EVENT_COLUMNS, empty_events, write_annotations_edf, write_e
 from ..io import read_recording
 from ..utils import logger, verbose
 from ..utils._atomic import atomic_dir
-from ..utils.check import _check_option
+from ..utils.check import _check_option, _validate_type
 from ._registry import AnalysisContext, get_steps
 
 _DEPENDENCIES = ("mne", "numpy", "scipy", "pandas", "edfio", "mne-bids", "matplotlib", "weasyprint", "jinja2")
@@ -77,6 +77,19 @@ def _select(only, skip) -> list:
     return steps
 
 
+def _step_overrides(step_params) -> dict[str, dict]:
+    if step_params is None:
+        return {}
+    _validate_type(step_params, dict, "step_params", "dict of step name to dict")
+    steps = {s.name: s for s in get_steps()}
+    for name, params in step_params.items():
+        _check_option("step", name, list(steps))
+        _validate_type(params, dict, f"step_params[{name!r}]", "dict")
+        for key in params:
+            _check_option(f"{name} step parameter", key, list(steps[name].params))
+    return step_params
+
+
 @verbose
 def analyze(
     path: str | os.PathLike,
@@ -87,6 +100,7 @@ def analyze(
     overwrite: bool = False,
     on_progress: Callable[[float, str], None] | None = None,
     ledger: bool = True,
+    step_params: dict[str, dict] | None = None,
     verbose=None,
 ) -> AnalysisOutput:
     """Analyse one recording and write the results folder.
@@ -112,6 +126,9 @@ def analyze(
         Append an ``analysis-run`` record (input and output files with their
         SHA-256, dbrain and step versions, OS user) to the default provenance
         ledger (:class:`dbrain.ledger.Ledger`) once the folder is in place.
+    step_params : dict of str to dict | None
+        Parameters overriding a step's defaults, by step name, e.g.
+        ``{"seizures": {"model": "MODEL_DIR"}}``; recorded in ``summary.json``.
     verbose : bool | str | int | None
         Log level for this call.
 
@@ -123,6 +140,7 @@ def analyze(
 
     started = time.time()
     steps = _select(only, skip)
+    overrides = _step_overrides(step_params)
     report = on_progress or (lambda fraction, text: None)
     report(0.0, "reading")
     raw, info = read_recording(path)
@@ -136,7 +154,8 @@ def analyze(
             report(0.05 + 0.8 * i / max(len(steps), 1), step.name)
             t0 = time.time()
             logger.info("step %s v%s", step.name, step.version)
-            result = step.func(ctx, **step.params)
+            params = {**step.params, **overrides.get(step.name, {})}
+            result = step.func(ctx, **params)
             ctx.results[step.name] = result
             sections.extend(result.sections)
             for name, table in result.tables.items():
@@ -149,7 +168,7 @@ def analyze(
                 {
                     "name": step.name,
                     "version": step.version,
-                    "params": step.params,
+                    "params": params,
                     "seconds": round(time.time() - t0, 3),
                     "tables": sorted(f"{name}.parquet" for name in result.tables),
                     "summary": result.summary,

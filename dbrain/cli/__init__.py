@@ -47,9 +47,9 @@ def _root(
 
 def _register():
     # Imported here so that `dbrain --help` does not pay for every command's imports.
-    from . import analyze, convert, deidentify, evaluate, info, ledger, simulate
+    from . import analyze, convert, deidentify, evaluate, info, ledger, simulate, train
 
-    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate):
+    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate, train):
         module.register(app)
 
 

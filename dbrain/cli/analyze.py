@@ -18,13 +18,35 @@ def analyze(
     skip: list[str] = typer.Option(None, "--skip", help="Leave out these steps."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing results folder."),
     no_ledger: bool = typer.Option(False, "--no-ledger", help="Do not record this analysis in the provenance ledger."),
+    seizure_model: Path = typer.Option(
+        None, "--seizure-model", help="Seizure model folder (from 'dbrain train seizures'); default: the shipped model."
+    ),
+    seizure_sensitivity: str = typer.Option(
+        "medium", "--seizure-sensitivity", help="Seizure detection preset: low, medium or high."
+    ),
 ):
     """Analyse a recording: summary.json, events.tsv, annotations.edf, report.html and report.pdf in DIR."""
     from ..analyze import analyze as run
+    from ..detect import PRESETS, load_model
+    from ..utils import _check_option
     from ._progress import progress_bar
 
+    _check_option("--seizure-sensitivity", seizure_sensitivity, list(PRESETS))
+    seizures = {"sensitivity": seizure_sensitivity}
+    if seizure_model is not None:
+        load_model(seizure_model)  # a bad folder fails here, before any work
+        seizures["model"] = str(seizure_model)
     with progress_bar("analysing") as update:
-        output = run(file, out, only=_names(only), skip=_names(skip), overwrite=overwrite, on_progress=update, ledger=not no_ledger)
+        output = run(
+            file,
+            out,
+            only=_names(only),
+            skip=_names(skip),
+            overwrite=overwrite,
+            on_progress=update,
+            ledger=not no_ledger,
+            step_params={"seizures": seizures},
+        )
     typer.echo(
         f"{output.out_dir}: {output.summary['n_events']} events, {len(output.summary['steps'])} steps, "
         f"report {output.report_html.name} and {output.report_pdf.name}"

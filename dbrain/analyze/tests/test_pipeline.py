@@ -42,7 +42,7 @@ def test_plugin_step_adds_table_events_and_section(tmp_path, extra_steps):
         )
 
     assert [s.name for s in get_steps()][-1] == "line_length"
-    out = analyze(SAMPLE, tmp_path / "out")
+    out = analyze(SAMPLE, tmp_path / "out", only=["recording", "line_length"])
     table = pd.read_parquet(out.out_dir / "line_length.parquet")
     assert len(table) == 19 and (table["value"] > 0).all()
     events = read_events(out.out_dir / "events.tsv")

@@ -131,18 +131,29 @@ def analysed(tmp_path_factory):
 
 def test_analyze_writes_all_outputs(analysed):
     names = sorted(p.name for p in analysed.iterdir())
-    assert names == ["annotations.edf", "events.tsv", "qeeg.parquet", "report.html", "report.pdf", "summary.json"]
+    assert names == [
+        "annotations.edf",
+        "events.tsv",
+        "qeeg.parquet",
+        "report.html",
+        "report.pdf",
+        "seizure_probability.parquet",
+        "summary.json",
+    ]
     summary = json.loads((analysed / "summary.json").read_text())
     assert summary["recording"]["format"] == "EDF+C"
     assert summary["recording"]["n_channels"] == 20
-    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page", "qeeg"]
+    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page", "seizures", "qeeg"]
     assert summary["environment"]["packages"]["mne"] == mne.__version__
     assert len(summary["input"]["sha256"]) == 64
     events = read_events(analysed / "events.tsv")
     assert list(events.columns) == EVENT_COLUMNS
-    assert events.loc[0, "onset"] == pytest.approx(20.0) and events.loc[0, "duration"] == pytest.approx(10.0)
+    # the expert annotation, and the seizure step's detection of that seizure (eventType "sz")
+    expert = events[events["eventType"] != "sz"].reset_index(drop=True)
+    assert expert.loc[0, "onset"] == pytest.approx(20.0) and expert.loc[0, "duration"] == pytest.approx(10.0)
+    assert (events["eventType"] == "sz").sum() == 1
     ann = mne.read_annotations(analysed / "annotations.edf")
-    assert list(ann.onset) == [20.0]
+    assert sorted(ann.onset) == sorted(events["onset"])
     assert (analysed / "report.pdf").read_bytes().startswith(b"%PDF")
     html = (analysed / "report.html").read_text()
     for text in ("Channel mapping", "EEG page", "Fp1-F7", "T7"):
@@ -157,7 +168,7 @@ def test_analyze_refuses_existing_output(analysed):
 
 def test_analyze_skip_step(tmp_path):
     out = tmp_path / "o"
-    proc = run("analyze", SAMPLE, "--out", out, "--skip", "eeg_page,qeeg")
+    proc = run("analyze", SAMPLE, "--out", out, "--skip", "eeg_page,qeeg,seizures")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert [s["name"] for s in summary["steps"]] == ["recording"]

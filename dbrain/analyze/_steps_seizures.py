@@ -1,0 +1,161 @@
+"""The seizure step: probability per second, seizure events and their report page."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure as MplFigure
+
+from ..detect import SeizureDetector
+from ..detect._seizures import _MIN_SFREQ
+from ..events import EVENT_COLUMNS
+from ..report import Figure, KeyValues, Note, Paragraph, Section, Table
+from ._registry import AnalysisContext, StepResult, register_step
+
+_MAX_COLUMNS = 3000
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _bin_max(values: np.ndarray, factor: int) -> np.ndarray:
+    if factor <= 1:
+        return values
+    n = values.shape[0] // factor * factor
+    head = values[:n].reshape(n // factor, factor, *values.shape[1:]).max(axis=1)
+    if n < values.shape[0]:
+        head = np.concatenate([head, values[n:].max(axis=0, keepdims=True)])
+    return head
+
+
+def plot_seizure_probability(result, *, title: str | None = None) -> MplFigure:
+    """Seizure probability over the recording, thresholds, detected events, and channel probabilities.
+
+    Parameters
+    ----------
+    result : dbrain.detect.SeizureResult
+        Output of :meth:`dbrain.detect.SeizureDetector.run`.
+    title : str | None
+        Figure title.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    n = result.probability.size
+    hours = n > 2 * 3600
+    unit, scale = ("h", 3600.0) if hours else ("min", 60.0) if n > 600 else ("s", 1.0)
+    factor = max(1, int(np.ceil(n / _MAX_COLUMNS)))
+    raw = _bin_max(result.probability, factor)
+    smooth = _bin_max(result.smoothed, factor)
+    chan = _bin_max(result.channel_probability, factor)
+    t = np.arange(raw.size) * factor / scale
+    fig = MplFigure(figsize=(14, 2.2 + 0.12 * len(result.channels)), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[1.0, max(1.0, 0.06 * len(result.channels))])
+    ax.plot(t, raw, color="0.7", lw=0.6, label="per second" + (f" (max per {factor} s)" if factor > 1 else ""))
+    ax.plot(t, smooth, color="C0", lw=1.0, label="smoothed")
+    on, off = result.thresholds
+    ax.axhline(on, color="C3", ls="--", lw=0.8, label=f"on {on:g}")
+    ax.axhline(off, color="C1", ls=":", lw=0.8, label=f"off {off:g}")
+    for onset, duration in zip(result.events["onset"], result.events["duration"], strict=True):
+        ax.axvspan(onset / scale, (onset + duration) / scale, color="C3", alpha=0.2, lw=0)
+        ax.plot([onset / scale], [1.02], marker="v", color="C3", ms=6, clip_on=False)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("seizure\nprobability")
+    ax.legend(loc="upper left", fontsize="small", ncols=4)
+    if title:
+        ax.set_title(title)
+    extent = (0, raw.size * factor / scale, len(result.channels) - 0.5, -0.5)
+    ax2.imshow(chan.T, aspect="auto", interpolation="nearest", cmap="magma", vmin=0, vmax=1, extent=extent)
+    ax2.set_yticks(range(len(result.channels)), result.channels, fontsize=6)
+    ax2.set_ylabel("channel")
+    ax2.set_xlabel(f"time from recording start ({unit})")
+    return fig
+
+
+@register_step(
+    "seizures",
+    "1",
+    order=15,
+    description="Seizure probability per second and detected seizures (channels involved, lateralisation).",
+    params={"model": None, "sensitivity": "medium"},
+)
+def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") -> StepResult:
+    """Seizure probability per second and detected seizures (channels involved, lateralisation)."""
+    raw = ctx.raw
+    sfreq = raw.info["sfreq"]
+    duration = raw.n_times / sfreq
+    reason = None
+    if "eeg" not in raw.get_channel_types():
+        reason = "no EEG channels"
+    elif sfreq < _MIN_SFREQ:
+        reason = f"sampling rate {sfreq:g} Hz is below 64 Hz"
+    elif duration < 10.0:
+        reason = "recording shorter than 10 s"
+    if reason:
+        return StepResult(
+            summary={"computed": False, "reason": reason},
+            sections=[Section("Seizure detection", "seizures", [Note(f"No seizure detection: {reason}.")])],
+        )
+    detector = SeizureDetector(model, sensitivity=sensitivity)
+    result = detector.run(raw)
+    _, meta = detector._booster()
+    events = result.events
+    facts = [
+        ("Model", "shipped with dbrain" if model is None else str(model)),
+        ("Sensitivity", f"{sensitivity} (on {result.thresholds[0]:g}, off {result.thresholds[1]:g})"),
+        ("Channels", f"{len(result.channels)} ({result.montage})"),
+        ("Seizures detected", str(len(events))),
+        ("Highest probability", f"{float(result.smoothed.max()):.2f} (smoothed)"),
+        ("Time above the on threshold", f"{int((result.smoothed >= result.thresholds[0]).sum())} s"),
+    ]
+    blocks = [
+        Note("Automated seizure detection is decision support only; see the model card for what it was trained on."),
+        KeyValues(facts),
+    ]
+    if duration < 120:
+        blocks.append(Note("Recording shorter than 2 minutes: the detector cannot compare the EEG with its own background here."))
+    blocks.append(
+        Figure(
+            plot_seizure_probability(result, title="Seizure probability"),
+            caption="Seizure probability per second (grey), smoothed (blue), thresholds, detected seizures (red) "
+            "and the probability of each channel.",
+        )
+    )
+    if len(events):
+        shown = events[["onset", "duration", "confidence", "lateralisation", "channels"]].copy()
+        shown.insert(0, "time", [_hms(t) for t in shown["onset"]])
+        shown["confidence"] = shown["confidence"].round(2)
+        blocks.append(Table(shown, max_rows=100))
+    else:
+        blocks.append(Paragraph("No seizure detected at this sensitivity."))
+    summary = {
+        "computed": True,
+        "model": "shipped" if model is None else str(model),
+        "model_created_by": meta.get("created_by"),
+        "sensitivity": sensitivity,
+        "thresholds": list(result.thresholds),
+        "montage": result.montage,
+        "channels": result.channels,
+        "n_seizures": int(len(events)),
+        "max_probability": float(result.smoothed.max()),
+        "seizures": [
+            {"onset": float(o), "duration": float(d), "confidence": float(c), "lateralisation": s, "channels": ch}
+            for o, d, c, s, ch in zip(
+                events["onset"],
+                events["duration"],
+                events["confidence"],
+                events["lateralisation"],
+                events["channels"],
+                strict=True,
+            )
+        ],
+        "table": "seizure_probability.parquet (time, probability, smoothed; one row per second)",
+    }
+    return StepResult(
+        summary=summary,
+        events=events[EVENT_COLUMNS] if len(events) else None,
+        sections=[Section("Seizure detection", "seizures", blocks)],
+        tables={"seizure_probability": result.to_frame()},
+    )
