@@ -34,3 +34,4 @@ __all__ = [
     "select_channels",
     "train_seizure_model",
 ]
+from . import patterns, spikes  # noqa: E402,F401  issue 5: dbrain.detect.spikes, dbrain.detect.patterns

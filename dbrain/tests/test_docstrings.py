@@ -22,6 +22,8 @@ PACKAGES = [
     "dbrain.preprocessing",
     "dbrain.evaluate",
     "dbrain.detect",
+    "dbrain.detect.spikes",
+    "dbrain.detect.patterns",
 ]
 
 

@@ -16,7 +16,8 @@ def test_analyze_each_format(tmp_path, shared_data, fmt):
     names = {p.name for p in out.out_dir.iterdir()}
     assert {"annotations.edf", "events.tsv", "report.html", "report.pdf", "summary.json"} <= names
     # Trends need at least 30 s of EEG; shorter test files get a note instead of qeeg.parquet.
-    assert ("qeeg.parquet" in names) == (out.summary["steps"][-1]["summary"]["computed"])
+    steps = {s["name"]: s for s in out.summary["steps"]}
+    assert ("qeeg.parquet" in names) == steps["qeeg"]["summary"]["computed"]
     summary = json.loads((out.out_dir / "summary.json").read_text())
     assert summary["recording"]["n_channels"] > 0
     assert out.report_pdf.read_bytes()[:4] == b"%PDF"

@@ -134,22 +134,25 @@ def test_analyze_writes_all_outputs(analysed):
     assert names == [
         "annotations.edf",
         "events.tsv",
+        "pattern_prevalence.parquet",
+        "patterns.parquet",
         "qeeg.parquet",
         "report.html",
         "report.pdf",
         "seizure_probability.parquet",
+        "spikes.parquet",
         "summary.json",
     ]
     summary = json.loads((analysed / "summary.json").read_text())
     assert summary["recording"]["format"] == "EDF+C"
     assert summary["recording"]["n_channels"] == 20
-    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page", "seizures", "qeeg"]
+    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page", "seizures", "qeeg", "spikes", "patterns"]
     assert summary["environment"]["packages"]["mne"] == mne.__version__
     assert len(summary["input"]["sha256"]) == 64
     events = read_events(analysed / "events.tsv")
     assert list(events.columns) == EVENT_COLUMNS
     # the expert annotation, and the seizure step's detection of that seizure (eventType "sz")
-    expert = events[events["eventType"] != "sz"].reset_index(drop=True)
+    expert = events[events["eventType"].str.startswith("Seizure")].reset_index(drop=True)
     assert expert.loc[0, "onset"] == pytest.approx(20.0) and expert.loc[0, "duration"] == pytest.approx(10.0)
     assert (events["eventType"] == "sz").sum() == 1
     ann = mne.read_annotations(analysed / "annotations.edf")
@@ -168,7 +171,7 @@ def test_analyze_refuses_existing_output(analysed):
 
 def test_analyze_skip_step(tmp_path):
     out = tmp_path / "o"
-    proc = run("analyze", SAMPLE, "--out", out, "--skip", "eeg_page,qeeg,seizures")
+    proc = run("analyze", SAMPLE, "--out", out, "--skip", "eeg_page,qeeg,seizures,spikes,patterns")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert [s["name"] for s in summary["steps"]] == ["recording"]

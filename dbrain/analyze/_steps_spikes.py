@@ -1,0 +1,113 @@
+"""The spikes step: interictal discharges, rates by region on a head map, and the spike-review clusters."""
+
+from __future__ import annotations
+
+from ..detect.spikes import SpikeDetector, plot_spike_cluster, plot_spike_rate_map, review_spikes, spike_rates
+from ..detect.spikes._detector import _MIN_SFREQ
+from ..errors import RecordingError
+from ..events import EVENT_COLUMNS
+from ..report import Figure, KeyValues, Note, Section, Table
+from ._registry import AnalysisContext, StepResult, register_step
+
+#: Clusters drawn in the report (all are listed in the table).
+MAX_CLUSTER_PAGES = 6
+_MIN_DURATION = 10.0
+
+
+@register_step(
+    "spikes",
+    "1",
+    order=25,
+    description="Interictal spikes and sharp waves: rate by region on a head map, review clusters by focus.",
+    params={"sensitivity": "medium"},
+)
+def spikes_step(ctx: AnalysisContext, sensitivity: str = "medium") -> StepResult:
+    """Interictal spikes and sharp waves: rate by region on a head map, review clusters by focus."""
+    raw = ctx.raw
+    sfreq = raw.info["sfreq"]
+    duration = raw.n_times / sfreq
+    reason = None
+    if "eeg" not in raw.get_channel_types():
+        reason = "no EEG channels"
+    elif sfreq < _MIN_SFREQ:
+        reason = f"sampling rate {sfreq:g} Hz is below {_MIN_SFREQ:g} Hz"
+    elif duration < _MIN_DURATION:
+        reason = f"recording shorter than {_MIN_DURATION:g} s"
+    spikes = None
+    if reason is None:
+        try:
+            detector = SpikeDetector(sensitivity).fit()
+            spikes = detector.detect(raw)
+        except RecordingError as exc:
+            reason = str(exc)
+    if reason is not None:
+        return StepResult(
+            summary={"computed": False, "reason": reason},
+            sections=[Section("Spikes", "spikes", [Note(f"No spike detection: {reason}.")])],
+        )
+    review = review_spikes(raw, spikes)
+    rates = spike_rates(spikes, duration)
+    clusters = review.to_frame()
+    hours = duration / 3600.0
+    facts = [
+        ("Sensitivity", f"{sensitivity} (confidence ≥ {detector.threshold_:g})"),
+        ("Electrodes", f"{detector.n_channels_in_} (common average; checked in double banana)"),
+        ("Spikes and sharp waves", f"{len(spikes)} ({len(spikes) / hours:.1f} per hour)"),
+        ("Clusters (foci)", str(len(review.clusters))),
+    ]
+    if len(review.clusters):
+        top = review.clusters[0]
+        facts.append(("Main focus", f"{top.focus} ({top.region}): {top.count} detections"))
+    blocks = [
+        Note(
+            "Automated spike detection is decision support only: confirm or reject each cluster on its averaged "
+            "spike and examples below, then in the EEG."
+        ),
+        KeyValues(facts),
+    ]
+    if len(spikes):
+        blocks.append(
+            Figure(
+                plot_spike_rate_map(rates, review.channels, title="Spike rate"),
+                caption="Spikes per hour by peak electrode (head map) and by region.",
+            )
+        )
+        show = clusters.copy()
+        show["per_hour"] = show["per_hour"].round(1)
+        show["amplitude"] = show["amplitude"].round(0)
+        show["confidence"] = show["confidence"].round(2)
+        show["cluster"] = show["cluster"] + 1
+        blocks.append(Table(show, max_rows=20, caption="Spike-review clusters (median amplitude in µV)."))
+        for cluster in review.clusters[:MAX_CLUSTER_PAGES]:
+            blocks.append(
+                Figure(
+                    plot_spike_cluster(review, cluster),
+                    caption=f"Cluster {cluster.label + 1}: averaged spike of all electrodes, field at the peak, "
+                    "representative detections (clock time from recording start).",
+                )
+            )
+        if len(review.clusters) > MAX_CLUSTER_PAGES:
+            blocks.append(
+                Note(f"{len(review.clusters) - MAX_CLUSTER_PAGES} smaller cluster(s) are listed but not drawn.", "info")
+            )
+    table = spikes.copy()
+    table["cluster"] = review.labels + 1 if len(spikes) else []
+    summary = {
+        "computed": True,
+        "sensitivity": sensitivity,
+        "n_spikes": int(len(spikes)),
+        "per_hour": float(len(spikes) / hours),
+        "n_clusters": int(len(review.clusters)),
+        "clusters": [
+            {"cluster": int(r.cluster) + 1, "focus": r.focus, "region": r.region, "count": int(r["count"])}
+            for _, r in clusters.iterrows()
+        ],
+        "per_region_per_hour": {r["name"]: float(r["per_hour"]) for _, r in rates[rates["level"] == "region"].iterrows()},
+        "table": "spikes.parquet (one row per detection)",
+    }
+    return StepResult(
+        summary=summary,
+        events=spikes[EVENT_COLUMNS] if len(spikes) else None,
+        sections=[Section("Spikes", "spikes", blocks)],
+        tables={"spikes": table},
+    )

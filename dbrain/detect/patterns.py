@@ -1,0 +1,406 @@
+"""Rhythmic and periodic patterns of the ACNS 2021 ICU terminology (LPD, GPD, LRDA, GRDA) and seizures.
+
+A transparent rule-based classifier of 10 s windows into ``seizure``,
+``lpd``, ``gpd``, ``lrda``, ``grda`` and ``other``, with probabilities. It
+is not trained: with 12 labelled development segments (2 per class) a
+trained classifier could not be validated, so each decision follows an
+ACNS 2021 definition, measured on the common-average montage, 0.5–20 Hz,
+on the 6 electrodes of highest power in the window (the *involved*
+electrodes):
+
+* **pattern present** — delta dominance: the share of 0.5–4 Hz in the
+  0.5–20 Hz power (``delta_share``; > 0.5 for a rhythmic or periodic delta
+  pattern);
+* **periodic discharges vs rhythmic delta** — periodic discharges are
+  separated by intervals of flatter background, rhythmic delta has no
+  interval between waves: the excess kurtosis of the involved electrodes
+  (``kurtosis``; a sine has −1.5, Gaussian noise 0, a train of discharges
+  with intervals is positive) splits them at 0.3;
+* **lateralised vs generalised** — the hemisphere power share
+  ``(L − R) / (L + R)`` over the 8 left and 8 right electrodes
+  (``lateralisation``; |·| ≥ 0.2, i.e. a 60:40 split, is lateralised);
+* **frequency** — the spectral peak in 0.5–4 Hz of the involved electrodes;
+* **seizure** — ACNS: discharges faster than 2.5 Hz, or definite evolution;
+  here: periodic discharges above 2.5 Hz, an amplitude that doubles from
+  the window 10–20 s before (evolution), or an amplitude (SD of the involved
+  electrodes) of 60 µV or more.
+
+Each rule gives a capped evidence term; class scores add them (LPD =
+2·pattern + discharges + lateralised, the last two within ±1; other =
+−2·pattern; seizure = 5·seizure, which outranks every pattern) and a softmax
+turns the scores into probabilities. All thresholds were chosen while looking at the 12 IIIC
+development segments (``../shared/data/patterns/iiic-dev``); their
+per-segment results are therefore development results, not a validation
+(see ``docs/spikes.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mne
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure as MplFigure
+from scipy import signal, stats
+
+from ..errors import ParameterError, RecordingError
+from ..events import make_events
+from ..utils import _check_range, _validate_type, logger
+
+__all__ = [
+    "FEATURE_COLUMNS",
+    "PATTERN_CLASSES",
+    "PATTERN_EVENT_TYPES",
+    "THRESHOLDS",
+    "PatternResult",
+    "class_probabilities",
+    "classify_patterns",
+    "classify_segment",
+    "plot_pattern_timeline",
+]
+
+#: Classes of the classifier, in the order of the probability columns.
+PATTERN_CLASSES = ("seizure", "lpd", "gpd", "lrda", "grda", "other")
+#: eventType written to the events table for each pattern class (seizure windows are left to the seizure step).
+PATTERN_EVENT_TYPES = {"lpd": "lpd", "gpd": "gpd", "lrda": "lrda", "grda": "grda"}
+
+_LEFT = ("Fp1", "F3", "C3", "P3", "O1", "F7", "T7", "P7")
+_RIGHT = ("Fp2", "F4", "C4", "P4", "O2", "F8", "T8", "P8")
+_BAND = (0.5, 20.0)
+_N_INVOLVED = 6
+_PAD_S = 5.0
+_MIN_SFREQ = 50.0
+
+#: Thresholds of the rules (see the module docstring).
+THRESHOLDS = {
+    "delta_share": 0.5,
+    "kurtosis": 0.3,
+    "lateralisation": 0.2,
+    "seizure_frequency": 2.5,
+    "evolution": 2.0,
+    "seizure_amplitude": 60.0,
+}
+
+FEATURE_COLUMNS = ["frequency", "delta_share", "kurtosis", "lateralisation", "amplitude", "evolution", "rhythmicity"]
+
+
+@dataclass
+class PatternResult:
+    """Classification of consecutive windows of a recording.
+
+    Attributes
+    ----------
+    windows : pandas.DataFrame
+        One row per window: ``start`` (s), ``duration`` (s), the feature
+        columns (:data:`FEATURE_COLUMNS`), ``side`` (``left``/``right``/
+        ``generalised``, or ``unknown`` without electrodes on both sides), ``channels`` (involved electrodes), one probability
+        column per class (:data:`PATTERN_CLASSES`) and ``label`` (the most
+        probable class).
+    events : pandas.DataFrame
+        Runs of consecutive windows of one pattern class (LPD, GPD, LRDA,
+        GRDA) as events-table rows, with ``confidence`` the mean probability.
+    """
+
+    windows: pd.DataFrame
+    events: pd.DataFrame
+
+    def prevalence(self, per: float = 3600.0) -> pd.DataFrame:
+        """Share of time (%) of each class per period.
+
+        Parameters
+        ----------
+        per : float
+            Period length in seconds (3600 for per hour).
+
+        Returns
+        -------
+        prevalence : pandas.DataFrame
+            Rows: periods (``period_start`` in s); columns: the classes.
+        """
+        _check_range("per", float(per), 1.0, None)
+        w = self.windows
+        if not len(w):
+            return pd.DataFrame(columns=["period_start", *PATTERN_CLASSES])
+        period = (w["start"] // per) * per
+        table = pd.crosstab(period, w["label"], values=w["duration"], aggfunc="sum").fillna(0.0)
+        table = table.reindex(columns=list(PATTERN_CLASSES), fill_value=0.0)
+        table = 100.0 * table.div(table.sum(axis=1), axis=0)
+        table.index.name = "period_start"
+        table.columns.name = None
+        return table.reset_index()
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def class_probabilities(features: pd.DataFrame) -> pd.DataFrame:
+    """Class probabilities from window features by the ACNS rules (see the module docstring).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Columns :data:`FEATURE_COLUMNS` (``evolution`` may be NaN: no context).
+
+    Returns
+    -------
+    probabilities : pandas.DataFrame
+        One column per class of :data:`PATTERN_CLASSES`, rows summing to 1.
+    """
+    th = THRESHOLDS
+    f = features
+    pattern = np.clip((f["delta_share"] - th["delta_share"]) / 0.1, -2, 2)
+    discharge = np.clip((f["kurtosis"] - th["kurtosis"]) / 0.3, -2, 2)
+    lateral = np.clip((f["lateralisation"].abs() - th["lateralisation"]) / 0.05, -2, 2).fillna(0.0)
+    # A train of discharges faster than 2.5 Hz: fast, discharge-like, and a pattern at all.
+    fast_pd = np.minimum(np.minimum(np.clip((f["frequency"] - th["seizure_frequency"]) / 0.25, -2, 2), discharge), pattern)
+    evolving = np.clip(np.log2(f["evolution"].fillna(1.0) / th["evolution"]) / 0.25, -2, 2)
+    big = np.clip((f["amplitude"] - th["seizure_amplitude"]) / 5.0, -2, 2)
+    seizure = np.maximum(np.maximum(fast_pd, evolving), big)
+    # Within the pattern classes the type and the side decide (±1 each); whether there is a pattern at all
+    # is decided by delta dominance alone (±4), so discharge-like transients (blinks, spikes) in a
+    # background without delta dominance stay "other".
+    d1, l1 = np.clip(discharge, -1, 1), np.clip(lateral, -1, 1)
+    scores = np.column_stack(
+        [
+            5.0 * seizure,  # a seizure takes precedence over the continuum patterns (ACNS): 10 > 6, the most a pattern scores
+            2.0 * pattern + d1 + l1,
+            2.0 * pattern + d1 - l1,
+            2.0 * pattern - d1 + l1,
+            2.0 * pattern - d1 - l1,
+            -2.0 * pattern,
+        ]
+    )
+    return pd.DataFrame(_softmax(scores), columns=list(PATTERN_CLASSES), index=features.index)
+
+
+def _window_features(x: np.ndarray, sfreq: float, names: list[str]) -> dict:
+    """Features of one window ``x`` (n_channels, n_times) µV, filtered, common average."""
+    f, p = signal.welch(x, sfreq, nperseg=min(x.shape[1], int(5 * sfreq)), noverlap=int(3.75 * sfreq), axis=-1)
+    band = (f >= _BAND[0]) & (f <= _BAND[1])
+    power = p[:, band].sum(axis=1) + 1e-12
+    top = np.argsort(-power)[: min(_N_INVOLVED, len(names))]
+    delta = (f >= 0.5) & (f < 4.0)
+    spec = p[top][:, delta].mean(axis=0)
+    freq = float(f[delta][np.argmax(spec)]) if spec.size else np.nan
+    share = float(p[:, delta].sum(axis=1).mean() / power.mean())
+    kurt = float(np.mean(stats.kurtosis(x[top], axis=-1)))
+    lidx = [i for i, n in enumerate(names) if n in _LEFT]
+    ridx = [i for i, n in enumerate(names) if n in _RIGHT]
+    if lidx and ridx:
+        lp, rp = power[lidx].mean(), power[ridx].mean()
+        lat = float((lp - rp) / (lp + rp))
+    else:
+        lat = np.nan  # one hemisphere or none: lateralisation cannot be told
+    # Rhythmicity: the highest autocorrelation at lags of 0.125–2 s (periods of 0.5–8 Hz).
+    lo, hi = max(1, int(sfreq / 8)), min(x.shape[1] - 1, int(2 * sfreq))
+    ac = []
+    for c in top:
+        y = x[c] - x[c].mean()
+        r = signal.correlate(y, y, mode="full", method="fft")[y.size - 1 :]
+        ac.append(float(r[lo:hi].max() / (r[0] + 1e-12)))
+    return {
+        "frequency": freq,
+        "delta_share": share,
+        "kurtosis": kurt,
+        "lateralisation": lat,
+        "amplitude": float(x[top].std(axis=1).mean()),
+        "rhythmicity": float(np.mean(ac)),
+        "channels": ",".join(names[i] for i in top[:3]),
+    }
+
+
+def _source(raw):
+    from ..errors import MontageError
+    from ..montages import apply_montage
+
+    try:
+        avg, _ = apply_montage(raw, "average")
+        if len(avg.ch_names) >= 3:
+            return avg, [c.split("-")[0] for c in avg.ch_names]
+    except MontageError:
+        pass
+    picks = [c for c, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "eeg"]
+    if not picks:
+        raise RecordingError("the recording has no EEG channels for pattern classification")
+    return raw.copy().pick(picks), picks
+
+
+def classify_patterns(raw, *, window: float = 10.0, chunk_duration: float = 600.0) -> PatternResult:
+    """Classify consecutive windows of a recording into seizure / LPD / GPD / LRDA / GRDA / other.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        The recording (normalised 10-20 names; lazy is fine), sampled at
+        50 Hz or more. With fewer than 3 scalp electrodes the EEG channels are
+        used as recorded (no lateralisation).
+    window : float
+        Window length in seconds (10 s, as scored in the IIIC data).
+    chunk_duration : float
+        Seconds read at a time (memory is bounded by it).
+
+    Returns
+    -------
+    result : PatternResult
+
+    Raises
+    ------
+    dbrain.errors.RecordingError
+        If the recording has no EEG or a sampling rate below 50 Hz.
+    """
+    _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
+    _check_range("window", float(window), 2.0, 60.0)
+    _check_range("chunk_duration", float(chunk_duration), float(window), None)
+    sfreq = float(raw.info["sfreq"])
+    if sfreq < _MIN_SFREQ:
+        raise RecordingError(f"pattern classification needs a sampling rate of at least {_MIN_SFREQ:g} Hz, got {sfreq:g} Hz")
+    src, names = _source(raw)
+    n_win = int(round(window * sfreq))
+    n_windows = src.n_times // n_win
+    if n_windows == 0:
+        raise RecordingError(f"the recording is shorter than one {window:g} s window")
+    top = min(_BAND[1], 0.45 * sfreq)
+    sos = signal.butter(4, (_BAND[0], top), "bandpass", fs=sfreq, output="sos")
+    pad = int(_PAD_S * sfreq)
+    per_chunk = max(1, int(chunk_duration // window))
+    rows = []
+    for w0 in range(0, n_windows, per_chunk):
+        w1 = min(w0 + per_chunk, n_windows)
+        a, b = w0 * n_win - pad, w1 * n_win + pad
+        ra, rb = max(a, 0), min(b, src.n_times)
+        data = np.zeros((len(names), b - a))
+        data[:, ra - a : rb - a] = src.get_data(start=ra, stop=rb) * 1e6
+        data = signal.sosfiltfilt(sos, data, axis=-1)
+        for w in range(w0, w1):
+            s = w * n_win - a
+            feats = _window_features(data[:, s : s + n_win], sfreq, names)
+            feats["start"] = w * window
+            rows.append(feats)
+    windows = pd.DataFrame(rows)
+    windows["duration"] = float(window)
+    # Evolution: amplitude against the lowest of the one or two windows before (10–20 s before).
+    amp = windows["amplitude"].to_numpy()
+    before = np.full(amp.size, np.nan)
+    for k in range(1, amp.size):
+        before[k] = amp[max(0, k - 2) : k].min()
+    windows["evolution"] = amp / before
+    probs = class_probabilities(windows[FEATURE_COLUMNS])
+    windows = pd.concat([windows, probs], axis=1)
+    windows["label"] = probs.idxmax(axis=1)
+    lat = windows["lateralisation"]
+    windows["side"] = np.where(
+        lat.isna(),
+        "unknown",
+        np.where(lat.abs() < THRESHOLDS["lateralisation"], "generalised", np.where(lat > 0, "left", "right")),
+    )
+    cols = ["start", "duration", *FEATURE_COLUMNS, "side", "channels", *PATTERN_CLASSES, "label"]
+    windows = windows[cols]
+    events = _events(windows, raw)
+    logger.info("Pattern classification: %d window(s), %d pattern event(s)", len(windows), len(events))
+    return PatternResult(windows, events)
+
+
+def _events(windows: pd.DataFrame, raw) -> pd.DataFrame:
+    labels = windows["label"].to_numpy()
+    onset, dur, kind, conf, chans = [], [], [], [], []
+    k = 0
+    while k < len(labels):
+        j = k
+        while j + 1 < len(labels) and labels[j + 1] == labels[k]:
+            j += 1
+        if labels[k] in PATTERN_EVENT_TYPES:
+            run = windows.iloc[k : j + 1]
+            onset.append(float(run["start"].iloc[0]))
+            dur.append(float(run["duration"].sum()))
+            kind.append(PATTERN_EVENT_TYPES[labels[k]])
+            conf.append(float(run[labels[k]].mean()))
+            chans.append(str(run["channels"].mode().iloc[0]))
+        k = j + 1
+    return make_events(
+        onset,
+        dur,
+        kind,
+        confidence=np.round(conf, 4) if conf else None,
+        channels=chans,
+        meas_date=raw.info["meas_date"],
+        recording_duration=raw.n_times / raw.info["sfreq"],
+    )
+
+
+def classify_segment(data, sfreq: float, ch_names, *, scored=(20.0, 30.0)) -> pd.Series:
+    """Classify the scored window of a segment such as the IIIC 50 s samples.
+
+    Parameters
+    ----------
+    data : array-like, shape (n_channels, n_times)
+        Referential EEG in µV (the IIIC ``seg`` rows 1–19).
+    sfreq : float
+        Sampling rate in Hz.
+    ch_names : list of str
+        Normalised 10-20 names of the rows.
+    scored : tuple of float
+        Start and stop (s) of the scored window; the signal before it gives
+        the context for evolution.
+
+    Returns
+    -------
+    window : pandas.Series
+        The row of :attr:`PatternResult.windows` for the scored window.
+    """
+    data = np.asarray(data, float)
+    if data.ndim != 2 or data.shape[0] != len(ch_names):
+        raise ParameterError(f"data must be (n_channels, n_times) with {len(ch_names)} rows, got shape {data.shape}")
+    start, stop = float(scored[0]), float(scored[1])
+    length = stop - start
+    if not (0 <= start < stop <= data.shape[1] / sfreq) or start % length:
+        raise ParameterError(f"scored must be a window inside the segment starting at a multiple of its length, got {scored!r}")
+    raw = mne.io.RawArray(data * 1e-6, mne.create_info(list(ch_names), float(sfreq), "eeg"), verbose="error")
+    res = classify_patterns(raw, window=length)
+    return res.windows.iloc[int(round(start / length))]
+
+
+def plot_pattern_timeline(result: PatternResult, *, title: str | None = None) -> MplFigure:
+    """Pattern timeline: class probabilities stacked over time, the winning class, and the frequency.
+
+    Parameters
+    ----------
+    result : PatternResult
+        Output of :func:`classify_patterns`.
+    title : str | None
+        Figure title.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    w = result.windows
+    total = float(w["start"].iloc[-1] + w["duration"].iloc[-1]) if len(w) else 1.0
+    unit, scale = ("h", 3600.0) if total > 7200 else ("min", 60.0) if total > 600 else ("s", 1.0)
+    t = w["start"].to_numpy() / scale
+    width = w["duration"].to_numpy() / scale
+    colors = {"seizure": "#c0392b", "lpd": "#e67e22", "gpd": "#f1c40f", "lrda": "#2980b9", "grda": "#8e44ad", "other": "#bdc3c7"}
+    fig = MplFigure(figsize=(12, 3.4), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2.0, 1.0])
+    # Stacked probabilities as steps (one polygon per class, cheap for a 72 h recording's 26 000 windows).
+    edges = np.append(t, t[-1] + width[-1]) if len(t) else np.zeros(1)
+    bottom = np.zeros(edges.size)
+    for c in PATTERN_CLASSES:
+        values = w[c].to_numpy()
+        top = bottom + (np.append(values, values[-1:]) if len(t) else 0.0)
+        ax.fill_between(edges, bottom, top, step="post", color=colors[c], label=c.upper() if c != "other" else "other", lw=0)
+        bottom = top
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.legend(loc="upper left", ncols=6, fontsize="small", bbox_to_anchor=(0, 1.25))
+    if title:
+        ax.set_title(title, pad=22)
+    pattern = w["label"].isin(list(PATTERN_EVENT_TYPES) + ["seizure"]).to_numpy()
+    ax2.scatter(t[pattern] + width[pattern] / 2, w["frequency"][pattern], s=8, c=[colors[c] for c in w["label"][pattern]])
+    ax2.set_ylim(0, 4.2)
+    ax2.set_ylabel("Hz")
+    ax2.set_xlabel(f"time from recording start ({unit})")
+    return fig
