@@ -21,6 +21,7 @@ PACKAGES = [
     "dbrain.qeeg",
     "dbrain.preprocessing",
     "dbrain.evaluate",
+    "dbrain.network",
     "dbrain.detect",
     "dbrain.detect.spikes",
     "dbrain.detect.patterns",
