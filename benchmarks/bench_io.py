@@ -35,22 +35,14 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from _common import markdown_table, peak_rss_mb, run_worker, workdir
 
 READERS = ("dbrain", "mne", "pyedflib")
 MODES = ("full", "page")
 PAGE_SECONDS = 10.0
-
-
-def _peak_rss_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux and bytes on macOS.
-    scale = 1.0 if sys.platform == "darwin" else 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
 def _clock(seconds: float) -> str:
@@ -68,10 +60,10 @@ def _worker_simulate(path: str, duration: str, seed: int) -> dict:
     from dbrain.simulate import write_simulated_edf
 
     t_import = time.perf_counter() - t0
-    base = _peak_rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     write_simulated_edf(path, duration, seizures=3, spikes=50, artifacts=True, seed=seed)
-    return {"import_s": t_import, "wall_s": time.perf_counter() - t0, "base_mb": base, "peak_mb": _peak_rss_mb()}
+    return {"import_s": t_import, "wall_s": time.perf_counter() - t0, "base_mb": base, "peak_mb": peak_rss_mb()}
 
 
 def _worker_read(reader: str, mode: str, path: str) -> dict:
@@ -85,7 +77,7 @@ def _worker_read(reader: str, mode: str, path: str) -> dict:
     else:
         import pyedflib
     t_import = time.perf_counter() - t0
-    base = _peak_rss_mb()
+    base = peak_rss_mb()
 
     # Each reader ends with every requested sample in memory exactly once:
     # no scaling or stacking copies, which would measure NumPy, not the reader.
@@ -127,25 +119,13 @@ def _worker_read(reader: str, mode: str, path: str) -> dict:
         "import_s": t_import,
         "wall_s": wall,
         "base_mb": base,
-        "peak_mb": _peak_rss_mb(),
+        "peak_mb": peak_rss_mb(),
         "shape": shape,
         "checksum": checksum,
     }
 
 
-def _run(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"worker {' '.join(args)} failed:\n{proc.stderr.strip()}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 # --------------------------------------------------------------------------- main
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), sep, *(line(r) for r in rows)])
 
 
 def main(argv=None) -> int:
@@ -166,29 +146,22 @@ def main(argv=None) -> int:
         if m not in MODES:
             parser.error(f"unknown mode {m!r}")
 
-    tmp = None
-    if args.workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="dbrain-bench-")
-        workdir = Path(tmp.name)
-    else:
-        workdir = Path(args.workdir).expanduser()
-        workdir.mkdir(parents=True, exist_ok=True)
-    try:
+    with workdir(args.workdir) as folder:
         from dbrain.simulate import parse_duration
 
         seconds = parse_duration(args.duration)
-        path = workdir / f"sim_{int(seconds)}s_seed{args.seed}.edf"
+        path = folder / f"sim_{int(seconds)}s_seed{args.seed}.edf"
         sim = None
         if not path.exists():
             print(f"simulating {args.duration} -> {path} ...", file=sys.stderr, flush=True)
-            sim = _run(["--_simulate", str(path), args.duration, str(args.seed)])
+            sim = run_worker(__file__, ["--_simulate", str(path), args.duration, str(args.seed)])
         size_mb = path.stat().st_size / 2**20
 
         results = {}
         for mode in modes:
             for reader in readers:
                 print(f"reading: {reader} ({mode}) ...", file=sys.stderr, flush=True)
-                results[reader, mode] = _run(["--_read", reader, mode, str(path)])
+                results[reader, mode] = run_worker(__file__, ["--_read", reader, mode, str(path)])
 
         hours = seconds / 3600
         print(f"\n### Reading a {hours:g} h, 20-channel, 256 Hz EDF+ ({size_mb:.0f} MB)\n")
@@ -214,7 +187,7 @@ def main(argv=None) -> int:
                     ]
                 )
         print(
-            _table(
+            markdown_table(
                 rows, ["reader", "read", "wall (s)", "peak RSS (MB)", "RSS over imports (MB)", "time vs dbrain", "RSS vs dbrain"]
             )
         )
@@ -230,9 +203,6 @@ def main(argv=None) -> int:
             print(f"{sim['wall_s']:.1f} s, peak RSS {sim['peak_mb']:.0f} MB.")
         else:
             print(f"\n(Simulated file reused from {path}; delete it to time the simulator.)")
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     return 0
 
 

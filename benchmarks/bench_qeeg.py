@@ -33,17 +33,10 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-
-def _peak_rss_mb() -> float:
-    scale = 1.0 if sys.platform == "darwin" else 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+from _common import markdown_table, peak_rss_mb, run_worker, workdir
 
 
 def _worker_simulate(path: str, duration: str, seed: int) -> dict:
@@ -51,7 +44,7 @@ def _worker_simulate(path: str, duration: str, seed: int) -> dict:
 
     t0 = time.perf_counter()
     write_simulated_edf(path, duration, seizures=3, spikes=50, artifacts=True, seed=seed)
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": _peak_rss_mb()}
+    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_rss_mb()}
 
 
 def _worker_dbrain(path: str, n_jobs: int) -> dict:
@@ -61,14 +54,14 @@ def _worker_dbrain(path: str, n_jobs: int) -> dict:
     from dbrain.qeeg import compute_qeeg
 
     t_import = time.perf_counter() - t0
-    base = _peak_rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     raw, _ = read_recording(path)
     res = compute_qeeg(raw, n_jobs=n_jobs)
     t_qeeg = time.perf_counter() - t0
     beats, _ = compute_heart_rate(raw)
     wall = time.perf_counter() - t0
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     t1 = time.perf_counter()
     frame = res.to_frame(resolution=60.0)
     return {
@@ -78,7 +71,7 @@ def _worker_dbrain(path: str, n_jobs: int) -> dict:
         "beats": len(beats),
         "base_mb": base,
         "peak_mb": peak,
-        "peak_frame_mb": _peak_rss_mb(),
+        "peak_frame_mb": peak_rss_mb(),
         "hours": raw.n_times / raw.info["sfreq"] / 3600,
         "epochs": int(res.times.size),
         "frame_rows": len(frame),
@@ -95,7 +88,7 @@ def _worker_mne(path: str, hours: float) -> dict:
     from dbrain.io import read_recording
 
     t_import = time.perf_counter() - t0
-    base = _peak_rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     raw, _ = read_recording(path)
     total_h = raw.n_times / raw.info["sfreq"] / 3600
@@ -112,24 +105,11 @@ def _worker_mne(path: str, hours: float) -> dict:
         "import_s": t_import,
         "wall_s": wall,
         "base_mb": base,
-        "peak_mb": _peak_rss_mb(),
+        "peak_mb": peak_rss_mb(),
         "hours": hours,
         "total_hours": total_h,
         "epochs": len(epochs),
     }
-
-
-def _run(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"worker {' '.join(args)} failed:\n{proc.stderr.strip()}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _table(rows, header) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows)])
 
 
 def main(argv=None) -> int:
@@ -141,25 +121,18 @@ def main(argv=None) -> int:
     parser.add_argument("--mne-hours", type=float, default=1.0, help="Hours computed by the MNE baseline (extrapolated).")
     args = parser.parse_args(argv)
 
-    tmp = None
-    if args.workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="dbrain-bench-")
-        workdir = Path(tmp.name)
-    else:
-        workdir = Path(args.workdir).expanduser()
-        workdir.mkdir(parents=True, exist_ok=True)
-    try:
+    with workdir(args.workdir) as folder:
         from dbrain.simulate import parse_duration
 
         seconds = parse_duration(args.duration)
-        path = workdir / f"sim_{int(seconds)}s_seed{args.seed}.edf"
+        path = folder / f"sim_{int(seconds)}s_seed{args.seed}.edf"
         if not path.exists():
             print(f"simulating {args.duration} -> {path} ...", file=sys.stderr, flush=True)
-            _run(["--_simulate", str(path), args.duration, str(args.seed)])
+            run_worker(__file__, ["--_simulate", str(path), args.duration, str(args.seed)])
         print("dbrain compute_qeeg ...", file=sys.stderr, flush=True)
-        d = _run(["--_dbrain", str(path), str(args.n_jobs)])
+        d = run_worker(__file__, ["--_dbrain", str(path), str(args.n_jobs)])
         print("mne per-epoch baseline ...", file=sys.stderr, flush=True)
-        m = _run(["--_mne", str(path), str(args.mne_hours)])
+        m = run_worker(__file__, ["--_mne", str(path), str(args.mne_hours)])
         scale = m["total_hours"] / m["hours"]
         mne_full = m["wall_s"] * scale
         print(f"\n### qEEG on a {d['hours']:g} h, 19-channel, 256 Hz EDF+ ({path.stat().st_size / 2**20:.0f} MB)\n")
@@ -190,7 +163,7 @@ def main(argv=None) -> int:
                 f"{mne_full / d['wall_s']:.1f}x",
             ],
         ]
-        print(_table(rows, ["method", "span", "wall (s)", "peak RSS (MB)", "time vs dbrain"]))
+        print(markdown_table(rows, ["method", "span", "wall (s)", "peak RSS (MB)", "time vs dbrain"]))
         print(
             f"\nOf the dbrain time, `compute_qeeg` took {d['qeeg_s']:.1f} s and the heart rate "
             f"({d['beats']:,} beats) {d['wall_s'] - d['qeeg_s']:.1f} s."
@@ -199,9 +172,6 @@ def main(argv=None) -> int:
             f"\nTidy table (`to_frame(resolution=60)`, what `qeeg.parquet` holds): {d['frame_rows']:,} rows, "
             f"{d['frame_mb']:.0f} MB in memory, built in {d['frame_s']:.1f} s (peak RSS after it {d['peak_frame_mb']:.0f} MB). Target: ≤ 20 s and ≤ 1024 MB for 24 h."
         )
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     return 0
 
 

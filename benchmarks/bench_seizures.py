@@ -31,19 +31,12 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from _common import markdown_table, peak_rss_mb, run_worker, workdir
 
 SEED = 2026
-
-
-def _peak_rss_mb() -> float:
-    scale = 1.0 if sys.platform == "darwin" else 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
 def _worker_simulate(path: str, duration: str, seizures: int) -> dict:
@@ -51,7 +44,7 @@ def _worker_simulate(path: str, duration: str, seizures: int) -> dict:
 
     t0 = time.perf_counter()
     write_simulated_edf(path, duration, seizures=seizures, spikes=50, artifacts=True, seed=SEED)
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": _peak_rss_mb()}
+    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_rss_mb()}
 
 
 def _worker_dbrain(path: str, n_jobs: int) -> dict:
@@ -64,13 +57,13 @@ def _worker_dbrain(path: str, n_jobs: int) -> dict:
     from dbrain.simulate import events_path_for
 
     t_import = time.perf_counter() - t0
-    base = _peak_rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     raw, _ = read_recording(path)
     det = SeizureDetector(n_jobs=n_jobs)
     result = det.run(raw)
     wall = time.perf_counter() - t0
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     duration = raw.n_times / raw.info["sfreq"]
     truth = read_events(events_path_for(path))
     truth = truth[truth["eventType"] == "sz"]
@@ -107,7 +100,7 @@ def _worker_mne(path: str, hours: float) -> dict:
     from dbrain.montages import apply_montage
 
     t_import = time.perf_counter() - t0
-    base = _peak_rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     raw, _ = read_recording(path)
     total_h = raw.n_times / raw.info["sfreq"] / 3600
@@ -126,23 +119,10 @@ def _worker_mne(path: str, hours: float) -> dict:
         "import_s": t_import,
         "wall_s": wall,
         "base_mb": base,
-        "peak_mb": _peak_rss_mb(),
+        "peak_mb": peak_rss_mb(),
         "hours": hours,
         "total_hours": total_h,
     }
-
-
-def _run(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"worker {' '.join(args)} failed:\n{proc.stderr.strip()}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _table(rows, header) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows)])
 
 
 def main(argv=None) -> int:
@@ -154,25 +134,18 @@ def main(argv=None) -> int:
     parser.add_argument("--mne-hours", type=float, default=1.0, help="Hours computed by the MNE peer (extrapolated).")
     args = parser.parse_args(argv)
 
-    tmp = None
-    if args.workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="dbrain-bench-")
-        workdir = Path(tmp.name)
-    else:
-        workdir = Path(args.workdir).expanduser()
-        workdir.mkdir(parents=True, exist_ok=True)
-    try:
+    with workdir(args.workdir) as folder:
         from dbrain.simulate import parse_duration
 
         seconds = parse_duration(args.duration)
-        path = workdir / f"sim_{int(seconds)}s_{args.seizures}sz_seed{SEED}.edf"
+        path = folder / f"sim_{int(seconds)}s_{args.seizures}sz_seed{SEED}.edf"
         if not path.exists():
             print(f"simulating {args.duration} with {args.seizures} seizures -> {path} ...", file=sys.stderr, flush=True)
-            _run(["--_simulate", str(path), args.duration, str(args.seizures)])
+            run_worker(__file__, ["--_simulate", str(path), args.duration, str(args.seizures)])
         print("dbrain SeizureDetector ...", file=sys.stderr, flush=True)
-        d = _run(["--_dbrain", str(path), str(args.n_jobs)])
+        d = run_worker(__file__, ["--_dbrain", str(path), str(args.n_jobs)])
         print("mne per-epoch feature peer ...", file=sys.stderr, flush=True)
-        m = _run(["--_mne", str(path), str(args.mne_hours)])
+        m = run_worker(__file__, ["--_mne", str(path), str(args.mne_hours)])
         mne_full = m["wall_s"] * m["total_hours"] / m["hours"]
         print(f"\n### Seizure detection on a {d['hours']:g} h, 19-channel, 256 Hz EDF+ ({path.stat().st_size / 2**20:.0f} MB)\n")
         print(
@@ -205,7 +178,7 @@ def main(argv=None) -> int:
                 f"{mne_full / d['wall_s']:.1f}x",
             ],
         ]
-        print(_table(rows, ["method", "span", "wall (s)", "peak RSS (MB)", "real time", "time vs dbrain"]))
+        print(markdown_table(rows, ["method", "span", "wall (s)", "peak RSS (MB)", "real time", "time vs dbrain"]))
         print(
             f"\nEvents scored against the ground truth (SzCORE event scoring), {d['n_events']} detected at medium, lateralisation {d['lateralisation']}:\n"
         )
@@ -213,13 +186,10 @@ def main(argv=None) -> int:
             [name, int(s["n_ref"]), int(s["tp"]), int(s["fp"]), f"{s['sensitivity']:.2f}", f"{s['fp_per_24h']:.2f}"]
             for name, s in d["scores"].items()
         ]
-        print(_table(srows, ["preset", "seizures", "detected", "false positives", "sensitivity", "FP per 24 h"]))
+        print(markdown_table(srows, ["preset", "seizures", "detected", "false positives", "sensitivity", "FP per 24 h"]))
         med = d["scores"]["medium"]
         ok = med["sensitivity"] >= 0.9 and med["fp_per_24h"] <= 2 and d["wall_s"] <= 30 and d["peak_mb"] <= 1024
         print(f"\nTargets (24 h): ≤ 30 s, ≤ 1024 MB, sensitivity ≥ 0.9 at ≤ 2 FP/24 h (medium): {'met' if ok else 'NOT met'}.")
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     return 0
 
 
