@@ -24,14 +24,17 @@ def analyze(
     seizure_sensitivity: str = typer.Option(
         "medium", "--seizure-sensitivity", help="Seizure detection preset: low, medium or high."
     ),
+    spike_sensitivity: str = typer.Option("medium", "--spike-sensitivity", help="Spike detection preset: low, medium or high."),
 ):
     """Analyse a recording: summary.json, events.tsv, annotations.edf, report.html and report.pdf in DIR."""
     from ..analyze import analyze as run
     from ..detect import PRESETS, load_model
+    from ..detect.spikes import SENSITIVITY_PRESETS
     from ..utils import _check_option
     from ._progress import progress_bar
 
     _check_option("--seizure-sensitivity", seizure_sensitivity, list(PRESETS))
+    _check_option("--spike-sensitivity", spike_sensitivity, list(SENSITIVITY_PRESETS))
     seizures = {"sensitivity": seizure_sensitivity}
     if seizure_model is not None:
         load_model(seizure_model)  # a bad folder fails here, before any work
@@ -45,7 +48,7 @@ def analyze(
             overwrite=overwrite,
             on_progress=update,
             ledger=not no_ledger,
-            step_params={"seizures": seizures},
+            step_params={"seizures": seizures, "spikes": {"sensitivity": spike_sensitivity}},
         )
     typer.echo(
         f"{output.out_dir}: {output.summary['n_events']} events, {len(output.summary['steps'])} steps, "

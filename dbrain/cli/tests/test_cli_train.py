@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from dbrain.cli.tests.test_cli import assert_clean_failure, run
+from dbrain.cli.tests.test_cli import SAMPLE, assert_clean_failure, run
 from dbrain.events import read_events, write_events
 from dbrain.simulate import write_simulated_edf
 
@@ -77,3 +77,14 @@ def test_train_errors(tmp_path, bids):
     rec = next(bids.glob("sub-01/ses-01/eeg/*_eeg.edf"))
     assert_clean_failure(run("analyze", rec, "--out", tmp_path / "o", "--seizure-model", tmp_path), "not a seizure model folder")
     assert_clean_failure(run("analyze", rec, "--out", tmp_path / "o", "--seizure-sensitivity", "max"), "sensitivity")
+
+
+def test_analyze_spike_sensitivity(tmp_path):
+    """--spike-sensitivity reaches the spikes step (recorded in summary.json); a bad preset is one line, exit 2."""
+    out = tmp_path / "o"
+    proc = run("analyze", SAMPLE, "--out", out, "--only", "recording,spikes", "--spike-sensitivity", "high", "--no-ledger")
+    assert proc.returncode == 0, proc.stderr
+    steps = {s["name"]: s for s in json.loads((out / "summary.json").read_text())["steps"]}
+    assert steps["spikes"]["params"]["sensitivity"] == "high"
+    assert_clean_failure(run("analyze", SAMPLE, "--out", tmp_path / "p", "--spike-sensitivity", "max"), "sensitivity")
+
