@@ -47,9 +47,9 @@ def _root(
 
 def _register():
     # Imported here so that `dbrain --help` does not pay for every command's imports.
-    from . import analyze, convert, deidentify, evaluate, info, ledger, simulate, train
+    from . import admin, analyze, convert, deidentify, evaluate, info, ledger, serve, simulate, train, worker
 
-    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate, train):
+    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate, train, serve, worker, admin):
         module.register(app)
 
 

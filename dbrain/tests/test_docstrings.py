@@ -22,6 +22,7 @@ PACKAGES = [
     "dbrain.preprocessing",
     "dbrain.evaluate",
     "dbrain.network",
+    "dbrain.server",
     "dbrain.detect",
     "dbrain.detect.spikes",
     "dbrain.detect.patterns",

@@ -1,0 +1,82 @@
+"""The data-centre web application: :func:`create_app`.
+
+The app only wires things together: settings, the database (migrated to the
+newest Alembic revision at start-up), the object store, one exception
+handler turning the core's :class:`~dbrain.errors.DbrainError` into a JSON
+``{"detail": "<the core's one-line message>"}``, and the routers of
+:mod:`dbrain.server.routes`. Analyses run in ``dbrain worker`` processes,
+never in the web process.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..errors import DbrainError, UnsupportedFormatError
+from .db import make_engine, make_sessionmaker, migrate
+from .settings import Settings
+from .storage import ObjectStore
+
+
+def _status(exc: DbrainError) -> int:
+    if isinstance(exc, UnsupportedFormatError):
+        return 415
+    return 422
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Create the FastAPI application of the data centre.
+
+    Parameters
+    ----------
+    settings : Settings | None
+        Default: :class:`Settings` from the environment (``DBRAIN_HOME``,
+        ``DBRAIN_DATABASE_URL``).
+
+    Returns
+    -------
+    app : fastapi.FastAPI
+    """
+    from .routes import admin, analyses, auth, recordings
+
+    settings = settings or Settings()
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    app = FastAPI(
+        title="dbrain data centre",
+        version=__version__,
+        description=(
+            "Recordings (uploaded, validated and de-identified on ingest), analyses run by workers, "
+            "decimated EEG windows for the viewer, annotations, reports and the audit log. "
+            "Decision support only: every finding must be confirmed by a qualified clinician."
+        ),
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.store = ObjectStore(settings.home)
+
+    @app.exception_handler(DbrainError)
+    async def _dbrain_error(request: Request, exc: DbrainError):
+        return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=_status(exc))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception):
+        # A dbrain bug: log the traceback, answer one line (no locals, no internals).
+        logging.getLogger("uvicorn.error").error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
+
+    @app.get("/api/health", tags=["service"])
+    def health() -> dict[str, str]:
+        """Liveness: the process answers and the database is reachable."""
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "version": __version__}
+
+    for module in (auth, admin, recordings, analyses):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,356 @@
+"""The data centre's tables (SQLAlchemy 2) and how to connect to them.
+
+Tables: ``sites``, ``users``, ``api_tokens``, ``user_sessions``, ``patients``
+(pseudonymised), ``patient_identities`` (the identity link, readable only by
+clinicians of the patient's site), ``recordings``, ``analyses``, ``jobs`` (the
+work queue), ``annotations``, ``reports`` and ``audit_events``. The schema is
+created and upgraded by Alembic (:func:`migrate`); the provenance ledger's
+``ledger_*`` tables live in the same database but are managed by
+:mod:`dbrain.ledger`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+ROLES = ("admin", "clinician", "technologist", "researcher")
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            value = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the data-centre tables."""
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserSession(Base):
+    __tablename__ = "user_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    pseudonym: Mapped[str] = mapped_column(String(40), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PatientIdentity(Base):
+    __tablename__ = "patient_identities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    patient_code: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    birthdate: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    sex: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    header_patient: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Recording(Base):
+    __tablename__ = "recordings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The uploaded file name and header recording field can identify the patient: identity-restricted.
+    original_filename: Mapped[str] = mapped_column(String(500))
+    header_recording: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    original_sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    format: Mapped[str] = mapped_column(String(20))
+    n_channels: Mapped[int] = mapped_column(Integer)
+    sfreq: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float)
+    start_time: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    channels: Mapped[list] = mapped_column(JSON, default=list)
+    ledger_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Analysis(Base):
+    __tablename__ = "analyses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    only: Mapped[list] = mapped_column(JSON, default=list)
+    skip: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: ``{relative path: {"sha256": …, "size": …}}`` of the result files in the object store.
+    results: Mapped[dict] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    n_events: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ledger_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), default="analyze")
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: Epoch seconds; a running job whose lease is in the past was abandoned.
+    lease_expires: Mapped[float | None] = mapped_column(Float, nullable=True)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(String(200), default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Annotation(Base):
+    __tablename__ = "annotations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    onset: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    description: Mapped[str] = mapped_column(String(500))
+    channels: Mapped[list] = mapped_column(JSON, default=list)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), unique=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    username: Mapped[str | None] = mapped_column(String(150), nullable=True)
+    site_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def normalise_url(url: str) -> str:
+    """Map ``postgresql://`` to the pg8000 driver; leave other URLs alone.
+
+    Parameters
+    ----------
+    url : str
+        A database URL.
+
+    Returns
+    -------
+    url : str
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+pg8000://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Create the engine: SQLite in WAL mode with ``BEGIN IMMEDIATE`` for writers, or PostgreSQL.
+
+    Parameters
+    ----------
+    url : str
+        ``sqlite:///path`` or ``postgresql://…``.
+
+    Returns
+    -------
+    engine : sqlalchemy.Engine
+    """
+    sa_url = sa.engine.make_url(normalise_url(url))
+    backend = sa_url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        from ..errors import ParameterError
+
+        raise ParameterError(f"the data-centre database must be SQLite or PostgreSQL, got {backend!r}")
+    if backend == "postgresql":
+        return sa.create_engine(sa_url, pool_pre_ping=True)
+    db = sa_url.database
+    if db and db != ":memory:":
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(sa_url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy issues BEGIN itself (below)
+        cur = dbapi_connection.cursor()
+        if db and db != ":memory:":
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        # A transaction that will write takes SQLite's write lock up front, so two
+        # workers claiming a job serialise instead of failing on lock upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("dbrain_write") else "BEGIN")
+
+    return engine
+
+
+def make_sessionmaker(engine: sa.Engine) -> sessionmaker:
+    """Return a session factory bound to ``engine``.
+
+    On SQLite every session transaction starts with ``BEGIN IMMEDIATE``: a
+    request reads and then writes (the audit log), and SQLite cannot upgrade
+    a WAL read snapshot to a write once another process (a worker's
+    heartbeat) has committed ("database is locked" without waiting). Taking
+    the write lock up front makes concurrent transactions queue behind the
+    busy timeout instead; they are all short. PostgreSQL is unaffected.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+
+    Returns
+    -------
+    factory : sqlalchemy.orm.sessionmaker
+    """
+    bind = engine.execution_options(dbrain_write=True) if engine.dialect.name == "sqlite" else engine
+    return sessionmaker(bind, expire_on_commit=False)
+
+
+def write_lock(session) -> None:
+    """Start the session's transaction as a writer (SQLite ``BEGIN IMMEDIATE``).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        A session with no transaction begun yet.
+    """
+    session.connection(execution_options={"dbrain_write": True})
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: sa.Engine):
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_lock(774411)")
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(774411)")
+                conn.commit()
+        return
+    db = engine.url.database
+    if not db or db == ":memory:":
+        yield
+        return
+    with open(f"{db}.migrate-lock", "a+") as fid:
+        fcntl.flock(fid, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fid, fcntl.LOCK_UN)
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Create or upgrade the data-centre tables to the newest Alembic revision.
+
+    Safe to call from several processes at once (a file lock for SQLite, an
+    advisory lock for PostgreSQL).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with _migration_lock(engine), engine.connect().execution_options(dbrain_write=True) as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()

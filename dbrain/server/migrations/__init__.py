@@ -1,0 +1,1 @@
+"""Alembic migrations of the data-centre tables (run by :func:`dbrain.server.db.migrate`)."""

@@ -1,0 +1,165 @@
+"""``/api/…/analyses``: queue analyses for the workers, read their results, trends and reports."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..auth import ANY_ROLE, CAN_ANALYSE, CAN_SIGN, Principal, audit, get_db, require
+from ..db import Analysis, Report, utcnow
+from ..jobs import enqueue
+from ..schemas import AnalysisIn, AnalysisOut, ReportOut, TableOut
+from ._common import ERRORS, NOT_FOUND, IdPath, analysis_of_site, analysis_out, recording_of_site
+
+router = APIRouter(tags=["analyses"])
+anyone = require(*ANY_ROLE)
+
+
+def _step_names() -> list[str]:
+    from ...analyze import get_steps
+
+    return [s.name for s in get_steps()]
+
+
+@router.post(
+    "/api/recordings/{recording_id}/analyses",
+    response_model=AnalysisOut,
+    status_code=202,
+    responses={**ERRORS, **NOT_FOUND, 422: {"description": "Unknown step"}},
+)
+def request_analysis(
+    recording_id: IdPath, body: AnalysisIn, request: Request, who: Principal = Depends(require(*CAN_ANALYSE)), db: Session = Depends(get_db)
+) -> AnalysisOut:
+    """Queue ``dbrain.analyze.analyze`` of a recording for a worker (``dbrain worker``).
+
+    ``only``/``skip`` name analysis steps as in ``dbrain analyze``. Poll
+    ``GET /api/analyses/{id}`` for status and progress.
+    """
+    rec = recording_of_site(db, who, recording_id)
+    names = _step_names()
+    for step in [*body.only, *body.skip]:
+        if step not in names:
+            raise HTTPException(422, f"unknown analysis step {step!r}; steps are: {', '.join(names)}")
+    row = Analysis(recording_id=rec.id, site_id=rec.site_id, requested_by=who.user.id, only=body.only, skip=body.skip, status="queued")
+    db.add(row)
+    db.flush()
+    enqueue(db, row, max_attempts=request.app.state.settings.max_attempts)
+    audit(db, who, "analysis.request", object_type="analysis", object_id=row.id, patient_id=rec.patient_id, request=request)
+    db.commit()
+    return analysis_out(db, row)
+
+
+@router.get("/api/recordings/{recording_id}/analyses", response_model=list[AnalysisOut], responses={**ERRORS, **NOT_FOUND})
+def list_analyses(recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> list[AnalysisOut]:
+    """Analyses of a recording, newest first."""
+    rec = recording_of_site(db, who, recording_id)
+    rows = list(db.scalars(select(Analysis).where(Analysis.recording_id == rec.id).order_by(Analysis.id.desc())))
+    audit(db, who, "analysis.list", object_type="recording", object_id=rec.id, patient_id=rec.patient_id, request=request)
+    db.commit()
+    return [analysis_out(db, r) for r in rows]
+
+
+@router.get("/api/analyses/{analysis_id}", response_model=AnalysisOut, responses={**ERRORS, **NOT_FOUND})
+def get_analysis(analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> AnalysisOut:
+    """An analysis: status, job progress and attempts, result files."""
+    row = analysis_of_site(db, who, analysis_id)
+    rec = recording_of_site(db, who, row.recording_id)
+    audit(db, who, "analysis.read", object_type="analysis", object_id=row.id, patient_id=rec.patient_id, request=request)
+    db.commit()
+    return analysis_out(db, row)
+
+
+@router.get(
+    "/api/analyses/{analysis_id}/files/{name}",
+    response_class=FileResponse,
+    responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
+)
+def get_result_file(analysis_id: IdPath, name: str, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)):
+    """One result file (``report.pdf``, ``report.html``, ``summary.json``, ``events.tsv``, ``qeeg.parquet`` …)."""
+    row = analysis_of_site(db, who, analysis_id)
+    entry = (row.results or {}).get(name)
+    if entry is None:
+        raise HTTPException(404, f"analysis {analysis_id} has no file {name!r}")
+    rec = recording_of_site(db, who, row.recording_id)
+    audit(db, who, "analysis.file", object_type="analysis", object_id=row.id, patient_id=rec.patient_id, request=request, detail={"file": name})
+    db.commit()
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return FileResponse(request.app.state.store.path(entry["sha256"]), media_type=media, filename=name)
+
+
+@router.get("/api/analyses/{analysis_id}/tables/{name}", response_model=TableOut, responses={**ERRORS, **NOT_FOUND})
+def get_table(
+    analysis_id: IdPath,
+    name: str,
+    request: Request,
+    max_rows: int = Query(2000, ge=1, le=100000, description="Rows are thinned to at most this many (every k-th)."),
+    who: Principal = Depends(anyone),
+    db: Session = Depends(get_db),
+) -> TableOut:
+    """A result table as JSON for the viewer, e.g. ``qeeg`` (the trend data behind the trend page)."""
+    import math
+
+    import pandas as pd
+
+    row = analysis_of_site(db, who, analysis_id)
+    entry = (row.results or {}).get(f"{name}.parquet")
+    if entry is None:
+        raise HTTPException(404, f"analysis {analysis_id} has no table {name!r}")
+    rec = recording_of_site(db, who, row.recording_id)
+    audit(db, who, "analysis.table", object_type="analysis", object_id=row.id, patient_id=rec.patient_id, request=request, detail={"table": name})
+    db.commit()
+    table = pd.read_parquet(request.app.state.store.path(entry["sha256"]))
+    step = max(1, math.ceil(len(table) / max_rows))
+    part = table.iloc[::step].astype(object).where(table.iloc[::step].notna(), None)
+
+    def cell(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if hasattr(v, "item"):
+            v = v.item()
+        return v if isinstance(v, int | float | str | bool) or v is None else str(v)
+
+    rows = [[cell(v) for v in r] for r in part.itertuples(index=False)]
+    return TableOut(name=name, columns=[str(c) for c in table.columns], n_rows=len(table), step=step, rows=rows)
+
+
+@router.get("/api/analyses/{analysis_id}/report", response_model=ReportOut, responses={**ERRORS, **NOT_FOUND})
+def get_report(analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> ReportOut:
+    """The analysis's report and whether a clinician signed it."""
+    row = analysis_of_site(db, who, analysis_id)
+    report = db.scalar(select(Report).where(Report.analysis_id == row.id))
+    if report is None:
+        raise HTTPException(404, f"analysis {analysis_id} has no report (yet)")
+    return ReportOut.model_validate(report)
+
+
+@router.post("/api/analyses/{analysis_id}/report/sign", response_model=ReportOut, responses={**ERRORS, **NOT_FOUND, 409: {"description": "Signed"}})
+def sign_report(analysis_id: IdPath, request: Request, who: Principal = Depends(require(*CAN_SIGN)), db: Session = Depends(get_db)) -> ReportOut:
+    """Sign the report (clinicians of the site): it has been reviewed and confirmed."""
+    row = analysis_of_site(db, who, analysis_id)
+    report = db.scalar(select(Report).where(Report.analysis_id == row.id))
+    if report is None:
+        raise HTTPException(404, f"analysis {analysis_id} has no report (yet)")
+    if report.status == "signed":
+        raise HTTPException(409, f"report of analysis {analysis_id} is already signed")
+    report.status, report.signed_by, report.signed_at = "signed", who.user.id, utcnow()
+    rec = recording_of_site(db, who, row.recording_id)
+    audit(db, who, "report.sign", object_type="report", object_id=report.id, patient_id=rec.patient_id, request=request)
+    db.commit()
+    if report.sha256:
+        from .. import provenance
+
+        provenance.record(
+            request.app.state.settings,
+            "report-signed",
+            files=[request.app.state.store.path(report.sha256)],
+            role="report",
+            actor=f"user:{who.user.id}",
+            parent_index=row.ledger_index,
+            details={"analysis_id": row.id, "report_id": report.id, "recording_id": rec.id},
+        )
+    return ReportOut.model_validate(report)

@@ -1,0 +1,254 @@
+"""Request and response bodies of the API (they make the OpenAPI spec)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["admin", "clinician", "technologist", "researcher"]
+
+
+class Problem(BaseModel):
+    """An error: one line saying what is wrong."""
+
+    detail: str
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    username: str
+    role: Role
+    site_id: int
+    active: bool
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    csrf_token: str | None = None
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=10, max_length=1000)
+    role: Role
+    site_id: int = Field(ge=1, le=2_147_483_647)
+
+
+class UserPatch(BaseModel):
+    active: bool | None = None
+    role: Role | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=1000)
+
+
+class SiteIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SiteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None = None
+    revoked: bool
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="Shown once; send as 'Authorization: Bearer <token>'.")
+
+
+class Channel(BaseModel):
+    name: str
+    type: str
+    sfreq: float
+
+
+class Identity(BaseModel):
+    """The patient's identity from the original header (clinicians of the same site only)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    patient_code: str | None = None
+    name: str | None = None
+    birthdate: str | None = None
+    sex: str | None = None
+    header_patient: str | None = None
+
+
+class RecordingOut(BaseModel):
+    id: int
+    site_id: int
+    patient_id: int
+    pseudonym: str
+    sha256: str = Field(description="SHA-256 of the stored, de-identified file.")
+    size: int
+    format: str
+    n_channels: int
+    sfreq: float
+    duration: float
+    start_time: str | None = None
+    channels: list[Channel]
+    created_at: dt.datetime
+    ledger_index: int | None = None
+
+
+class RecordingIdentityOut(BaseModel):
+    recording_id: int
+    patient_id: int
+    pseudonym: str
+    original_filename: str
+    original_sha256: str
+    header_recording: str | None = None
+    identity: Identity | None = None
+
+
+class PatientOut(BaseModel):
+    id: int
+    site_id: int
+    pseudonym: str
+    n_recordings: int
+
+
+class AnalysisIn(BaseModel):
+    only: list[str] = Field(default_factory=list, max_length=20)
+    skip: list[str] = Field(default_factory=list, max_length=20)
+
+
+class JobOut(BaseModel):
+    id: int
+    status: str
+    attempts: int
+    max_attempts: int
+    progress: float
+    message: str
+    error: str | None = None
+
+
+class ResultFile(BaseModel):
+    sha256: str
+    size: int
+
+
+class AnalysisOut(BaseModel):
+    id: int
+    recording_id: int
+    status: str
+    only: list[str]
+    skip: list[str]
+    error: str | None = None
+    results: dict[str, ResultFile]
+    n_events: int | None = None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    job: JobOut | None = None
+    ledger_index: int | None = None
+
+
+class EventOut(BaseModel):
+    onset: float
+    duration: float
+    description: str
+    source: str = Field(description="'file' (in the recording), 'analysis' (a detector) or 'annotation' (a user).")
+    channel: str | None = None
+    confidence: float | None = None
+    id: int | None = None
+
+
+class AnnotationIn(BaseModel):
+    onset: float = Field(ge=0, le=1e7)
+    duration: float = Field(default=0.0, ge=0, le=1e7)
+    description: str = Field(min_length=1, max_length=500)
+    channels: list[str] = Field(default_factory=list, max_length=300)
+
+
+class AnnotationPatch(BaseModel):
+    onset: float | None = Field(default=None, ge=0, le=1e7)
+    duration: float | None = Field(default=None, ge=0, le=1e7)
+    description: str | None = Field(default=None, min_length=1, max_length=500)
+    channels: list[str] | None = Field(default=None, max_length=300)
+
+
+class AnnotationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    recording_id: int
+    onset: float
+    duration: float
+    description: str
+    channels: list[str]
+    author_id: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class Filters(BaseModel):
+    highpass: float | None = None
+    lowpass: float | None = None
+    notch: float | None = None
+
+
+class WindowOut(BaseModel):
+    start: float
+    duration: float
+    sfreq: float
+    recording_duration: float
+    decimation: Literal["none", "minmax"]
+    montage: str
+    channels: list[str]
+    groups: list[list[str]]
+    skipped: list[str]
+    units: str
+    filters: Filters
+    times: list[float]
+    data: list[list[float]]
+
+
+class TableOut(BaseModel):
+    name: str
+    columns: list[str]
+    n_rows: int = Field(description="Rows in the stored table.")
+    step: int = Field(description="Every step-th row is returned.")
+    rows: list[list[float | int | str | bool | None]]
+
+
+class ReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    analysis_id: int
+    recording_id: int
+    sha256: str | None = None
+    status: str
+    signed_by: int | None = None
+    signed_at: dt.datetime | None = None
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    time: dt.datetime
+    user_id: int | None = None
+    username: str | None = None
+    site_id: int | None = None
+    action: str
+    object_type: str | None = None
+    object_id: int | None = None
+    patient_id: int | None = None
+    outcome: str
+    detail: dict

@@ -1,0 +1,212 @@
+"""A content-addressed object store on the local file system.
+
+Objects live at ``ROOT/objects/ab/cdef…`` named by the SHA-256 of their
+bytes. Writes stream into ``ROOT/tmp`` in 1 MB blocks while hashing and end
+with an atomic rename, so an object is either whole or absent, and storing
+the same bytes twice keeps one copy. Web and worker processes must see the
+same ``ROOT`` (one machine, or a shared file system).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterable, Iterable
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+class TooLarge(Exception):
+    """The upload exceeded the size limit."""
+
+
+class ObjectStore:
+    """Content-addressed files under ``root``.
+
+    Parameters
+    ----------
+    root : path-like
+        The folder holding ``objects/`` and ``tmp/``.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+        self.tmp = self.root / "tmp"
+        self.objects.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        """Return the path of object ``sha256`` (which may not exist).
+
+        Parameters
+        ----------
+        sha256 : str
+            64 hexadecimal digits.
+
+        Returns
+        -------
+        path : Path
+        """
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return self.objects / sha256[:2] / sha256[2:]
+
+    def exists(self, sha256: str) -> bool:
+        """Whether object ``sha256`` is stored.
+
+        Parameters
+        ----------
+        sha256 : str
+
+        Returns
+        -------
+        exists : bool
+        """
+        return self.path(sha256).is_file()
+
+    def scratch(self) -> Path:
+        """Return a new empty folder under ``tmp/`` (the caller removes it).
+
+        Returns
+        -------
+        folder : Path
+        """
+        return Path(tempfile.mkdtemp(dir=self.tmp))
+
+    def put_file(self, path: str | os.PathLike, *, move: bool = False) -> tuple[str, int]:
+        """Store a file's bytes; return ``(sha256, size)``.
+
+        Parameters
+        ----------
+        path : path-like
+            The file to store.
+        move : bool
+            Move the file into the store instead of copying it (same file system).
+
+        Returns
+        -------
+        sha256 : str
+        size : int
+        """
+        path = Path(path)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fid:
+            for block in iter(lambda: fid.read(CHUNK), b""):
+                digest.update(block)
+        sha = digest.hexdigest()
+        size = path.stat().st_size
+        target = self.path(sha)
+        if target.is_file():
+            if move:
+                path.unlink()
+            return sha, size
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.tmp / f"{uuid.uuid4().hex}.part"
+        if move:
+            os.replace(path, staging)
+        else:
+            shutil.copyfile(path, staging)
+        os.chmod(staging, 0o440)
+        os.replace(staging, target)
+        return sha, size
+
+    def named(self, sha256: str, suffix: str) -> Path:
+        """Return a path ending in ``suffix`` that points at object ``sha256`` (a symbolic link).
+
+        The core's readers choose by extension; objects have none.
+
+        Parameters
+        ----------
+        sha256 : str
+        suffix : str
+            E.g. ``'.edf'``.
+
+        Returns
+        -------
+        path : Path
+        """
+        link = self.root / "named" / f"{sha256}{suffix}"
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            staging = link.with_name(f".{uuid.uuid4().hex}{suffix}")
+            os.symlink(self.path(sha256), staging)
+            os.replace(staging, link)
+        return link
+
+    def delete(self, sha256: str) -> None:
+        """Remove object ``sha256`` if it is stored.
+
+        Parameters
+        ----------
+        sha256 : str
+        """
+        self.path(sha256).unlink(missing_ok=True)
+
+
+def stream_to_file(chunks: Iterable[bytes], path: Path, *, limit: int | None = None) -> tuple[str, int]:
+    """Write ``chunks`` to ``path`` in 1 MB blocks, hashing; return ``(sha256, size)``.
+
+    Parameters
+    ----------
+    chunks : iterable of bytes
+    path : Path
+    limit : int | None
+        Raise :class:`TooLarge` beyond this many bytes.
+
+    Returns
+    -------
+    sha256 : str
+    size : int
+    """
+    digest = hashlib.sha256()
+    size = 0
+    buf = bytearray()
+    with open(path, "wb") as fid:
+        for chunk in chunks:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise TooLarge(size)
+            digest.update(chunk)
+            buf += chunk
+            if len(buf) >= CHUNK:
+                fid.write(buf)
+                buf.clear()
+        fid.write(buf)
+    return digest.hexdigest(), size
+
+
+async def astream_to_file(chunks: AsyncIterable[bytes], path: Path, *, limit: int | None = None) -> tuple[str, int]:
+    """Asynchronous :func:`stream_to_file` for a request body.
+
+    Parameters
+    ----------
+    chunks : async iterable of bytes
+    path : Path
+    limit : int | None
+        Raise :class:`TooLarge` beyond this many bytes.
+
+    Returns
+    -------
+    sha256 : str
+    size : int
+    """
+    digest = hashlib.sha256()
+    size = 0
+    buf = bytearray()
+    with open(path, "wb") as fid:
+        async for chunk in chunks:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise TooLarge(size)
+            digest.update(chunk)
+            buf += chunk
+            if len(buf) >= CHUNK:
+                fid.write(buf)  # memory stays near 1 MB whatever the upload size
+                buf.clear()
+        fid.write(buf)
+    return digest.hexdigest(), size

@@ -1,0 +1,188 @@
+"""Decimated EEG windows for the browser viewer.
+
+The server never sends a whole recording: :func:`read_window` reads one
+window of a montage through the core (:func:`dbrain.io.read_recording`,
+:func:`dbrain.montages.apply_montage`, both lazy), filters it as a clinical
+viewer does (zero-phase Butterworth high-/low-pass, IIR notch at the mains
+frequency and its harmonics, with padding read around the window so edges
+are not distorted) and, when the window holds more samples than the page can
+draw, decimates it by min/max envelope: each bucket of samples becomes its
+minimum and maximum in time order, so spikes survive decimation (plain
+subsampling would drop them).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from scipy import signal
+
+from ..errors import ParameterError
+
+_CACHE: OrderedDict[str, tuple] = OrderedDict()
+_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+PAD_SECONDS = 2.0
+
+
+def _open(path: Path):
+    from ..io import read_recording
+
+    key = str(path)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = read_recording(path) + (threading.Lock(),)
+    with _LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def _minmax(data: np.ndarray, times: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    n = data.shape[1]
+    n_buckets = max(max_points // 2, 1)
+    size = int(np.ceil(n / n_buckets))
+    n_buckets = int(np.ceil(n / size))
+    pad = n_buckets * size - n
+    padded = np.pad(data, ((0, 0), (0, pad)), mode="edge").reshape(data.shape[0], n_buckets, size)
+    lo_i = padded.argmin(axis=2)
+    hi_i = padded.argmax(axis=2)
+    first = np.minimum(lo_i, hi_i)
+    second = np.maximum(lo_i, hi_i)
+    rows = np.arange(data.shape[0])[:, None]
+    buckets = np.arange(n_buckets)[None, :]
+    out = np.empty((data.shape[0], 2 * n_buckets))
+    out[:, 0::2] = padded[rows, buckets, first]
+    out[:, 1::2] = padded[rows, buckets, second]
+    # One time axis for all channels: the bucket's start and middle.
+    start = times[np.minimum(np.arange(n_buckets) * size, n - 1)]
+    mid = times[np.minimum(np.arange(n_buckets) * size + size // 2, n - 1)]
+    t = np.empty(2 * n_buckets)
+    t[0::2], t[1::2] = start, mid
+    return out, t
+
+
+def read_window(
+    path: str | Path,
+    *,
+    start: float = 0.0,
+    duration: float = 10.0,
+    montage: str = "double-banana",
+    highpass: float | None = None,
+    lowpass: float | None = None,
+    notch: float | None = None,
+    max_points: int = 2000,
+) -> dict:
+    """Return one decimated, filtered window of a recording as JSON-ready data.
+
+    Parameters
+    ----------
+    path : str | Path
+        The stored recording (EDF/BDF).
+    start : float
+        Window start in seconds from the recording start.
+    duration : float
+        Window length in seconds (at most 3600).
+    montage : str
+        One of :data:`dbrain.montages.BUILTIN_MONTAGES`.
+    highpass, lowpass : float | None
+        Filter corners in Hz (None: off).
+    notch : float | None
+        Mains frequency in Hz (50 or 60), notched with its harmonics.
+    max_points : int
+        Most points per channel in the answer (100 to 20000).
+
+    Returns
+    -------
+    window : dict
+        ``start``, ``duration``, ``sfreq`` (of the recording), ``decimation``
+        (``'none'`` or ``'minmax'``), ``times`` (s from recording start),
+        ``channels`` (labels), ``groups``, ``data`` (µV, one list per
+        channel), ``units``, ``montage``, ``skipped``, ``filters``,
+        ``recording_duration``.
+    """
+    from ..montages import BUILTIN_MONTAGES, apply_montage
+
+    if montage not in BUILTIN_MONTAGES:
+        raise ParameterError(f"montage must be one of {', '.join(BUILTIN_MONTAGES)}; got {montage!r}")
+    if not (0 < duration <= 3600):
+        raise ParameterError(f"duration must be in (0, 3600] seconds; got {duration}")
+    if not (100 <= max_points <= 20000):
+        raise ParameterError(f"max_points must be in [100, 20000]; got {max_points}")
+    raw, info, lock = _open(Path(path))
+    sf = float(raw.info["sfreq"])
+    total = raw.n_times / sf
+    if not (0 <= start < total):
+        raise ParameterError(f"start must be in [0, {total:.3f}) seconds (the recording's length); got {start}")
+    nyq = sf / 2
+    for name, value in (("highpass", highpass), ("lowpass", lowpass), ("notch", notch)):
+        if value is not None and not (0 < value < nyq):
+            raise ParameterError(f"{name} must be between 0 and {nyq:g} Hz (half the sampling rate); got {value}")
+    if highpass is not None and lowpass is not None and highpass >= lowpass:
+        raise ParameterError(f"highpass ({highpass} Hz) must be below lowpass ({lowpass} Hz)")
+    filtering = any(v is not None for v in (highpass, lowpass, notch))
+    i0 = int(round(start * sf))
+    i1 = min(raw.n_times, int(round((start + duration) * sf)))
+    pad = int(PAD_SECONDS * sf) if filtering else 0
+    p0, p1 = max(0, i0 - pad), min(raw.n_times, i1 + pad)
+    with lock:  # one lazy Raw per file: MNE readers are not thread-safe
+        derived, result = apply_montage(raw, montage)
+        data = derived.get_data(start=p0, stop=p1)
+    data = data * 1e6
+    if filtering and data.shape[1] > 12:
+        if highpass is not None:
+            data = signal.sosfiltfilt(signal.butter(2, highpass, "highpass", fs=sf, output="sos"), data, axis=1)
+        if lowpass is not None:
+            data = signal.sosfiltfilt(signal.butter(4, lowpass, "lowpass", fs=sf, output="sos"), data, axis=1)
+        if notch is not None:
+            for f0 in np.arange(notch, nyq, notch):
+                b, a = signal.iirnotch(f0, 30.0, fs=sf)
+                data = signal.filtfilt(b, a, data, axis=1)
+    data = data[:, i0 - p0 : i1 - p0]
+    times = (np.arange(i0, i1)) / sf
+    decimation = "none"
+    if data.shape[1] > max_points:
+        data, times = _minmax(data, times, max_points)
+        decimation = "minmax"
+    return {
+        "start": i0 / sf,
+        "duration": (i1 - i0) / sf,
+        "sfreq": sf,
+        "recording_duration": total,
+        "decimation": decimation,
+        "montage": result.name,
+        "channels": list(derived.ch_names),
+        "groups": [list(g) for g in result.groups],
+        "skipped": [name for name, _ in result.skipped],
+        "units": "uV",
+        "filters": {"highpass": highpass, "lowpass": lowpass, "notch": notch},
+        "times": np.round(times, 6).tolist(),
+        "data": np.round(data, 3).tolist(),
+    }
+
+
+def recording_events(path: str | Path) -> list[dict]:
+    """Return the annotations stored in a recording (onset, duration, text).
+
+    Parameters
+    ----------
+    path : str | Path
+
+    Returns
+    -------
+    events : list of dict
+    """
+    raw, _info, lock = _open(Path(path))
+    with lock:
+        ann = raw.annotations
+        return [
+            {"onset": float(o), "duration": float(d), "description": str(t), "source": "file"}
+            for o, d, t in zip(ann.onset - (raw.first_samp / raw.info["sfreq"]), ann.duration, ann.description, strict=True)
+            if t != "BAD_ACQ_SKIP"
+        ]
