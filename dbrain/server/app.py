@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     -------
     app : fastapi.FastAPI
     """
-    from .routes import admin, analyses, auth, recordings
+    from .routes import admin, analyses, auth, ledger, recordings
 
     settings = settings or Settings()
     engine = make_engine(settings.db_url)
@@ -77,6 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, admin, recordings, analyses):
+    for module in (auth, admin, recordings, analyses, ledger):
         app.include_router(module.router)
     return app

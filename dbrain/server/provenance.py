@@ -16,8 +16,18 @@ from .settings import Settings
 log = logging.getLogger("dbrain.server")
 
 
-def record(settings: Settings, kind: str, *, files=(), role: str = "input", content_hash: str | None = None,
-           actor: str, parent_hash: str | None = None, parent_index: int | None = None, details: dict | None = None) -> int | None:
+def record(
+    settings: Settings,
+    kind: str,
+    *,
+    files=(),
+    role: str = "input",
+    content_hash: str | None = None,
+    actor: str,
+    parent_hash: str | None = None,
+    parent_index: int | None = None,
+    details: dict | None = None,
+) -> int | None:
     """Append one ledger entry; return its index, or None when the ledger is off or the append failed.
 
     Parameters
@@ -56,7 +66,9 @@ def record(settings: Settings, kind: str, *, files=(), role: str = "input", cont
             elif parent_hash is not None:
                 found = ledger.find(kind="recording-ingested", content_hash=parent_hash)
                 parents.extend([found[-1].leaf_hash.hex()] if found else [])
-            entry = ledger.record(kind, list(files), role=role, content_hash=content_hash, actor=actor, parents=parents, details=details or {})
+            entry = ledger.record(
+                kind, list(files), role=role, content_hash=content_hash, actor=actor, parents=parents, details=details or {}
+            )
             return entry.index
     except Exception as exc:  # noqa: BLE001 - provenance failure is logged, not fatal
         log.error("ledger append (%s) failed: %s", kind, exc)
@@ -77,7 +89,61 @@ def annotations_hash(rows) -> str:
     from ..ledger.records import canonical_json
 
     items = [
-        {"id": r.id, "onset": repr(float(r.onset)), "duration": repr(float(r.duration)), "description": r.description, "channels": list(r.channels or [])}
+        {
+            "id": r.id,
+            "onset": repr(float(r.onset)),
+            "duration": repr(float(r.duration)),
+            "description": r.description,
+            "channels": list(r.channels or []),
+        }
         for r in sorted(rows, key=lambda r: r.id)
     ]
     return hashlib.sha256(canonical_json(items)).hexdigest()
+
+
+def receipts(settings: Settings, indices) -> list[dict]:
+    """Receipts (entry, inclusion proof, signed checkpoint, verifier keys) of ledger entries.
+
+    Parameters
+    ----------
+    settings : Settings
+    indices : iterable of int | None
+        Entry indices; ``None`` items are skipped.
+
+    Returns
+    -------
+    receipts : list of dict
+        One :meth:`dbrain.ledger.Ledger.receipt` per index, checkable with
+        :func:`dbrain.ledger.verify_receipt` and no access to the ledger.
+    """
+    wanted = [int(i) for i in indices if i is not None]
+    if not settings.ledger or not wanted:
+        return []
+    from ..ledger import Ledger
+
+    with Ledger(settings.db_url, keys=settings.home / "keys" / "ledger") as ledger:
+        return [ledger.receipt(i) for i in wanted if 0 <= i < len(ledger)]
+
+
+def find_index(settings: Settings, kind: str, content_hash: str | None) -> int | None:
+    """Index of the latest ledger entry of ``kind`` about ``content_hash`` (None if there is none).
+
+    Parameters
+    ----------
+    settings : Settings
+    kind : str
+        Record kind, e.g. ``"report-signed"``.
+    content_hash : str | None
+        The hash the entry is about.
+
+    Returns
+    -------
+    index : int | None
+    """
+    if not settings.ledger or not content_hash:
+        return None
+    from ..ledger import Ledger
+
+    with Ledger(settings.db_url, keys=settings.home / "keys" / "ledger") as ledger:
+        found = ledger.find(kind=kind, content_hash=content_hash)
+        return found[-1].index if found else None

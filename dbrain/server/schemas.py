@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -237,6 +237,14 @@ class ReportOut(BaseModel):
     status: str
     signed_by: int | None = None
     signed_at: dt.datetime | None = None
+    # Receipts of the report's provenance: the analysis-run entry, then the report-signed entry once signed.
+    provenance: list[dict[str, Any]] = []
+
+
+class CheckpointOut(BaseModel):
+    tree_size: int
+    checkpoint: str
+    verifier_keys: list[str]
 
 
 class AuditOut(BaseModel):

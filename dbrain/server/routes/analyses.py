@@ -32,7 +32,11 @@ def _step_names() -> list[str]:
     responses={**ERRORS, **NOT_FOUND, 422: {"description": "Unknown step"}},
 )
 def request_analysis(
-    recording_id: IdPath, body: AnalysisIn, request: Request, who: Principal = Depends(require(*CAN_ANALYSE)), db: Session = Depends(get_db)
+    recording_id: IdPath,
+    body: AnalysisIn,
+    request: Request,
+    who: Principal = Depends(require(*CAN_ANALYSE)),
+    db: Session = Depends(get_db),
 ) -> AnalysisOut:
     """Queue ``dbrain.analyze.analyze`` of a recording for a worker (``dbrain worker``).
 
@@ -44,7 +48,9 @@ def request_analysis(
     for step in [*body.only, *body.skip]:
         if step not in names:
             raise HTTPException(422, f"unknown analysis step {step!r}; steps are: {', '.join(names)}")
-    row = Analysis(recording_id=rec.id, site_id=rec.site_id, requested_by=who.user.id, only=body.only, skip=body.skip, status="queued")
+    row = Analysis(
+        recording_id=rec.id, site_id=rec.site_id, requested_by=who.user.id, only=body.only, skip=body.skip, status="queued"
+    )
     db.add(row)
     db.flush()
     enqueue(db, row, max_attempts=request.app.state.settings.max_attempts)
@@ -54,7 +60,9 @@ def request_analysis(
 
 
 @router.get("/api/recordings/{recording_id}/analyses", response_model=list[AnalysisOut], responses={**ERRORS, **NOT_FOUND})
-def list_analyses(recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> list[AnalysisOut]:
+def list_analyses(
+    recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> list[AnalysisOut]:
     """Analyses of a recording, newest first."""
     rec = recording_of_site(db, who, recording_id)
     rows = list(db.scalars(select(Analysis).where(Analysis.recording_id == rec.id).order_by(Analysis.id.desc())))
@@ -64,7 +72,9 @@ def list_analyses(recording_id: IdPath, request: Request, who: Principal = Depen
 
 
 @router.get("/api/analyses/{analysis_id}", response_model=AnalysisOut, responses={**ERRORS, **NOT_FOUND})
-def get_analysis(analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> AnalysisOut:
+def get_analysis(
+    analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> AnalysisOut:
     """An analysis: status, job progress and attempts, result files."""
     row = analysis_of_site(db, who, analysis_id)
     rec = recording_of_site(db, who, row.recording_id)
@@ -78,14 +88,25 @@ def get_analysis(analysis_id: IdPath, request: Request, who: Principal = Depends
     response_class=FileResponse,
     responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
 )
-def get_result_file(analysis_id: IdPath, name: str, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)):
+def get_result_file(
+    analysis_id: IdPath, name: str, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+):
     """One result file (``report.pdf``, ``report.html``, ``summary.json``, ``events.tsv``, ``qeeg.parquet`` …)."""
     row = analysis_of_site(db, who, analysis_id)
     entry = (row.results or {}).get(name)
     if entry is None:
         raise HTTPException(404, f"analysis {analysis_id} has no file {name!r}")
     rec = recording_of_site(db, who, row.recording_id)
-    audit(db, who, "analysis.file", object_type="analysis", object_id=row.id, patient_id=rec.patient_id, request=request, detail={"file": name})
+    audit(
+        db,
+        who,
+        "analysis.file",
+        object_type="analysis",
+        object_id=row.id,
+        patient_id=rec.patient_id,
+        request=request,
+        detail={"file": name},
+    )
     db.commit()
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return FileResponse(request.app.state.store.path(entry["sha256"]), media_type=media, filename=name)
@@ -110,7 +131,16 @@ def get_table(
     if entry is None:
         raise HTTPException(404, f"analysis {analysis_id} has no table {name!r}")
     rec = recording_of_site(db, who, row.recording_id)
-    audit(db, who, "analysis.table", object_type="analysis", object_id=row.id, patient_id=rec.patient_id, request=request, detail={"table": name})
+    audit(
+        db,
+        who,
+        "analysis.table",
+        object_type="analysis",
+        object_id=row.id,
+        patient_id=rec.patient_id,
+        request=request,
+        detail={"table": name},
+    )
     db.commit()
     table = pd.read_parquet(request.app.state.store.path(entry["sha256"]))
     step = max(1, math.ceil(len(table) / max_rows))
@@ -128,17 +158,36 @@ def get_table(
 
 
 @router.get("/api/analyses/{analysis_id}/report", response_model=ReportOut, responses={**ERRORS, **NOT_FOUND})
-def get_report(analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> ReportOut:
+def get_report(
+    analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> ReportOut:
     """The analysis's report and whether a clinician signed it."""
     row = analysis_of_site(db, who, analysis_id)
     report = db.scalar(select(Report).where(Report.analysis_id == row.id))
     if report is None:
         raise HTTPException(404, f"analysis {analysis_id} has no report (yet)")
-    return ReportOut.model_validate(report)
+    return _report_out(request, row, report)
 
 
-@router.post("/api/analyses/{analysis_id}/report/sign", response_model=ReportOut, responses={**ERRORS, **NOT_FOUND, 409: {"description": "Signed"}})
-def sign_report(analysis_id: IdPath, request: Request, who: Principal = Depends(require(*CAN_SIGN)), db: Session = Depends(get_db)) -> ReportOut:
+def _report_out(request: Request, row: Analysis, report: Report) -> ReportOut:
+    """The report with the receipts of its analysis-run and (once signed) report-signed ledger entries."""
+    from .. import provenance
+
+    settings = request.app.state.settings
+    signed = provenance.find_index(settings, "report-signed", report.sha256) if report.status == "signed" else None
+    out = ReportOut.model_validate(report)
+    out.provenance = provenance.receipts(settings, [row.ledger_index, signed])
+    return out
+
+
+@router.post(
+    "/api/analyses/{analysis_id}/report/sign",
+    response_model=ReportOut,
+    responses={**ERRORS, **NOT_FOUND, 409: {"description": "Signed"}},
+)
+def sign_report(
+    analysis_id: IdPath, request: Request, who: Principal = Depends(require(*CAN_SIGN)), db: Session = Depends(get_db)
+) -> ReportOut:
     """Sign the report (clinicians of the site): it has been reviewed and confirmed."""
     row = analysis_of_site(db, who, analysis_id)
     report = db.scalar(select(Report).where(Report.analysis_id == row.id))
@@ -162,4 +211,4 @@ def sign_report(analysis_id: IdPath, request: Request, who: Principal = Depends(
             parent_index=row.ledger_index,
             details={"analysis_id": row.id, "report_id": report.id, "recording_id": rec.id},
         )
-    return ReportOut.model_validate(report)
+    return _report_out(request, row, report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 
 import pytest
@@ -164,15 +165,31 @@ def test_window_events_and_annotations(sqlite_world, real_edf):
     assert body["times"][0] == pytest.approx(5.0) and body["times"][-1] < 15.0
     full = w.client.get(
         f"{url}/window",
-        params={"start": 5, "duration": 10, "montage": "referential", "max_points": 5000, "highpass": 1, "lowpass": 30, "notch": 50},
+        params={
+            "start": 5,
+            "duration": 10,
+            "montage": "referential",
+            "max_points": 5000,
+            "highpass": 1,
+            "lowpass": 30,
+            "notch": 50,
+        },
         headers=w.as_("clin"),
     ).json()
-    assert full["decimation"] == "none" and len(full["times"]) == 2560 and full["filters"] == {"highpass": 1.0, "lowpass": 30.0, "notch": 50.0}
+    assert (
+        full["decimation"] == "none"
+        and len(full["times"]) == 2560
+        and full["filters"] == {"highpass": 1.0, "lowpass": 30.0, "notch": 50.0}
+    )
     # The min/max envelope keeps every extreme of the undecimated window.
     import numpy as np
 
-    plain = w.client.get(f"{url}/window", params={"start": 5, "duration": 10, "montage": "referential", "max_points": 5000}, headers=w.as_("clin")).json()
-    small = w.client.get(f"{url}/window", params={"start": 5, "duration": 10, "montage": "referential", "max_points": 500}, headers=w.as_("clin")).json()
+    plain = w.client.get(
+        f"{url}/window", params={"start": 5, "duration": 10, "montage": "referential", "max_points": 5000}, headers=w.as_("clin")
+    ).json()
+    small = w.client.get(
+        f"{url}/window", params={"start": 5, "duration": 10, "montage": "referential", "max_points": 500}, headers=w.as_("clin")
+    ).json()
     assert np.allclose(np.max(plain["data"], axis=1), np.max(small["data"], axis=1))
     assert np.allclose(np.min(plain["data"], axis=1), np.min(small["data"], axis=1))
     for bad in ({"start": 61}, {"montage": "../../etc/passwd"}, {"highpass": 40, "lowpass": 30}, {"lowpass": 200}):
@@ -181,7 +198,11 @@ def test_window_events_and_annotations(sqlite_world, real_edf):
     assert len(_audit(w, "recording.window")) >= 4
 
     # Annotations CRUD: clinicians and technologists write, researchers read.
-    made = w.client.post(f"{url}/annotations", json={"onset": 12.5, "duration": 2, "description": "spike-wave", "channels": ["T7"]}, headers=w.as_("tech"))
+    made = w.client.post(
+        f"{url}/annotations",
+        json={"onset": 12.5, "duration": 2, "description": "spike-wave", "channels": ["T7"]},
+        headers=w.as_("tech"),
+    )
     assert made.status_code == 201
     aid = made.json()["id"]
     assert w.client.post(f"{url}/annotations", json={"onset": 1, "description": "x"}, headers=w.as_("res")).status_code == 403
@@ -214,7 +235,9 @@ def test_analysis_runs_in_a_worker_and_results_are_served(sqlite_world, real_edf
 
     w = sqlite_world
     rec = upload(w, real_edf).json()
-    assert w.client.post(f"/api/recordings/{rec['id']}/analyses", json={"only": ["nope"]}, headers=w.as_("tech")).status_code == 422
+    assert (
+        w.client.post(f"/api/recordings/{rec['id']}/analyses", json={"only": ["nope"]}, headers=w.as_("tech")).status_code == 422
+    )
     assert w.client.post(f"/api/recordings/{rec['id']}/analyses", json={}, headers=w.as_("res")).status_code == 403
     r = w.client.post(f"/api/recordings/{rec['id']}/analyses", json={"only": ["recording", "qeeg"]}, headers=w.as_("tech"))
     assert r.status_code == 202 and r.json()["status"] == "queued" and r.json()["job"]["status"] == "queued"
@@ -258,6 +281,25 @@ def test_analysis_runs_in_a_worker_and_results_are_served(sqlite_world, real_edf
         assert run["kind"] == "analysis-run" and run["parents"] == [ledger.entry(rec["ledger_index"]).leaf_hash.hex()]
         signed = ledger.find(kind="report-signed")
         assert len(signed) == 1 and signed[0].record["parents"] == [ledger.entry(a["ledger_index"]).leaf_hash.hex()]
+    # The report shows its entries with their inclusion proofs, and the API gives receipts and the checkpoint;
+    # all of it checks out with the verifier keys alone, and a changed byte does not.
+    from dbrain.ledger import LedgerError, verify_receipt
+
+    cp = w.client.get("/api/ledger/checkpoint", headers=w.as_("res")).json()
+    assert cp["tree_size"] >= 3 and cp["checkpoint"].count("\n") >= 3
+    shown = w.client.get(f"/api/analyses/{aid}/report", headers=w.as_("res")).json()["provenance"]
+    assert [r["entry"]["index"] for r in shown] == [a["ledger_index"], signed[0].index]
+    for r in shown:
+        verify_receipt(r, cp["verifier_keys"])
+    got = w.client.get(f"/api/ledger/entries/{rec['ledger_index']}/receipt", headers=w.as_("res")).json()
+    assert verify_receipt(got, cp["verifier_keys"]).size == got["inclusion_proof"]["tree_size"]
+    bad = copy.deepcopy(got)
+    h = bad["inclusion_proof"]["hashes"][0]
+    bad["inclusion_proof"]["hashes"][0] = ("0" if h[0] != "0" else "1") + h[1:]
+    with pytest.raises(LedgerError):
+        verify_receipt(bad, cp["verifier_keys"])
+    assert w.client.get("/api/ledger/entries/999999/receipt", headers=w.as_("res")).status_code == 404
+    assert w.client.get("/api/ledger/checkpoint").status_code == 401
 
 
 def test_deidentification_can_remove_the_start_date(sqlite_url, tmp_path, real_edf):
@@ -283,7 +325,9 @@ def test_migrations_match_the_models(db_url, tmp_path):
         migrate(engine)
         migrate(engine)  # idempotent
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"include_name": lambda n, t, p: not (t == "table" and str(n).startswith("ledger_"))})
+            ctx = MigrationContext.configure(
+                conn, opts={"include_name": lambda n, t, p: not (t == "table" and str(n).startswith("ledger_"))}
+            )
             assert compare_metadata(ctx, Base.metadata) == []
     finally:
         engine.dispose()
@@ -304,7 +348,6 @@ def test_store_streams_and_deduplicates(tmp_path):
     with pytest.raises(ValueError, match="SHA-256"):
         store.path("../../etc/passwd")
     shutil.rmtree(tmp_path / "s")
-
 
 
 def test_a_failing_analysis_records_the_reason_and_is_not_retried(sqlite_world, real_edf):
