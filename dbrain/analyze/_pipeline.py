@@ -90,6 +90,10 @@ def _step_overrides(step_params) -> dict[str, dict]:
     return step_params
 
 
+#: Files the pipeline itself writes; steps cannot write files of these names.
+_RESERVED = frozenset({"summary.json", "events.tsv", "annotations.edf", "report.html", "report.pdf"})
+
+
 @verbose
 def analyze(
     path: str | os.PathLike,
@@ -162,6 +166,10 @@ def analyze(
                 if (tmp / f"{name}.parquet").exists():
                     raise RuntimeError(f"step {step.name!r} writes table {name!r}, which another step wrote")
                 table.to_parquet(tmp / f"{name}.parquet", index=False)
+            for name, content in result.files.items():
+                if Path(name).name != name or name in _RESERVED or name.endswith(".parquet") or (tmp / name).exists():
+                    raise RuntimeError(f"step {step.name!r} writes file {name!r}, which is not a free plain file name")
+                (tmp / name).write_bytes(content)
             if result.events is not None and len(result.events):
                 events.append(result.events[EVENT_COLUMNS])
             records.append(
@@ -171,6 +179,7 @@ def analyze(
                     "params": params,
                     "seconds": round(time.time() - t0, 3),
                     "tables": sorted(f"{name}.parquet" for name in result.tables),
+                    "files": sorted(result.files),
                     "summary": result.summary,
                 }
             )

@@ -44,12 +44,16 @@ class StepResult:
         Report sections, in order.
     tables : dict of str to pandas.DataFrame
         Tidy result tables, written as ``DIR/<name>.parquet``.
+    files : dict of str to bytes
+        Other result files (e.g. ``{"diagnosis.json": b"..."}``), written as
+        ``DIR/<name>`` inside the same atomic write; a plain file name.
     """
 
     summary: dict[str, Any] = field(default_factory=dict)
     events: pd.DataFrame | None = None
     sections: list = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

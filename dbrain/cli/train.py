@@ -1,4 +1,4 @@
-"""``dbrain train seizures DATA --out MODEL_DIR``: retrain the seizure detector on a BIDS dataset."""
+"""``dbrain train seizures|dementia|epilepsy DATA --out MODEL_DIR``: retrain dbrain's models on your data."""
 
 from __future__ import annotations
 
@@ -42,6 +42,74 @@ def seizures(
         sens = "n/a" if med["sensitivity"] is None else f"{med['sensitivity']:.2f}"
         line += f"; {cv['folds']}-fold subject-grouped CV at medium: sensitivity {sens}, {med['fp_per_24h']:.2f} FP/24 h"
     typer.echo(line)
+
+
+def _train_screen(kind, data, out, label_column, positive, negative, repeats, seed, overwrite):
+    from ..diagnosis import train_diagnosis_model
+    from ._progress import progress_bar
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"'{out}' exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"'{out}' is not empty (use --overwrite to replace the model in it)")
+    split = lambda v: [s.strip() for s in v.split(",") if s.strip()] if v else None  # noqa: E731
+    with progress_bar("features") as update:
+        m = train_diagnosis_model(
+            data,
+            out,
+            kind,
+            label_column=label_column,
+            positive=split(positive),
+            negative=split(negative),
+            repeats=repeats,
+            seed=seed,
+            on_progress=update,
+        )
+    cv = m["nested_cv"]
+    p = cv["pooled"]
+    typer.echo(
+        f"{out}: {kind} screen on {m['n_train']['subjects']} subjects; nested subject-wise CV: balanced accuracy "
+        f"{p['balanced_accuracy']:.2f} (folds SD {cv['spread']['balanced_accuracy']['sd']:.2f}), AUROC {p['auroc']:.2f}, "
+        f"sensitivity {p['sensitivity']:.2f}, specificity {p['specificity']:.2f}, Brier {p['brier']:.3f}"
+    )
+
+
+_DATA_HELP = "BIDS dataset (participants.tsv with a diagnosis column) or a manifest CSV with columns path,label,subject."
+_OUT_HELP = "Model folder to write (model.json, metrics.json, features.parquet, MODEL_CARD.md)."
+
+
+@train_app.command("dementia")
+def dementia(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help=_OUT_HELP),
+    label_column: str = typer.Option(None, "--label-column", help="Diagnosis column of participants.tsv."),
+    positive: str = typer.Option(None, "--positive", help="Comma-separated label values of dementia (default A,AD,dementia,1)."),
+    negative: str = typer.Option(
+        None, "--negative", help="Comma-separated label values of controls (default C,CN,HC,control,healthy,0)."
+    ),
+    repeats: int = typer.Option(3, "--repeats", help="Repetitions of the outer subject-wise CV split."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an existing model folder."),
+):
+    """Train a dementia screen (nested subject-wise CV numbers in metrics.json and MODEL_CARD.md)."""
+    _train_screen("dementia", data, out, label_column, positive, negative, repeats, seed, overwrite)
+
+
+@train_app.command("epilepsy")
+def epilepsy(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help=_OUT_HELP),
+    label_column: str = typer.Option(None, "--label-column", help="Diagnosis column of participants.tsv."),
+    positive: str = typer.Option(None, "--positive", help="Comma-separated label values of epilepsy (default epilepsy,E,1)."),
+    negative: str = typer.Option(
+        None, "--negative", help="Comma-separated label values of controls (default C,CN,HC,control,healthy,0)."
+    ),
+    repeats: int = typer.Option(3, "--repeats", help="Repetitions of the outer subject-wise CV split."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an existing model folder."),
+):
+    """Train an epilepsy screen (nested subject-wise CV numbers in metrics.json and MODEL_CARD.md)."""
+    _train_screen("epilepsy", data, out, label_column, positive, negative, repeats, seed, overwrite)
 
 
 def register(app: typer.Typer) -> None:

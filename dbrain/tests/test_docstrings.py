@@ -23,6 +23,7 @@ PACKAGES = [
     "dbrain.evaluate",
     "dbrain.network",
     "dbrain.server",
+    "dbrain.diagnosis",
     "dbrain.detect",
     "dbrain.detect.spikes",
     "dbrain.detect.patterns",
