@@ -14,6 +14,7 @@ ldconfig -p | grep -q 'libharfbuzz-subset.so' || need_apt+=(libharfbuzz-subset0)
 if [ "$extra" = "test" ]; then
   command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+  [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the viewer's Playwright end-to-end test
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""

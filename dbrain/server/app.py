@@ -4,22 +4,28 @@ The app only wires things together: settings, the database (migrated to the
 newest Alembic revision at start-up), the object store, one exception
 handler turning the core's :class:`~dbrain.errors.DbrainError` into a JSON
 ``{"detail": "<the core's one-line message>"}``, and the routers of
-:mod:`dbrain.server.routes`. Analyses run in ``dbrain worker`` processes,
+:mod:`dbrain.server.routes`, and the browser viewer's static files at
+``/viewer/`` (``/`` redirects there). Analyses run in ``dbrain worker`` processes,
 never in the web process.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..errors import DbrainError, UnsupportedFormatError
 from .db import make_engine, make_sessionmaker, migrate
 from .settings import Settings
 from .storage import ObjectStore
+
+#: The browser viewer's static files (index.html, viewer.js, viewer.css).
+STATIC = Path(__file__).parent / "static"
 
 
 def _status(exc: DbrainError) -> int:
@@ -79,4 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (auth, admin, recordings, analyses, ledger):
         app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """The browser viewer."""
+        return RedirectResponse("/viewer/")
+
+    # The browser EEG viewer: static files (no build step), talking only to the API above.
+    app.mount("/viewer", StaticFiles(directory=STATIC, html=True), name="viewer")
     return app

@@ -173,7 +173,11 @@ def current_principal(request: Request, db: Session = Depends(get_db)) -> Princi
                     sent = request.headers.get("x-csrf-token", "")
                     if not secrets.compare_digest(sent, row.csrf_token):
                         raise HTTPException(403, "missing or wrong X-CSRF-Token header for a cookie-authenticated request")
-                return Principal(user, "session", row.csrf_token)
+                csrf = row.csrf_token
+                # End this transaction (on SQLite it holds the write lock) as the token path does:
+                # an upload streams its body and then writes in another session, which would wait for it.
+                db.commit()
+                return Principal(user, "session", csrf)
     raise HTTPException(401, "not authenticated: log in (POST /api/auth/login) or send 'Authorization: Bearer <API token>'")
 
 
@@ -192,7 +196,9 @@ def require(*roles: str):
 
     def dependency(request: Request, who: Principal = Depends(current_principal), db: Session = Depends(get_db)) -> Principal:
         if who.role not in roles:
-            audit(db, who, "access-denied", request=request, outcome="denied", detail={"path": request.url.path, "role": who.role})
+            audit(
+                db, who, "access-denied", request=request, outcome="denied", detail={"path": request.url.path, "role": who.role}
+            )
             db.commit()
             raise HTTPException(403, f"role '{who.role}' may not do this (allowed: {', '.join(roles)})")
         return who
