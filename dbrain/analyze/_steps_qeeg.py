@@ -20,9 +20,11 @@ MIN_DURATION = 30.0
     "2",
     order=20,
     description="Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate.",
-    params={"window": 2.0, "step": 1.0, "fmin": 0.5, "fmax": 30.0},
+    # n_jobs: threads (and specparam processes) for one recording; it does not change the results.
+    # dbrain batch sets it to 1 and runs recordings in parallel instead.
+    params={"window": 2.0, "step": 1.0, "fmin": 0.5, "fmax": 30.0, "n_jobs": 2},
 )
-def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fmax: float) -> StepResult:
+def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fmax: float, n_jobs: int = 2) -> StepResult:
     """Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate."""
     raw = ctx.raw
     duration = raw.n_times / raw.info["sfreq"]
@@ -34,7 +36,7 @@ def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fma
         )
     # Mains frequency for the line-noise score: the recording's own when its format stores it, else 50 Hz.
     line_freq = raw.info["line_freq"] or 50.0
-    result = compute_qeeg(raw, window=window, step=step, fmin=fmin, fmax=fmax, line_freq=line_freq, n_jobs=2)
+    result = compute_qeeg(raw, window=window, step=step, fmin=fmin, fmax=fmax, line_freq=line_freq, n_jobs=n_jobs)
     trend, hr_events = compute_heart_rate(raw)
     hr = None
     if len(trend) > 1:

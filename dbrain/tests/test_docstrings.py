@@ -24,6 +24,7 @@ PACKAGES = [
     "dbrain.network",
     "dbrain.server",
     "dbrain.diagnosis",
+    "dbrain.batch",
     "dbrain.detect",
     "dbrain.detect.spikes",
     "dbrain.detect.patterns",

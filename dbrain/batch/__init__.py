@@ -1,0 +1,39 @@
+"""Batch analysis at scale on Dask, into a Parquet feature store queried with DuckDB.
+
+::
+
+    from dbrain.batch import run_batch, query
+    result = run_batch("bids_root/", "store/", steps=["recording", "qeeg"], workers=2)
+    query("SELECT dataset, subject, duration FROM recordings WHERE status = 'ok'", "store/")
+
+Each recording is one Dask task calling :func:`dbrain.analyze.analyze`;
+results are keyed by the recording's SHA-256 and the analysis configuration,
+so reruns skip finished work. See ``docs/batch.md`` for the store's schema.
+"""
+
+from ._inputs import BatchInput, collect_inputs
+from ._norms import AGE_BINS, build_norms, recording_values, zscores
+from ._query import QueryError, connect, query
+from ._run import BatchResult, analysis_config, config_hash, hash_recording, run_batch
+from ._store import EVENTS_SCHEMA, FEATURES_SCHEMA, RECORDINGS_SCHEMA, list_tables
+
+__all__ = [
+    "AGE_BINS",
+    "build_norms",
+    "zscores",
+    "recording_values",
+    "BatchInput",
+    "BatchResult",
+    "EVENTS_SCHEMA",
+    "FEATURES_SCHEMA",
+    "QueryError",
+    "RECORDINGS_SCHEMA",
+    "analysis_config",
+    "collect_inputs",
+    "config_hash",
+    "connect",
+    "hash_recording",
+    "list_tables",
+    "query",
+    "run_batch",
+]

@@ -1,0 +1,166 @@
+"""Normative values from a cohort in the feature store, and z-scores against them."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ParameterError
+from ..utils.check import _validate_type
+from ._query import connect
+
+#: Default age-bin edges in years (bins are [lo, hi)).
+AGE_BINS = (0, 1, 3, 6, 12, 18, 30, 45, 60, 75, 120)
+NORM_COLUMNS = ["source", "feature", "channel", "age_min", "age_max", "n", "mean", "sd"]
+
+
+def _cohort_values(con, keys: list[str]) -> pd.DataFrame:
+    con.register("_cohort", pd.DataFrame({"key": keys}))
+    parts = []
+    views = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if "qeeg" in views:
+        parts.append(
+            con.execute(
+                "SELECT key, 'qeeg' AS source, measure AS feature, channel, avg(value) AS value "
+                "FROM qeeg JOIN _cohort USING (key) GROUP BY ALL"
+            ).df()
+        )
+    parts.append(
+        con.execute(
+            "SELECT key, step AS source, feature, '' AS channel, value FROM features JOIN _cohort USING (key) "
+            "WHERE step IN ('qeeg', 'network')"
+        ).df()
+    )
+    values = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
+    if values is None:
+        return pd.DataFrame(columns=["key", "source", "feature", "channel", "value"])
+    values["channel"] = values["channel"].fillna("").astype(str)
+    return values[np.isfinite(values["value"].astype(float))]
+
+
+def _stats(frame: pd.DataFrame, age_min, age_max, min_count: int) -> pd.DataFrame:
+    grouped = frame.groupby(["source", "feature", "channel"], observed=True)["value"]
+    out = grouped.agg(n="count", mean="mean", sd=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else math.nan).reset_index()
+    out = out[out["n"] >= min_count]
+    out.insert(3, "age_min", age_min)
+    out.insert(4, "age_max", age_max)
+    return out
+
+
+def build_norms(
+    store: str | os.PathLike,
+    *,
+    group: str = "normal",
+    age_bins: tuple[float, ...] | list[float] = AGE_BINS,
+    min_count: int = 2,
+) -> pd.DataFrame:
+    """Means and spreads of qEEG and network features over a normal cohort.
+
+    The cohort is every ``ok`` recording of the store whose ``group`` (from
+    the manifest or ``participants.tsv``) equals ``group`` (case-insensitive);
+    a recording analysed under several configurations counts once (its
+    latest row). qEEG values are each recording's mean over time per measure
+    and channel (``qeeg`` table); network and qEEG summary numbers come from
+    the ``features`` table (``channel`` empty).
+
+    Parameters
+    ----------
+    store : path-like
+        A feature store written by :func:`run_batch`.
+    group : str
+        The cohort's group label.
+    age_bins : sequence of float
+        Age-bin edges in years; bins are ``[lo, hi)``. Recordings of unknown
+        age count only in the all-ages rows.
+    min_count : int
+        Fewest recordings for a feature and bin to get a row.
+
+    Returns
+    -------
+    norms : pandas.DataFrame
+        Columns ``source, feature, channel, age_min, age_max, n, mean, sd``;
+        the all-ages rows have ``age_min`` and ``age_max`` NaN.
+    """
+    _validate_type(group, str, "group")
+    _validate_type(min_count, int, "min_count")
+    edges = [float(e) for e in age_bins]
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise ParameterError(f"age_bins must be at least two increasing edges, got {list(age_bins)}")
+    con = connect(store)
+    try:
+        cohort = con.execute(
+            "SELECT key, age FROM (SELECT key, age, row_number() OVER (PARTITION BY sha256 ORDER BY created DESC) AS r "
+            "FROM recordings WHERE status = 'ok' AND lower(\"group\") = lower(?)) WHERE r = 1",
+            [group],
+        ).df()
+        if cohort.empty:
+            raise ParameterError(f"no recordings with group {group!r} and status ok in the store")
+        values = _cohort_values(con, cohort["key"].tolist())
+    finally:
+        con.close()
+    values = values.merge(cohort, on="key")
+    parts = [_stats(values, math.nan, math.nan, min_count)]
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        in_bin = values[(values["age"] >= lo) & (values["age"] < hi)]
+        if len(in_bin):
+            parts.append(_stats(in_bin, lo, hi, min_count))
+    norms = pd.concat(parts, ignore_index=True)[NORM_COLUMNS]
+    norms.attrs["group"] = group
+    return norms
+
+
+def zscores(values: pd.DataFrame, norms: pd.DataFrame, *, age: float | None = None) -> pd.DataFrame:
+    """Z-scores of one recording's features against normative values.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Columns ``source, feature, channel, value`` (as :func:`build_norms` uses them).
+    norms : pandas.DataFrame
+        From :func:`build_norms` (or its saved Parquet file).
+    age : float | None
+        Age in years: the matching age bin is used where it exists, else the
+        all-ages row.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``values`` with ``mean``, ``sd``, ``n``, ``age_min``, ``age_max`` and
+        ``z = (value - mean) / sd`` (NaN where no norm or sd is 0).
+    """
+    keys = ["source", "feature", "channel"]
+    overall = norms[norms["age_min"].isna()]
+    chosen = overall
+    if age is not None:
+        binned = norms[(norms["age_min"] <= age) & (norms["age_max"] > age)]
+        chosen = pd.concat([binned, overall[~overall.set_index(keys).index.isin(binned.set_index(keys).index)]])
+    out = values.merge(chosen[[*keys, "age_min", "age_max", "n", "mean", "sd"]], on=keys, how="left")
+    sd = out["sd"].where(out["sd"] > 0)
+    out["z"] = (out["value"] - out["mean"]) / sd
+    return out
+
+
+def recording_values(store: str | os.PathLike, key: str) -> pd.DataFrame:
+    """One stored recording's features in the form :func:`zscores` takes.
+
+    Parameters
+    ----------
+    store : path-like
+        A feature store written by :func:`run_batch`.
+    key : str
+        The recording's result key (``recordings.key``).
+
+    Returns
+    -------
+    values : pandas.DataFrame
+        Columns ``source, feature, channel, value``.
+    """
+    con = connect(store)
+    try:
+        values = _cohort_values(con, [key])
+    finally:
+        con.close()
+    return values.drop(columns="key").reset_index(drop=True)

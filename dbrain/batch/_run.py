@@ -1,0 +1,474 @@
+"""``run_batch``: one Dask task per recording, results keyed by content and configuration."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..errors import DbrainError, ParameterError
+from ..utils import logger, verbose
+from ..utils.check import _check_option, _validate_type
+from . import _store
+from ._inputs import BatchInput, collect_inputs
+
+
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` did.
+
+    Attributes
+    ----------
+    store : pathlib.Path
+        The feature store.
+    rows : pandas.DataFrame
+        One ``recordings`` row per input (see ``docs/batch.md``) plus
+        ``dataset``, ``subject`` and ``action`` (``computed``, ``skipped`` or
+        ``failed``: the worker died too often or the task raised).
+    seconds : float
+        Wall time of the batch.
+    config_hash : str
+        Hash of the analysis configuration (steps, versions, parameters).
+    """
+
+    store: Path
+    rows: pd.DataFrame
+    seconds: float
+    config_hash: str
+    ledger_entries: list = field(default_factory=list)
+
+    @property
+    def n_computed(self) -> int:
+        return int((self.rows["action"] == "computed").sum())
+
+    @property
+    def n_skipped(self) -> int:
+        return int((self.rows["action"] == "skipped").sum())
+
+    @property
+    def n_errors(self) -> int:
+        return int((self.rows["status"] == "error").sum())
+
+
+#: Step parameters that change how a step runs, not what it computes: left out of the configuration
+#: (and its hash) and set for batch tasks, which run one recording per worker thread.
+RUN_ONLY_PARAMS = {"n_jobs": 1}
+
+
+def analysis_config(steps: list[str] | None = None, step_params: dict[str, dict] | None = None) -> dict:
+    """The analysis configuration a result key depends on.
+
+    Parameters
+    ----------
+    steps : list of str | None
+        Step names (default: every registered step).
+    step_params : dict of str to dict | None
+        Parameter overrides by step name, as for :func:`dbrain.analyze.analyze`.
+
+    Returns
+    -------
+    config : dict
+        ``{"steps": [{"name", "version", "params"}, …]}`` in run order, with
+        each step's defaults merged with the overrides. The dbrain version is
+        not part of it: a step's ``version`` is bumped when its output changes.
+    """
+    from ..analyze import get_steps
+
+    registered = get_steps()
+    names = [s.name for s in registered]
+    for name in steps or []:
+        _check_option("step", name, names)
+    step_params = step_params or {}
+    _validate_type(step_params, dict, "step_params", "dict of step name to dict")
+    chosen = [s for s in registered if not steps or s.name in steps]
+    for name, params in step_params.items():
+        _check_option("step", name, names)
+        for key in params:
+            _check_option(f"{name} step parameter", key, list(next(s for s in registered if s.name == name).params))
+    return {
+        "steps": [
+            {
+                "name": s.name,
+                "version": s.version,
+                "params": {k: v for k, v in {**s.params, **step_params.get(s.name, {})}.items() if k not in RUN_ONLY_PARAMS},
+            }
+            for s in chosen
+        ]
+    }
+
+
+def config_hash(config: dict) -> str:
+    """SHA-256 of the canonical JSON of an :func:`analysis_config`.
+
+    Parameters
+    ----------
+    config : dict
+        As returned by :func:`analysis_config`.
+
+    Returns
+    -------
+    digest : str
+        64 hex digits.
+    """
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def hash_recording(path: str | os.PathLike) -> str:
+    """SHA-256 of a recording, streamed in 1 MB blocks.
+
+    Parameters
+    ----------
+    path : path-like
+        A file, or a folder recording (``.mff``): then the hash covers every
+        file's relative name and content, in sorted order.
+
+    Returns
+    -------
+    sha256 : str
+    """
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as fid:
+            for block in iter(lambda: fid.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _hash_task(path: str) -> tuple[str | None, str | None]:
+    try:
+        return hash_recording(path), None
+    except OSError as exc:
+        return None, f"cannot read '{path}': {exc.strerror or exc}"
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _error_message(exc: BaseException) -> str:
+    if isinstance(exc, DbrainError):
+        return _one_line(exc)
+    return f"internal error ({type(exc).__name__}): {_one_line(exc)}"
+
+
+def _base_row(item: dict, sha256: str | None, key: str, cfg_hash: str, config: dict) -> dict:
+    meta = dict(item.get("meta") or {})
+    lower = {str(k).lower(): v for k, v in meta.items()}  # participants.tsv often says "Age"
+    try:
+        age = float(lower["age"]) if lower.get("age") not in (None, "") else None
+    except ValueError:
+        age = None
+    return {
+        "key": key,
+        "path": item["path"],
+        "sha256": sha256,
+        "config_hash": cfg_hash,
+        "steps": ",".join(f"{s['name']}:{s['version']}" for s in config["steps"]),
+        "age": age,
+        "group": lower.get("group"),
+        "meta": json.dumps(meta, sort_keys=True),
+        "dbrain_version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _write_error(store: Path, item: dict, row: dict, message: str, error_type: str, *, final: bool) -> dict:
+    # A final error (the input's fault, a DbrainError) is marked done and not retried by a rerun;
+    # any other failure (a dbrain bug, a dying worker) gets its row but is recomputed next time.
+    row = {**row, "status": "error", "error": message, "error_type": error_type}
+    folder = _store.partition_dir(store, "recordings", item["dataset"], item["subject"])
+    _store.write_table(_store.recordings_table(row), folder / f"{row['key']}.parquet")
+    if final:
+        _store.write_marker(store, row["key"], {"status": "error", "error": message})
+    return row
+
+
+@contextlib.contextmanager
+def _allow_child_processes():
+    # Some steps start processes (specparam's aperiodic fits use a
+    # multiprocessing pool). Two things break that inside a Dask worker:
+    # (1) forking a process that runs threads (the worker's event loop, BLAS
+    # pools) can deadlock the child — seen here as a worker hanging for good —
+    # so this worker process uses the "forkserver" start method (children are
+    # forked from a single-threaded server, with the heavy imports preloaded);
+    # (2) nanny-started workers are daemons, which may not have children: the
+    # flag is lifted for the task only and restored.
+    if multiprocessing.get_start_method(allow_none=True) != "forkserver":
+        multiprocessing.set_forkserver_preload(["numpy", "scipy", "specparam"])
+        multiprocessing.set_start_method("forkserver", force=True)
+    process = multiprocessing.current_process()
+    daemon = process.daemon
+    if daemon:
+        process.daemon = False
+    try:
+        yield
+    finally:
+        if daemon:
+            process.daemon = True
+
+
+def _task_params(config: dict) -> dict[str, dict]:
+    from ..analyze import get_steps
+
+    defaults = {s.name: s.params for s in get_steps()}
+    out = {}
+    for step in config["steps"]:
+        run_only = {k: v for k, v in RUN_ONLY_PARAMS.items() if k in defaults.get(step["name"], {})}
+        out[step["name"]] = {**step["params"], **run_only}
+    return out
+
+
+def _analyse_task(item: dict, sha256: str, key: str, config: dict, cfg_hash: str, store: str) -> dict:
+    """Run on a worker: analyse one recording with the core's ``analyze`` and write its store rows."""
+    from ..analyze import analyze
+
+    store = Path(store)
+    done = _store.is_done(store, key)
+    if done is not None:  # another batch finished it meanwhile
+        return {"key": key, "action": "skipped", "status": done.get("status"), "error": done.get("error")}
+    row = _base_row(item, sha256, key, cfg_hash, config)
+    started = time.time()
+    out = _store.result_dir(store, key)
+    try:
+        with _allow_child_processes():
+            output = analyze(
+                item["path"],
+                out,
+                only=[s["name"] for s in config["steps"]],
+                overwrite=True,
+                ledger=False,
+                step_params=_task_params(config),
+            )
+    except Exception as exc:  # noqa: BLE001 - fault isolation: any failure of one recording is its error row
+        row["seconds"] = round(time.time() - started, 3)
+        final = isinstance(exc, DbrainError)
+        return {**_write_error(store, item, row, _error_message(exc), type(exc).__name__, final=final), "action": "computed"}
+    summary = output.summary
+    rec = summary["recording"]
+    channel_types = rec.get("channel_types") or {}
+    row.update(
+        status="ok",
+        format=rec.get("format"),
+        start_time=rec.get("start_time"),
+        duration=rec.get("duration"),
+        sfreq=rec.get("sfreq"),
+        n_channels=rec.get("n_channels"),
+        n_eeg=int(channel_types.get("eeg", 0)),
+        n_events=summary.get("n_events"),
+        seconds=round(time.time() - started, 3),
+    )
+    d, s = item["dataset"], item["subject"]
+    name = f"{key}.parquet"
+    if len(output.events):
+        _store.write_table(_store.events_table(key, output.events), _store.partition_dir(store, "events", d, s) / name)
+    features = _store.features_table(key, summary["steps"])
+    if features.num_rows:
+        _store.write_table(features, _store.partition_dir(store, "features", d, s) / name)
+    for table in sorted(out.glob("*.parquet")):
+        if table.stem in _store.SCHEMAS or table.stem in _store.RESERVED:
+            continue
+        frame = pd.read_parquet(table)
+        _store.write_table(_store.step_table(key, frame), _store.partition_dir(store, table.stem, d, s) / name)
+    _store.write_table(_store.recordings_table(row), _store.partition_dir(store, "recordings", d, s) / name)
+    _store.write_marker(store, key, {"status": "ok", "steps": [st["name"] for st in summary["steps"]]})
+    return {**row, "action": "computed"}
+
+
+def _ledger_exists() -> bool:
+    from ..utils import dbrain_home
+
+    return bool(os.environ.get("DBRAIN_DATABASE_URL")) or (dbrain_home() / "dbrain.sqlite").is_file()
+
+
+def _make_client(workers, scheduler, memory_limit):
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        return Client(scheduler, timeout="20s"), None
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=memory_limit,
+        dashboard_address=":0",  # any free port: two batches (or a notebook cluster) never clash on 8787
+    )
+    return Client(cluster), cluster
+
+
+@verbose
+def run_batch(
+    data: str | os.PathLike | list[BatchInput],
+    store: str | os.PathLike,
+    *,
+    steps: list[str] | None = None,
+    step_params: dict[str, dict] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    memory_limit: str | float | None = "auto",
+    retries: int = 2,
+    retry_errors: bool = False,
+    ledger: bool | None = None,
+    on_result: Callable[[dict, int, int], None] | None = None,
+    verbose=None,
+) -> BatchResult:
+    """Analyse many recordings on a Dask cluster into a Parquet feature store.
+
+    Each recording is one Dask task that calls :func:`dbrain.analyze.analyze`
+    (the same code as ``dbrain analyze``) into ``STORE/results/<key>`` and
+    turns its outputs into store rows. ``key`` is the recording's SHA-256
+    (first 24 hex digits) and the configuration hash (first 12): a rerun skips
+    recordings already done, a changed configuration recomputes them. A
+    recording that fails gets an error row with the one-line reason and the
+    batch goes on; a task whose worker dies is rerun on another worker.
+
+    Parameters
+    ----------
+    data : path-like | list of BatchInput
+        A BIDS dataset, a folder of recordings, a manifest CSV (see
+        :func:`collect_inputs`) or the inputs themselves.
+    store : path-like
+        The feature store folder (created).
+    steps : list of str | None
+        Analysis steps to run (default: all registered steps).
+    step_params : dict of str to dict | None
+        Step parameter overrides, as for :func:`dbrain.analyze.analyze`.
+    workers : int | None
+        Worker processes of the local cluster (one thread each); default: the
+        number of CPUs. Ignored with ``scheduler``.
+    scheduler : str | None
+        Address of an existing Dask scheduler (``tcp://HOST:8786``); the
+        workers must see ``data`` and ``store`` under the same paths.
+    memory_limit : str | float | None
+        Memory limit per local worker (``"4GB"``, ``"auto"`` = RAM / workers);
+        a worker over it is restarted and its task retried.
+    retries : int
+        Times a task that raised inside Dask is retried (worker loss is
+        handled by the scheduler's own rescheduling).
+    retry_errors : bool
+        Recompute recordings whose stored result is an error row.
+    ledger : bool | None
+        Append an ``analysis-run`` entry per computed recording to the
+        provenance ledger; default (None): only if the ledger exists.
+    on_result : callable | None
+        Called as ``on_result(row, n_done, n_total)`` after each recording.
+    verbose : bool | str | int | None
+        Log level for this call.
+
+    Returns
+    -------
+    result : BatchResult
+    """
+    started = time.time()
+    _validate_type(retries, int, "retries")
+    if workers is not None:
+        _validate_type(workers, int, "workers")
+        if workers < 1:
+            raise ParameterError(f"workers must be at least 1, got {workers}")
+    if scheduler is not None:
+        _validate_type(scheduler, str, "scheduler")
+    inputs = list(data) if isinstance(data, list) else collect_inputs(data)
+    config = analysis_config(steps, step_params)
+    cfg_hash = config_hash(config)
+    store = Path(store).expanduser().resolve()
+    store.mkdir(parents=True, exist_ok=True)
+    (store / "_config").mkdir(exist_ok=True)
+    (store / "_config" / f"{cfg_hash[:12]}.json").write_text(json.dumps(config, indent=2, default=str) + "\n", encoding="utf-8")
+    use_ledger = _ledger_exists() if ledger is None else bool(ledger)
+    items = [{"path": i.path, "dataset": i.dataset, "subject": i.subject, "meta": dict(i.meta)} for i in inputs]
+    rows: list[dict] = []
+    entries = []
+    total = len(items)
+
+    def finish(item, row):
+        row = {**row, "dataset": item["dataset"], "subject": item["subject"], "path": item["path"]}
+        rows.append(row)
+        if on_result is not None:
+            on_result(row, len(rows), total)
+
+    from distributed import as_completed
+
+    client, cluster = _make_client(workers or os.cpu_count() or 1, scheduler, memory_limit)
+    try:
+        hashes = client.gather(client.map(_hash_task, [i["path"] for i in items], pure=False))
+        futures = {}
+        by_key: dict[str, list] = {}
+        for item, (sha, err) in zip(items, hashes, strict=True):
+            if sha is None:
+                key = "path-" + hashlib.sha256(item["path"].encode()).hexdigest()[:19] + "-" + cfg_hash[:12]
+                row = _write_error(store, item, _base_row(item, None, key, cfg_hash, config), err, "OSError", final=False)
+                finish(item, {**row, "action": "computed"})
+                continue
+            key = f"{sha[:24]}-{cfg_hash[:12]}"
+            done = _store.is_done(store, key)
+            if done is not None and not (retry_errors and done.get("status") == "error"):
+                finish(
+                    item,
+                    {"key": key, "sha256": sha, "action": "skipped", "status": done.get("status"), "error": done.get("error")},
+                )
+                continue
+            if done is not None:  # an error row to retry: it is not done any more
+                (_store.result_dir(store, key) / _store.SUCCESS).unlink(missing_ok=True)
+            if key in by_key:  # the same content twice: analysed once
+                by_key[key].append(item)
+                continue
+            by_key[key] = [item]
+            future = client.submit(
+                _analyse_task,
+                item,
+                sha,
+                key,
+                config,
+                cfg_hash,
+                str(store),
+                key=f"dbrain-analyse-{key}",
+                retries=retries,
+                pure=False,
+            )
+            futures[future] = (item, sha, key)
+        for future in as_completed(list(futures)):
+            item, sha, key = futures[future]
+            try:
+                row = future.result()
+            except Exception as exc:  # noqa: BLE001 - KilledWorker (died too often) and the like: an error row
+                message = f"task failed on the cluster ({type(exc).__name__}): {_one_line(exc)}"
+                base = _base_row(item, sha, key, cfg_hash, config)
+                row = {**_write_error(store, item, base, message, type(exc).__name__, final=False), "action": "failed"}
+            if use_ledger and row.get("action") == "computed" and row.get("status") == "ok":
+                from ..ledger import record_analysis_run
+
+                entries.append(record_analysis_run(_store.result_dir(store, key), item["path"], sha, config["steps"]))
+            for same in by_key[key]:
+                finish(same, row if same is item else {**row, "action": "skipped"})
+            future.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    frame = pd.DataFrame(rows)
+    for col in ("key", "status", "error", "action"):
+        if col not in frame:
+            frame[col] = None
+    seconds = time.time() - started
+    logger.info(
+        "batch: %d recordings, %d computed, %d skipped, %d errors in %.1f s",
+        total,
+        int((frame["action"] != "skipped").sum()),
+        int((frame["action"] == "skipped").sum()),
+        int((frame["status"] == "error").sum()),
+        seconds,
+    )
+    return BatchResult(store=store, rows=frame, seconds=seconds, config_hash=cfg_hash, ledger_entries=entries)
