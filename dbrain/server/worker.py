@@ -21,6 +21,8 @@ import threading
 import time
 import uuid
 
+from sqlalchemy.exc import OperationalError
+
 from ..errors import DbrainError
 from .db import Analysis, Recording, Report, make_engine, make_sessionmaker, migrate
 from .jobs import Claim, claim, finish, heartbeat
@@ -88,7 +90,14 @@ class Worker:
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.info("worker %s: its 'dbrain serve' process ended; stopping", self.id)
                 return
-            ran = self.run_once()
+            try:
+                ran = self.run_once()
+            except OperationalError as exc:
+                # A busy or briefly unreachable database (SQLite's "database is locked" while a web request
+                # holds the write lock) must not end the worker: wait and claim again.
+                log.warning("worker %s: database not available (%s); retrying", self.id, " ".join(str(exc).split())[:200])
+                self.stopping.wait(poll_seconds)
+                continue
             if not ran:
                 if once:
                     return

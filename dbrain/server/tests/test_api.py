@@ -368,3 +368,26 @@ def test_a_failing_analysis_records_the_reason_and_is_not_retried(sqlite_world, 
     a = w.client.get(f"/api/analyses/{aid}", headers=w.as_("tech")).json()
     assert a["status"] == "failed" and a["job"]["status"] == "failed" and a["job"]["attempts"] == 1
     assert "not in the object store" in a["error"] and "DBRAIN_HOME" in a["error"]
+
+
+def test_worker_survives_a_locked_database(sqlite_world, monkeypatch):
+    """A claim that fails with "database is locked" is retried; the worker does not exit."""
+    from sqlalchemy.exc import OperationalError
+
+    from dbrain.server.worker import Worker
+
+    worker = Worker(sqlite_world.app.state.settings, worker_id="w")
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("claim", {}, Exception("database is locked"))
+        return False
+
+    monkeypatch.setattr(worker, "run_once", flaky)
+    try:
+        worker.run(poll_seconds=0.01, once=True)
+    finally:
+        worker.close()
+    assert len(calls) == 2
