@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
+from ..network import RESTING_FEATURES
 from ..qeeg import band_powers, peak_frequency
 from ..utils.check import _check_range, _validate_type
 
@@ -50,18 +51,8 @@ _FRONTAL_PAIRS = (("Fp1", "Fp2"), ("AF3", "AF4"), ("F3", "F4"), ("F7", "F8"))
 _REL = tuple(f"rel_{b}_{r}" for r in ("global", *DIAGNOSIS_REGIONS) for b in DIAGNOSIS_BANDS)
 _RATIOS = ("theta_alpha_ratio", "slowing_ratio", "theta_alpha_ratio_posterior", "slowing_ratio_posterior")
 _SPECTRAL = ("alpha_peak", "spectral_entropy", "aperiodic_exponent")
-_NETWORK = (
-    "alpha_wpli",
-    "alpha_coh",
-    "alpha_aec",
-    "theta_wpli",
-    "theta_coh",
-    "theta_aec",
-    "alpha_efficiency",
-    "theta_efficiency",
-    "alpha_clustering",
-    "theta_clustering",
-)
+# The network's resting-state connectivity and graph features, as dbrain.network names them.
+_NETWORK = tuple(f for f in RESTING_FEATURES if f not in ("alpha_peak", "n_epochs"))
 _ASYM = ("asym_delta", "asym_theta", "asym_alpha", "asym_beta", "asym_alpha_frontal")
 
 #: All feature columns, in order (``clean_seconds`` and ``n_channels`` describe the input).
