@@ -117,11 +117,23 @@ def get_table(
     analysis_id: IdPath,
     name: str,
     request: Request,
-    max_rows: int = Query(2000, ge=1, le=100000, description="Rows are thinned to at most this many (every k-th)."),
+    max_rows: int = Query(
+        2000,
+        ge=1,
+        le=100000,
+        description="Thinned to at most this many rows (every k-th time point when the table has one; "
+        "never less than one whole time point).",
+    ),
+    measure: list[str] | None = Query(None, description="Keep only rows of these measures (tables with a 'measure' column)."),
+    channel: list[str] | None = Query(None, description="Keep only rows of these channels (tables with a 'channel' column)."),
     who: Principal = Depends(anyone),
     db: Session = Depends(get_db),
 ) -> TableOut:
-    """A result table as JSON for the viewer, e.g. ``qeeg`` (the trend data behind the trend page)."""
+    """A result table as JSON for the viewer, e.g. ``qeeg`` (the trend data behind the trend page).
+
+    Long tables (``start, channel, measure, value``) are thinned by time, not by row, so that every
+    kept time point keeps all its channels and measures.
+    """
     import math
 
     import pandas as pd
@@ -143,8 +155,22 @@ def get_table(
     )
     db.commit()
     table = pd.read_parquet(request.app.state.store.path(entry["sha256"]))
+    for col, keep in (("measure", measure), ("channel", channel)):
+        if keep and col in table.columns:
+            table = table[table[col].astype(str).isin(keep)]
     step = max(1, math.ceil(len(table) / max_rows))
-    part = table.iloc[::step].astype(object).where(table.iloc[::step].notna(), None)
+    time_col = next((c for c in ("start", "time") if c in table.columns), None)
+    if step > 1 and time_col is not None:
+        times = pd.unique(table[time_col])
+        per_time = len(table) / max(1, len(times))
+        step = max(1, math.ceil(len(times) * per_time / max_rows))
+        thinned = table[table[time_col].isin(set(times[::step]))]
+        while len(thinned) > max_rows and step < len(times):  # uneven rows per time point: thin further
+            step += 1
+            thinned = table[table[time_col].isin(set(times[::step]))]
+    else:
+        thinned = table.iloc[::step]
+    part = thinned.astype(object).where(thinned.notna(), None)
 
     def cell(v):
         if isinstance(v, float) and not math.isfinite(v):

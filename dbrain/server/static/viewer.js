@@ -297,13 +297,27 @@ async function signReport() {
   await loadReport();
 }
 
+// Only the rows the trend panel draws are fetched; the server thins long tables by time point,
+// so a 72 h recording still gives whole (coarser) trends.
+const TREND_QUERIES = {
+  qeeg: [
+    "measure=rel_delta&measure=rel_theta&measure=rel_alpha&measure=rel_beta&measure=aeeg_lower&measure=aeeg_upper" +
+      "&channel=left&channel=right&channel=C3-P3&channel=C4-P4",
+    "measure=artifact_strength",
+  ],
+  seizure_probability: [""],
+};
+
 async function loadTrends() {
   const a = S.analysis;
   const tables = {};
-  const wanted = ["qeeg", "seizure_probability"].filter((n) => `${n}.parquet` in a.results);
+  const wanted = Object.keys(TREND_QUERIES).filter((n) => `${n}.parquet` in a.results);
   await Promise.all(wanted.map(async (name) => {
     try {
-      tables[name] = await api(`/api/analyses/${a.id}/tables/${name}?max_rows=100000`);
+      const parts = await Promise.all(
+        TREND_QUERIES[name].map((q) => api(`/api/analyses/${a.id}/tables/${name}?max_rows=50000${q ? "&" + q : ""}`)),
+      );
+      tables[name] = { ...parts[0], rows: parts.flatMap((p) => p.rows) };
     } catch (e) {
       message(`Trend table ${name}: ${e.message}`, true);
     }
@@ -317,7 +331,7 @@ async function loadTrends() {
 function buildTrends(tables) {
   const out = { dsa: null, aeeg: null, artifact: null, seizure: null };
   const q = tables.qeeg;
-  if (q && q.step === 1) {
+  if (q) {
     const ci = Object.fromEntries(q.columns.map((c, i) => [c, i]));
     const series = (filter) => {
       const acc = new Map();

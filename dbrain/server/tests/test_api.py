@@ -258,7 +258,26 @@ def test_analysis_runs_in_a_worker_and_results_are_served(sqlite_world, real_edf
     assert w.client.get(f"/api/analyses/{aid}/files/nothing", headers=w.as_("res")).status_code == 404
     assert w.client.get(f"/api/analyses/{aid}", headers=w.as_("clin_b")).status_code == 404
     table = w.client.get(f"/api/analyses/{aid}/tables/qeeg", params={"max_rows": 50}, headers=w.as_("res")).json()
-    assert table["n_rows"] > 0 and len(table["rows"]) <= 50 and len(table["rows"][0]) == len(table["columns"])
+    # Thinned by time point: every kept start keeps all its rows; filters keep only what is asked for.
+    full = w.client.get(f"/api/analyses/{aid}/tables/qeeg", params={"max_rows": 100000}, headers=w.as_("res")).json()
+    assert full["step"] == 1 and table["step"] > 1
+    ci = table["columns"].index("start")
+    per_start = {}
+    for r in full["rows"]:
+        per_start[r[ci]] = per_start.get(r[ci], 0) + 1
+    kept = {}
+    for r in table["rows"]:
+        kept[r[ci]] = kept.get(r[ci], 0) + 1
+    assert kept and all(kept[s] == per_start[s] for s in kept)
+    only = w.client.get(
+        f"/api/analyses/{aid}/tables/qeeg",
+        params={"measure": ["rel_alpha", "artifact_strength"], "channel": ["left", "Cz"]},
+        headers=w.as_("res"),
+    ).json()
+    mi, chi = only["columns"].index("measure"), only["columns"].index("channel")
+    assert only["rows"] and {r[mi] for r in only["rows"]} <= {"rel_alpha", "artifact_strength"}
+    assert {r[chi] for r in only["rows"]} <= {"left", "Cz"}
+    assert table["n_rows"] > 0 and len(table["rows"][0]) == len(table["columns"])
     summary = w.client.get(f"/api/analyses/{aid}/files/summary.json", headers=w.as_("res")).json()
     assert summary["input"] == {"recording_id": rec["id"], "sha256": rec["sha256"]}  # no scratch paths, no PHI
     # The report: draft until a clinician of the site signs it.
