@@ -17,6 +17,8 @@ import uuid
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 
+from ..ledger.records import sha256_file
+
 CHUNK = 1 << 20
 
 
@@ -94,11 +96,7 @@ class ObjectStore:
         size : int
         """
         path = Path(path)
-        digest = hashlib.sha256()
-        with open(path, "rb") as fid:
-            for block in iter(lambda: fid.read(CHUNK), b""):
-                digest.update(block)
-        sha = digest.hexdigest()
+        sha = sha256_file(path)
         size = path.stat().st_size
         target = self.path(sha)
         if target.is_file():
@@ -148,6 +146,28 @@ class ObjectStore:
         self.path(sha256).unlink(missing_ok=True)
 
 
+class _HashingWriter:
+    """Buffers chunks into ~1 MB writes while hashing and counting them (the sync and async uploads share it)."""
+
+    def __init__(self, fid, limit: int | None):
+        self.fid, self.limit = fid, limit
+        self.digest, self.size, self.buf = hashlib.sha256(), 0, bytearray()
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.limit is not None and self.size > self.limit:
+            raise TooLarge(self.size)
+        self.digest.update(chunk)
+        self.buf += chunk
+        if len(self.buf) >= CHUNK:
+            self.fid.write(self.buf)  # memory stays near 1 MB whatever the upload size
+            self.buf.clear()
+
+    def close(self) -> tuple[str, int]:
+        self.fid.write(self.buf)
+        return self.digest.hexdigest(), self.size
+
+
 def stream_to_file(chunks: Iterable[bytes], path: Path, *, limit: int | None = None) -> tuple[str, int]:
     """Write ``chunks`` to ``path`` in 1 MB blocks, hashing; return ``(sha256, size)``.
 
@@ -163,21 +183,11 @@ def stream_to_file(chunks: Iterable[bytes], path: Path, *, limit: int | None = N
     sha256 : str
     size : int
     """
-    digest = hashlib.sha256()
-    size = 0
-    buf = bytearray()
     with open(path, "wb") as fid:
+        sink = _HashingWriter(fid, limit)
         for chunk in chunks:
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise TooLarge(size)
-            digest.update(chunk)
-            buf += chunk
-            if len(buf) >= CHUNK:
-                fid.write(buf)
-                buf.clear()
-        fid.write(buf)
-    return digest.hexdigest(), size
+            sink.write(chunk)
+        return sink.close()
 
 
 async def astream_to_file(chunks: AsyncIterable[bytes], path: Path, *, limit: int | None = None) -> tuple[str, int]:
@@ -195,18 +205,8 @@ async def astream_to_file(chunks: AsyncIterable[bytes], path: Path, *, limit: in
     sha256 : str
     size : int
     """
-    digest = hashlib.sha256()
-    size = 0
-    buf = bytearray()
     with open(path, "wb") as fid:
+        sink = _HashingWriter(fid, limit)
         async for chunk in chunks:
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise TooLarge(size)
-            digest.update(chunk)
-            buf += chunk
-            if len(buf) >= CHUNK:
-                fid.write(buf)  # memory stays near 1 MB whatever the upload size
-                buf.clear()
-        fid.write(buf)
-    return digest.hexdigest(), size
+            sink.write(chunk)
+        return sink.close()
