@@ -10,6 +10,6 @@ from ._pipeline import AnalysisOutput, analyze
 from ._registry import AnalysisContext, Step, StepResult, get_steps, register_step
 
 # Importing the built-in steps registers them.
-from . import _steps, _steps_qeeg, _steps_seizures, _steps_spikes, _steps_patterns, _steps_network, _steps_diagnosis  # noqa: E402,F401  isort:skip
+from . import _steps, _steps_qeeg, _steps_seizures, _steps_spikes, _steps_patterns, _steps_network, _steps_norms, _steps_diagnosis  # noqa: E402,F401  isort:skip
 
 __all__ = ["AnalysisContext", "AnalysisOutput", "Step", "StepResult", "analyze", "get_steps", "register_step"]

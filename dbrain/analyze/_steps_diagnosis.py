@@ -42,6 +42,18 @@ def _slowing(values: pd.Series) -> dict | None:
     return None
 
 
+def _case_table(store, path) -> pd.DataFrame:
+    """The cases of a feature-store folder (``dbrain batch``) or of a Parquet case table, without this recording."""
+    from pathlib import Path
+
+    if Path(store).is_dir():
+        from ..batch import case_table, hash_recording
+
+        table = case_table(store)
+        return table[table["sha256"] != hash_recording(path)].reset_index(drop=True)
+    return pd.read_parquet(store)
+
+
 def _num(v):
     return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v
 
@@ -110,10 +122,17 @@ def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=Non
         if slow:
             findings.append(slow)
     sugg = suggestions(findings)
-    cases, store_note = None, "No data store is configured, so no similar cases (the data store comes with issue 10)."
+    cases, store_note = None, "No data store given (dbrain analyze --store STORE), so no similar cases."
     if store is not None and feats is not None:
-        cases = similar_cases(feats.values, store, k=5)
-        store_note = f"Nearest 5 recordings of the data store '{store}' by standardised feature distance."
+        table = _case_table(store, ctx.info.path)
+        if len(table):
+            cases = similar_cases(feats.values, table, k=5)
+            store_note = (
+                f"Nearest {len(cases)} recordings of the data store '{store}' by standardised feature distance "
+                "(this recording itself left out), with their recorded outcome."
+            )
+        else:
+            store_note = f"The data store '{store}' holds no other recording with diagnosis features."
     doc = {
         "disclaimer": DISCLAIMER,
         "clean_seconds": None if feats is None else feats.clean_seconds,

@@ -17,15 +17,26 @@ AGE_BINS = (0, 1, 3, 6, 12, 18, 30, 45, 60, 75, 120)
 NORM_COLUMNS = ["source", "feature", "channel", "age_min", "age_max", "n", "mean", "sd"]
 
 
+#: qEEG minutes whose channel artifact strength reaches this are left out of the recording's mean.
+ARTIFACT_LIMIT = 0.5
+
+
 def _cohort_values(con, keys: list[str]) -> pd.DataFrame:
+    # The one definition of "a recording's feature values", used for the cohort (store views) and for a single
+    # analysis (`analysis_values`, same views over in-memory tables), so norms and z-scores compare like with like.
     con.register("_cohort", pd.DataFrame({"key": keys}))
     parts = []
     views = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     if "qeeg" in views:
         parts.append(
             con.execute(
-                "SELECT key, 'qeeg' AS source, measure AS feature, channel, avg(value) AS value "
-                "FROM qeeg JOIN _cohort USING (key) GROUP BY ALL"
+                "SELECT q.key, 'qeeg' AS source, CAST(q.measure AS VARCHAR) AS feature, CAST(q.channel AS VARCHAR) AS channel, "
+                "avg(q.value) AS value FROM qeeg q JOIN _cohort USING (key) LEFT JOIN "
+                "(SELECT key, start, CAST(channel AS VARCHAR) AS channel, value AS art FROM qeeg "
+                "WHERE measure = 'artifact_strength') a "
+                "ON a.key = q.key AND a.start = q.start AND a.channel = CAST(q.channel AS VARCHAR) "
+                "WHERE q.measure <> 'artifact_strength' AND (a.art IS NULL OR a.art < ?) GROUP BY ALL",
+                [ARTIFACT_LIMIT],
             ).df()
         )
     parts.append(
@@ -63,7 +74,9 @@ def build_norms(
     the manifest or ``participants.tsv``) equals ``group`` (case-insensitive);
     a recording analysed under several configurations counts once (its
     latest row). qEEG values are each recording's mean over time per measure
-    and channel (``qeeg`` table); network and qEEG summary numbers come from
+    and channel (``qeeg`` table) over the minutes whose artifact strength on
+    that channel is below :data:`ARTIFACT_LIMIT` (the artifact-strength
+    measure itself gets no norm); network and qEEG summary numbers come from
     the ``features`` table (``channel`` empty).
 
     Parameters
@@ -164,3 +177,65 @@ def recording_values(store: str | os.PathLike, key: str) -> pd.DataFrame:
     finally:
         con.close()
     return values.drop(columns="key").reset_index(drop=True)
+
+
+def analysis_values(results: dict) -> pd.DataFrame:
+    """One analysis's features in the form :func:`zscores` takes, computed as the store computes them.
+
+    Parameters
+    ----------
+    results : dict of str to dbrain.analyze.StepResult
+        The step results of one ``dbrain analyze`` run (``AnalysisContext.results``).
+
+    Returns
+    -------
+    values : pandas.DataFrame
+        Columns ``source, feature, channel, value``; equal to
+        :func:`recording_values` of the same analysis stored by :func:`run_batch`.
+    """
+    import duckdb
+
+    from . import _store
+
+    key = "analysis"
+    con = duckdb.connect(":memory:")
+    try:
+        qeeg = results.get("qeeg")
+        if qeeg is not None and "qeeg" in qeeg.tables:
+            con.register("qeeg", _store.step_table(key, qeeg.tables["qeeg"]))
+        steps = [{"name": name, "summary": result.summary} for name, result in results.items()]
+        con.register("features", _store.features_table(key, steps))
+        values = _cohort_values(con, [key])
+    finally:
+        con.close()
+    return values.drop(columns="key").reset_index(drop=True)
+
+
+def read_norms(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a normative-values file written by ``dbrain norms build``.
+
+    Parameters
+    ----------
+    path : path-like
+        The Parquet file.
+
+    Returns
+    -------
+    norms : pandas.DataFrame
+        Columns as :func:`build_norms` returns them.
+    """
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ParameterError(f"normative file '{path}' does not exist")
+    try:
+        norms = pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise ParameterError(f"'{path}' is not a normative-values Parquet file ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in NORM_COLUMNS if c not in norms.columns]
+    if missing:
+        raise ParameterError(f"'{path}' is not a normative-values file from 'dbrain norms build' (no {', '.join(missing)} column)")
+    return norms[NORM_COLUMNS]

@@ -25,12 +25,19 @@ def analyze(
         "medium", "--seizure-sensitivity", help="Seizure detection preset: low, medium or high."
     ),
     spike_sensitivity: str = typer.Option("medium", "--spike-sensitivity", help="Spike detection preset: low, medium or high."),
+    norms: Path = typer.Option(
+        None, "--norms", help="Normative values (from 'dbrain norms build'): adds z-scores to the report and zscores.parquet."
+    ),
+    age: float = typer.Option(None, "--age", help="Age in years for the age-binned norms (default: from the header, if any)."),
+    store: Path = typer.Option(
+        None, "--store", help="Feature store (from 'dbrain batch' with the diagnosis step): adds similar cases."
+    ),
 ):
     """Analyse a recording: summary.json, events.tsv, annotations.edf, report.html and report.pdf in DIR."""
     from ..analyze import analyze as run
     from ..detect import PRESETS, load_model
     from ..detect.spikes import SENSITIVITY_PRESETS
-    from ..utils import _check_option
+    from ..utils import _check_option, _check_range
     from ._progress import progress_bar
 
     _check_option("--seizure-sensitivity", seizure_sensitivity, list(PRESETS))
@@ -39,6 +46,22 @@ def analyze(
     if seizure_model is not None:
         load_model(seizure_model)  # a bad folder fails here, before any work
         seizures["model"] = str(seizure_model)
+    # bad norms, age or store fail here, before any work
+    params = {"seizures": seizures, "spikes": {"sensitivity": spike_sensitivity}}
+    if norms is not None:
+        from ..batch import read_norms
+
+        read_norms(norms)
+        params["norms"] = {"norms": str(norms)}
+    if age is not None:
+        _check_range("--age", age, 0, 130)
+        params.setdefault("norms", {})["age"] = age
+    if store is not None:
+        from ..batch import case_table
+
+        if store.is_dir():
+            case_table(store)
+        params["diagnosis"] = {"store": str(store)}
     with progress_bar("analysing") as update:
         output = run(
             file,
@@ -48,7 +71,7 @@ def analyze(
             overwrite=overwrite,
             on_progress=update,
             ledger=not no_ledger,
-            step_params={"seizures": seizures, "spikes": {"sensitivity": spike_sensitivity}},
+            step_params=params,
         )
     typer.echo(
         f"{output.out_dir}: {output.summary['n_events']} events, {len(output.summary['steps'])} steps, "

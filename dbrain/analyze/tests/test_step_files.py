@@ -59,4 +59,4 @@ def test_diagnosis_step_writes_cited_json(tmp_path):
         assert s["sources"] and s["trigger"]
     assert doc["similar_cases"] is None
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "Diagnosis support" in html and "issue 10" in html
+    assert "Diagnosis support" in html and "No data store given" in html

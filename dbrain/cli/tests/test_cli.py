@@ -148,7 +148,7 @@ def test_analyze_writes_all_outputs(analysed):
     summary = json.loads((analysed / "summary.json").read_text())
     assert summary["recording"]["format"] == "EDF+C"
     assert summary["recording"]["n_channels"] == 20
-    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page", "seizures", "qeeg", "spikes", "patterns", "network", "diagnosis"]
+    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page", "seizures", "qeeg", "spikes", "patterns", "network", "norms", "diagnosis"]
     assert summary["environment"]["packages"]["mne"] == mne.__version__
     assert len(summary["input"]["sha256"]) == 64
     events = read_events(analysed / "events.tsv")
@@ -173,7 +173,7 @@ def test_analyze_refuses_existing_output(analysed):
 
 def test_analyze_skip_step(tmp_path):
     out = tmp_path / "o"
-    proc = run("analyze", SAMPLE, "--out", out, "--skip", "eeg_page,qeeg,seizures,spikes,patterns,network,diagnosis")
+    proc = run("analyze", SAMPLE, "--out", out, "--skip", "eeg_page,qeeg,seizures,spikes,patterns,network,norms,diagnosis")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert [s["name"] for s in summary["steps"]] == ["recording"]
