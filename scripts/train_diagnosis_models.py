@@ -1,11 +1,11 @@
 """Train the shipped dementia and epilepsy screens and their cross-cohort checks.
 
-Usage (a few minutes on 2 cores)::
+Usage (about 10 min on 2 cores)::
 
     .venv/bin/python scripts/train_diagnosis_models.py [--data ../shared/data] [--repeats 3]
 
 Writes ``dbrain/diagnosis/models/{dementia,epilepsy}/`` (``model.json``,
-``metrics.json``, ``MODEL_CARD.md``). Not run in CI. The data are the two
+``metrics.json``, ``reliability.png``, ``MODEL_CARD.md``). Not run in CI. The data are the two
 development cohorts of ``../shared/data`` (read their ``SOURCE.txt``).
 """
 
@@ -46,7 +46,7 @@ DEMENTIA_CAVEATS = """## Data and caveats
 - **Probable confounds.** AD and control recordings may differ in recording conditions, age and medication, which the
   data do not document; near-perfect separation of this size is typical of this cohort in the literature and should
   not be expected on other recordings. Alzheimer's disease vs healthy only: no MCI, no other dementias.
-- Every number is subject-wise: outer folds by person (stratified), choice of C and calibration on inner folds by
+- Every number is subject-wise: outer folds by person (stratified), choice of model (logistic C or LightGBM) and calibration on inner folds by
   person inside each outer training set.
 """
 EPILEPSY_CAVEATS = """## Data and caveats
@@ -58,7 +58,7 @@ EPILEPSY_CAVEATS = """## Data and caveats
   does not detect discharges and a negative result never excludes epilepsy.
 - 65 people: 35 epilepsy, 30 control (the Nigeria half of the dataset is not included). Recordings with < 30 s clean
   eyes-closed EEG get "insufficient data" (none in training: 40-166 s clean per person).
-- Every number is subject-wise: outer folds by person (stratified), choice of C and calibration on inner folds by
+- Every number is subject-wise: outer folds by person (stratified), choice of model (logistic C or LightGBM) and calibration on inner folds by
   person inside each outer training set.
 """
 
@@ -91,6 +91,7 @@ def main():
     hc, ad = A_c[A_c["label"] == 0], A_c[A_c["label"] == 1]
     cross = {
         "channels": COMMON,
+        "models": {"dementia": dem_c.model_, "epilepsy": epi_c.model_},
         "dementia_on_guinea_bissau": {
             "controls_called_positive": _rate(dem_c, ctrl),
             "epilepsy_called_positive": _rate(dem_c, ep),
@@ -103,7 +104,11 @@ def main():
         ("epilepsy_common_channels_cv", EpilepsyScreen(), G_c),
     ):
         r = nested_cross_validate(screen, X, X["label"], X["subject"], repeats=args.repeats)
-        cross[key] = {"pooled": r["pooled"], "fold_sd": {k: v["sd"] for k, v in r["spread"].items()}}
+        cross[key] = {
+            "pooled": r["pooled"],
+            "fold_sd": {k: v["sd"] for k, v in r["spread"].items()},
+            "chosen_model": r["chosen_model"],
+        }
     print(json.dumps(cross, indent=1))
     for name, screen, X, cohort, caveats, text in [
         (
@@ -150,6 +155,8 @@ def main():
             (out / f).unlink(missing_ok=True)
         cv = metrics["nested_cv"]
         print(name, json.dumps(cv["pooled"]), json.dumps({k: v["sd"] for k, v in cv["spread"].items()}))
+        print(name, "chosen by the inner folds:", json.dumps(cv["chosen_model"]), "shipped:", metrics["model"])
+        print(name, "inner AUROC per candidate:", json.dumps(cv["inner_auroc"]))
     print(json.dumps(cross, indent=1))
 
 

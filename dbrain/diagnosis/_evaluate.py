@@ -70,10 +70,10 @@ def nested_cross_validate(
     """Nested cross-validation with subject-wise outer and inner folds.
 
     The outer folds (stratified, grouped by subject) give the reported
-    numbers; inside each outer training set the screen chooses ``C`` and
-    calibrates on its own subject-grouped inner folds, so no test subject ever
-    influences the model that scores it. The outer split is repeated with
-    different shuffles.
+    numbers; inside each outer training set the screen chooses its model
+    (a logistic ``C`` or a LightGBM configuration) and calibrates it on its own
+    subject-grouped inner folds, so no test subject ever influences the model
+    that scores it. The outer split is repeated with different shuffles.
 
     Parameters
     ----------
@@ -97,8 +97,11 @@ def nested_cross_validate(
     result : dict
         ``pooled`` (metrics over all out-of-fold predictions of all repeats),
         ``folds`` (metrics per fold), ``spread`` (mean, SD, min, max per metric
-        over folds), ``reliability``, ``chosen_C`` (counts), ``n_subjects``
-        and ``oof`` (a DataFrame: repeat, fold, subject, label, probability).
+        over folds), ``reliability``, ``chosen_model`` (how often each
+        candidate won the inner choice), ``inner_auroc`` (per candidate: mean,
+        min and max over outer folds of its inner out-of-fold AUROC),
+        ``n_subjects`` and ``oof`` (a DataFrame: repeat, fold, subject,
+        label, probability, threshold).
     """
     _check_range("repeats", repeats, 1, 100)
     y = np.asarray(y).astype(int)
@@ -107,7 +110,7 @@ def nested_cross_validate(
         raise ParameterError("X, y and groups must have the same length.")
     ok = X["clean_seconds"].to_numpy(float) >= screen.min_clean_seconds
     X, y, groups = X.loc[ok].reset_index(drop=True), y[ok], groups[ok]
-    rows, folds, chosen = [], [], {}
+    rows, folds, chosen, inner = [], [], {}, {}
     for r in range(int(repeats)):
         for k, (tr, te) in enumerate(subject_folds(y, groups, outer_folds, random_state + r)):
             if set(groups[tr]) & set(groups[te]):  # cannot happen with grouped folds; guard the guarantee
@@ -115,8 +118,17 @@ def nested_cross_validate(
             est = clone(screen).set_params(n_bootstrap=0, random_state=random_state + r)
             est.fit(X.iloc[tr], y[tr], groups[tr])
             p = est.predict_proba(X.iloc[te])[:, 1]
-            chosen[est.C_] = chosen.get(est.C_, 0) + 1
-            m = _metrics(y[te], p, est.threshold_) | {"repeat": r, "fold": k, "C": est.C_, "threshold": est.threshold_}
+            chosen[est.model_] = chosen.get(est.model_, 0) + 1
+            for label, auc in est.inner_scores_.items():
+                inner.setdefault(label, []).append(auc)
+            m = _metrics(y[te], p, est.threshold_) | {
+                "repeat": r,
+                "fold": k,
+                "model": est.model_,
+                "C": est.C_,
+                "threshold": est.threshold_,
+                "inner_auroc": dict(est.inner_scores_),
+            }
             folds.append(m)
             rows.append(
                 pd.DataFrame(
@@ -151,6 +163,9 @@ def nested_cross_validate(
         "spread": spread,
         "folds": folds,
         "reliability": reliability(oof["label"], oof["probability"]),
-        "chosen_C": {str(c): n for c, n in sorted(chosen.items())},
+        "chosen_model": {label: chosen.get(label, 0) for label in inner},
+        "inner_auroc": {
+            label: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v))} for label, v in inner.items()
+        },
         "oof": oof,
     }

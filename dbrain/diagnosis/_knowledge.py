@@ -3,8 +3,10 @@
 The knowledge base is ``knowledge/treatment.yaml`` (package data): entries
 mapping the finding types dbrain emits (:data:`FINDING_TYPES`) to the
 investigations, referrals and medication classes to consider or avoid that a
-named guideline lists for them, each with its source — or an explicit "no
-guideline-based suggestion". For the treating clinician, never the patient.
+named guideline lists for them, each with its source and the recommendation
+it paraphrases — or an explicit "no guideline-based suggestion". Every entry
+carries a ``review`` block saying what was checked against which text and
+what could not be checked. For the treating clinician, never the patient.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ FINDING_TYPES: tuple[str, ...] = EVENT_FINDINGS + SCREEN_FINDINGS
 
 #: Qualifiers of ``spike`` findings derived from the channels of the events.
 QUALIFIERS: tuple[str, ...] = ("generalised", "focal", "focal_temporal")
+
+#: Review states of a knowledge-base entry (``review.status``).
+REVIEW_STATUSES: tuple[str, ...] = ("checked", "partly checked", "not checked")
 
 #: Statement shown with every suggestion.
 DISCLAIMER = (
@@ -92,7 +97,35 @@ def _load(path: str):
         for s in e["sources"]:
             if not all(str(s.get(k, "")).strip() for k in ("name", "year", "section", "url")):
                 raise ParameterError(f"knowledge-base entry {e['id']!r} has a source without name, year, section or url.")
+            if not str(s.get("recommendation", "")).strip():
+                raise ParameterError(
+                    f"knowledge-base entry {e['id']!r}: source {s['name'][:40]!r} lacks 'recommendation' "
+                    "(the recommendation numbers or section it paraphrases, or 'not identified: <why>')."
+                )
+        _check_review(e)
     return data
+
+
+def _check_review(e):
+    """Validate the ``review`` block of a knowledge-base entry."""
+    r = e.get("review")
+    if not isinstance(r, dict):
+        raise ParameterError(f"knowledge-base entry {e['id']!r} lacks a 'review' block.")
+    for key in ("reviewed", "by", "status"):
+        if not str(r.get(key, "")).strip():
+            raise ParameterError(f"knowledge-base entry {e['id']!r}: review lacks {key!r}.")
+    if r["status"] not in REVIEW_STATUSES:
+        raise ParameterError(
+            f"knowledge-base entry {e['id']!r}: review status must be one of {REVIEW_STATUSES}, got {r['status']!r}."
+        )
+    for key in ("checked", "not_checked", "changes"):
+        v = r.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(i, str) for i in v):
+            raise ParameterError(f"knowledge-base entry {e['id']!r}: review {key!r} must be a list of text.")
+    if r["status"] != "not checked" and not r.get("checked"):
+        raise ParameterError(f"knowledge-base entry {e['id']!r}: review says {r['status']!r} but lists nothing checked.")
+    if r["status"] != "checked" and not r.get("not_checked"):
+        raise ParameterError(f"knowledge-base entry {e['id']!r}: review says {r['status']!r} but lists nothing unchecked.")
 
 
 def load_knowledge(path=None) -> dict:
@@ -108,7 +141,10 @@ def load_knowledge(path=None) -> dict:
     knowledge : dict
         ``version``, ``reviewed`` and ``entries`` (each with ``id``,
         ``findings``, optional ``qualifier``, ``title``, ``considerations``,
-        ``sources`` and optional ``no_guideline_suggestion``).
+        ``sources`` (``name``, ``year``, ``section``, ``recommendation``,
+        ``url``), optional ``no_guideline_suggestion`` and ``review``
+        (``reviewed``, ``by``, ``status`` in :data:`REVIEW_STATUSES`,
+        ``checked``, ``not_checked``, ``changes``)).
     """
     return _load(str(Path(path) if path is not None else _KB))
 
@@ -184,7 +220,8 @@ def suggestions(findings, *, knowledge=None) -> list[dict]:
     suggestions : list of dict
         Per triggered entry and finding: ``entry``, ``title``, ``finding``,
         ``qualifier``, ``trigger`` (the evidence), ``considerations``,
-        ``sources``, ``no_guideline_suggestion`` and ``disclaimer``.
+        ``sources``, ``no_guideline_suggestion``, ``review_status`` (how far
+        the entry was checked against its sources) and ``disclaimer``.
     """
     kb = knowledge or load_knowledge()
     out = []
@@ -210,6 +247,7 @@ def suggestions(findings, *, knowledge=None) -> list[dict]:
                     "considerations": e["considerations"],
                     "sources": e["sources"],
                     "no_guideline_suggestion": bool(e.get("no_guideline_suggestion", False)),
+                    "review_status": (e.get("review") or {}).get("status"),
                     "disclaimer": DISCLAIMER,
                 }
             )

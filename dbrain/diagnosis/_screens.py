@@ -1,13 +1,17 @@
 """Calibrated screening models: :class:`DementiaScreen` and :class:`EpilepsyScreen`.
 
-Both are the same model on different data: median imputation, standardisation
-and an L2 logistic regression with balanced class weights, its ``C`` chosen
-from a small grid by subject-grouped inner cross-validation (AUROC), then
-Platt-calibrated (:class:`sklearn.calibration.CalibratedClassifierCV`,
-``method="sigmoid"``, ``ensemble=False``) on out-of-fold scores of the same
-subject-grouped inner folds. A linear model is the deliberate choice for
-cohorts of 65-88 people: its coefficients can be shown, stored as JSON and
-read by anyone.
+Both are the same model family on different data. The candidates are L2
+logistic regressions (median imputation, standardisation, balanced class
+weights; ``C`` from ``C_grid``) and small, strongly regularised LightGBM
+gradient-boosting models (``lgbm_grid``: 2-4 leaves per tree, row and column
+subsampling, L2 leaf penalty, balanced class weights, missing values handled
+by the trees). One candidate is chosen by AUROC on out-of-fold scores of
+subject-grouped inner folds, then Platt-calibrated
+(:class:`sklearn.calibration.CalibratedClassifierCV`, ``method="sigmoid"``,
+``ensemble=False``) on out-of-fold scores of the same subject-grouped folds.
+Ties go to the logistic model with the smallest ``C``: a linear model's
+coefficients can be shown and read by anyone. Models are stored as JSON
+(coefficients, or the LightGBM text model as a string), never as a pickle.
 
 The decision threshold is the training prevalence of the positive class: a
 calibrated probability above it means the EEG is more typical of the
@@ -40,6 +44,44 @@ OUTCOMES = ("positive", "negative", "insufficient data")
 
 _MODELS = Path(__file__).parent / "models"
 _DEFAULT_FEATURES = tuple(f for f in FEATURES if f not in ("clean_seconds", "n_channels"))
+
+#: Default LightGBM candidates: stumps and depth-2 trees, slow learning, row and column subsampling and an L2
+#: leaf penalty, sized for cohorts of 65-90 people (about 50-70 per inner training fold).
+LGBM_GRID: tuple[dict, ...] = (
+    {
+        "num_leaves": 2,
+        "n_estimators": 100,
+        "learning_rate": 0.05,
+        "min_child_samples": 5,
+        "reg_lambda": 5.0,
+        "subsample": 0.8,
+        "colsample_bytree": 0.5,
+    },
+    {
+        "num_leaves": 4,
+        "max_depth": 2,
+        "n_estimators": 100,
+        "learning_rate": 0.05,
+        "min_child_samples": 8,
+        "reg_lambda": 5.0,
+        "subsample": 0.8,
+        "colsample_bytree": 0.5,
+    },
+)
+_LGBM_KEYS = {
+    "num_leaves",
+    "max_depth",
+    "n_estimators",
+    "learning_rate",
+    "min_child_samples",
+    "reg_lambda",
+    "reg_alpha",
+    "subsample",
+    "colsample_bytree",
+    "min_split_gain",
+}
+_FORMAT = "dbrain-screen-platt-2"
+_OLD_FORMAT = "dbrain-logistic-platt-1"
 
 
 def subject_folds(y, groups, n_splits: int, random_state: int = 0):
@@ -89,12 +131,66 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
-def _apply(p, X):
-    """Calibrated probability of the positive class under one parameter set ``p``."""
+def _booster(p):
+    """The LightGBM booster of a parameter set, rebuilt from its text model once."""
+    if p.get("_booster") is None:
+        import lightgbm as lgb
+
+        p["_booster"] = lgb.Booster(model_str=p["lightgbm_model"])
+    return p["_booster"]
+
+
+def _score(p, X):
+    """The uncalibrated score the Platt map was fitted on."""
+    if p.get("kind", "logistic") == "lightgbm":
+        # what CalibratedClassifierCV fitted the Platt map on: decision_function (raw score) where LightGBM's
+        # classifier has one (LightGBM >= 4.6), else the probability of class 1
+        return _booster(p).predict(X, raw_score=p.get("score", "raw") == "raw")
     Z = np.where(np.isnan(X), p["median"], X)
     Z = (Z - p["mean"]) / p["scale"]
-    f = Z @ p["coef"] + p["intercept"]
-    return _sigmoid(-(p["a"] * f + p["b"])), Z
+    return Z @ p["coef"] + p["intercept"]
+
+
+def _apply(p, X):
+    """Calibrated probability of the positive class under one parameter set ``p``."""
+    return _sigmoid(-(p["a"] * _score(p, X) + p["b"]))
+
+
+def _contributions(p, X):
+    """Per-feature contributions to the uncalibrated score (logit or LightGBM raw score).
+
+    Logistic: coefficient × standardised (imputed) value. LightGBM: TreeSHAP
+    values (``pred_contrib``) in raw-score units, without the bias column.
+    """
+    if p.get("kind", "logistic") == "lightgbm":
+        return _booster(p).predict(X, pred_contrib=True)[:, :-1]
+    Z = np.where(np.isnan(X), p["median"], X)
+    Z = (Z - p["mean"]) / p["scale"]
+    return p["coef"] * Z
+
+
+def _lgbm(spec, seed):
+    from lightgbm import LGBMClassifier
+
+    spec = dict(spec)
+    return LGBMClassifier(
+        objective="binary",
+        class_weight="balanced",
+        subsample_freq=1 if spec.get("subsample", 1.0) < 1.0 else 0,
+        random_state=int(seed),
+        deterministic=True,
+        force_col_wise=True,
+        n_jobs=1,
+        verbose=-1,
+        **spec,
+    )
+
+
+def _candidate_label(kind, spec):
+    if kind == "logistic":
+        return f"logistic C={float(spec['C']):g}"
+    depth = f", depth {spec['max_depth']}" if spec.get("max_depth", -1) not in (None, -1) else ""
+    return f"lightgbm {spec.get('num_leaves', 31)} leaves{depth} x {spec.get('n_estimators', 100)} trees"
 
 
 class _Screen(ClassifierMixin, BaseEstimator):
@@ -106,6 +202,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
         *,
         features=None,
         C_grid=(0.01, 0.1, 1.0),
+        lgbm_grid=LGBM_GRID,
         inner_folds: int = 4,
         min_clean_seconds: float = 4.0,
         n_bootstrap: int = 30,
@@ -113,6 +210,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
     ):
         self.features = features
         self.C_grid = C_grid
+        self.lgbm_grid = lgbm_grid
         self.inner_folds = inner_folds
         self.min_clean_seconds = min_clean_seconds
         self.n_bootstrap = n_bootstrap
@@ -120,15 +218,39 @@ class _Screen(ClassifierMixin, BaseEstimator):
 
     # -- fitting --------------------------------------------------------------------------------
 
-    def _fit_once(self, X, y, groups, C, seed):
+    def _candidates(self):
+        """``(label, kind, spec)`` of every candidate, in tie-breaking order (logistic by C first)."""
+        cands = [(_candidate_label("logistic", {"C": C}), "logistic", {"C": float(C)}) for C in sorted(map(float, self.C_grid))]
+        cands += [(_candidate_label("lightgbm", spec), "lightgbm", dict(spec)) for spec in self.lgbm_grid]
+        return cands
+
+    @staticmethod
+    def _estimator(kind, spec, seed):
+        return _pipeline(spec["C"]) if kind == "logistic" else _lgbm(spec, seed)
+
+    @staticmethod
+    def _raw_score(est, kind, X):
+        return est.decision_function(X) if kind == "logistic" else est.predict(X, raw_score=True)
+
+    def _fit_once(self, X, y, groups, kind, spec, seed):
         from sklearn.calibration import CalibratedClassifierCV
 
         folds = subject_folds(y, groups, self.inner_folds, seed)
-        cal = CalibratedClassifierCV(_pipeline(C), method="sigmoid", cv=folds, ensemble=False).fit(X, y)
+        est = self._estimator(kind, spec, seed)
+        cal = CalibratedClassifierCV(est, method="sigmoid", cv=folds, ensemble=False).fit(X, y)
         cc = cal.calibrated_classifiers_[0]
-        pipe, calib = cc.estimator, cc.calibrators[0]
-        imp, sc, lr = pipe.named_steps["impute"], pipe.named_steps["scale"], pipe.named_steps["logistic"]
+        fitted, calib = cc.estimator, cc.calibrators[0]
+        if kind == "lightgbm":
+            return {
+                "kind": "lightgbm",
+                "lightgbm_model": fitted.booster_.model_to_string(),
+                "score": "raw" if hasattr(fitted, "decision_function") else "probability",
+                "a": float(calib.a_),
+                "b": float(calib.b_),
+            }
+        imp, sc, lr = fitted.named_steps["impute"], fitted.named_steps["scale"], fitted.named_steps["logistic"]
         return {
+            "kind": "logistic",
             "median": imp.statistics_.astype(float),
             "mean": sc.mean_.astype(float),
             "scale": sc.scale_.astype(float),
@@ -138,21 +260,25 @@ class _Screen(ClassifierMixin, BaseEstimator):
             "b": float(calib.b_),
         }
 
-    def _choose_C(self, X, y, groups):
+    def _choose(self, X, y, groups):
+        """The candidate with the best AUROC of out-of-fold scores on subject-grouped inner folds."""
         from sklearn.metrics import roc_auc_score
 
         folds = subject_folds(y, groups, self.inner_folds, self.random_state)
+        cands = self._candidates()
         scores = {}
-        for C in self.C_grid:
+        for label, kind, spec in cands:
             oof = np.zeros(len(y))
             for tr, te in folds:
-                oof[te] = _pipeline(C).fit(X[tr], y[tr]).decision_function(X[te])
-            scores[float(C)] = float(roc_auc_score(y, oof))
+                est = self._estimator(kind, spec, self.random_state).fit(X[tr], y[tr])
+                oof[te] = self._raw_score(est, kind, X[te])
+            scores[label] = float(roc_auc_score(y, oof))
         best = max(scores.values())
-        return min(C for C, s in scores.items() if s >= best - 1e-12), scores
+        label, kind, spec = next(c for c in cands if scores[c[0]] >= best - 1e-12)
+        return label, kind, spec, scores
 
     def fit(self, X, y, groups=None):
-        """Fit, choose ``C``, calibrate and bootstrap the screen.
+        """Choose a candidate model, fit and calibrate it, and bootstrap the screen.
 
         Parameters
         ----------
@@ -174,8 +300,16 @@ class _Screen(ClassifierMixin, BaseEstimator):
             raise ParameterError("X must be a pandas.DataFrame of diagnosis features (dbrain.diagnosis.FEATURES).")
         _check_range("min_clean_seconds", self.min_clean_seconds, 0.0, None)
         _check_range("n_bootstrap", self.n_bootstrap, 0, 1000)
-        if not len(self.C_grid) or any(float(c) <= 0 for c in self.C_grid):
+        if any(float(c) <= 0 for c in self.C_grid):
             raise ParameterError(f"C_grid must hold positive numbers, got {self.C_grid!r}.")
+        for spec in self.lgbm_grid:
+            if not isinstance(spec, dict) or set(spec) - _LGBM_KEYS:
+                raise ParameterError(f"lgbm_grid must hold dicts with keys among {sorted(_LGBM_KEYS)}, got {spec!r}.")
+        labels = [c[0] for c in self._candidates()]
+        if not labels:
+            raise ParameterError("C_grid and lgbm_grid are both empty: there is no candidate model.")
+        if len(set(labels)) != len(labels):
+            raise ParameterError(f"the candidate models are not distinct: {labels}.")
         y = np.asarray(y).astype(int)
         if len(y) != len(X) or set(np.unique(y)) - {0, 1}:
             raise ParameterError("y must hold one 0/1 label per row of X.")
@@ -190,8 +324,10 @@ class _Screen(ClassifierMixin, BaseEstimator):
         usable = ~np.all(np.isnan(Xm), axis=0)
         self.features_ = [c for c, u in zip(cand, usable, strict=True) if u]
         Xm = Xm[:, usable]
-        self.C_, self.inner_scores_ = self._choose_C(Xm, y, groups)
-        self.params_ = self._fit_once(Xm, y, groups, self.C_, self.random_state)
+        self.model_, kind, spec, self.inner_scores_ = self._choose(Xm, y, groups)
+        self.candidate_ = {"kind": kind, **spec}
+        self.C_ = spec["C"] if kind == "logistic" else None
+        self.params_ = self._fit_once(Xm, y, groups, kind, spec, self.random_state)
         self.threshold_ = float(y.mean())
         self.classes_ = np.array([0, 1])
         self.n_train_ = {"recordings": int(len(y)), "subjects": int(len(np.unique(groups))), "positive": int(y.sum())}
@@ -203,7 +339,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
             idx = np.concatenate([np.flatnonzero(groups == s) for s in pick])
             new_groups = groups[idx]  # a subject drawn twice stays one group: its copies share a fold
             try:
-                self.bootstrap_.append(self._fit_once(Xm[idx], y[idx], new_groups, self.C_, self.random_state + b + 1))
+                self.bootstrap_.append(self._fit_once(Xm[idx], y[idx], new_groups, kind, spec, self.random_state + b + 1))
             except (ParameterError, ValueError):  # a resample with too few of one class
                 continue
         return self
@@ -232,8 +368,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
             Probabilities of control and of the screened condition.
         """
         Xm, enough = self._prepare(X)
-        p, _ = _apply(self.params_, Xm)
-        p = np.where(enough, p, np.nan)
+        p = np.where(enough, _apply(self.params_, Xm), np.nan)
         return np.column_stack([1 - p, p])
 
     def predict(self, X):
@@ -263,28 +398,38 @@ class _Screen(ClassifierMixin, BaseEstimator):
             Feature rows.
         n_drivers : int
             Number of features listed per recording, by the size of their
-            contribution (coefficient × standardised value) to the score.
+            contribution to the uncalibrated score: coefficient ×
+            standardised value for a logistic model, TreeSHAP value (raw-score
+            units) for a LightGBM model.
 
         Returns
         -------
         results : list of dict
-            Per row: ``screen``, ``outcome`` (:data:`OUTCOMES`), ``probability``,
-            ``interval`` (5th-95th bootstrap percentiles), ``threshold``,
-            ``drivers`` (feature, value, contribution, direction).
+            Per row: ``screen``, ``model_choice`` (the chosen candidate),
+            ``outcome`` (:data:`OUTCOMES`), ``probability``, ``interval``
+            (5th-95th bootstrap percentiles), ``threshold``, ``drivers``
+            (feature, value, contribution, direction).
         """
         Xm, enough = self._prepare(X)
-        p, Z = _apply(self.params_, Xm)
-        boots = np.array([_apply(b, Xm)[0] for b in self.bootstrap_]) if self.bootstrap_ else None
-        coef = self.params_["coef"]
+        p = _apply(self.params_, Xm)
+        contrib_all = _contributions(self.params_, Xm)
+        boots = np.array([_apply(b, Xm) for b in self.bootstrap_]) if self.bootstrap_ else None
+        # the Platt map is sigmoid(-(a * score + b)): with a < 0 (the usual case) a higher score means "positive"
+        towards = -np.sign(self.params_["a"]) or 1.0
         out = []
         for i in range(len(Xm)):
-            res = {"screen": self._name, "threshold": self.threshold_, "condition": self._positive}
+            res = {
+                "screen": self._name,
+                "model_choice": getattr(self, "model_", None),
+                "threshold": self.threshold_,
+                "condition": self._positive,
+            }
             if not enough[i]:
                 res.update(outcome="insufficient data", probability=None, interval=None, drivers=[])
                 res["reason"] = f"fewer than {self.min_clean_seconds:g} s of clean EEG"
                 out.append(res)
                 continue
-            contrib = coef * Z[i]
+            contrib = contrib_all[i]
             order = np.argsort(-np.abs(contrib))[:n_drivers]
             res["probability"] = float(p[i])
             res["interval"] = (
@@ -296,7 +441,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
                     "feature": self.features_[k],
                     "value": None if np.isnan(Xm[i, k]) else float(Xm[i, k]),
                     "contribution": float(contrib[k]),
-                    "direction": f"towards {self._positive}" if contrib[k] > 0 else "towards control",
+                    "direction": f"towards {self._positive}" if contrib[k] * towards > 0 else "towards control",
                 }
                 for k in order
             ]
@@ -306,17 +451,34 @@ class _Screen(ClassifierMixin, BaseEstimator):
     # -- persistence ------------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        """The fitted model as JSON-serialisable data (see :meth:`from_dict`)."""
+        """The fitted model as JSON-serialisable data (see :meth:`from_dict`).
+
+        Returns
+        -------
+        data : dict
+            Format ``dbrain-screen-platt-2``: parameters, chosen candidate,
+            inner AUROCs, threshold, and per model (main and bootstrap) either
+            the logistic coefficients with imputation and scaling, or the
+            LightGBM text model, plus the Platt map ``a``, ``b``.
+        """
         check_is_fitted(self, "params_")
 
         def ser(p):
-            return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in p.items()}
+            return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in p.items() if not k.startswith("_")}
 
+        params = {k: v for k, v in self.get_params().items() if k not in ("features", "lgbm_grid", "C_grid")}
         return {
             "screen": self._name,
-            "format": "dbrain-logistic-platt-1",
-            "params": {k: v for k, v in self.get_params().items() if k != "features"} | {"features": self.features},
+            "format": _FORMAT,
+            "params": params
+            | {
+                "features": self.features,
+                "C_grid": [float(c) for c in self.C_grid],
+                "lgbm_grid": [dict(g) for g in self.lgbm_grid],
+            },
             "features": self.features_,
+            "model_choice": self.model_,
+            "candidate": self.candidate_,
             "C": self.C_,
             "inner_scores": self.inner_scores_,
             "threshold": self.threshold_,
@@ -330,6 +492,9 @@ class _Screen(ClassifierMixin, BaseEstimator):
     def from_dict(cls, data: dict):
         """Rebuild a fitted screen from :meth:`to_dict` output.
 
+        Files of the earlier logistic-only format ``dbrain-logistic-platt-1``
+        load as logistic models.
+
         Parameters
         ----------
         data : dict
@@ -340,19 +505,26 @@ class _Screen(ClassifierMixin, BaseEstimator):
         screen : object
             The fitted screen.
         """
-        if data.get("format") != "dbrain-logistic-platt-1" or data.get("screen") != cls._name:
-            raise ParameterError(
-                f"not a {cls.__name__} model file (format {data.get('format')!r}, screen {data.get('screen')!r})."
-            )
+        fmt = data.get("format")
+        if fmt not in (_FORMAT, _OLD_FORMAT) or data.get("screen") != cls._name:
+            raise ParameterError(f"not a {cls.__name__} model file (format {fmt!r}, screen {data.get('screen')!r}).")
 
         def de(p):
-            return {k: (np.asarray(v, float) if isinstance(v, list) else v) for k, v in p.items()}
+            p = {k: (np.asarray(v, float) if isinstance(v, list) else v) for k, v in p.items()}
+            p.setdefault("kind", "logistic")
+            return p
 
         params = dict(data["params"])
         params["C_grid"] = tuple(params["C_grid"])
+        if "lgbm_grid" in params:
+            params["lgbm_grid"] = tuple(dict(g) for g in params["lgbm_grid"])
+        elif fmt == _OLD_FORMAT:
+            params["lgbm_grid"] = ()  # that format only knew logistic candidates
         self = cls(**params)
         self.features_ = list(data["features"])
         self.C_, self.inner_scores_ = data["C"], data.get("inner_scores", {})
+        self.candidate_ = data.get("candidate", {"kind": "logistic", "C": self.C_})
+        self.model_ = data.get("model_choice") or _candidate_label("logistic", {"C": self.C_})
         self.threshold_ = float(data["threshold"])
         self.n_train_, self.n_insufficient_ = data.get("n_train", {}), data.get("n_insufficient", 0)
         self.params_ = de(data["model"])
@@ -429,9 +601,15 @@ class DementiaScreen(_Screen):
         and ``n_channels`` when None. Columns that are missing in every
         training row are dropped (``features_``).
     C_grid : tuple of float
-        Inverse regularisation strengths compared by the inner folds.
+        Inverse regularisation strengths of the logistic candidates (empty:
+        no logistic candidate).
+    lgbm_grid : tuple of dict
+        LightGBM candidates (:data:`LGBM_GRID` by default; empty: none), each a
+        dict of ``num_leaves``, ``max_depth``, ``n_estimators``,
+        ``learning_rate``, ``min_child_samples``, ``reg_lambda``, ``reg_alpha``,
+        ``subsample``, ``colsample_bytree`` and/or ``min_split_gain``.
     inner_folds : int
-        Subject-grouped folds for choosing ``C`` and for calibration.
+        Subject-grouped folds for choosing the candidate and for calibration.
     min_clean_seconds : float
         Less clean EEG than this gives "insufficient data".
     n_bootstrap : int
@@ -458,9 +636,15 @@ class EpilepsyScreen(_Screen):
         Feature columns to use; all of :data:`FEATURES` but ``clean_seconds``
         and ``n_channels`` when None.
     C_grid : tuple of float
-        Inverse regularisation strengths compared by the inner folds.
+        Inverse regularisation strengths of the logistic candidates (empty:
+        no logistic candidate).
+    lgbm_grid : tuple of dict
+        LightGBM candidates (:data:`LGBM_GRID` by default; empty: none), each a
+        dict of ``num_leaves``, ``max_depth``, ``n_estimators``,
+        ``learning_rate``, ``min_child_samples``, ``reg_lambda``, ``reg_alpha``,
+        ``subsample``, ``colsample_bytree`` and/or ``min_split_gain``.
     inner_folds : int
-        Subject-grouped folds for choosing ``C`` and for calibration.
+        Subject-grouped folds for choosing the candidate and for calibration.
     min_clean_seconds : float
         Less clean EEG than this gives "insufficient data".
     n_bootstrap : int
@@ -477,6 +661,7 @@ class EpilepsyScreen(_Screen):
         *,
         features=None,
         C_grid=(0.01, 0.1, 1.0),
+        lgbm_grid=LGBM_GRID,
         inner_folds: int = 4,
         min_clean_seconds: float = 30.0,
         n_bootstrap: int = 30,
@@ -485,6 +670,7 @@ class EpilepsyScreen(_Screen):
         super().__init__(
             features=features,
             C_grid=C_grid,
+            lgbm_grid=lgbm_grid,
             inner_folds=inner_folds,
             min_clean_seconds=min_clean_seconds,
             n_bootstrap=n_bootstrap,

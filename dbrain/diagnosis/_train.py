@@ -6,7 +6,8 @@ manifest CSV with columns ``path``, ``label`` and ``subject`` (paths relative
 to the CSV). Every recording becomes one feature row
 (:func:`recording_features`); the screen is evaluated by nested subject-wise
 cross-validation and then fitted on everything; the model folder gets
-``model.json``, ``metrics.json``, ``features.parquet`` and ``MODEL_CARD.md``.
+``model.json``, ``metrics.json``, ``features.parquet``, ``cv_predictions.csv``,
+``reliability.png`` and ``MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -137,11 +138,16 @@ def write_model(screen, X: pd.DataFrame, y, groups, out, *, cohort: str, repeats
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cohort": cohort,
         "features": screen.features_,
+        "model": screen.model_,
+        "candidate": screen.candidate_,
         "C": screen.C_,
+        "inner_scores": screen.inner_scores_,
         "threshold": screen.threshold_,
         "n_train": screen.n_train_,
         "nested_cv": cv,
     }
+    reliability_figure(cv["reliability"], out / "reliability.png", title=f"{screen._name} screen, nested CV")
+    metrics["reliability_figure"] = "reliability.png"
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
     feats = X.copy()
     feats["label"] = np.asarray(y).astype(int)
@@ -150,6 +156,59 @@ def write_model(screen, X: pd.DataFrame, y, groups, out, *, cohort: str, repeats
     oof.to_csv(out / "cv_predictions.csv", index=False)
     (out / "MODEL_CARD.md").write_text(model_card(metrics), encoding="utf-8")
     return metrics
+
+
+def _wilson(k, n, z=1.96):
+    """Wilson 95 % interval of a proportion ``k / n``."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    ph = k / n
+    d = 1 + z * z / n
+    c = (ph + z * z / (2 * n)) / d
+    h = z * np.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def reliability_figure(bins: list[dict], path, *, title: str = "") -> Path:
+    """Draw a reliability (calibration) curve with Wilson 95 % intervals to a PNG.
+
+    Parameters
+    ----------
+    bins : list of dict
+        Output of :func:`dbrain.diagnosis.reliability`.
+    path : str | pathlib.Path
+        PNG file to write.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=100)
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
+    if bins:
+        x = np.array([b["mean_predicted"] for b in bins])
+        yv = np.array([b["fraction_positive"] for b in bins])
+        ci = np.array([_wilson(round(b["fraction_positive"] * b["n"]), b["n"]) for b in bins])
+        err = np.clip([yv - ci[:, 0], ci[:, 1] - yv], 0.0, None)  # rounding can put a bound a hair inside
+        ax.errorbar(x, yv, yerr=err, fmt="o-", color="C0", capsize=3, label="out-of-fold")
+        for xi, yi, b in zip(x, yv, bins, strict=True):
+            ax.annotate(f"n={b['n']}", (xi, yi), textcoords="offset points", xytext=(4, -12), fontsize=7)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean predicted probability", ylabel="observed fraction positive")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def _fmt(v, nd=3):
@@ -173,6 +232,14 @@ def model_card(metrics: dict, *, extra: str = "") -> str:
     """
     cv = metrics["nested_cv"]
     p, s = cv["pooled"], cv["spread"]
+    model = metrics.get("model") or f"logistic C={metrics['C']}"
+    if model.startswith("lightgbm"):
+        what = (
+            "LightGBM gradient boosting (balanced class weights, missing values handled by the trees), stored as "
+            "LightGBM text inside model.json"
+        )
+    else:
+        what = "median imputation, standardisation, L2 logistic regression (balanced class weights)"
     lines = [
         f"# dbrain {metrics['screen']} screen — model card",
         "",
@@ -180,10 +247,11 @@ def model_card(metrics: dict, *, extra: str = "") -> str:
         "",
         f"- Training data: {metrics['cohort']}",
         f"- Trained: {metrics['created']}; {metrics['n_train']['subjects']} subjects "
-        f"({metrics['n_train']['positive']} positive), {len(metrics['features'])} features, logistic C = {metrics['C']}",
+        f"({metrics['n_train']['positive']} positive), {len(metrics['features'])} features",
         f"- Decision threshold (training prevalence): {metrics['threshold']:.3f}",
-        "- Model: median imputation, standardisation, L2 logistic regression (balanced class weights), Platt calibration "
-        "on subject-grouped inner folds; intervals from 30 subject-bootstrap refits.",
+        f"- Shipped model: **{model}**, chosen by AUROC on subject-grouped inner folds of all training subjects "
+        f"among logistic (C grid) and LightGBM candidates: {what}; Platt calibration on subject-grouped inner folds; "
+        "intervals from 30 subject-bootstrap refits.",
         "",
         f"## Nested subject-wise cross-validation ({cv['outer_folds']} outer folds x {cv['repeats']} repeats, "
         f"{cv['n_subjects']} subjects, {cv['n_excluded_insufficient']} recordings excluded for insufficient clean EEG)",
@@ -196,17 +264,40 @@ def model_card(metrics: dict, *, extra: str = "") -> str:
             f"| {k} | {_fmt(p[k])} ± {_fmt(cv['pooled_sd_over_repeats'][k])} | "
             f"{_fmt(s[k]['mean'])} ± {_fmt(s[k]['sd'])} [{_fmt(s[k]['min'])}, {_fmt(s[k]['max'])}] |"
         )
+    chosen = cv.get("chosen_model") or cv.get("chosen_C", {})
     lines += [
         "",
-        f"C chosen by the inner folds (count over outer folds): {cv['chosen_C']}",
+        "### Model choice inside the outer training sets",
+        "",
+        "Each outer fold's training subjects choose one candidate by the AUROC of its out-of-fold scores on "
+        "subject-grouped inner folds (ties: the logistic model with the smallest C).",
+        "",
+        "| candidate | chosen (outer folds) | inner AUROC: mean [min, max] over outer folds |",
+        "|---|---|---|",
+    ]
+    for label, n in chosen.items():
+        a = cv.get("inner_auroc", {}).get(label)
+        span = f"{a['mean']:.3f} [{a['min']:.3f}, {a['max']:.3f}]" if a else "n/a"
+        lines.append(f"| {label} | {n} of {len(cv['folds'])} | {span} |")
+    lines += [
         "",
         "### Reliability (pooled out-of-fold)",
         "",
     ]
-    lines += ["| predicted | mean predicted | observed fraction positive | n |", "|---|---|---|---|"]
+    if metrics.get("reliability_figure"):
+        lines += [f"![Reliability curve, pooled out-of-fold predictions]({metrics['reliability_figure']})", ""]
+    lines += [
+        "Out-of-fold predictions of all repeats pooled (each subject counted once per repeat); the interval is a "
+        "Wilson 95 % interval of the observed fraction, which ignores the repeats' dependence and is therefore too narrow.",
+        "",
+        "| predicted | mean predicted | observed fraction positive (95 % CI) | n |",
+        "|---|---|---|---|",
+    ]
     for b in cv["reliability"]:
+        lo, hi = _wilson(round(b["fraction_positive"] * b["n"]), b["n"])
         lines.append(
-            f"| {b['p_low']:.1f}–{b['p_high']:.1f} | {b['mean_predicted']:.2f} | {b['fraction_positive']:.2f} | {b['n']} |"
+            f"| {b['p_low']:.1f}–{b['p_high']:.1f} | {b['mean_predicted']:.2f} | {b['fraction_positive']:.2f} "
+            f"({lo:.2f}–{hi:.2f}) | {b['n']} |"
         )
     if extra:
         lines += ["", extra.strip()]

@@ -15,8 +15,12 @@ from dbrain.diagnosis import (
 )
 from dbrain.errors import ParameterError
 
-#: A small feature subset and grid keep these tests fast.
-FAST = {"features": list(FEATURES[:12]) + ["alpha_peak", "theta_alpha_ratio", "aperiodic_exponent"], "C_grid": (0.1, 1.0)}
+#: A small feature subset and grid (two logistic candidates, one small LightGBM candidate) keep these tests fast.
+FAST = {
+    "features": list(FEATURES[:12]) + ["alpha_peak", "theta_alpha_ratio", "aperiodic_exponent"],
+    "C_grid": (0.1, 1.0),
+    "lgbm_grid": ({"num_leaves": 2, "n_estimators": 30, "learning_rate": 0.1, "min_child_samples": 3},),
+}
 
 
 def _table(n_subjects=40, per_subject=2, seed=0, shift=1.5):
@@ -64,7 +68,8 @@ def test_nested_cv_is_subject_wise_and_reports_spread():
 def test_fit_predict_insufficient_and_roundtrip(tmp_path):
     X = _table(n_subjects=24)
     screen = EpilepsyScreen(n_bootstrap=5, **FAST).fit(X, X["label"], X["subject"])
-    assert screen.C_ in screen.C_grid and 0 < screen.threshold_ < 1
+    assert screen.model_ in {c[0] for c in screen._candidates()} and 0 < screen.threshold_ < 1
+    assert (screen.C_ in screen.C_grid) if screen.candidate_["kind"] == "logistic" else screen.C_ is None
     assert screen.features_ == FAST["features"]
     proba = screen.predict_proba(X)
     assert np.all((proba >= 0) & (proba <= 1)) and np.allclose(proba.sum(1), 1)
