@@ -10,7 +10,7 @@ from ._registry import AnalysisContext, StepResult, register_step
 
 @register_step(
     "patterns",
-    "1",
+    "2",
     order=26,
     description="Rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) per 10 s window: timeline, prevalence, events.",
     params={"window": 10.0},
@@ -51,9 +51,10 @@ def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
     facts.append(("Other (no pattern)", f"{share['other']:.1f} % of windows"))
     blocks = [
         Note(
-            "Rule-based classification on ACNS 2021 definitions (delta dominance, kurtosis of the discharge train, "
-            "hemisphere power share, amplitude and evolution), checked only on 12 development segments: decision support, "
-            "to be confirmed in the EEG. Seizure windows are shown here; seizure events come from the seizure step.",
+            "Rule-based classification on ACNS 2021 definitions (delta dominance, kurtosis and regularity of the discharge "
+            "train, hemisphere power share, amplitude and evolution; frontal-polar eye activity vetoed; events need two "
+            "consecutive windows), checked only on 12 development segments: decision support, to be confirmed in the EEG. "
+            "Seizure windows are shown here; seizure events come from the seizure step.",
             "info",
         ),
         KeyValues(facts),

@@ -75,7 +75,7 @@ def test_table_columns_and_events_contract(sim):
     assert list(spikes.columns) == SPIKE_COLUMNS
     assert list(spikes.columns[: len(EVENT_COLUMNS)]) == EVENT_COLUMNS
     assert (spikes["eventType"] == "spike").all()
-    assert spikes["confidence"].between(0.5, 1.0).all()  # medium reports from 0.5
+    assert spikes["confidence"].between(0.45, 1.0).all()  # medium reports from 0.45
     np.testing.assert_allclose(spikes["onset"] + 0.1, spikes["peak_time"], atol=1e-9)
     assert spikes["channels"].str.split(",").str[0].tolist() == spikes["peak_channel"].tolist()
     assert (spikes["amplitude"] > 0).all() and (spikes["sharpness"] >= 3.0).all()
@@ -273,3 +273,42 @@ def test_spike_step_explains_what_it_cannot_do():
     assert res.summary == {"computed": False, "reason": "sampling rate 64 Hz is below 100 Hz"}
     short = mne.io.RawArray(np.zeros((19, 256 * 5)), mne.create_info(NAMES_1020, 256.0, "eeg"), verbose="error")
     assert patterns_step(AnalysisContext(short, None)).summary["computed"] is False
+
+
+def test_filter_threads_do_not_change_results(sim, monkeypatch):
+    # The filters run row groups in threads; each row is filtered as alone, so results are identical.
+    raw, _ = sim
+    monkeypatch.setenv("DBRAIN_FILTER_THREADS", "1")
+    one = SpikeDetector("high").fit().detect(raw)
+    monkeypatch.setenv("DBRAIN_FILTER_THREADS", "2")
+    two = SpikeDetector("high").fit().detect(raw)
+    assert len(one) > 0
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+def test_rhythm_measure_separates_alpha_crests_from_spikes():
+    from dbrain.detect.spikes._detector import _rhythm
+
+    sf = 256.0
+    t = np.arange(int(8 * sf)) / sf
+    rng = np.random.default_rng(0)
+    alpha = 30 * np.sin(2 * np.pi * 10 * t) + 3 * rng.standard_normal(t.size)  # an alpha train
+    spike = 4 * rng.standard_normal(t.size)
+    i = int(4 * sf)
+    spike[i - 10 : i + 11] -= 60 * (1 - np.abs(np.arange(-10, 11)) / 10)  # an 80 ms triangular spike
+    crest = i - 13 + int(np.argmin(alpha[i - 13 : i + 13]))  # a negative crest of the alpha train
+    share, ratio = _rhythm(np.stack([alpha, spike]), np.array([crest, i]), np.array([0, 1]), np.array([60.0, 60.0]), sf)
+    assert share[0] > 0.9 and ratio[0] < 1.5  # the crest is as large as the rhythm it belongs to
+    assert share[1] < 0.2 and ratio[1] > 6  # the spike stands out of its background
+
+
+def test_real_healthy_eeglab_recording_few_detections(shared_data):
+    # The EEGLAB tutorial recording (healthy adult, 238 s, 32 ch 10-10): no epileptiform discharges. Before the
+    # rhythmic-background rule the detector reported 16 / 39 / 72 (low / medium / high), mostly crests of alpha
+    # trains over parietal and occipital electrodes. It was looked at while choosing the rule (see docs/spikes.md).
+    from dbrain.io import read_recording
+
+    raw, _ = read_recording(shared_data / "formats" / "eeglab-sample-data" / "sample_data" / "eeglab_data.set")
+    counts = {p: len(detect_spikes(raw, sensitivity=p)) for p in ("low", "medium", "high")}
+    assert counts["low"] <= 10 and counts["medium"] <= 30, counts  # released: 9 / 28 / 49
+    assert counts["low"] <= counts["medium"] <= counts["high"]
