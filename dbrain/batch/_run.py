@@ -8,6 +8,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import DbrainError, ParameterError
 from ..utils import logger, verbose
-from ..utils.check import _check_option, _validate_type
+from ..utils.check import _check_option, _check_range, _validate_type
 from . import _store
 from ._inputs import BatchInput, collect_inputs
 
@@ -232,20 +233,51 @@ def _task_params(config: dict) -> dict[str, dict]:
     return out
 
 
-def _analyse_task(item: dict, sha256: str, key: str, config: dict, cfg_hash: str, store: str) -> dict:
+class _Timeout(Exception):
+    pass
+
+
+def _call_with_timeout(func: Callable, timeout: float | None):
+    """``func()``, or :class:`_Timeout` when it has not returned after ``timeout`` seconds (it keeps running)."""
+    if timeout is None:
+        return func()
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = func()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="dbrain-analysis", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise _Timeout
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _analyse_task(
+    item: dict, sha256: str, key: str, config: dict, cfg_hash: str, store: str, timeout: float | None = None
+) -> dict:
     """Run on a worker: analyse one recording with the core's ``analyze`` and write its store rows."""
     from ..analyze import analyze
 
     store = Path(store)
     done = _store.is_done(store, key)
+    if done is not None and done.get("timeout"):  # this task timed out on a worker that was then ended
+        return {"key": key, "sha256": sha256, "action": "computed", "status": "error", "error": done.get("error"), "error_type": "Timeout"}
     if done is not None:  # another batch finished it meanwhile
         return {"key": key, "action": "skipped", "status": done.get("status"), "error": done.get("error")}
     row = _base_row(item, sha256, key, cfg_hash, config)
     started = time.time()
     out = _store.result_dir(store, key)
-    try:
+
+    def run():
         with _allow_child_processes():
-            output = analyze(
+            return analyze(
                 item["path"],
                 out,
                 only=[s["name"] for s in config["steps"]],
@@ -253,6 +285,18 @@ def _analyse_task(item: dict, sha256: str, key: str, config: dict, cfg_hash: str
                 ledger=False,
                 step_params=_task_params(config),
             )
+
+    try:
+        output = _call_with_timeout(run, timeout)
+    except _Timeout:
+        row["seconds"] = round(time.time() - started, 3)
+        message = f"analysis did not finish within {timeout:g} s (the batch's timeout); its worker was restarted"
+        _write_error(store, item, row, message, "Timeout", final=False)
+        _store.write_marker(store, key, {"status": "error", "error": message, "timeout": True})
+        # A hung analysis cannot be stopped from inside Python, and it holds this worker: end the worker
+        # process. Its nanny starts a fresh one, and the scheduler reruns this task, which finds the marker.
+        logger.warning("batch: %s timed out after %g s; ending worker process %d", item["path"], timeout, os.getpid())
+        os._exit(70)
     except Exception as exc:  # noqa: BLE001 - fault isolation: any failure of one recording is its error row
         row["seconds"] = round(time.time() - started, 3)
         final = isinstance(exc, DbrainError)
@@ -321,6 +365,7 @@ def run_batch(
     memory_limit: str | float | None = "auto",
     retries: int = 2,
     retry_errors: bool = False,
+    timeout: float | None = None,
     ledger: bool | None = None,
     on_result: Callable[[dict, int, int], None] | None = None,
     verbose=None,
@@ -360,6 +405,13 @@ def run_batch(
         handled by the scheduler's own rescheduling).
     retry_errors : bool
         Recompute recordings whose stored result is an error row.
+    timeout : float | None
+        Seconds one recording's analysis may take. A recording over it gets
+        an error row (a rerun skips it unless ``retry_errors``) and its
+        worker process is ended, because a hung analysis cannot be stopped
+        otherwise: the workers must be nanny-managed (a local cluster and
+        ``dask worker`` without ``--no-nanny`` are), so that a fresh one
+        takes its place. None: no limit.
     ledger : bool | None
         Append an ``analysis-run`` entry per computed recording to the
         provenance ledger; default (None): only if the ledger exists.
@@ -374,6 +426,8 @@ def run_batch(
     """
     started = time.time()
     _validate_type(retries, int, "retries")
+    if timeout is not None:
+        _check_range("timeout", timeout, 0, None, inclusive=False)
     if workers is not None:
         _validate_type(workers, int, "workers")
         if workers < 1:
@@ -434,6 +488,7 @@ def run_batch(
                 config,
                 cfg_hash,
                 str(store),
+                None if timeout is None else float(timeout),
                 key=f"dbrain-analyse-{key}",
                 retries=retries,
                 pure=False,

@@ -54,6 +54,9 @@ def batch(
     scheduler: str = typer.Option(None, "--scheduler", help="Existing Dask scheduler, e.g. tcp://HOST:8786."),
     memory_limit: str = typer.Option("auto", "--memory-limit", help="Memory per local worker, e.g. 4GB (auto: RAM / workers)."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="Recompute recordings stored as errors."),
+    timeout: str = typer.Option(
+        None, "--timeout", help="Longest one recording's analysis may take, e.g. 30min or 2h (over it: an error row)."
+    ),
     no_ledger: bool = typer.Option(False, "--no-ledger", help="Do not append results to the provenance ledger."),
     seizure_sensitivity: str = typer.Option(None, "--seizure-sensitivity", help="Seizure preset: low, medium or high."),
     spike_sensitivity: str = typer.Option(None, "--spike-sensitivity", help="Spike preset: low, medium or high."),
@@ -64,6 +67,9 @@ def batch(
 
     if workers is not None and scheduler is not None:
         raise ParameterError("give --workers or --scheduler, not both")
+    from ..simulate import parse_duration
+
+    seconds = None if timeout is None else parse_duration(timeout)
     params = {}
     if seizure_sensitivity is not None:
         params["seizures"] = {"sensitivity": seizure_sensitivity}
@@ -79,6 +85,7 @@ def batch(
             scheduler=scheduler,
             memory_limit=memory_limit,
             retry_errors=retry_errors,
+            timeout=seconds,
             ledger=False if no_ledger else None,
             on_result=update,
         )

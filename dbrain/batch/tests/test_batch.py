@@ -215,3 +215,27 @@ def test_batch_appends_to_an_existing_ledger(batch_data, tmp_path):
         assert len(runs) == len(ok)
         assert {r.record["details"]["input"] for r in runs} == set(ok["path"])
         assert ledger.verify().ok
+
+
+def test_timeout_gives_an_error_row_and_the_batch_goes_on(tmp_path):
+    # An 8 h recording's spike detection takes well over 3 s (about 10 s on this machine); a 1-min one well under.
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(2):
+        write_simulated_edf(folder / f"short{i}.edf", "1min", seed=40 + i)
+    write_simulated_edf(folder / "long.edf", "8h", seed=42)
+    for side in folder.glob("*_events.tsv"):
+        side.unlink()
+    store = tmp_path / "store"
+    steps = ["recording", "spikes"]
+    result = run_batch(folder, store, steps=steps, workers=1, timeout=3.0, ledger=False)
+    rows = result.rows.set_index("subject")
+    assert rows.loc["long", "status"] == "error", rows
+    assert "did not finish within 3 s" in rows.loc["long", "error"]
+    assert (rows.drop("long")["status"] == "ok").all()  # the worker that ran the long one was replaced
+    stored = query("SELECT subject, status, coalesce(error_type, '') AS t FROM recordings ORDER BY subject", store)
+    assert stored.values.tolist() == [["long", "error", "Timeout"], ["short0", "ok", ""], ["short1", "ok", ""]]
+    again = run_batch(folder, store, steps=steps, workers=1, timeout=3.0, ledger=False)
+    assert again.n_computed == 0 and again.n_skipped == 3  # the timed-out recording is an error row: skipped too
+    with pytest.raises(ParameterError, match="timeout"):
+        run_batch(folder, store, steps=steps, workers=1, timeout=0, ledger=False)
