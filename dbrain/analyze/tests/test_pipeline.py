@@ -8,20 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dbrain.analyze import StepResult, _registry, analyze, get_steps, register_step
+from dbrain.analyze import StepResult, analyze, get_steps
 from dbrain.events import make_events, read_events
 from dbrain.report import Paragraph, Section
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "iiic_seizure_sample.edf"
-
-
-@pytest.fixture
-def extra_steps():
-    """Register test steps for one test only."""
-    before = dict(_registry._STEPS)
-    yield register_step
-    _registry._STEPS.clear()
-    _registry._STEPS.update(before)
 
 
 def test_plugin_step_adds_table_events_and_section(tmp_path, extra_steps):

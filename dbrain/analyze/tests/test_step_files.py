@@ -7,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dbrain.analyze import StepResult, _registry, analyze, register_step
+from dbrain.analyze import StepResult, analyze
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "iiic_seizure_sample.edf"
-
-
-@pytest.fixture
-def extra_steps():
-    before = dict(_registry._STEPS)
-    yield register_step
-    _registry._STEPS.clear()
-    _registry._STEPS.update(before)
 
 
 def test_step_files_are_written_and_listed(tmp_path, extra_steps):
