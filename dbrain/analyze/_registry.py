@@ -99,6 +99,34 @@ def register_step(name: str, version: str, *, order: int, description: str = "",
     return decorator
 
 
+def unusable_reason(raw, *, min_sfreq: float = 0.0, min_duration: float = 0.0, too_short: str | None = None) -> str | None:
+    """Why a detector step cannot run on ``raw`` (no EEG, too low a rate, too short), or None.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+    min_sfreq : float
+        Lowest sampling rate (Hz) the step works at.
+    min_duration : float
+        Shortest recording (s) the step works on.
+    too_short : str | None
+        The reason given for a recording shorter than ``min_duration``
+        (default: ``"recording shorter than {min_duration} s"``).
+
+    Returns
+    -------
+    reason : str | None
+    """
+    sfreq = raw.info["sfreq"]
+    if "eeg" not in raw.get_channel_types():
+        return "no EEG channels"
+    if sfreq < min_sfreq:
+        return f"sampling rate {sfreq:g} Hz is below {min_sfreq:g} Hz"
+    if raw.n_times / sfreq < min_duration:
+        return too_short or f"recording shorter than {min_duration:g} s"
+    return None
+
+
 def get_steps() -> list[Step]:
     """All registered steps in run order."""
     return sorted(_STEPS.values(), key=lambda s: (s.order, s.name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..detect.patterns import PATTERN_CLASSES, PATTERN_EVENT_TYPES, THRESHOLDS, classify_patterns, plot_pattern_timeline
 from ..errors import RecordingError
 from ..report import Figure, KeyValues, Note, Section, Table
-from ._registry import AnalysisContext, StepResult, register_step
+from ._registry import AnalysisContext, StepResult, register_step, unusable_reason
 
 
 @register_step(
@@ -18,12 +18,7 @@ from ._registry import AnalysisContext, StepResult, register_step
 def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
     """Rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) per 10 s window: timeline, prevalence, events."""
     raw = ctx.raw
-    duration = raw.n_times / raw.info["sfreq"]
-    reason = None
-    if "eeg" not in raw.get_channel_types():
-        reason = "no EEG channels"
-    elif duration < window:
-        reason = f"recording shorter than one {window:g} s window"
+    reason = unusable_reason(raw, min_duration=window, too_short=f"recording shorter than one {window:g} s window")
     result = None
     if reason is None:
         try:

@@ -9,7 +9,7 @@ from ..detect import SeizureDetector
 from ..detect._seizures import _MIN_SFREQ
 from ..events import EVENT_COLUMNS
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table
-from ._registry import AnalysisContext, StepResult, register_step
+from ._registry import AnalysisContext, StepResult, register_step, unusable_reason
 
 _MAX_COLUMNS = 3000
 
@@ -84,15 +84,8 @@ def plot_seizure_probability(result, *, title: str | None = None) -> MplFigure:
 def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") -> StepResult:
     """Seizure probability per second and detected seizures (channels involved, lateralisation)."""
     raw = ctx.raw
-    sfreq = raw.info["sfreq"]
-    duration = raw.n_times / sfreq
-    reason = None
-    if "eeg" not in raw.get_channel_types():
-        reason = "no EEG channels"
-    elif sfreq < _MIN_SFREQ:
-        reason = f"sampling rate {sfreq:g} Hz is below 64 Hz"
-    elif duration < 10.0:
-        reason = "recording shorter than 10 s"
+    duration = raw.n_times / raw.info["sfreq"]
+    reason = unusable_reason(raw, min_sfreq=_MIN_SFREQ, min_duration=10.0)
     if reason:
         return StepResult(
             summary={"computed": False, "reason": reason},

@@ -7,7 +7,7 @@ from ..detect.spikes._detector import _MIN_SFREQ
 from ..errors import RecordingError
 from ..events import EVENT_COLUMNS
 from ..report import Figure, KeyValues, Note, Section, Table
-from ._registry import AnalysisContext, StepResult, register_step
+from ._registry import AnalysisContext, StepResult, register_step, unusable_reason
 
 #: Clusters drawn in the report (all are listed in the table).
 MAX_CLUSTER_PAGES = 6
@@ -26,13 +26,7 @@ def spikes_step(ctx: AnalysisContext, sensitivity: str = "medium") -> StepResult
     raw = ctx.raw
     sfreq = raw.info["sfreq"]
     duration = raw.n_times / sfreq
-    reason = None
-    if "eeg" not in raw.get_channel_types():
-        reason = "no EEG channels"
-    elif sfreq < _MIN_SFREQ:
-        reason = f"sampling rate {sfreq:g} Hz is below {_MIN_SFREQ:g} Hz"
-    elif duration < _MIN_DURATION:
-        reason = f"recording shorter than {_MIN_DURATION:g} s"
+    reason = unusable_reason(raw, min_sfreq=_MIN_SFREQ, min_duration=_MIN_DURATION)
     spikes = None
     if reason is None:
         try:
