@@ -31,6 +31,15 @@ def run_worker(script: str, args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def simulate_edf(path: Path, duration: str, *, seed: int, seizures: int = 3, spikes: int = 50) -> None:
+    """Write a simulated 19-channel EEG + EKG EDF+ (256 Hz, artifacts on) with ``dbrain simulate``, in its own process."""
+    args = ["--duration", duration, "--seizures", str(seizures), "--spikes", str(spikes), "--artifacts"]
+    cmd = [sys.executable, "-m", "dbrain", "simulate", *args, "--seed", str(seed), "--out", str(path), "--overwrite"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbrain simulate failed:\n{proc.stderr.strip()}")
+
+
 @contextlib.contextmanager
 def workdir(path: str | None) -> Iterator[Path]:
     """The folder that caches simulated recordings: ``path`` (created, kept) or a temporary one."""

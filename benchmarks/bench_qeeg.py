@@ -36,15 +36,7 @@ import platform
 import sys
 import time
 
-from _common import markdown_table, peak_rss_mb, run_worker, workdir
-
-
-def _worker_simulate(path: str, duration: str, seed: int) -> dict:
-    from dbrain.simulate import write_simulated_edf
-
-    t0 = time.perf_counter()
-    write_simulated_edf(path, duration, seizures=3, spikes=50, artifacts=True, seed=seed)
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_rss_mb()}
+from _common import markdown_table, peak_rss_mb, run_worker, simulate_edf, workdir
 
 
 def _worker_dbrain(path: str, n_jobs: int) -> dict:
@@ -128,7 +120,7 @@ def main(argv=None) -> int:
         path = folder / f"sim_{int(seconds)}s_seed{args.seed}.edf"
         if not path.exists():
             print(f"simulating {args.duration} -> {path} ...", file=sys.stderr, flush=True)
-            run_worker(__file__, ["--_simulate", str(path), args.duration, str(args.seed)])
+            simulate_edf(path, args.duration, seed=args.seed)
         print("dbrain compute_qeeg ...", file=sys.stderr, flush=True)
         d = run_worker(__file__, ["--_dbrain", str(path), str(args.n_jobs)])
         print("mne per-epoch baseline ...", file=sys.stderr, flush=True)
@@ -176,9 +168,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--_simulate":
-        print(json.dumps(_worker_simulate(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--_dbrain":
+    if len(sys.argv) > 1 and sys.argv[1] == "--_dbrain":
         print(json.dumps(_worker_dbrain(sys.argv[2], int(sys.argv[3]))))
     elif len(sys.argv) > 1 and sys.argv[1] == "--_mne":
         print(json.dumps(_worker_mne(sys.argv[2], float(sys.argv[3]))))

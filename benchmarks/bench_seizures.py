@@ -34,17 +34,9 @@ import platform
 import sys
 import time
 
-from _common import markdown_table, peak_rss_mb, run_worker, workdir
+from _common import markdown_table, peak_rss_mb, run_worker, simulate_edf, workdir
 
 SEED = 2026
-
-
-def _worker_simulate(path: str, duration: str, seizures: int) -> dict:
-    from dbrain.simulate import write_simulated_edf
-
-    t0 = time.perf_counter()
-    write_simulated_edf(path, duration, seizures=seizures, spikes=50, artifacts=True, seed=SEED)
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_rss_mb()}
 
 
 def _worker_dbrain(path: str, n_jobs: int) -> dict:
@@ -141,7 +133,7 @@ def main(argv=None) -> int:
         path = folder / f"sim_{int(seconds)}s_{args.seizures}sz_seed{SEED}.edf"
         if not path.exists():
             print(f"simulating {args.duration} with {args.seizures} seizures -> {path} ...", file=sys.stderr, flush=True)
-            run_worker(__file__, ["--_simulate", str(path), args.duration, str(args.seizures)])
+            simulate_edf(path, args.duration, seed=SEED, seizures=args.seizures)
         print("dbrain SeizureDetector ...", file=sys.stderr, flush=True)
         d = run_worker(__file__, ["--_dbrain", str(path), str(args.n_jobs)])
         print("mne per-epoch feature peer ...", file=sys.stderr, flush=True)
@@ -194,9 +186,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--_simulate":
-        print(json.dumps(_worker_simulate(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--_dbrain":
+    if len(sys.argv) > 1 and sys.argv[1] == "--_dbrain":
         print(json.dumps(_worker_dbrain(sys.argv[2], int(sys.argv[3]))))
     elif len(sys.argv) > 1 and sys.argv[1] == "--_mne":
         print(json.dumps(_worker_mne(sys.argv[2], float(sys.argv[3]))))

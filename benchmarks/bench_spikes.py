@@ -41,18 +41,10 @@ import platform
 import sys
 import time
 
-from _common import markdown_table, peak_rss_mb, run_worker, workdir
+from _common import markdown_table, peak_rss_mb, run_worker, simulate_edf, workdir
 
 SEED = 2026
 SPIKES_PER_HOUR = 40
-
-
-def _worker_simulate(path: str, duration: str, spikes: int) -> dict:
-    from dbrain.simulate import write_simulated_edf
-
-    t0 = time.perf_counter()
-    write_simulated_edf(path, duration, seizures=3, spikes=spikes, artifacts=True, seed=SEED)
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_rss_mb()}
 
 
 def _worker_spikes(path: str) -> dict:
@@ -169,7 +161,7 @@ def main(argv=None) -> int:
         path = folder / f"spikes_sim_{int(seconds)}s_{spikes}sp_seed{SEED}.edf"
         if not path.exists():
             print(f"simulating {args.duration} with {spikes} spikes -> {path} ...", file=sys.stderr, flush=True)
-            run_worker(__file__, ["--_simulate", str(path), args.duration, str(spikes)])
+            simulate_edf(path, args.duration, seed=SEED, spikes=spikes)
         print("dbrain SpikeDetector ...", file=sys.stderr, flush=True)
         s = run_worker(__file__, ["--_spikes", str(path)])
         print("dbrain classify_patterns ...", file=sys.stderr, flush=True)
@@ -210,9 +202,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--_simulate":
-        print(json.dumps(_worker_simulate(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--_spikes":
+    if len(sys.argv) > 1 and sys.argv[1] == "--_spikes":
         print(json.dumps(_worker_spikes(sys.argv[2])))
     elif len(sys.argv) > 1 and sys.argv[1] == "--_patterns":
         print(json.dumps(_worker_patterns(sys.argv[2])))
