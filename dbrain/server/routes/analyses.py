@@ -83,6 +83,27 @@ def get_analysis(
     return analysis_out(db, row)
 
 
+def _audited_result(db, who, request, analysis_id: int, file_name: str, *, kind: str, label: str) -> dict:
+    """The stored entry of one result file of an analysis of the caller's site, its reading audited (404 if absent)."""
+    row = analysis_of_site(db, who, analysis_id)
+    entry = (row.results or {}).get(file_name)
+    if entry is None:
+        raise HTTPException(404, f"analysis {analysis_id} has no {kind} {label!r}")
+    rec = recording_of_site(db, who, row.recording_id)
+    audit(
+        db,
+        who,
+        f"analysis.{kind}",
+        object_type="analysis",
+        object_id=row.id,
+        patient_id=rec.patient_id,
+        request=request,
+        detail={kind: label},
+    )
+    db.commit()
+    return entry
+
+
 @router.get(
     "/api/analyses/{analysis_id}/files/{name}",
     response_class=FileResponse,
@@ -92,22 +113,7 @@ def get_result_file(
     analysis_id: IdPath, name: str, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
 ):
     """One result file (``report.pdf``, ``report.html``, ``summary.json``, ``events.tsv``, ``qeeg.parquet`` …)."""
-    row = analysis_of_site(db, who, analysis_id)
-    entry = (row.results or {}).get(name)
-    if entry is None:
-        raise HTTPException(404, f"analysis {analysis_id} has no file {name!r}")
-    rec = recording_of_site(db, who, row.recording_id)
-    audit(
-        db,
-        who,
-        "analysis.file",
-        object_type="analysis",
-        object_id=row.id,
-        patient_id=rec.patient_id,
-        request=request,
-        detail={"file": name},
-    )
-    db.commit()
+    entry = _audited_result(db, who, request, analysis_id, name, kind="file", label=name)
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return FileResponse(request.app.state.store.path(entry["sha256"]), media_type=media, filename=name)
 
@@ -138,22 +144,7 @@ def get_table(
 
     import pandas as pd
 
-    row = analysis_of_site(db, who, analysis_id)
-    entry = (row.results or {}).get(f"{name}.parquet")
-    if entry is None:
-        raise HTTPException(404, f"analysis {analysis_id} has no table {name!r}")
-    rec = recording_of_site(db, who, row.recording_id)
-    audit(
-        db,
-        who,
-        "analysis.table",
-        object_type="analysis",
-        object_id=row.id,
-        patient_id=rec.patient_id,
-        request=request,
-        detail={"table": name},
-    )
-    db.commit()
+    entry = _audited_result(db, who, request, analysis_id, f"{name}.parquet", kind="table", label=name)
     table = pd.read_parquet(request.app.state.store.path(entry["sha256"]))
     for col, keep in (("measure", measure), ("channel", channel)):
         if keep and col in table.columns:
