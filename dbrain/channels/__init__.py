@@ -7,5 +7,6 @@ from ._normalize import (
     normalize_channels,
     normalize_label,
 )
+from ._raw import normalize_raw
 
-__all__ = ["OLD_TO_NEW", "TEN_TEN", "ChannelMapping", "normalize_channels", "normalize_label"]
+__all__ = ["OLD_TO_NEW", "TEN_TEN", "ChannelMapping", "normalize_channels", "normalize_label", "normalize_raw"]

@@ -12,6 +12,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from ..channels._raw import as_normalized
 from ..errors import ParameterError, RecordingError
 from ..events import make_events
 from ..utils import _check_option, _check_range, _validate_type, logger
@@ -498,6 +499,7 @@ class SeizureDetector:
         probability : ndarray, shape (n_seconds,)
             float32 in [0, 1], before smoothing.
         """
+        raw = as_normalized(raw)
         self._validate()
         p, _, _, n_seconds = self._channel_window_proba(raw)
         _, meta = self._booster()
@@ -516,6 +518,7 @@ class SeizureDetector:
         result : SeizureResult
         """
         self._validate()
+        raw = as_normalized(raw)
         on, off = self.thresholds()
         p, picks, used, n_seconds = self._channel_window_proba(raw)
         _, meta = self._booster()

@@ -18,7 +18,7 @@ import mne
 import numpy as np
 import pandas as pd
 
-from ..channels import normalize_channels
+from ..channels._raw import _apply_mapping
 from ..errors import CorruptRecordingError, RecordingError, UnsupportedFormatError
 from ..utils import logger, verbose
 from ._edf_discontinuous import place_on_time_axis
@@ -303,14 +303,7 @@ def read_recording(path: str | os.PathLike, *, preload: bool = False, verbose=No
     for message in caught:
         logger.info("reader: %s", message)
 
-    mapping = normalize_channels(raw.ch_names)
-    keep_types = fmt in _TYPED_FORMATS
-    types = {}
-    for row, mne_type in zip(mapping.itertuples(index=False), raw.get_channel_types(), strict=True):
-        types[row.name] = mne_type if (keep_types and not row.recognised) else row.type
-    mapping["type"] = [types[n] for n in mapping["name"]]
-    raw.rename_channels(dict(zip(mapping["original"], mapping["name"], strict=True)), verbose="error")
-    raw.set_channel_types(types, on_unit_change="ignore", verbose="error")
+    mapping = _apply_mapping(raw, keep_types=fmt in _TYPED_FORMATS)
     if preload:
         raw.load_data(verbose="error")
 
