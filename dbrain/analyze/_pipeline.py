@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -20,6 +19,7 @@ from ..events import EVENT_COLUMNS, empty_events, write_annotations_edf, write_e
 from ..io import read_recording
 from ..utils import logger, verbose
 from ..utils._atomic import atomic_dir
+from ..utils._hash import sha256_path
 from ..utils.check import _check_option, _validate_type
 from ._registry import AnalysisContext, get_steps
 
@@ -53,16 +53,6 @@ def _versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def _sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _select(only, skip) -> list:
@@ -191,7 +181,7 @@ def analyze(
         summary = {
             "dbrain_version": __version__,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "input": {"path": str(Path(path).resolve()), "sha256": _sha256(Path(path))},
+            "input": {"path": str(Path(path).resolve()), "sha256": sha256_path(path)},
             "recording": info.to_dict(),
             "parameters": {"only": list(only or []), "skip": list(skip or [])},
             "steps": records,
