@@ -11,7 +11,11 @@ results are keyed by the recording's SHA-256 and the analysis configuration,
 so reruns skip finished work. See ``docs/batch.md`` for the store's schema.
 """
 
-from ..store import (  # the store is its own package (analysis steps read it too); re-exported for batch users
+from ..utils._extras import require_extra
+
+require_extra("batch")
+
+from ..store import (  # noqa: E402  # the store is its own package (analysis steps read it too); re-exported for batch users
     AGE_BINS,
     EVENTS_SCHEMA,
     FEATURES_SCHEMA,
@@ -27,8 +31,8 @@ from ..store import (  # the store is its own package (analysis steps read it to
     recording_values,
     zscores,
 )
-from ._inputs import BatchInput, collect_inputs
-from ._run import BatchResult, analysis_config, config_hash, hash_recording, run_batch
+from ._inputs import BatchInput, collect_inputs  # noqa: E402
+from ._run import BatchResult, analysis_config, config_hash, hash_recording, run_batch  # noqa: E402
 
 __all__ = [
     "AGE_BINS",
