@@ -131,16 +131,21 @@ def test_login_session_cookie_csrf_and_tokens(sqlite_world):
     logins = _audit(w, "auth.login")
     assert [e.outcome for e in logins] == ["denied", "denied", "ok"]
 
-    # Admin: sites and users; others may not.
+    # Sites: the instance administrator only; users: a site's admin, at its own site.
     assert c.post("/api/sites", json={"name": "Site C"}, headers=w.as_("clin")).status_code == 403
-    site = c.post("/api/sites", json={"name": "Site C"}, headers=w.as_("admin"))
+    assert c.post("/api/sites", json={"name": "Site C"}, headers=w.as_("admin")).status_code == 403
+    site = c.post("/api/sites", json={"name": "Site C"}, headers=w.as_("root"))
     assert site.status_code == 201
     user = {"username": "newtech", "password": "a long enough password", "role": "technologist", "site_id": site.json()["id"]}
+    assert c.post("/api/users", json=user, headers=w.as_("admin")).status_code == 404  # another site
+    own = c.get("/api/sites", headers=w.as_("admin")).json()
+    assert len(own) == 1
+    user["site_id"] = own[0]["id"]
     assert c.post("/api/users", json=user, headers=w.as_("admin")).status_code == 201
     assert c.post("/api/users", json=user, headers=w.as_("admin")).status_code == 409
     assert c.post("/api/auth/login", json={"username": "newtech", "password": "a long enough password"}).status_code == 200
     audit = c.get("/api/audit", headers=w.as_("admin"))
-    assert audit.status_code == 200 and {"site.create", "user.create"} <= {e["action"] for e in audit.json()}
+    assert audit.status_code == 200 and {"user.create"} <= {e["action"] for e in audit.json()}
     assert c.get("/api/audit", headers=w.as_("clin")).status_code == 403
     # A leaver: deactivated by an admin, its tokens stop working; an admin cannot lock itself out.
     assert c.get("/api/auth/me", headers=w.as_("tech")).status_code == 200
