@@ -37,6 +37,16 @@ _UPLOAD_BODY = {
 }
 
 
+def _without_names(message: str, filename: str, upload) -> str:
+    """The core's message with every form of the uploaded file's name and path replaced by ``[upload]``."""
+    from pathlib import Path
+
+    names = {filename, safe_filename(filename), Path(filename).name, str(upload), upload.name, str(upload.parent)}
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        message = message.replace(name, "[upload]")
+    return " ".join(message.split())[:500]
+
+
 def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOut:
     settings, store = app.state.settings, app.state.store
     with app.state.sessionmaker() as db:
@@ -45,7 +55,9 @@ def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOu
             db.commit()
         except DbrainError as exc:
             db.rollback()
-            audit(db, who, "recording.upload", outcome="failed", detail={"error": " ".join(str(exc).split())[:500]})
+            # The file name often names the patient: the audit keeps the upload's hash, never its name.
+            detail = {"error": _without_names(str(exc), filename, upload), "error_type": type(exc).__name__, "original_sha256": sha}
+            audit(db, who, "recording.upload", outcome="failed", detail=detail)
             db.commit()
             raise
         if settings.ledger:
