@@ -123,7 +123,11 @@ class SecurityMiddleware:
         async def answer(status: int, detail: str):
             body = json.dumps({"detail": detail}).encode()
             await send_with_headers(
-                {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                }
             )
             await send_with_headers({"type": "http.response.body", "body": body})
 
