@@ -49,10 +49,12 @@ def _login_failed(app, request: Request, username: str, found, lock: float) -> N
     with app.state.sessionmaker() as db:
         site_id = found[3] if found is not None else None
         detail = {"username": username[:150], "known_account": found is not None}
-        event = audit(db, None, "auth.login", site_id=site_id, request=request, outcome="denied", detail=detail)
-        event.user_id = found[0] if found is not None else None
+        events = [audit(db, None, "auth.login", site_id=site_id, request=request, outcome="denied", detail=detail)]
         if lock > 0:
-            audit(db, None, "auth.lockout", site_id=site_id, request=request, outcome="denied", detail={**detail, "seconds": round(lock, 1)})
+            lockout = {**detail, "seconds": round(lock, 1)}
+            events.append(audit(db, None, "auth.lockout", site_id=site_id, request=request, outcome="denied", detail=lockout))
+        for event in events:
+            event.user_id = found[0] if found is not None else None
         db.commit()
 
 
