@@ -75,6 +75,10 @@ class Settings:
         Where the throttle's counters live, as a ``limits`` storage URI:
         ``"memory://"`` (per web process) or ``"redis://host:6379"`` (shared by
         all web processes of a deployment).
+    login_tarpit_seconds : float
+        How long a refused (429) login attempt is held before the answer: it
+        costs the server nothing (no thread, no CPU) and slows a flooding
+        client to one attempt per this time per connection.
     argon2_workers : int
         Threads that may verify passwords at once (Argon2 is deliberately
         slow; the rest of the service keeps the other cores).
@@ -100,6 +104,7 @@ class Settings:
     login_lock_max_seconds: float = 900.0
     login_failure_window: float = 3600.0
     login_storage: str = "memory://"
+    login_tarpit_seconds: float = 1.0
     argon2_workers: int = 1
     argon2_queue: int = 16
     extra: dict = field(default_factory=dict)

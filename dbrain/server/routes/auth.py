@@ -75,7 +75,10 @@ def _start_session(app, request: Request, user_id: int) -> tuple[str, MeOut]:
         return token, MeOut(user=UserOut.model_validate(user), csrf_token=session.csrf_token)
 
 
-def _too_many(exc: TooManyAttempts) -> HTTPException:
+async def _too_many(request: Request, exc: TooManyAttempts) -> HTTPException:
+    # Held before answering (no thread, no CPU): a flooding client gets one refusal per tarpit per connection,
+    # so refusals cannot become a cheap flood of their own that starves the event loop.
+    await asyncio.sleep(min(exc.retry_after, request.app.state.settings.login_tarpit_seconds))
     return HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
 
 
@@ -101,7 +104,7 @@ async def login(body: LoginIn, request: Request, response: Response) -> MeOut:
         found = await run_in_threadpool(_find_user, app, body.username)
         ok = await guard.verify(found[1] if found is not None else None, body.password)
     except TooManyAttempts as exc:
-        raise _too_many(exc) from None
+        raise await _too_many(request, exc) from None
     if not ok or not found[2]:
         lock = guard.failed(body.username, client)
         await run_in_threadpool(_login_failed, app, request, body.username, found, lock)
@@ -140,7 +143,7 @@ async def change_password(body: PasswordChangeIn, request: Request, who: Princip
         guard.check(username, client)
         ok = await guard.verify(who.user.password_hash, body.current_password)
     except TooManyAttempts as exc:
-        raise _too_many(exc) from None
+        raise await _too_many(request, exc) from None
     if not ok:
         lock = guard.failed(username, client)
         await run_in_threadpool(_login_failed, app, request, username, (who.user.id, "", True, who.site_id), lock)

@@ -24,7 +24,9 @@ def _world(tmp_path, **settings):
 @pytest.fixture
 def fast_locks(tmp_path):
     """Lock-outs short enough to watch them expire; no per-client rate (tested on its own)."""
-    w = _world(tmp_path, login_client_rate="100000/minute", login_lock_seconds=0.5, login_lock_max_seconds=1.0)
+    w = _world(
+        tmp_path, login_client_rate="100000/minute", login_lock_seconds=0.5, login_lock_max_seconds=1.0, login_tarpit_seconds=0.01
+    )
     with w.client:
         yield w
     w.app.state.engine.dispose()
@@ -59,7 +61,7 @@ def test_brute_force_locks_out_and_the_lock_expires(fast_locks):
 
 
 def test_per_client_rate_and_lock_out_across_accounts(tmp_path):
-    w = _world(tmp_path, login_client_rate="10/minute")
+    w = _world(tmp_path, login_client_rate="10/minute", login_tarpit_seconds=0.01)
     with w.client:
         codes = [_login(w, f"nobody{i}", "x").status_code for i in range(12)]
         assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
@@ -67,7 +69,7 @@ def test_per_client_rate_and_lock_out_across_accounts(tmp_path):
         assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60
     w.app.state.engine.dispose()
 
-    w = _world(tmp_path / "2", login_client_rate="100000/minute", login_free_failures=3)
+    w = _world(tmp_path / "2", login_client_rate="100000/minute", login_free_failures=3, login_tarpit_seconds=0.01)
     with w.client:
         # 4 x 3 failures over many accounts lock the client out, not just the accounts.
         codes = [_login(w, f"user{i}", "x").status_code for i in range(13)]
