@@ -24,7 +24,7 @@ from ..schemas import (
     WindowOut,
 )
 from ..storage import TooLarge, astream_to_file
-from ._common import ERRORS, MAX_ID, NOT_FOUND, IdPath, recording_of_site, recording_out
+from ._common import ERRORS, MAX_ID, NOT_FOUND, IdPath, other_site, recording_of_site, recording_out
 
 router = APIRouter(tags=["recordings"])
 anyone = require(*ANY_ROLE)
@@ -278,6 +278,7 @@ def _ledger_annotations(request: Request, db: Session, who: Principal, rec: Reco
 def _annotation(db: Session, who: Principal, annotation_id: int) -> tuple[Annotation, Recording]:
     row = db.get(Annotation, annotation_id)
     if row is None or row.site_id != who.site_id:
+        other_site(db, who, row, "annotation", annotation_id)
         raise HTTPException(404, f"no annotation {annotation_id}")
     return row, db.get(Recording, row.recording_id)
 
@@ -324,6 +325,7 @@ def patient_identity(patient_id: IdPath, request: Request, who: Principal = Depe
     """A patient's identity from the original header (clinicians of the same site only)."""
     patient = db.get(Patient, patient_id)
     if patient is None or patient.site_id != who.site_id:
+        other_site(db, who, patient, "patient", patient_id)
         raise HTTPException(404, f"no patient {patient_id}")
     ident = db.scalar(select(PatientIdentity).where(PatientIdentity.patient_id == patient.id))
     audit(db, who, "identity.read", object_type="patient", object_id=patient.id, patient_id=patient.id, request=request)

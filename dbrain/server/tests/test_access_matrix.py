@@ -347,7 +347,11 @@ def test_access_control_matrix(matrix):
     with m.w.session() as db:
         denied = list(db.scalars(select(AuditEvent).where(AuditEvent.site_id == m.site["B"], AuditEvent.outcome == "denied")))
     actions = {e.action for e in denied if e.detail.get("reason") == "other site"}
-    assert {"user.create", "user.update", "user.delete"} <= actions
+    assert {"user.create", "user.update", "user.delete", "cross-site"} <= actions
+    # Data too: every kind of object aimed at in site B is in B's log, with the caller's site.
+    probed = {(e.object_type, e.detail.get("from_site")) for e in denied if e.action == "cross-site"}
+    assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient"}
+    assert {f for _, f in probed} == {m.site["A"]}
 
 
 def test_cross_site_admin_cannot_take_over_another_site(matrix):
