@@ -239,9 +239,10 @@ class Matrix:
 
 
 @pytest.fixture
-def matrix(sqlite_url, tmp_path):
-    # The matrix logs in many times from one test client: no throttle here (test_login_defence tests it).
-    w = _make_world(sqlite_url, tmp_path / "home", login_client_rate="100000/minute", lease_seconds=60, heartbeat_seconds=30)
+def matrix(db_url, tmp_path):
+    """On SQLite and on PostgreSQL. The matrix logs in many times from one test client: no throttle here
+    (test_login_defence tests it)."""
+    w = _make_world(db_url, tmp_path / "home", login_client_rate="100000/minute", lease_seconds=60, heartbeat_seconds=30)
     with w.client:
         yield Matrix(w, tmp_path)
     w.app.state.engine.dispose()
