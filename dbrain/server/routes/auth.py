@@ -44,12 +44,12 @@ def _find_user(app, username: str) -> tuple[int, str, bool, int | None] | None:
         return None if user is None else (user.id, user.password_hash, user.active, user.site_id)
 
 
-def _login_failed(app, request: Request, username: str, found, lock: float) -> None:
+def _login_failed(app, request: Request, username: str, found, lock: float, action: str = "auth.login") -> None:
     """Audit a failed login under the account's site (unknown accounts: no site); never the password."""
     with app.state.sessionmaker() as db:
         site_id = found[3] if found is not None else None
         detail = {"username": username[:150], "known_account": found is not None}
-        events = [audit(db, None, "auth.login", site_id=site_id, request=request, outcome="denied", detail=detail)]
+        events = [audit(db, None, action, site_id=site_id, request=request, outcome="denied", detail=detail)]
         if lock > 0:
             lockout = {**detail, "seconds": round(lock, 1)}
             events.append(audit(db, None, "auth.lockout", site_id=site_id, request=request, outcome="denied", detail=lockout))
@@ -146,7 +146,7 @@ async def change_password(body: PasswordChangeIn, request: Request, who: Princip
         raise await _too_many(request, exc) from None
     if not ok:
         lock = guard.failed(username, client)
-        await run_in_threadpool(_login_failed, app, request, username, (who.user.id, "", True, who.site_id), lock)
+        await run_in_threadpool(_login_failed, app, request, username, (who.user.id, "", True, who.site_id), lock, "user.password")
         raise HTTPException(401, "the current password is wrong")
     problem = await run_in_threadpool(_password_problem_for, app, body.new_password, username, who.site_id)
     if problem:
