@@ -8,7 +8,7 @@ from ..errors import DbrainError
 
 #: What each extra adds, by the modules it needs (import names).
 EXTRAS = {
-    "server": ("fastapi", "uvicorn", "alembic", "argon2", "pg8000"),
+    "server": ("fastapi", "uvicorn", "alembic", "argon2", "pg8000", "zxcvbn", "limits"),
     "batch": ("distributed", "dask", "duckdb"),
 }
 

@@ -192,8 +192,10 @@ def _report_out(request: Request, row: Analysis, report: Report) -> ReportOut:
 
     settings = request.app.state.settings
     signed = provenance.find_index(settings, "report-signed", report.sha256) if report.status == "signed" else None
+    from .ledger import public_receipt
+
     out = ReportOut.model_validate(report)
-    out.provenance = provenance.receipts(settings, [row.ledger_index, signed])
+    out.provenance = [public_receipt(r) for r in provenance.receipts(settings, [row.ledger_index, signed])]  # no server paths
     return out
 
 
