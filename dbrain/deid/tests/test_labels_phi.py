@@ -100,8 +100,8 @@ def _check(src: Path, tmp_path: Path) -> int:
 @pytest.mark.parametrize("rel", _recordings() or ["(shared data absent)"])
 def test_every_shared_recording_keeps_labels(rel, shared_data, tmp_path):
     src = shared_data / rel
-    from dbrain.io._edf_header import read_edf_header
     from dbrain.errors import DbrainError
+    from dbrain.io._edf_header import read_edf_header
 
     try:
         read_edf_header(src)
