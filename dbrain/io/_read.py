@@ -339,14 +339,22 @@ def read_recording(path: str | os.PathLike, *, preload: bool = False, verbose=No
     for message in caught:
         logger.info("reader: %s", message)
 
+    blank = [i + 1 for i, name in enumerate(raw.ch_names) if not name.strip()]
+    if blank:
+        # e.g. a damaged Neuroscan header (found by benchmarks/fuzz.py): MNE reads it, renaming fails
+        where = ", ".join(map(str, blank[:5])) + (" …" if len(blank) > 5 else "")
+        raise CorruptRecordingError(f"cannot read '{file.name}': {len(blank)} channel(s) have no name (channel {where})")
     mapping = normalize_channels(raw.ch_names)
     keep_types = fmt in _TYPED_FORMATS
     types = {}
     for row, mne_type in zip(mapping.itertuples(index=False), raw.get_channel_types(), strict=True):
         types[row.name] = mne_type if (keep_types and not row.recognised) else row.type
     mapping["type"] = [types[n] for n in mapping["name"]]
-    raw.rename_channels(dict(zip(mapping["original"], mapping["name"], strict=True)), verbose="error")
-    raw.set_channel_types(types, on_unit_change="ignore", verbose="error")
+    try:
+        raw.rename_channels(dict(zip(mapping["original"], mapping["name"], strict=True)), verbose="error")
+        raw.set_channel_types(types, on_unit_change="ignore", verbose="error")
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CorruptRecordingError(f"cannot read '{file.name}': its channel names cannot be used ({_reason(exc)})") from exc
     if preload:
         raw.load_data(verbose="error")
 
