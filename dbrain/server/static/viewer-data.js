@@ -71,7 +71,8 @@ function fetchPage(recId, params) {
     PAGES.set(key, p);
     return p;
   }
-  const p = api(`/api/recordings/${recId}/window?${params}&format=i16`, { binary: true }).then(decodeWindow);
+  const p = api(`/api/recordings/${recId}/window?${params}&format=i16`, { binary: true })
+    .then((buf) => ({ ...decodeWindow(buf), recId }));
   PAGES.set(key, p);
   p.catch(() => PAGES.delete(key)); // a failed page is asked again next time
   while (PAGES.size > PAGE_CACHE_SIZE) PAGES.delete(PAGES.keys().next().value);

@@ -221,7 +221,8 @@ async function openRecording(id, start = 0) {
   S.rec = rec;
   S.startUs = DbrainTime.parseStart(rec.start_time);
   S.multiday = DbrainTime.isMultiday(S.startUs, rec.duration);
-  S.chanSens = loadLocal(`chanSens`, {});
+  S.chanSens = loadLocal("chanSens", {});
+  fitFiltersToRecording(rec.sfreq);
   $("#recording-panel").hidden = false;
   $("#events-panel").hidden = false;
   $("#channels-panel").hidden = false;
@@ -517,8 +518,9 @@ function selectEvent(ev) {
 function stepEvent(direction, seizuresOnly = false) {
   const list = filteredEvents().filter((e) => !seizuresOnly || isSeizure(e));
   if (!list.length) { message(seizuresOnly ? "No seizure in the list." : "No event in the list."); return; }
-  const ref = S.selected ? S.selected.onset : S.start + Math.min(2, S.pageDur / 5);
+  // From the selected event, else from the page's start (an event right at the start counts as next).
   const eps = 1e-6;
+  const ref = S.selected ? S.selected.onset : S.start - (direction > 0 ? 2 * eps : 0);
   const pick = direction > 0 ? list.find((e) => e.onset > ref + eps) : [...list].reverse().find((e) => e.onset < ref - eps);
   if (!pick) { message(direction > 0 ? "No later event." : "No earlier event."); return; }
   selectEvent(pick);
@@ -606,6 +608,20 @@ function windowParams(start) {
   montageParams(params);
   for (const f of ["highpass", "lowpass", "notch"]) if ($(`#${f}`).value) params.set(f, $(`#${f}`).value);
   return params;
+}
+
+// Filter corners at or above the Nyquist frequency cannot be applied (e.g. LP 70 Hz on a 128 Hz recording):
+// disable them, and step a chosen one down to the highest that fits.
+function fitFiltersToRecording(sfreq) {
+  const nyq = sfreq / 2;
+  for (const id of ["highpass", "lowpass", "notch"]) {
+    const sel = $(`#${id}`);
+    for (const o of sel.options) o.disabled = o.value !== "" && Number(o.value) >= nyq;
+    if (sel.selectedOptions[0] && sel.selectedOptions[0].disabled) {
+      const ok = [...sel.options].filter((o) => !o.disabled && o.value !== "");
+      sel.value = id === "lowpass" && ok.length ? ok[ok.length - 1].value : "";
+    }
+  }
 }
 
 function showTraceError(text) {
