@@ -1054,7 +1054,7 @@ function onKey(e) {
   if (!fn) return;
   e.preventDefault(); // also keeps a focused dropdown from changing its value
   if (e.target && e.target.tagName === "SELECT") e.target.blur();
-  if (PAGING_KEYS.has(e.key)) S.keyT0 = performance.now();
+  if (PAGING_KEYS.has(e.key)) S.keyT0 = e.timeStamp; // the keypress (performance.now() time base), not the handler start
   fn();
 }
 

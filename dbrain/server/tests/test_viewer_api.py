@@ -64,7 +64,11 @@ def test_int16_page_matches_json_and_is_small(sqlite_world, sample_rec, max_poin
 
 def test_json_answers_are_gzipped(sqlite_world, sample_rec):
     w = sqlite_world
-    r = w.client.get(f"/api/recordings/{sample_rec['id']}/window", params={"duration": 10}, headers={**w.as_("clin"), "Accept-Encoding": "gzip"})
+    r = w.client.get(
+        f"/api/recordings/{sample_rec['id']}/window",
+        params={"duration": 10},
+        headers={**w.as_("clin"), "Accept-Encoding": "gzip"},
+    )
     assert r.status_code == 200 and r.headers.get("content-encoding") == "gzip"
     assert int(r.headers["content-length"]) < len(r.content) / 2  # the wire size, vs the decoded body
 
@@ -81,14 +85,24 @@ def test_ecg_is_last_in_every_montage(sqlite_world, sample_rec, montage):
 def test_custom_montage(sqlite_world, sample_rec):
     w = sqlite_world
     url = f"/api/recordings/{sample_rec['id']}/window"
-    params = [("montage", "custom"), ("derivation", "fp1-f7"), ("derivation", "C3-avg"), ("derivation", "Cz"), ("max_points", "5000")]
+    params = [
+        ("montage", "custom"),
+        ("derivation", "fp1-f7"),
+        ("derivation", "C3-avg"),
+        ("derivation", "Cz"),
+        ("max_points", "5000"),
+    ]
     r = w.client.get(url, params=params, headers=w.as_("clin"))
     assert r.status_code == 200, r.text[:300]
     body = r.json()
     assert body["channels"] == ["Fp1-F7", "C3-Avg", "Cz", "ECG"] and body["montage"] == "custom"
     ref = w.client.get(url, params={"montage": "double-banana", "max_points": 5000}, headers=w.as_("clin")).json()
     np.testing.assert_allclose(body["data"][0], ref["data"][ref["channels"].index("Fp1-F7")], atol=2e-3)
-    for bad in ([("montage", "custom")], [("montage", "custom"), ("derivation", "Fp1;drop")], [("montage", "custom"), ("derivation", "Xx1-Yy2")]):
+    for bad in (
+        [("montage", "custom")],
+        [("montage", "custom"), ("derivation", "Fp1;drop")],
+        [("montage", "custom"), ("derivation", "Xx1-Yy2")],
+    ):
         r = w.client.get(url, params=bad, headers=w.as_("clin"))
         assert r.status_code == 422 and "\n" not in r.json()["detail"], r.text[:300]
 
@@ -126,7 +140,9 @@ def test_event_triage_is_stored_listed_audited_and_ledgered(sqlite_world, sample
     listed = w.client.get(url, headers=w.as_("res")).json()
     assert [x["decision"] for x in listed] == ["rejected"] and listed[0]["reviewer_id"] == w.users["clin"]
     again = w.client.get(f"/api/recordings/{rid}/events", headers=w.as_("tech")).json()
-    assert [e["review"] for e in again if e["source"] == "analysis" and e["onset"] == ev["onset"] and e["description"] == "sz"] == ["rejected"]
+    assert [
+        e["review"] for e in again if e["source"] == "analysis" and e["onset"] == ev["onset"] and e["description"] == "sz"
+    ] == ["rejected"]
     with w.session() as db:
         actions = [a.action for a in db.scalars(select(AuditEvent).where(AuditEvent.action.like("event.%")))]
     assert actions.count("event.accept") == 1 and actions.count("event.reject") == 1

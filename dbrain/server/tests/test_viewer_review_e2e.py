@@ -61,7 +61,10 @@ def world(tmp_path_factory):
     log_path = tmp / "serve.log"
     out = open(log_path, "w")
     server = subprocess.Popen(
-        [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--db", db], env=env, stdout=out, stderr=subprocess.STDOUT
+        [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--db", db],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
 
@@ -84,18 +87,29 @@ def world(tmp_path_factory):
         recs, analyses = {}, {}
         for key, path in (("sample", SAMPLE), ("midnight", midnight)):
             up = client.post(
-                "/api/recordings", params={"filename": path.name}, content=path.read_bytes(), headers={**csrf, "Content-Type": "application/octet-stream"}
+                "/api/recordings",
+                params={"filename": path.name},
+                content=path.read_bytes(),
+                headers={**csrf, "Content-Type": "application/octet-stream"},
             )
             assert up.status_code == 201, up.text
             recs[key] = up.json()
-            a = client.post(f"/api/recordings/{recs[key]['id']}/analyses", json={"only": ["recording", "seizures", "qeeg"]}, headers=csrf)
+            a = client.post(
+                f"/api/recordings/{recs[key]['id']}/analyses", json={"only": ["recording", "seizures", "qeeg"]}, headers=csrf
+            )
             assert a.status_code == 202, a.text
             analyses[key] = a.json()["id"]
         for key, aid in analyses.items():
-            _wait(lambda aid=aid: client.get(f"/api/analyses/{aid}").json()["status"] in ("done", "failed"), 600, f"analysis of {key}")
+            _wait(
+                lambda aid=aid: client.get(f"/api/analyses/{aid}").json()["status"] in ("done", "failed"),
+                600,
+                f"analysis of {key}",
+            )
             assert client.get(f"/api/analyses/{aid}").json()["status"] == "done", key
         note = client.post(
-            f"/api/recordings/{recs['midnight']['id']}/annotations", json={"onset": ANNOTATION_ONSET, "description": "e2e after midnight"}, headers=csrf
+            f"/api/recordings/{recs['midnight']['id']}/annotations",
+            json={"onset": ANNOTATION_ONSET, "description": "e2e after midnight"},
+            headers=csrf,
         )
         assert note.status_code == 201, note.text
         yield {"base": base, "recs": recs, "analyses": analyses, "client": client, "home": home, "db": db, "log": log_path}
@@ -162,7 +176,9 @@ def test_stale_traces_cleared_on_failed_request_and_on_recording_change(world, p
 
     # A failed page request: the old traces and channel list go, the error is shown in the trace area.
     failing = re.compile(r"/window\?start=40&")
-    page.route(failing, lambda route: route.fulfill(status=500, content_type="application/json", body='{"detail": "disk on fire"}'))
+    page.route(
+        failing, lambda route: route.fulfill(status=500, content_type="application/json", body='{"detail": "disk on fire"}')
+    )
     page.keyboard.press("End")
     expect(page.locator("#trace-error")).to_be_visible()
     expect(page.locator("#trace-error")).to_contain_text("disk on fire")
@@ -214,7 +230,9 @@ def test_keys_work_after_a_dropdown_and_jump_to_the_next_seizure(world, page):
 
     # s: the next seizure (detected, or marked in the file), whatever the list order.
     sz = page.evaluate("S.events.filter(isSeizure).map(e => e.onset)")
-    assert page.evaluate("S.events.some(e => e.source === 'analysis' && e.description === 'sz')"), "the sample's seizure was not detected"
+    assert page.evaluate("S.events.some(e => e.source === 'analysis' && e.description === 'sz')"), (
+        "the sample's seizure was not detected"
+    )
     page.keyboard.press("s")
     expect(page.locator("#event-time")).to_have_attribute("data-time", re.compile(r"^00:00:\d\d$"))
     s0 = float(start.get_attribute("data-start"))
@@ -252,19 +270,23 @@ def test_triage_accept_is_persisted_audited_and_ledgered(world, page):
     # Persisted: a reload shows it, and the API (what the report reads) has it.
     page.reload()
     page.wait_for_function("S.events.length > 0")
-    expect(page.locator(f'#events li.event[data-source="analysis"][data-onset="{first.get_attribute("data-onset")}"]').first).to_have_attribute(
-        "data-review", "accepted"
-    )
+    expect(
+        page.locator(f'#events li.event[data-source="analysis"][data-onset="{first.get_attribute("data-onset")}"]').first
+    ).to_have_attribute("data-review", "accepted")
     reviews = world["client"].get(f"/api/analyses/{aid}/reviews").json()
     assert [(r["event_type"], r["decision"]) for r in reviews if abs(r["onset"] - onset) < 1e-6] == [("sz", "accepted")]
     # The key x rejects the selected event; the last decision counts.
     page.locator('#events li.event[data-source="analysis"]').first.click()
     page.keyboard.press("x")
-    expect(page.locator('#events li.event.active')).to_have_attribute("data-review", "rejected")
+    expect(page.locator("#events li.event.active")).to_have_attribute("data-review", "rejected")
     reviews = world["client"].get(f"/api/analyses/{aid}/reviews").json()
     assert [r["decision"] for r in reviews if abs(r["onset"] - onset) < 1e-6] == ["rejected"]
     with Ledger(world["db"], keys=world["home"] / "keys" / "ledger") as ledger:
-        changes = [e.record["details"]["change"] for e in ledger.find(kind="annotation-changed") if e.record["details"].get("analysis_id") == aid]
+        changes = [
+            e.record["details"]["change"]
+            for e in ledger.find(kind="annotation-changed")
+            if e.record["details"].get("analysis_id") == aid
+        ]
     assert changes[:2] == ["event-accepted", "event-rejected"]
     # The confidence filter hides low-confidence detections; "hide rejected" hides the rejected one.
     page.check("#event-hide-rejected")

@@ -22,7 +22,25 @@ STARTS = [
     dt.datetime(2026, 12, 31, 23, 0, 0, 250000),  # microseconds, crosses the year
     dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),  # aware: the wall clock is written
 ]
-SECONDS = [0.0, 0.4, 0.5, 1.5, 2.5, 9.96, 59.95, 59.96, 59.9996, 3723.0, 3723.25, 86399.5, 90000.0, 172799.999, 183600.7, -3.2, 1e6 + 0.125]
+SECONDS = [
+    0.0,
+    0.4,
+    0.5,
+    1.5,
+    2.5,
+    9.96,
+    59.95,
+    59.96,
+    59.9996,
+    3723.0,
+    3723.25,
+    86399.5,
+    90000.0,
+    172799.999,
+    183600.7,
+    -3.2,
+    1e6 + 0.125,
+]
 DURATIONS = [10.0, 9.0, 3600.0, 50 * 3600.0]
 
 
@@ -61,11 +79,7 @@ def test_js_time_convention_matches_python(tmp_path):
     proc = subprocess.run([NODE, str(script)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
-    bad = [
-        (c, g)
-        for c, g in zip(cases, got, strict=True)
-        if g != [c["multiday"], c["expect"]]
-    ]
+    bad = [(c, g) for c, g in zip(cases, got, strict=True) if g != [c["multiday"], c["expect"]]]
     assert not bad, bad[:10]
     # The table covers every form of the convention.
     texts = {c["expect"] for c in cases}
