@@ -48,11 +48,16 @@ function decodeWindow(buf) {
   } else {
     for (let i = 0; i < m; i++) times[i] = head.t0 + i * head.dt;
   }
-  const counts = new Int16Array(buf.slice(off, off + 2 * m * nch));
+  // Per channel: first differences of the int16 counts as a low-byte plane then a high-byte plane.
+  const bytes = new Uint8Array(buf, off, 2 * m * nch);
   const data = [];
   for (let c = 0; c < nch; c++) {
-    const row = new Float32Array(m), s = head.scale[c];
-    for (let i = 0; i < m; i++) row[i] = counts[c * m + i] * s;
+    const row = new Float32Array(m), s = head.scale[c], lo = c * 2 * m, hi = lo + m;
+    let acc = 0;
+    for (let i = 0; i < m; i++) {
+      acc = (acc + (((bytes[hi + i] << 8) | bytes[lo + i]) << 16 >> 16)) << 16 >> 16; // int16 wrap-around
+      row[i] = acc * s;
+    }
     data.push(row);
   }
   return { ...head, times, data, bytes: buf.byteLength };

@@ -5,7 +5,7 @@
 // probability; event marks on top; values on hover; click to jump; 1/4/8/24 h windows around the page.
 "use strict";
 
-const TR = { left: 120, right: 58, top: 14, axis: 18 };
+const TR = { left: 132, right: 58, top: 14, axis: 18 };
 const ART_COLOURS = {
   flat: "#7f8c8d", pop: "#8e44ad", eye: "#2980b9", muscle: "#d35400", line: "#16a085", amplitude: "#c0392b",
 };
@@ -127,11 +127,11 @@ function trendLanes(T) {
   const lanes = [];
   if (T.dsa.left) lanes.push({ key: "dsaL", label: "DSA left", h: 54 });
   if (T.dsa.right) lanes.push({ key: "dsaR", label: "DSA right", h: 54 });
-  if (T.aeeg.left) lanes.push({ key: "aeegL", label: "aEEG left (µV)", h: 58 });
-  if (T.aeeg.right) lanes.push({ key: "aeegR", label: "aEEG right (µV)", h: 58 });
+  if (T.aeeg.left) lanes.push({ key: "aeegL", label: "aEEG left µV", h: 66 });
+  if (T.aeeg.right) lanes.push({ key: "aeegR", label: "aEEG right µV", h: 66 });
   if (T.asym) lanes.push({ key: "asym", label: "asymmetry L−R", h: 30 });
   if (T.artifact || T.artStrength) lanes.push({ key: "art", label: T.artifact ? "artifact by type" : "artifact strength", h: 32 });
-  if (T.seizure) lanes.push({ key: "sz", label: "seizure probability", h: 34 });
+  if (T.seizure) lanes.push({ key: "sz", label: "seizure prob.", h: 34 });
   let y = TR.top;
   for (const l of lanes) { l.y = y; y += l.h + 4; }
   return { lanes, height: y + TR.axis };
@@ -218,7 +218,7 @@ function drawTrendBase(w, h) {
   for (const l of lanes) {
     ctx.fillStyle = "#34475f";
     ctx.textAlign = "right";
-    ctx.fillText(l.label, TR.left - 30, l.y + l.h / 2 + 4);
+    ctx.fillText(l.label, TR.left - 32, l.y + l.h / 2 + 4);
     ctx.strokeStyle = "#dde2e8";
     ctx.strokeRect(TR.left + 0.5, l.y + 0.5, pw, l.h);
     ctx.save();
@@ -303,9 +303,8 @@ function drawTrendBase(w, h) {
     ctx.fillStyle = "#8a95a3";
     ctx.textAlign = "right";
     if (l.key.startsWith("aeeg")) {
-      for (const g of [0, 10, 100]) ctx.fillText(String(g), TR.left - 4, l.y + l.h - aeegFrac(g) * l.h + (g === 100 ? 9 : g === 0 ? 0 : 4));
-      ctx.fillText("5", TR.left - 4, l.y + l.h - aeegFrac(5) * l.h + 4);
-      ctx.fillText("50", TR.left - 4, l.y + l.h - aeegFrac(50) * l.h + 4);
+      // 0, 5, 10 on the linear half, 25 and 100 on the log half (50 would collide with 100).
+      for (const g of [0, 5, 10, 25, 100]) ctx.fillText(String(g), TR.left - 4, l.y + l.h - aeegFrac(g) * l.h + (g === 100 ? 9 : g === 0 ? 0 : 4));
     } else if (l.key.startsWith("dsa")) {
       const s = T.dsa[l.key === "dsaL" ? "left" : "right"];
       const fmax = s.freqs[s.freqs.length - 1];

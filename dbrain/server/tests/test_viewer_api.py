@@ -29,8 +29,11 @@ def decode_int16(payload: bytes) -> tuple[dict, np.ndarray, np.ndarray]:
         off += 4 * m
     else:
         times = head["t0"] + np.arange(m) * head["dt"]
-    data = np.frombuffer(payload, "<i2", m * ch, off).reshape(ch, m) * np.asarray(head["scale"])[:, None]
-    assert off + 2 * m * ch == len(payload)
+    planes = np.frombuffer(payload, np.uint8, 2 * m * ch, off).reshape(ch, 2, m).astype(np.int32)
+    deltas = (planes[:, 0] | (planes[:, 1] << 8)).astype(np.uint16).astype(np.int16)
+    counts = ((np.cumsum(deltas.astype(np.int64), axis=1) + 32768) % 65536) - 32768
+    data = counts * np.asarray(head["scale"])[:, None]
+    assert head["coding"] == "delta-int16-byteplanes" and off + 2 * m * ch == len(payload)
     return head, times, data
 
 

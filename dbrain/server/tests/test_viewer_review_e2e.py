@@ -7,6 +7,7 @@ crosses midnight (every time must then read ``D1 …``/``D2 …`` the same way i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -318,6 +319,8 @@ def test_trend_zoom_hover_and_click_to_jump(world, page):
     expect(hover).to_contain_text("aEEG left")
     expect(hover).to_contain_text("seizure probability")
     expect(hover).to_contain_text("artifact")
+    if os.environ.get("DBRAIN_E2E_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(os.environ["DBRAIN_E2E_SCREENSHOT_DIR"]) / "viewer-trends.png"), full_page=True)
 
 
 def test_time_reads_the_same_in_list_toolbar_and_trends_across_midnight(world, page):
@@ -385,3 +388,23 @@ def test_gain_calibration_channel_gain_montage_editor_and_measurement(world, pag
     page.reload()
     page.wait_for_function("S.window !== null")
     assert page.evaluate("[...document.querySelectorAll('#montage option')].map(o => o.value)")[-1] == "user:mine"
+
+
+def test_a_failed_analysis_shows_its_reason_and_offers_no_report(world, page):
+    rec = world["recs"]["sample"]
+    failed = {
+        "id": 999, "recording_id": rec["id"], "status": "failed", "only": [], "skip": [], "results": {},
+        "error": "no usable EEG: every EEG channel is flat", "n_events": None,
+        "created_at": "2026-12-06T10:00:00Z", "finished_at": "2026-12-06T10:01:00Z", "job": None, "ledger_index": None,
+    }  # fmt: skip
+    pattern = re.compile(rf"/api/recordings/{rec['id']}/analyses$")
+    page.route(pattern, lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps([failed])))
+    page.evaluate(f"openRecording({rec['id']}, 0)")
+    status = page.locator("#analysis-status")
+    expect(status).to_have_attribute("data-status", "failed")
+    expect(status).to_contain_text("no usable EEG: every EEG channel is flat")
+    expect(page.locator("#report-box")).to_be_hidden()
+    expect(page.locator("#sign-report")).to_be_hidden()
+    page.wait_for_function("S.window !== null")
+    assert page.evaluate("S.trends") is None
+    assert "analysis failed" in page.evaluate("S.trendMessage")
