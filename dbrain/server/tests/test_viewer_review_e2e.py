@@ -22,7 +22,12 @@ from .test_live import _free_port, _wait
 from .test_viewer_e2e import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SAMPLE, httpx, sync_api
 
 expect = sync_api.expect
-ANNOTATION_ONSET = 2100.4  # 23:30:00 + 35 min 0.4 s = D2 00:05:00
+ANNOTATION_ONSET = 2100.4
+#: The viewer's Content-Security-Policy (as the security-headers middleware sends it): the viewer must run under it.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)  # 23:30:00 + 35 min 0.4 s = D2 00:05:00
 
 
 def _midnight_edf(folder: Path) -> Path:
@@ -134,12 +139,33 @@ def page(world):
             pg = browser.new_page(viewport={"width": 1400, "height": 1000})
             errors: list[str] = []
             pg.on("pageerror", lambda exc: errors.append(str(exc)))
-            pg.goto(f"{world['base']}/")
+            # Serve the page under the strict policy of the security headers (no inline script or style
+            # attribute, no eval) and fail on any violation.
+            pg.add_init_script(
+                "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+            )
+
+            def strict(route):
+                resp = route.fetch()
+                route.fulfill(response=resp, headers={**resp.headers, "content-security-policy": CSP})
+
+            pg.route(re.compile(r"^.*/viewer/(index\.html)?$"), strict)
+            pg.goto(f"{world['base']}/viewer/")
+            # The policy is in force: an inline script is refused (and reported), then the record is cleared.
+            pg.evaluate(
+                "() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1'; document.head.appendChild(s); s.remove(); }"
+            )
+            pg.wait_for_function("() => window.__csp.length > 0")
+            assert pg.evaluate("window.__ran") is None
+            pg.evaluate("window.__csp = []")
             pg.fill("#login-username", "clin")
             pg.fill("#login-password", PASSWORD)
             pg.click("#login-submit")
             expect(pg.locator("#whoami")).to_have_text("clin (clinician)")
             yield pg
+            assert pg.evaluate("window.__csp") == []
+            assert pg.evaluate("document.querySelector('script:not([src])')") is None
             assert not errors, errors
         except Exception:
             print(world["log"].read_text()[-3000:])
@@ -151,7 +177,7 @@ def page(world):
 def _open(page, rec_id: int, start: float = 0):
     page.evaluate(f"openRecording({rec_id}, {start})")
     try:
-        page.wait_for_function(f"S.window && S.window.recId === {rec_id} && S.trends !== null && S.events.length > 0")
+        page.wait_for_function(f"() => S.window && S.window.recId === {rec_id} && S.trends !== null && S.events.length > 0")
     except Exception:
         state = "({w: !!S.window, t: S.trends !== null, msg: S.trendMessage, ev: S.events.length, a: S.analysis && S.analysis.status, "
         state += "st: $('#window-status').textContent, err: $('#trace-error').textContent, m: $('#message').textContent})"
@@ -188,7 +214,7 @@ def test_stale_traces_cleared_on_failed_request_and_on_recording_change(world, p
     page.unroute(failing)
     page.keyboard.press("Home")
     expect(page.locator("#trace-error")).to_be_hidden()
-    page.wait_for_function("S.window !== null")
+    page.wait_for_function("() => S.window !== null")
 
     # Recording change with the old recording's page answering late: it must never be drawn under the new header.
     held = []
@@ -200,7 +226,7 @@ def test_stale_traces_cleared_on_failed_request_and_on_recording_change(world, p
     page.evaluate(f"openRecording({midnight}, 0)")
     # Until the new page arrives nothing of the old recording is on screen.
     assert page.evaluate(f"S.window === null || S.window.recId === {midnight}")
-    page.wait_for_function(f"S.window && S.window.recId === {midnight}")
+    page.wait_for_function(f"() => S.window && S.window.recId === {midnight}")
     for route in held:
         route.continue_()
     time.sleep(1.5)
@@ -270,7 +296,7 @@ def test_triage_accept_is_persisted_audited_and_ledgered(world, page):
     onset = float(first.get_attribute("data-onset"))
     # Persisted: a reload shows it, and the API (what the report reads) has it.
     page.reload()
-    page.wait_for_function("S.events.length > 0")
+    page.wait_for_function("() => S.events.length > 0")
     expect(
         page.locator(f'#events li.event[data-source="analysis"][data-onset="{first.get_attribute("data-onset")}"]').first
     ).to_have_attribute("data-review", "accepted")
@@ -309,7 +335,7 @@ def test_trend_zoom_hover_and_click_to_jump(world, page):
     x = page.evaluate("trendX(3000.2)")
     lane_y = page.evaluate("trendLanes(S.trends).lanes.find(l => l.key === 'aeegL').y + 20")
     page.mouse.click(box["x"] + x, box["y"] + lane_y)
-    page.wait_for_function("S.start !== 1800")
+    page.wait_for_function("() => S.start !== 1800")
     per_px = 3600 / (box["width"] - page.evaluate("TR.left + TR.right"))
     assert abs(page.evaluate("S.start") - 2995) <= 2 * per_px + 1
     # Hover shows the values at that time.
@@ -386,7 +412,7 @@ def test_gain_calibration_channel_gain_montage_editor_and_measurement(world, pag
     expect(page.locator("#window-status")).to_contain_text("4 traces")
     assert page.evaluate("S.window.channels") == ["Fp1-F7", "C3-Avg", "Cz", "ECG"]
     page.reload()
-    page.wait_for_function("S.window !== null")
+    page.wait_for_function("() => S.window !== null")
     assert page.evaluate("[...document.querySelectorAll('#montage option')].map(o => o.value)")[-1] == "user:mine"
 
 
@@ -405,6 +431,6 @@ def test_a_failed_analysis_shows_its_reason_and_offers_no_report(world, page):
     expect(status).to_contain_text("no usable EEG: every EEG channel is flat")
     expect(page.locator("#report-box")).to_be_hidden()
     expect(page.locator("#sign-report")).to_be_hidden()
-    page.wait_for_function("S.window !== null")
+    page.wait_for_function("() => S.window !== null")
     assert page.evaluate("S.trends") is None
     assert "analysis failed" in page.evaluate("S.trendMessage")
