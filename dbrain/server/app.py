@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Decision support only: every finding must be confirmed by a qualified clinician."
         ),
     )
+    # Compressed answers (the viewer's pages, trend tables, event lists) for clients that accept gzip.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)

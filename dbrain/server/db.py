@@ -3,7 +3,7 @@
 Tables: ``sites``, ``users``, ``api_tokens``, ``user_sessions``, ``patients``
 (pseudonymised), ``patient_identities`` (the identity link, readable only by
 clinicians of the patient's site), ``recordings``, ``analyses``, ``jobs`` (the
-work queue), ``annotations``, ``reports`` and ``audit_events``. The schema is
+work queue), ``annotations``, ``event_reviews`` (accept/reject of detected events), ``reports`` and ``audit_events``. The schema is
 created and upgraded by Alembic (:func:`migrate`); the provenance ledger's
 ``ledger_*`` tables live in the same database but are managed by
 :mod:`dbrain.ledger`.
@@ -182,6 +182,26 @@ class Annotation(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EventReview(Base):
+    """A reviewer's decision on one detected event of an analysis (the viewer's triage): accepted or rejected."""
+
+    __tablename__ = "event_reviews"
+    __table_args__ = (sa.UniqueConstraint("analysis_id", "event_key", name="uq_event_reviews_analysis_event"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    #: ``<onset in µs>|<eventType>|<channels>``: which row of the analysis's events.tsv.
+    event_key: Mapped[str] = mapped_column(String(400))
+    onset: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    event_type: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decision: Mapped[str] = mapped_column(String(20))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Report(Base):
