@@ -282,7 +282,7 @@ def review_event(
     table = read_events(request.app.state.store.named(row.results["events.tsv"]["sha256"], ".tsv"))
     match = None
     for ev in table.itertuples(index=False):
-        chan = ev.channels if isinstance(ev.channels, str) else None
+        chan = ev.channels if isinstance(ev.channels, str) and ev.channels not in ("", "n/a") else None  # TSV's "n/a": no channels
         if str(ev.eventType) == body.event_type and (chan or None) == (body.channel or None) and math.isclose(float(ev.onset), body.onset, abs_tol=1e-5):
             match = (float(ev.onset), float(ev.duration), chan)
             break
