@@ -24,6 +24,7 @@ def create_user(
     from ..errors import ParameterError
     from ..server.auth import hash_password
     from ..server.db import ROLES, Site, User, make_engine, make_sessionmaker, migrate
+    from ..server.provenance import record_row
     from ..server.settings import Settings
     from ..utils.check import _check_option
 
@@ -40,7 +41,7 @@ def create_user(
     engine = make_engine(settings.db_url)
     try:
         migrate(engine)
-        with make_sessionmaker(engine)() as session:
+        with make_sessionmaker(engine, settings)() as session:
             if session.scalar(select(User).where(User.username == username)) is not None:
                 raise ParameterError(f"user {username!r} exists")
             row = session.scalar(select(Site).where(Site.name == site))
@@ -50,6 +51,7 @@ def create_user(
                 session.flush()
             user = User(username=username, password_hash=hash_password(password), role=role, site_id=row.id)
             session.add(user)
+            record_row(session, "user.create", user, actor="admin-cli")
             session.commit()
             typer.echo(f"created {role} {username!r} (user {user.id}) at site {site!r} (site {row.id})")
     finally:

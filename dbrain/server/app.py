@@ -21,8 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..errors import DbrainError, UnsupportedFormatError
 from .db import make_engine, make_sessionmaker, migrate
+from .limits import InFlightLimit
 from .settings import Settings
-from .storage import ObjectStore
+from .storage import ObjectCorrupt, ObjectStore
 
 #: The browser viewer's static files (index.html, viewer.js, viewer.css).
 STATIC = Path(__file__).parent / "static"
@@ -31,6 +32,8 @@ STATIC = Path(__file__).parent / "static"
 def _status(exc: DbrainError) -> int:
     if isinstance(exc, UnsupportedFormatError):
         return 415
+    if isinstance(exc, ObjectCorrupt):
+        return 409  # the stored file failed its integrity check: refused, not served
     return 422
 
 
@@ -63,8 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = make_sessionmaker(engine, settings)
     app.state.store = ObjectStore(settings.home)
+    app.add_middleware(InFlightLimit)
 
     @app.exception_handler(DbrainError)
     async def _dbrain_error(request: Request, exc: DbrainError):

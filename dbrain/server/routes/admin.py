@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ..auth import Principal, audit, get_db, hash_password, require
 from ..db import ApiToken, AuditEvent, Site, User, UserSession
+from ..provenance import record_row
 from ..schemas import AuditOut, SiteIn, SiteOut, UserIn, UserOut, UserPatch
 from ._common import ERRORS, NOT_FOUND, IdPath
 
@@ -53,6 +54,7 @@ def create_user(body: UserIn, request: Request, db: Session = Depends(get_db), w
     db.add(user)
     db.flush()
     audit(db, who, "user.create", object_type="user", object_id=user.id, request=request, detail={"role": body.role, "site_id": body.site_id})
+    record_row(db, "user.create", user, actor=f"user:{who.user.id}")
     db.commit()
     return UserOut.model_validate(user)
 
@@ -81,6 +83,7 @@ def update_user(user_id: IdPath, body: UserPatch, request: Request, db: Session 
     if changes:
         db.execute(delete(UserSession).where(UserSession.user_id == user.id))
     audit(db, who, "user.update", object_type="user", object_id=user.id, request=request, detail={"fields": sorted(changes)})
+    record_row(db, "user.update", user, actor=f"user:{who.user.id}")
     db.commit()
     return UserOut.model_validate(user)
 
