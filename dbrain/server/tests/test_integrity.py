@@ -40,9 +40,13 @@ def _finished_analysis(world, rec: dict) -> tuple[int, int]:
     """An analysis finished as the worker finishes one (row vouched for, report drafted), without running it."""
     with world.session() as db:
         row = Analysis(
-            recording_id=rec["id"], site_id=rec["site_id"], requested_by=world.users["tech"], status="done",
+            recording_id=rec["id"],
+            site_id=rec["site_id"],
+            requested_by=world.users["tech"],
+            status="done",
             results={"report.pdf": {"sha256": rec["sha256"], "size": rec["size"]}},
-            summary={"n_events": 2, "mean_rate": 0.25}, n_events=2,
+            summary={"n_events": 2, "mean_rate": 0.25},
+            n_events=2,
         )
         db.add(row)
         db.flush()
@@ -63,12 +67,19 @@ def history(world, real_edf, tmp_path):
     other = upload(world, _other_patient_edf(real_edf, tmp_path), name="other.edf").json()
     assert other["patient_id"] != rec["patient_id"] and other["sha256"] != rec["sha256"]
     c = world.client
-    ann = [c.post(f"/api/recordings/{rec['id']}/annotations", json={"onset": t, "description": f"spike {t}"}, headers=world.as_("tech")).json()["id"] for t in (1, 2, 3)]
+    ann = [
+        c.post(
+            f"/api/recordings/{rec['id']}/annotations", json={"onset": t, "description": f"spike {t}"}, headers=world.as_("tech")
+        ).json()["id"]
+        for t in (1, 2, 3)
+    ]
     assert c.patch(f"/api/annotations/{ann[0]}", json={"description": "sharp wave"}, headers=world.as_("clin")).status_code == 200
     assert c.delete(f"/api/annotations/{ann[2]}", headers=world.as_("clin")).status_code == 204
     analysis_id, report_id = _finished_analysis(world, rec)
     assert c.post(f"/api/analyses/{analysis_id}/report/sign", headers=world.as_("clin")).status_code == 200
-    assert c.patch(f"/api/users/{world.users['res']}", json={"role": "technologist"}, headers=world.as_("admin")).status_code == 200
+    assert (
+        c.patch(f"/api/users/{world.users['res']}", json={"role": "technologist"}, headers=world.as_("admin")).status_code == 200
+    )
     assert provenance.seal_audit(settings, engine, settle=0.0) > 0
     return {"rec": rec, "other": other, "ann": ann, "analysis": analysis_id, "report": report_id}
 
@@ -85,8 +96,18 @@ def test_clean_history_verifies(world, history):
 
 @pytest.mark.parametrize(
     "case",
-    ["annotation-text", "annotation-added", "annotation-deleted", "annotation-undeleted", "report-signer",
-     "recording-object", "audit-deleted", "audit-altered", "analysis-summary", "role"],
+    [
+        "annotation-text",
+        "annotation-added",
+        "annotation-deleted",
+        "annotation-undeleted",
+        "report-signer",
+        "recording-object",
+        "audit-deleted",
+        "audit-altered",
+        "analysis-summary",
+        "role",
+    ],
 )
 def test_tampering_names_the_row(world, history, case):
     h = history
@@ -98,7 +119,10 @@ def test_tampering_names_the_row(world, history, case):
             world,
             "INSERT INTO annotations (id, recording_id, site_id, onset, duration, description, channels, author_id, created_at, updated_at) "
             "VALUES (999, :r, :s, 5.0, 0.0, 'seizure', '[]', :a, :t, :t)",
-            r=h["rec"]["id"], s=h["rec"]["site_id"], a=world.users["tech"], t="2026-01-01 00:00:00.000000",
+            r=h["rec"]["id"],
+            s=h["rec"]["site_id"],
+            a=world.users["tech"],
+            t="2026-01-01 00:00:00.000000",
         )
         want = ("annotations 999", "added")
     elif case == "annotation-deleted":
@@ -109,7 +133,11 @@ def test_tampering_names_the_row(world, history, case):
             world,
             "INSERT INTO annotations (id, recording_id, site_id, onset, duration, description, channels, author_id, created_at, updated_at) "
             "VALUES (:i, :r, :s, 3.0, 0.0, 'spike 3', '[]', :a, :t, :t)",
-            i=h["ann"][2], r=h["rec"]["id"], s=h["rec"]["site_id"], a=world.users["tech"], t="2026-01-01 00:00:00.000000",
+            i=h["ann"][2],
+            r=h["rec"]["id"],
+            s=h["rec"]["site_id"],
+            a=world.users["tech"],
+            t="2026-01-01 00:00:00.000000",
         )
         want = (f"annotations {h['ann'][2]}", "records its deletion")
     elif case == "report-signer":
@@ -153,7 +181,9 @@ def test_cli_verify_names_rows_and_objects(sqlite_world, real_edf, capsys, monke
     settings = world.app.state.settings
     provenance.seal_baseline(settings, world.app.state.engine, actor="test")
     rec = upload(world, real_edf).json()
-    ann = world.client.post(f"/api/recordings/{rec['id']}/annotations", json={"onset": 1, "description": "spike"}, headers=world.as_("tech")).json()
+    ann = world.client.post(
+        f"/api/recordings/{rec['id']}/annotations", json={"onset": 1, "description": "spike"}, headers=world.as_("tech")
+    ).json()
     assert provenance.seal_audit(settings, world.app.state.engine, settle=0.0) > 0
     monkeypatch.setenv("DBRAIN_HOME", str(settings.home))
     code, out = _cli(capsys, "ledger", "verify", "--db", settings.db_url, "--objects")
