@@ -10,6 +10,7 @@ same ``ROOT`` (one machine, or a shared file system).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from ..errors import DbrainError
 from ..ledger.records import sha256_file
 
 CHUNK = 1 << 20
+log = logging.getLogger("dbrain.server")
 #: Objects up to this size are re-hashed before they are served (after any change of
 #: their file); larger ones are vouched for by the scheduled ``dbrain ledger verify --objects``.
 VERIFY_MAX_BYTES = 256 * 1024**2
@@ -124,6 +126,8 @@ class ObjectStore:
             shutil.copyfile(path, staging)
         os.chmod(staging, 0o440)
         os.replace(staging, target)
+        with self._lock:  # hashed just now: the first read need not hash it again
+            self._verified[sha] = self._stat_key(target.stat())
         return sha, size
 
     def named(self, sha256: str, suffix: str) -> Path:
@@ -200,6 +204,7 @@ class ObjectStore:
         if sha256_file(path) != sha256:
             with self._lock:
                 self._verified.pop(sha256, None)
+            log.error("refused to serve object %s: its bytes no longer match its SHA-256", sha256)
             raise ObjectCorrupt(f"stored object {sha256[:12]}… was altered: its bytes no longer match its SHA-256; refused")
         with self._lock:
             self._verified[sha256] = key
