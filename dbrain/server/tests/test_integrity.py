@@ -226,14 +226,19 @@ def test_altered_object_is_refused_when_served(world, real_edf):
 
 
 def test_large_objects_rest_on_the_scheduled_check(sqlite_world, real_edf):
+    from dbrain.server.storage import ObjectCorrupt
+
     store = sqlite_world.app.state.store
     rec = upload(sqlite_world, real_edf).json()
     path, state = store.verified_path(rec["sha256"], max_bytes=1000)
-    assert state == "scheduled"
+    assert state == "verified"  # hashed when stored, unchanged since
     os.chmod(path, 0o640)
     path.write_bytes(path.read_bytes()[:-1] + b"x")
+    # Too large to re-hash per request: served on the strength of the scheduled check (and said so) ...
+    assert store.verified_path(rec["sha256"], max_bytes=1000)[1] == "scheduled"
+    with pytest.raises(ObjectCorrupt, match="altered"):
+        store.verified_path(rec["sha256"])  # ... while a small one is re-hashed and refused
+    # ... which finds it, quarantines it, and from then on it is refused whatever its size.
     assert "altered" in store.check(rec["sha256"])
-    from dbrain.server.storage import ObjectCorrupt
-
     with pytest.raises(ObjectCorrupt, match="quarantined"):
         store.verified_path(rec["sha256"], max_bytes=1000)
