@@ -9,10 +9,10 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import provenance
 from ..auth import ANY_ROLE, CAN_ANALYSE, CAN_SIGN, Principal, audit, get_db, require
 from ..db import Analysis, Report, utcnow
 from ..jobs import enqueue
+from ..provenance import record_row
 from ..schemas import AnalysisIn, AnalysisOut, ReportOut, TableOut
 from ._common import ERRORS, NOT_FOUND, IdPath, analysis_of_site, analysis_out, recording_of_site
 
@@ -190,6 +190,8 @@ def get_report(
 
 def _report_out(request: Request, row: Analysis, report: Report) -> ReportOut:
     """The report with the receipts of its analysis-run and (once signed) report-signed ledger entries."""
+    from .. import provenance
+
     settings = request.app.state.settings
     signed = provenance.find_index(settings, "report-signed", report.sha256) if report.status == "signed" else None
     out = ReportOut.model_validate(report)
@@ -215,9 +217,11 @@ def sign_report(
     report.status, report.signed_by, report.signed_at = "signed", who.user.id, utcnow()
     rec = recording_of_site(db, who, row.recording_id)
     audit(db, who, "report.sign", object_type="report", object_id=report.id, patient_id=rec.patient_id, request=request)
-    provenance.record_row(db, "report.sign", report, actor=f"user:{who.user.id}")
+    record_row(db, "report.sign", report, actor=f"user:{who.user.id}")
     db.commit()
     if report.sha256:
+        from .. import provenance
+
         provenance.record(
             request.app.state.settings,
             "report-signed",

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...errors import DbrainError
-from .. import provenance
 from ..auth import ANY_ROLE, CAN_ANNOTATE, CAN_SEE_IDENTITY, CAN_UPLOAD, Principal, audit, get_db, require
 from ..db import Analysis, Annotation, Patient, PatientIdentity, Recording, utcnow
 from ..ingest import check_extension, discard, ingest_file, ledger_ingest, safe_filename
+from ..provenance import record_row
 from ..schemas import (
     AnnotationIn,
     AnnotationOut,
@@ -43,7 +43,7 @@ def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOu
     with app.state.sessionmaker() as db:
         try:
             rec = ingest_file(db, store, settings, who, upload, sha, filename)
-            provenance.record_row(db, "recording.ingest", rec, actor=f"user:{who.user.id}")
+            record_row(db, "recording.ingest", rec, actor=f"user:{who.user.id}")
             db.commit()
         except DbrainError as exc:
             db.rollback()
@@ -247,7 +247,7 @@ def create_annotation(
     db.add(row)
     db.flush()
     audit(db, who, "annotation.create", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request)
-    provenance.record_row(db, "annotation.create", row, actor=f"user:{who.user.id}")
+    record_row(db, "annotation.create", row, actor=f"user:{who.user.id}")
     db.commit()
     _ledger_annotations(request, db, who, rec, "create", row.id)
     return AnnotationOut.model_validate(row)
@@ -255,6 +255,8 @@ def create_annotation(
 
 def _ledger_annotations(request: Request, db: Session, who: Principal, rec: Recording, change: str, annotation_id: int) -> None:
     """Append ``annotation-changed`` (the set after the change) once the change is committed."""
+    from .. import provenance
+
     content_hash = provenance.annotations_hash(db.scalars(select(Annotation).where(Annotation.recording_id == rec.id)))
     db.commit()  # end this read before the ledger takes the database's write lock
     provenance.record(
@@ -285,7 +287,7 @@ def update_annotation(
         setattr(row, key, value)
     row.updated_at = utcnow()
     audit(db, who, "annotation.update", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request, detail={"fields": sorted(changes)})
-    provenance.record_row(db, "annotation.update", row, actor=f"user:{who.user.id}")
+    record_row(db, "annotation.update", row, actor=f"user:{who.user.id}")
     db.commit()
     _ledger_annotations(request, db, who, rec, "update", row.id)
     return AnnotationOut.model_validate(row)
@@ -296,7 +298,7 @@ def delete_annotation(annotation_id: IdPath, request: Request, who: Principal = 
     """Delete an annotation."""
     row, rec = _annotation(db, who, annotation_id)
     audit(db, who, "annotation.delete", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request)
-    provenance.record_row(db, "annotation.delete", row, actor=f"user:{who.user.id}", deleted=True)
+    record_row(db, "annotation.delete", row, actor=f"user:{who.user.id}", deleted=True)
     db.delete(row)
     db.commit()
     _ledger_annotations(request, db, who, rec, "delete", annotation_id)
