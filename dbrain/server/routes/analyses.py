@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..auth import ANY_ROLE, CAN_ANALYSE, CAN_ANNOTATE, CAN_SIGN, Principal, audit, get_db, require
 from ..db import Analysis, EventReview, Report, utcnow
 from ..jobs import enqueue
+from ..provenance import record_row
 from ..schemas import AnalysisIn, AnalysisOut, EventReviewIn, EventReviewOut, ReportOut, TableOut
 from ._common import ERRORS, NOT_FOUND, IdPath, analysis_of_site, analysis_out, event_key, recording_of_site
 
@@ -115,7 +116,8 @@ def get_result_file(
     """One result file (``report.pdf``, ``report.html``, ``summary.json``, ``events.tsv``, ``qeeg.parquet`` …)."""
     entry = _audited_result(db, who, request, analysis_id, name, kind="file", label=name)
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return FileResponse(request.app.state.store.path(entry["sha256"]), media_type=media, filename=name)
+    path, checked = request.app.state.store.verified_path(entry["sha256"])
+    return FileResponse(path, media_type=media, filename=name, headers={"X-Content-SHA256": entry["sha256"], "X-Dbrain-Integrity": checked})
 
 
 @router.get("/api/analyses/{analysis_id}/tables/{name}", response_model=TableOut, responses={**ERRORS, **NOT_FOUND})
@@ -145,7 +147,7 @@ def get_table(
     import pandas as pd
 
     entry = _audited_result(db, who, request, analysis_id, f"{name}.parquet", kind="table", label=name)
-    table = pd.read_parquet(request.app.state.store.path(entry["sha256"]))
+    table = pd.read_parquet(request.app.state.store.verified_path(entry["sha256"])[0])
     for col, keep in (("measure", measure), ("channel", channel)):
         if keep and col in table.columns:
             table = table[table[col].astype(str).isin(keep)]
@@ -221,6 +223,7 @@ def sign_report(
     report.status, report.signed_by, report.signed_at = "signed", who.user.id, utcnow()
     rec = recording_of_site(db, who, row.recording_id)
     audit(db, who, "report.sign", object_type="report", object_id=report.id, patient_id=rec.patient_id, request=request)
+    record_row(db, "report.sign", report, actor=f"user:{who.user.id}")
     db.commit()
     if report.sha256:
         from .. import provenance

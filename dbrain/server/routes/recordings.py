@@ -14,6 +14,7 @@ from ...errors import DbrainError
 from ..auth import ANY_ROLE, CAN_ANNOTATE, CAN_SEE_IDENTITY, CAN_UPLOAD, Principal, audit, get_db, require
 from ..db import Analysis, Annotation, EventReview, Patient, PatientIdentity, Recording, utcnow
 from ..ingest import check_extension, discard, ingest_file, ledger_ingest, safe_filename
+from ..provenance import record_row
 from ..schemas import (
     AnnotationIn,
     AnnotationOut,
@@ -54,6 +55,7 @@ def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOu
     with app.state.sessionmaker() as db:
         try:
             rec = ingest_file(db, store, settings, who, upload, sha, filename)
+            record_row(db, "recording.ingest", rec, actor=f"user:{who.user.id}")
             db.commit()
         except DbrainError as exc:
             db.rollback()
@@ -166,12 +168,15 @@ def download_recording(recording_id: IdPath, request: Request, who: Principal = 
     db.commit()
     patient = db.get(Patient, rec.patient_id)
     suffix = ".bdf" if rec.format.startswith("BDF") else ".edf"
+    path, checked = request.app.state.store.verified_path(rec.sha256)
     return FileResponse(
-        request.app.state.store.path(rec.sha256), media_type="application/octet-stream", filename=f"{patient.pseudonym}-{rec.id}{suffix}"
+        path, media_type="application/octet-stream", filename=f"{patient.pseudonym}-{rec.id}{suffix}",
+        headers={"X-Content-SHA256": rec.sha256, "X-Dbrain-Integrity": checked},
     )
 
 
 def _named(request: Request, rec: Recording):
+    request.app.state.store.verified_path(rec.sha256)  # refuse an altered file before reading it
     return request.app.state.store.named(rec.sha256, ".bdf" if rec.format.startswith("BDF") else ".edf")
 
 
@@ -289,6 +294,7 @@ def create_annotation(
     db.add(row)
     db.flush()
     audit(db, who, "annotation.create", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request)
+    record_row(db, "annotation.create", row, actor=f"user:{who.user.id}")
     db.commit()
     _ledger_annotations(request, db, who, rec, "create", row.id)
     return AnnotationOut.model_validate(row)
@@ -329,6 +335,7 @@ def update_annotation(
         setattr(row, key, value)
     row.updated_at = utcnow()
     audit(db, who, "annotation.update", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request, detail={"fields": sorted(changes)})
+    record_row(db, "annotation.update", row, actor=f"user:{who.user.id}")
     db.commit()
     _ledger_annotations(request, db, who, rec, "update", row.id)
     return AnnotationOut.model_validate(row)
@@ -339,6 +346,7 @@ def delete_annotation(annotation_id: IdPath, request: Request, who: Principal = 
     """Delete an annotation."""
     row, rec = _annotation(db, who, annotation_id)
     audit(db, who, "annotation.delete", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request)
+    record_row(db, "annotation.delete", row, actor=f"user:{who.user.id}", deleted=True)
     db.delete(row)
     db.commit()
     _ledger_annotations(request, db, who, rec, "delete", annotation_id)
