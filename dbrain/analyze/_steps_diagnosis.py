@@ -58,8 +58,12 @@ def _case_table(store, path) -> pd.DataFrame:
     return pd.read_parquet(store)
 
 
-def _gates(ctx: AnalysisContext, events: pd.DataFrame) -> str | None:
-    """Why no screen applies to this recording (seizures, acute patterns, heavy artifact), or None."""
+def _gates(ctx: AnalysisContext, events: pd.DataFrame, *, artifact: bool = True) -> str | None:
+    """Why no screen applies to this recording (seizures, acute patterns, heavy artifact), or None.
+
+    ``artifact=False`` leaves out the qEEG artifact gate (for a screen that rescales the recording and chooses its own
+    clean EEG, as the ADHD screen does: the qEEG artifact score uses absolute amplitudes).
+    """
     types = events["eventType"].astype(str).str.lower() if len(events) and "eventType" in events else pd.Series(dtype=str)
     n_sz = int((types == "sz").sum())
     if n_sz:
@@ -70,7 +74,7 @@ def _gates(ctx: AnalysisContext, events: pd.DataFrame) -> str | None:
     acute = sorted(set(types) & set(_ACUTE))
     if acute:
         return f"{', '.join(acute)} events in this recording: the screens assume awake resting EEG"
-    qeeg = ctx.results.get("qeeg")
+    qeeg = ctx.results.get("qeeg") if artifact else None
     art = (qeeg.summary or {}).get("mean_artifact_strength") if qeeg is not None else None
     if art is not None and np.isfinite(art) and art >= HEAVY_ARTIFACT:
         return f"heavy artifact (mean artifact strength {art:.2f}, from {HEAVY_ARTIFACT:g} on the screens are not run)"
@@ -190,7 +194,9 @@ def diagnosis_step(
         for cls, path in ((DementiaScreen, dementia_model), (EpilepsyScreen, epilepsy_model), (ADHDScreen, adhd_model)):
             model_name = str(path) if path else f"shipped ({cls._name})"
             why = gate
-            if cls is ADHDScreen and not gate:
+            if cls is ADHDScreen:
+                why = _gates(ctx, events, artifact=False)
+            if cls is ADHDScreen and not why:
                 if age is None:
                     why = "age unknown (no --age and no birth date in the header): the ADHD screen runs only for people under 18"
                 elif age >= CHILD_AGE:

@@ -109,5 +109,6 @@ def test_gates_seizures_acute_patterns_and_heavy_artifact():
     ctx = Ctx()
     ctx.results = {"qeeg": StepResult(summary={"mean_artifact_strength": 0.7})}
     assert "heavy artifact" in _gates(ctx, none)
+    assert _gates(ctx, none, artifact=False) is None  # the ADHD screen chooses its own clean EEG after rescaling
     ctx.results = {"qeeg": StepResult(summary={"mean_artifact_strength": 0.1})}
     assert _gates(ctx, none) is None
