@@ -367,7 +367,7 @@ Chosen on cross-cohort and inner-CV grounds only: among the robust-feature logis
 configuration (all 46 features with connectivity, logistic and LightGBM candidates) and the relative band-power
 baseline, the robust screen has the best mean leave-one-cohort-out AUROC (tables below) and needs neither
 connectivity nor a midline electrode; C is chosen by the inner folds. LightGBM is not offered: boosted trees on
-131 people of two disagreeing cohorts would learn cohort, not disease. The pooled nested-CV figure above mixes the
+131 people of two disagreeing cohorts could learn the cohort rather than the disease. The pooled nested-CV figure above mixes the
 cohorts and is optimistic for a new site; the leave-one-cohort-out figures are the ones to expect.
 
 ## Data and caveats

@@ -787,8 +787,10 @@ class DementiaScreen(_Screen):
         Inverse regularisation strengths of the logistic candidates (empty:
         no logistic candidate).
     lgbm_grid : tuple of dict
-        LightGBM candidates (none by default: boosted trees did not beat the
-        logistic model across cohorts; :data:`LGBM_GRID` for the usual ones), each a
+        LightGBM candidates (none by default: on two small, disagreeing cohorts
+        trees would learn the cohort; where they were offered in the
+        leave-one-cohort-out check, the inner folds chose the logistic model;
+        :data:`LGBM_GRID` for the usual ones), each a
         dict of ``num_leaves``, ``max_depth``, ``n_estimators``,
         ``learning_rate``, ``min_child_samples``, ``reg_lambda``, ``reg_alpha``,
         ``subsample``, ``colsample_bytree`` and/or ``min_split_gain``.
