@@ -10,6 +10,7 @@ model shipped in ``dbrain/detect/models/seizure`` (see its ``MODEL_CARD.md``).
 SzCORE layout (``dbrain train seizures``).
 """
 
+from ._pattern_model import PatternClassifier
 from ._postprocess import PRESETS
 from ._seizures import (
     DEFAULT_MODEL_DIR,
@@ -25,6 +26,7 @@ from ._train import find_bids_recordings, train_seizure_model
 __all__ = [
     "DEFAULT_MODEL_DIR",
     "PRESETS",
+    "PatternClassifier",
     "SEIZURE_COLUMNS",
     "SeizureDetector",
     "SeizureResult",
