@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Channel order of the simulated segments (that of the IIIC segments; T3/T4/T5/T6 names).
-SIM_CHANNELS = ("Fp1", "F3", "C3", "P3", "F7", "T3", "T5", "O1", "Fz", "Cz", "Pz", "Fp2", "F4", "C4", "P4", "F8", "T4", "T6", "O2")
+SIM_CHANNELS = ("Fp1", "F3", "C3", "P3", "F7", "T3", "T5", "O1", "Fz", "Cz", "Pz", "Fp2", "F4", "C4", "P4", "F8", "T4", "T6", "O2")  # fmt: skip
 SIM_CLASSES = ("seizure", "lpd", "gpd", "lrda", "grda", "other")
 _LEFT = {"Fp1", "F3", "C3", "P3", "F7", "T3", "T5", "O1"}
 _RIGHT = {"Fp2", "F4", "C4", "P4", "F8", "T4", "T6", "O2"}
@@ -140,7 +140,9 @@ def simulate_pattern(kind: str, *, duration: float = 50.0, sfreq: float = 200.0,
         for _ in range(rng.integers(0, 6)):
             c = rng.uniform(0, duration)
             blink = -rng.uniform(60, 200) * np.exp(-0.5 * ((t - c) / 0.12) ** 2)
-            fp = np.array([{"Fp1": 1.0, "Fp2": 1.0, "F7": 0.3, "F8": 0.3, "F3": 0.2, "F4": 0.2, "Fz": 0.2}.get(ch, 0.0) for ch in names])
+            fp = np.array(
+                [{"Fp1": 1.0, "Fp2": 1.0, "F7": 0.3, "F8": 0.3, "F3": 0.2, "F4": 0.2, "Fz": 0.2}.get(ch, 0.0) for ch in names]
+            )
             x += fp[:, None] * blink[None, :]
         if rng.random() < 0.5:
             i = int(rng.uniform(0, duration - 1) * sfreq)
