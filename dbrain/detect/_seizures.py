@@ -464,6 +464,8 @@ class SeizureDetector:
         X = F.recording_features(source, picks=picks, workers=1)
         E, C, K = X.shape
         p = booster.predict(X.reshape(-1, K), num_threads=int(self.n_jobs)).astype(np.float32).reshape(E, C)
+        if E < F.MIN_BACKGROUND_WINDOWS:
+            p = short_recording_map(p, meta)
         # Flat windows (EDF+D gaps filled with zeros, disconnected electrodes) carry no EEG: probability 0.
         p[X[..., F.FEATURES.index("log_power")] < _FLAT_LOG_POWER] = 0.0
         return p, picks, used, n_seconds
@@ -569,6 +571,25 @@ class SeizureDetector:
             ``bilateral`` or ``n/a``). Empty (same columns) when none.
         """
         return self.run(raw).events
+
+
+def short_recording_map(p: np.ndarray, meta: dict) -> np.ndarray:
+    """Probabilities of a recording shorter than 2 minutes, mapped onto the scale of a long recording.
+
+    Under 2 minutes the background features are missing (as in training), and
+    the model's raw probability of a window is on another scale than that of the
+    same window inside a long recording. The model folder's
+    ``short_recordings.map`` ``[a, b]`` — fitted by
+    ``scripts/train_seizure_model.py`` on held-out windows seen both ways — maps
+    it as ``sigmoid(a · logit(p) + b)``, so one threshold means the same on a
+    50 s segment and on a 72 h recording. A model without the map is unchanged.
+    """
+    ab = (meta.get("short_recordings") or {}).get("map") if isinstance(meta.get("short_recordings"), dict) else None
+    if not ab:
+        return p
+    q = np.clip(p.astype(np.float64), 1e-6, 1 - 1e-6)
+    z = float(ab[0]) * np.log(q / (1 - q)) + float(ab[1])
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
 def load_model(model_dir=None):
