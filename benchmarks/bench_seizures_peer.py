@@ -11,7 +11,7 @@ Recordings (all in one run):
   50 s each; reference: the 2 SZ segments have a seizure over the scored
   20–30 s, the 10 others none). The shipped dbrain model saw these segments
   in training: its figures here are **development** figures; its
-  figures with the segments held out two at a time are in the model's ``metrics.json``;
+  figures with the segments held out (2 folds, one segment of every class each) are in the model's ``metrics.json``;
 * simulated recordings (``dbrain simulate``, seeds 8000+, never used in
   training or tuning) with their true seizures;
 * seizure-free real EEG: the held-out third of the Guinea-Bissau people and
@@ -282,7 +282,7 @@ def main():
     loso = json.loads(metrics.read_text()).get("iiic_held_out", {}) if metrics.exists() else {}
     if loso:
         print(
-            "\n## dbrain seizure model, IIIC segments held out two at a time (scripts/train_seizure_model.py; held-out figures)\n"
+            "\n## dbrain seizure model, IIIC segments held out (2 folds by sample number) (scripts/train_seizure_model.py; held-out figures)\n"
         )
         print(markdown_table([[k, v["expert"], v["events_at_medium"], v["mean_probability_scored_10s"], v["max_probability"]]
                               for k, v in loso.items()], ["segment", "expert", "events (medium)", "mean p scored 10 s", "max p"]))  # fmt: skip
