@@ -545,6 +545,7 @@ def main():
     )
     ap.add_argument("--skip-iiic-loso", action="store_true", help="No held-out evaluation of the IIIC segments.")
     ap.add_argument("--skip-source-loso", action="store_true", help="No leave-one-source-out evaluation.")
+    ap.add_argument("--loso-sources", default=None, help="Comma-separated sources for leave-one-source-out (default: all).")
     ap.add_argument(
         "--reuse-final",
         type=Path,
@@ -636,7 +637,7 @@ def main():
 
     # 1. leave one source out
     for name, s in sources.items():
-        if name == "iiic" or args.skip_source_loso:
+        if name == "iiic" or args.skip_source_loso or (args.loso_sources and name not in args.loso_sources.split(",")):
             continue  # IIIC: evaluated segment by segment below
         det = train(parts_except({name}))
         p = window_proba(det, s.X)

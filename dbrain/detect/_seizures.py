@@ -166,6 +166,19 @@ def _window_labels(n: int, events: pd.DataFrame, channels: list[str]) -> np.ndar
     return labels
 
 
+def with_short_views(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows plus every other row again as a recording under 2 minutes sees it (background missing).
+
+    At inference a recording shorter than 2 minutes has no background
+    features; without such rows in training the model would meet missing
+    background only at inference (issue 17: "no background = seizure").
+    """
+    cols = [F.FEATURES.index(n) for n in (*F.BACKGROUND_FEATURES, "log_power_bg_ctx")]
+    short = X[::2].copy()
+    short[:, cols] = np.nan
+    return np.concatenate([X, short]), np.concatenate([y, y[::2]])
+
+
 def _per_second(window_values: np.ndarray, n_seconds: int) -> np.ndarray:
     """Window values (start ``i`` s, 2 s long) → mean of the windows covering each second."""
     E = window_values.shape[0]
@@ -420,7 +433,7 @@ class SeizureDetector:
             X, y = self._recording_rows(raw, ev, rng)
             Xs.append(X)
             ys.append(y)
-        X, y = np.concatenate(Xs), np.concatenate(ys)
+        X, y = with_short_views(np.concatenate(Xs), np.concatenate(ys))
         if y.min() == y.max():
             raise ParameterError("fit needs both seizure and non-seizure windows; the events contain no usable seizure.")
         self._fit_arrays(X, y)
