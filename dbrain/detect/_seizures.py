@@ -167,6 +167,19 @@ def _window_labels(n: int, events: pd.DataFrame, channels: list[str]) -> np.ndar
     return labels
 
 
+def with_short_views(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows plus every other row again as a recording under 2 minutes sees it (background missing).
+
+    At inference a recording shorter than 2 minutes has no background
+    features; without such rows in training the model would meet missing
+    background only at inference (issue 17: "no background = seizure").
+    """
+    cols = [F.FEATURES.index(n) for n in (*F.BACKGROUND_FEATURES, "log_power_bg_ctx")]
+    short = X[::2].copy()
+    short[:, cols] = np.nan
+    return np.concatenate([X, short]), np.concatenate([y, y[::2]])
+
+
 def _per_second(window_values: np.ndarray, n_seconds: int) -> np.ndarray:
     """Window values (start ``i`` s, 2 s long) → mean of the windows covering each second."""
     E = window_values.shape[0]
@@ -421,7 +434,7 @@ class SeizureDetector:
             X, y = self._recording_rows(raw, ev, rng)
             Xs.append(X)
             ys.append(y)
-        X, y = np.concatenate(Xs), np.concatenate(ys)
+        X, y = with_short_views(np.concatenate(Xs), np.concatenate(ys))
         if y.min() == y.max():
             raise ParameterError("fit needs both seizure and non-seizure windows; the events contain no usable seizure.")
         self._fit_arrays(X, y)
@@ -465,6 +478,8 @@ class SeizureDetector:
         X = F.recording_features(source, picks=picks, workers=1)
         E, C, K = X.shape
         p = booster.predict(X.reshape(-1, K), num_threads=int(self.n_jobs)).astype(np.float32).reshape(E, C)
+        if E < F.MIN_BACKGROUND_WINDOWS:
+            p = short_recording_map(p, meta)
         # Flat windows (EDF+D gaps filled with zeros, disconnected electrodes) carry no EEG: probability 0.
         p[X[..., F.FEATURES.index("log_power")] < _FLAT_LOG_POWER] = 0.0
         return p, picks, used, n_seconds
@@ -572,6 +587,25 @@ class SeizureDetector:
             ``bilateral`` or ``n/a``). Empty (same columns) when none.
         """
         return self.run(raw).events
+
+
+def short_recording_map(p: np.ndarray, meta: dict) -> np.ndarray:
+    """Probabilities of a recording shorter than 2 minutes, mapped onto the scale of a long recording.
+
+    Under 2 minutes the background features are missing (as in training), and
+    the model's raw probability of a window is on another scale than that of the
+    same window inside a long recording. The model folder's
+    ``short_recordings.map`` ``[a, b]`` — fitted by
+    ``scripts/train_seizure_model.py`` on held-out windows seen both ways — maps
+    it as ``sigmoid(a · logit(p) + b)``, so one threshold means the same on a
+    50 s segment and on a 72 h recording. A model without the map is unchanged.
+    """
+    ab = (meta.get("short_recordings") or {}).get("map") if isinstance(meta.get("short_recordings"), dict) else None
+    if not ab:
+        return p
+    q = np.clip(p.astype(np.float64), 1e-6, 1 - 1e-6)
+    z = float(ab[0]) * np.log(q / (1 - q)) + float(ab[1])
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
 def load_model(model_dir=None):
