@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..errors import ParameterError
 from ..utils import _check_range, _validate_type
+from ._base import BaseDetector
 
 DEFAULT_PATTERN_MODEL = Path(__file__).resolve().parent / "models" / "patterns" / "model.json"
 PATTERN_MODEL_FORMAT = "dbrain-pattern-model"
@@ -119,7 +120,7 @@ def apply_definitions(probabilities: pd.DataFrame, windows: pd.DataFrame) -> pd.
     return p
 
 
-class PatternClassifier:
+class PatternClassifier(BaseDetector):
     """Learned ICU-pattern classifier (seizure, LPD, GPD, LRDA, GRDA, other), scikit-learn style.
 
     Parameters

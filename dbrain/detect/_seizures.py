@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from ..errors import ParameterError, RecordingError
 from ..events import make_events
 from ..utils import _check_option, _check_range, _validate_type, logger
 from . import _features as F
+from ._base import BaseDetector
 from ._postprocess import PRESETS, channel_side, events_from_probability, lateralisation
 
 #: The model shipped with dbrain.
@@ -201,7 +201,7 @@ def _aggregate(channel_p: np.ndarray, top_k: int) -> np.ndarray:
     return part.mean(axis=1)
 
 
-class SeizureDetector:
+class SeizureDetector(BaseDetector):
     """Seizure detection on scalp EEG, in the scikit-learn style.
 
     A gradient-boosted tree model (LightGBM) gives each channel of each 2 s
@@ -279,47 +279,6 @@ class SeizureDetector:
         self.max_background = max_background
         self.random_state = random_state
         self.n_jobs = n_jobs
-
-    # --- scikit-learn conventions -------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Parameters of this estimator.
-
-        Parameters
-        ----------
-        deep : bool
-            Unused (no nested estimators); kept for scikit-learn compatibility.
-
-        Returns
-        -------
-        params : dict
-        """
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> SeizureDetector:
-        """Set parameters; unknown names are an error.
-
-        Parameters
-        ----------
-        **params
-            Parameter values by name.
-
-        Returns
-        -------
-        self : SeizureDetector
-        """
-        names = self._param_names()
-        for key, value in params.items():
-            _check_option("parameter name", key, names)
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self.get_params().items() if v != inspect.signature(type(self)).parameters[k].default}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def _validate(self):
         _check_option("sensitivity", self.sensitivity, list(PRESETS))
@@ -639,24 +598,24 @@ def load_model(model_dir=None):
     return booster, meta
 
 
-def detect_seizures(raw, *, model=None, sensitivity: str = "medium") -> pd.DataFrame:
+def detect_seizures(raw, *, sensitivity: str = "medium", **params) -> pd.DataFrame:
     """Detect seizures with a trained model (the shipped one by default).
 
     Parameters
     ----------
     raw : mne.io.BaseRaw
-        A recording read by :func:`dbrain.io.read_recording`.
-    model : path-like | None
-        A model folder; None for the model shipped with dbrain.
+        A recording (from :func:`dbrain.read_recording` or a plain MNE ``Raw``).
     sensitivity : {"low", "medium", "high"}
         Threshold preset.
+    **params
+        Other :class:`SeizureDetector` parameters (``model``, ``smoothing``, ``n_jobs`` …).
 
     Returns
     -------
     events : pandas.DataFrame
         As :meth:`SeizureDetector.detect`.
     """
-    return SeizureDetector(model, sensitivity=sensitivity).detect(raw)
+    return SeizureDetector(sensitivity=sensitivity, **params).detect(raw)
 
 
 __all__ = ["SeizureDetector", "SeizureResult", "channel_side", "detect_seizures", "load_model", "select_channels"]

@@ -60,6 +60,7 @@ __all__ = [
     "class_probabilities",
     "classify_patterns",
     "classify_segment",
+    "detect_patterns",
     "pattern_windows",
     "plot_pattern_timeline",
 ]
@@ -286,6 +287,27 @@ def _source(raw):
     if not picks:
         raise RecordingError("the recording has no EEG channels for pattern classification")
     return raw.copy().pick(picks), picks
+
+
+def detect_patterns(raw, **params) -> pd.DataFrame:
+    """Detect rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) as events.
+
+    The ``detect_*`` verb of :func:`classify_patterns`: the same classification, returning only its
+    events table (use :func:`classify_patterns` for the per-window probabilities).
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        A recording (from :func:`dbrain.read_recording` or a plain MNE ``Raw``).
+    **params
+        Parameters of :func:`classify_patterns` (``window``, ``chunk_duration``, ``min_windows``).
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        Events-table rows, one per run of one pattern class.
+    """
+    return classify_patterns(raw, **params).events
 
 
 def classify_patterns(

@@ -43,7 +43,7 @@ def test_estimator_conventions():
     assert params["sensitivity"] == "high" and params["top_k"] == 3 and params["model"] is None
     assert not [k for k in vars(det) if k.endswith("_")]  # __init__ stores parameters only
     assert det.set_params(sensitivity="low") is det and det.sensitivity == "low"
-    with pytest.raises(ParameterError, match="parameter name"):
+    with pytest.raises(ParameterError, match="no parameter 'sensitivty'. Did you mean 'sensitivity'"):
         det.set_params(sensitivty="low")
     assert "sensitivity='low'" in repr(det)
 
