@@ -253,7 +253,7 @@ def analyze(
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     entry = None
     if ledger:
-        from ..ledger import record_analysis_run
+        from ._provenance import record_analysis_run
 
         entry = record_analysis_run(out_dir, path, summary["input"]["sha256"], records)
     report(1.0, "done")

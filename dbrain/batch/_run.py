@@ -479,7 +479,7 @@ def run_batch(
                 base = _base_row(item, sha, key, cfg_hash, config)
                 row = {**_write_error(store, item, base, message, type(exc).__name__, final=False), "action": "failed"}
             if use_ledger and row.get("action") == "computed" and row.get("status") == "ok":
-                from ..ledger import record_analysis_run
+                from ..analyze._provenance import record_analysis_run
 
                 entries.append(record_analysis_run(_store.result_dir(store, key), item["path"], sha, config["steps"]))
             for same in by_key[key]:

@@ -26,7 +26,6 @@ from ._ledger import (
     Ledger,
     SignedTreeHead,
     default_url,
-    record_analysis_run,
 )
 from .checkpoint import Checkpoint, VerifierKey
 from .keys import KeyStore
@@ -48,7 +47,6 @@ __all__ = [
     "file_artifact",
     "canonical_json",
     "sha256_file",
-    "record_analysis_run",
     "default_url",
     "audit",
     "Problem",

@@ -10,7 +10,6 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..utils import dbrain_home, logger, verbose
 from ._errors import LedgerError, LedgerParameterError
@@ -26,7 +25,7 @@ from .hashing import (
     perfect_subtrees,
 )
 from .keys import KeyStore, SigningKey
-from .records import _dumps, canonical_json, check_kind, file_artifact, make_record, validate_record
+from .records import _dumps, check_kind, file_artifact, make_record, validate_record
 from .storage import SCHEMA_VERSION, EntryRow, HeadRow, KeyRow, LedgerStorage, StorageReader, iter_entries, open_storage
 from .verify import verify_consistency, verify_inclusion
 
@@ -37,7 +36,6 @@ __all__ = [
     "InclusionProof",
     "ConsistencyProof",
     "default_url",
-    "record_analysis_run",
 ]
 
 
@@ -474,84 +472,3 @@ class Ledger:
         from ._audit import audit
 
         return audit(self, check_files=check_files, checkpoints=checkpoints, trusted_keys=trusted_keys)
-
-
-# ---------------------------------------------------------------------- integrations
-
-
-def record_analysis_run(
-    out_dir: str | os.PathLike,
-    input_path: str | os.PathLike,
-    input_sha256: str | None,
-    steps: Iterable[Mapping],
-    *,
-    ledger: Ledger | None = None,
-    actor: str | None = None,
-) -> Entry:
-    """Append one ``analysis-run`` entry for a finished ``dbrain analyze`` results folder.
-
-    Parameters
-    ----------
-    out_dir : path-like
-        The results folder; every file in it is hashed and listed as an output.
-    input_path : path-like
-        The analysed recording.
-    input_sha256 : str | None
-        Its SHA-256 (``summary["input"]["sha256"]``); None for a folder (BIDS, .mff).
-    steps : iterable of dict
-        The steps that ran, each with ``name`` and ``version``.
-    ledger : Ledger | None
-        Where to append; default: the default ledger, opened and closed here.
-    actor : str | None
-        Who ran it; default: the OS user.
-
-    Returns
-    -------
-    entry : Entry
-
-    Notes
-    -----
-    The record lists the input recording (path and SHA-256) and every file in
-    ``out_dir`` with its SHA-256; ``model_versions`` holds each step's name and
-    version; ``content_hash`` is the SHA-256 of the canonical JSON
-    ``{relative output path: sha256}``. If the input was ingested before (a
-    ``recording-ingested`` entry with its hash), that entry is the parent.
-    """
-    import hashlib
-
-    out_dir = Path(out_dir).resolve()
-    input_path = Path(input_path).resolve()
-    outputs = []
-    manifest = {}
-    for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
-        art = file_artifact(path, "output")
-        outputs.append(art)
-        manifest[path.relative_to(out_dir).as_posix()] = art["sha256"]
-    artifacts = []
-    if input_sha256 and input_path.is_file():
-        artifacts.append(file_artifact(input_path, "input", sha256=input_sha256))
-    artifacts.extend(outputs)
-    own = ledger is None
-    ledger = Ledger() if own else ledger
-    try:
-        parents = []
-        if input_sha256:
-            ingested = ledger.find(kind="recording-ingested", content_hash=input_sha256)
-            if ingested:
-                parents.append(ingested[-1].leaf_hash.hex())
-        rec = make_record(
-            "analysis-run",
-            content_hash=hashlib.sha256(canonical_json(manifest)).hexdigest(),
-            artifacts=artifacts,
-            actor=actor,
-            parents=parents,
-            model_versions={str(s["name"]): str(s["version"]) for s in steps},
-            details={"input": str(input_path), "input_sha256": input_sha256, "out_dir": str(out_dir)},
-        )
-        entry = ledger.append(rec)
-    finally:
-        if own:
-            ledger.close()
-    logger.info("ledger: analysis of %s recorded as entry %d", input_path.name, entry.index)
-    return entry
-

@@ -20,8 +20,15 @@ def sha256_path(path: str | os.PathLike) -> str:
     -------
     sha256 : str
         64 lower-case hex digits.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
     """
     path = Path(path)
+    if not path.exists():  # never the hash of "nothing": a missing input must not look like an empty one
+        raise FileNotFoundError(f"no such file or folder: '{path}'")
     digest = hashlib.sha256()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
