@@ -47,6 +47,9 @@ class StepResult:
     files : dict of str to bytes
         Other result files (e.g. ``{"diagnosis.json": b"..."}``), written as
         ``DIR/<name>`` inside the same atomic write; a plain file name.
+    data : dict of str to object
+        In-memory results the report draws from after all steps ran (e.g. the
+        ``QEEGResult`` for the trend pages); not written to DIR.
     """
 
     summary: dict[str, Any] = field(default_factory=dict)
@@ -54,6 +57,7 @@ class StepResult:
     sections: list = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,9 @@ def spikes_step(ctx: AnalysisContext, sensitivity: str = "medium") -> StepResult
         for cluster in review.clusters[:MAX_CLUSTER_PAGES]:
             blocks.append(
                 Figure(
-                    plot_spike_cluster(review, cluster),
+                    plot_spike_cluster(review, cluster, start=ctx.info.start_time),
                     caption=f"Cluster {cluster.label + 1}: averaged spike of all electrodes, field at the peak, "
-                    "representative detections (clock time from recording start).",
+                    "representative detections (clock time).",
                 )
             )
         if len(review.clusters) > MAX_CLUSTER_PAGES:
