@@ -131,6 +131,26 @@ def unusable_reason(raw, *, min_sfreq: float = 0.0, min_duration: float = 0.0, t
     return None
 
 
+def recording_clock(ctx: AnalysisContext) -> tuple[Any, float, bool]:
+    """The start (clock time of the first sample, or None), duration (s) and multi-day flag of ``ctx``'s recording.
+
+    From ``ctx.info`` when there is one, else from the recording itself (a context built by hand), so
+    every step writes times by :func:`dbrain.utils._time.format_time` with the same three facts.
+    """
+    import datetime as dt
+
+    from ..utils._time import is_multiday
+
+    raw = ctx.raw
+    duration = raw.n_times / raw.info["sfreq"]
+    if ctx.info is not None:
+        start = ctx.info.start_time
+    else:
+        meas = raw.info["meas_date"]
+        start = None if meas is None else meas + dt.timedelta(seconds=raw.first_samp / raw.info["sfreq"])
+    return start, duration, is_multiday(start, duration)
+
+
 def get_steps() -> list[Step]:
     """All registered steps in run order."""
     return sorted(_STEPS.values(), key=lambda s: (s.order, s.name))

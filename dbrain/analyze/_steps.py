@@ -10,7 +10,7 @@ from ..montages import apply_montage
 from ..montages._montage import _scalp_eeg
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table, plot_eeg_page, select_page_start
 from ..utils._time import format_time, is_multiday
-from ._registry import AnalysisContext, StepResult, register_step
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step
 
 
 def _hms(seconds: float) -> str:
@@ -99,8 +99,8 @@ def eeg_page_step(ctx: AnalysisContext, montage: str = "double-banana", duration
     page = min(duration, raw.n_times / raw.info["sfreq"])
     start = select_page_start(derived, duration=page)
     groups = result.groups if result is not None else None
-    multiday = is_multiday(ctx.info.start_time, ctx.info.duration)
-    when = [format_time(t, ctx.info.start_time, multiday=multiday) for t in (start, start + page)]
+    origin, _, multiday = recording_clock(ctx)
+    when = [format_time(t, origin, multiday=multiday) for t in (start, start + page)]
     fig = plot_eeg_page(derived, start=start, duration=page, groups=groups, title=f"{page:g} s from {when[0]}, {used} montage")
     blocks = []
     if used != montage:

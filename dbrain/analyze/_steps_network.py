@@ -20,8 +20,8 @@ from ..network import (
     seizure_onsets,
 )
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table
-from ..utils._time import format_time, is_multiday
-from ._registry import AnalysisContext, StepResult, register_step
+from ..utils._time import format_time
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step
 
 #: Fewer EEG channels than this give no network.
 MIN_CHANNELS = 4
@@ -59,7 +59,8 @@ def _skip(reason: str) -> StepResult:
 
 def _when(ctx, seconds: float) -> str:
     """A time of this recording in dbrain's one convention (clock time, D<n> across midnight)."""
-    return format_time(float(seconds), ctx.info.start_time, multiday=is_multiday(ctx.info.start_time, ctx.info.duration))
+    start, _, multiday = recording_clock(ctx)
+    return format_time(float(seconds), start, multiday=multiday)
 
 
 def _car(x):

@@ -10,8 +10,7 @@ from ..detect._seizures import _MIN_SFREQ
 from ..events import EVENT_COLUMNS
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table
 from ..report._clinical import seizure_table
-from ..utils._time import is_multiday
-from ._registry import AnalysisContext, StepResult, register_step, unusable_reason
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
 
 _MAX_COLUMNS = 3000
 
@@ -111,7 +110,7 @@ def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") 
     detector = SeizureDetector(model, sensitivity=sensitivity)
     result = detector.run(raw)
     _, meta = detector._booster()
-    start, multiday = ctx.info.start_time, is_multiday(ctx.info.start_time, duration)
+    start, _, multiday = recording_clock(ctx)
     events = result.events
     facts = [
         ("Model", "shipped with dbrain" if model is None else str(model)),
