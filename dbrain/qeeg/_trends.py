@@ -119,6 +119,8 @@ def plot_trends(
     events=None,
     seizure_probability=None,
     multiday: bool | None = None,
+    figsize: tuple[float, float] | None = None,
+    max_ticks: int = 12,
 ) -> Figure:
     """Draw the trend screen: DSA per hemisphere, asymmetry, aEEG, suppression (and optional rows).
 
@@ -155,6 +157,10 @@ def plot_trends(
     multiday : bool | None
         Whether the recording crosses midnight (day prefix on the labels, see :func:`time_ticks`);
         None decides from the recording's duration.
+    figsize : tuple of float | None
+        Width and height in inches; default 14 in wide, 1.4 in per unit of panel height.
+    max_ticks : int
+        At most this many time labels.
 
     Returns
     -------
@@ -200,7 +206,7 @@ def plot_trends(
         heights.append(1)
     rows += [("extra", e) for e in extra]
     heights += [1] * len(extra)
-    fig = Figure(figsize=(14, 1.4 * sum(heights) + 1), layout="constrained")
+    fig = Figure(figsize=figsize or (14, 1.4 * sum(heights) + 1), layout="constrained")
     axes = fig.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": heights})
     axes = np.atleast_1d(axes)
 
@@ -288,7 +294,7 @@ def plot_trends(
             ax.set_ylabel(label)
     if events is not None and len(events):
         _mark_events(axes, events, lo, hi)
-    ticks, labels, xlabel = time_ticks(hi - lo, result.meas_date, tmin=lo, multiday=multiday)
+    ticks, labels, xlabel = time_ticks(hi - lo, result.meas_date, max_ticks, tmin=lo, multiday=multiday)
     axes[-1].set_xticks(ticks / 3600.0, labels)
     axes[-1].set_xlabel(xlabel)
     axes[-1].set_xlim(lo / 3600.0, hi / 3600.0)

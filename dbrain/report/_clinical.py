@@ -14,9 +14,11 @@ recordings crossing midnight, ``+h:mm:ss`` only when the start is unknown.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,8 @@ MAX_SEIZURE_EXCERPTS = 3
 MAX_PAGE1_SEIZURES = 8
 #: Longest span of one trend page.
 TREND_PAGE_HOURS = 6.0
+#: Size of a trend page's figure in inches: the room on a portrait A4 page of the report.
+TREND_FIGSIZE = (7.15, 9.2)
 #: Length of an EEG excerpt; the detected onset is at its centre.
 EXCERPT_SECONDS = 10.0
 #: |(R − L)/(R + L)| of alpha or delta power at or above this is called asymmetric: a power ratio
@@ -335,7 +339,13 @@ def findings_section(raw, info, results) -> Section:
     """
     clock = Clock(info.start_time, info.duration)
     n_eeg = sum(1 for t in raw.get_channel_types() if t == "eeg")
-    span = f"{info.start_time:%Y-%m-%d} {clock(0)} – {clock(info.duration)}" if info.start_time else "start not recorded"
+    if info.start_time is None:
+        span = "start not recorded"
+    elif clock.multiday:  # absolute dates once; D1, D2 … below count from the first
+        end = info.start_time + dt.timedelta(seconds=info.duration)
+        span = f"{info.start_time:%Y-%m-%d %H:%M:%S} (D1) – {end:%Y-%m-%d %H:%M:%S} (D{(end.date() - info.start_time.date()).days + 1})"
+    else:
+        span = f"{info.start_time:%Y-%m-%d} {clock(0)} – {clock(info.duration)}"
     facts = [
         ("Recording", f"{span}, {duration_text(info.duration)}, {n_eeg} EEG channels at {info.sfreq:g} Hz"),
         ("Seizures", _seizure_line(results, clock)),
@@ -407,7 +417,9 @@ def _excerpt(derived, groups, montage, clock, *, centre, title, caption, mark):
     page = min(EXCERPT_SECONDS, length)
     start = float(np.clip(centre - page / 2, 0.0, max(length - page, 0.0)))
     shown = _with_marks(derived, [mark]) if mark is not None else derived
-    fig = plot_eeg_page(shown, start=start, duration=page, groups=groups, title=title)
+    # mains notch on, as a reviewer sets it for a printed page; the page header states it
+    notch = float(derived.info["line_freq"] or 50.0)
+    fig = plot_eeg_page(shown, start=start, duration=page, groups=groups, title=title, notch=notch)
     where = (
         "at the centre"
         if abs(start + page / 2 - centre) < 0.05
@@ -582,23 +594,27 @@ def trend_sections(raw, info, results) -> list[Section]:
     for k in range(n_pages):
         a, b = k * page, min((k + 1) * page, total)
         title = f"Trends {clock(a)} – {clock(b)}" + (f" (page {k + 1} of {n_pages})" if n_pages > 1 else "")
-        fig = plot_trends(
-            q,
-            ecg=hr,
-            artifact=q.artifact,
-            title=title,
-            tmin=a,
-            tmax=b,
-            events=marks,
-            seizure_probability=prob,
-            multiday=clock.multiday,
-        )
+        # drawn at the printed size (portrait A4), so labels print at their point size, not shrunk by half
+        with matplotlib.rc_context({"font.size": 6.5}):
+            fig = plot_trends(
+                q,
+                ecg=hr,
+                artifact=q.artifact,
+                title=title,
+                tmin=a,
+                tmax=b,
+                events=marks,
+                seizure_probability=prob,
+                multiday=clock.multiday,
+                figsize=TREND_FIGSIZE,
+                max_ticks=7,
+            )
         caption = (
             "Left/right DSA, asymmetry, aEEG, suppression, smoothed seizure probability (dashed: on threshold), artifact "
             "strength and heart rate. Marks: detected seizures (red band, numbered), rhythmic/periodic patterns (amber), "
             "spikes (ticks above the top panel)."
         )
-        out.append(Section(title, f"trends-{k + 1}", [Figure(fig, caption=caption, dpi=150)]))
+        out.append(Section(title, f"trends-{k + 1}", [Figure(fig, caption=caption, dpi=200)]))
     return out
 
 
