@@ -273,17 +273,30 @@ def _artifact_line(results) -> str:
         return f"mean artifact strength {s.get('mean_artifact_strength', float('nan')):.2f} (0 clean – 1 unusable)"
     from ..qeeg import ARTIFACT_TYPES
 
-    per_epoch = np.nanmean(q.artifact, axis=1)
-    unusable = float(np.mean(per_epoch >= UNUSABLE_ARTIFACT)) if per_epoch.size else 0.0
-    text = f"{100 * unusable:.1f} % of the recording unusable (strength ≥ {UNUSABLE_ARTIFACT:g}); mean strength {np.nanmean(per_epoch):.2f}"
-    kinds = q.artifact_type[q.artifact >= 0.1] if q.artifact_type.shape == q.artifact.shape else np.array([], int)
+    # Outside the detected seizures: a seizure's own high amplitude and rhythm would count as artifact.
+    step = float(q.params.get("step", 1.0))
+    outside = np.ones(q.times.size, bool)
+    for onset, dur in zip(_seizures(results)["onset"], _seizures(results)["duration"], strict=True):
+        outside &= ~((q.times + step > float(onset)) & (q.times < float(onset) + float(dur)))
+    caveat = ""
+    if not outside.any():  # the whole recording is ictal: give the figures, with what they may hold
+        outside[:] = True
+        caveat = " (every epoch lies within a detected seizure: the seizure's own high amplitude counts here)"
+    art = q.artifact[outside]
+    per_epoch = np.nanmean(art, axis=1)
+    unusable = float(np.mean(per_epoch >= UNUSABLE_ARTIFACT))
+    where = "of the recording" if outside.all() else "of the recording outside the seizures"
+    text = (
+        f"{100 * unusable:.1f} % {where} unusable (strength ≥ {UNUSABLE_ARTIFACT:g}); mean strength {np.nanmean(per_epoch):.2f}"
+    )
+    kinds = q.artifact_type[outside][art >= 0.1] if q.artifact_type.shape == q.artifact.shape else np.array([], int)
     kinds = kinds[kinds > 0]
     if kinds.size:
         counts = np.bincount(kinds, minlength=len(ARTIFACT_TYPES))
         order = np.argsort(counts)[::-1]
         top = [f"{ARTIFACT_TYPES[k]} {100 * counts[k] / kinds.size:.0f} %" for k in order[:3] if counts[k]]
         text += "; by type: " + ", ".join(top)
-    return text
+    return text + caveat
 
 
 def _screen_lines(results) -> list[tuple[str, str]]:
