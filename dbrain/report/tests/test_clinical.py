@@ -193,17 +193,15 @@ def test_seizure_table_formats_time_and_confidence():
     assert seizure_table(events, None, multiday=False).iloc[0]["onset"] == "+7:13:20"
 
 
-def test_trend_pages_are_at_most_six_hours():
+def _fake_qeeg(hours: float, step: float = 60.0, start=dt.datetime(2026, 1, 1, 20, 0)):
+    """A small QEEGResult (one epoch a minute) for layout tests."""
     from dbrain.qeeg import QEEGResult
 
-    hours = 13.5
-    step = 60.0
     times = np.arange(0, hours * 3600, step)
     n, nf = times.size, 30
-    freqs = np.arange(1.0, 31.0)
-    res = QEEGResult(
+    return QEEGResult(
         times=times,
-        freqs=freqs,
+        freqs=np.arange(1.0, 31.0),
         ch_names=["C3", "C4"],
         region_names=["left", "right"],
         pair_names=["left-right"],
@@ -222,8 +220,12 @@ def test_trend_pages_are_at_most_six_hours():
         params={"step": step},
         sfreq=256.0,
         duration=hours * 3600,
-        meas_date=dt.datetime(2026, 1, 1, 20, 0),
+        meas_date=start,
     )
+
+
+def test_trend_pages_are_at_most_six_hours():
+    res = _fake_qeeg(13.5)
     sz = {"onset": 7 * 3600.0 + 5, "duration": 60.0, "confidence": 0.9, "lateralisation": "left", "channels": "T7-P7"}
     results = {
         "qeeg": StepResult(summary={"computed": True}, data={"qeeg": res, "heart_rate": None}),
@@ -258,3 +260,25 @@ def test_table_cells_never_use_scientific_notation():
 
     assert _cell(26000.4) == "26000" and _cell(86399.9) == "86400" and _cell(1234.5) == "1234"
     assert _cell(12.345) == "12.35" and _cell(0.5) == "0.5"
+
+
+def test_artifact_burden_leaves_out_the_seizures_and_background_defers_to_them():
+    from dbrain.report._clinical import _artifact_line, _background_line
+
+    res = _fake_qeeg(1.0)
+    res.artifact[:6] = 0.9  # minutes 0-5: unusable, dominant type "amplitude"
+    res.artifact_type[:6] = 6
+    sz = {"onset": 0.0, "duration": 360.0, "confidence": 0.9, "lateralisation": "left", "channels": "T7-P7"}
+    results = {
+        "qeeg": StepResult(summary={"computed": True}, data={"qeeg": res}),
+        "seizures": StepResult(summary={"computed": True, "seizures": []}),
+    }
+    assert _artifact_line(results).startswith("10.0 % of the recording unusable") and "amplitude 100 %" in _artifact_line(results)
+    results["seizures"] = StepResult(summary={"computed": True, "seizures": [sz]})
+    assert _artifact_line(results).startswith("0.0 % of the recording outside the seizures unusable")
+    diag = StepResult(summary={"features": {"alpha_peak": 9.8, "asym_alpha": 0.5, "slowing_ratio": 2.0}}, files={})
+    results["diagnosis"] = diag
+    line = _background_line(results, 3600.0)
+    assert "9.8 Hz" in line and "asymmetric, more alpha power on the right" in line and "excess slow activity" in line
+    sz["duration"] = 3000.0
+    assert _background_line(results, 3600.0).startswith("not assessable: seizure activity during 83 %")
