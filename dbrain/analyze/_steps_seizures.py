@@ -9,7 +9,7 @@ from ..detect import SeizureDetector
 from ..detect._seizures import _MIN_SFREQ
 from ..events import EVENT_COLUMNS
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table
-from ..report._clinical import seizure_table
+from ..report._clinical import percent, seizure_table
 from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
 
 _MAX_COLUMNS = 3000
@@ -117,7 +117,7 @@ def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") 
         ("Sensitivity", f"{sensitivity} (on {result.thresholds[0]:g}, off {result.thresholds[1]:g})"),
         ("Channels", f"{len(result.channels)} ({result.montage})"),
         ("Seizures detected", str(len(events))),
-        ("Highest probability", f"{float(result.smoothed.max()):.2f} (smoothed)"),
+        ("Highest probability", f"{percent(float(result.smoothed.max()))} (smoothed)"),
         ("Time above the on threshold", f"{int((result.smoothed >= result.thresholds[0]).sum())} s"),
     ]
     blocks = [

@@ -78,7 +78,8 @@ def duration_text(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def _percent(p) -> str:
+def percent(p) -> str:
+    """A probability as a percentage: ``"87 %"``, ``"> 99 %"``, ``"< 1 %"``, ``"n/a"``."""
     if p is None or not np.isfinite(float(p)):
         return "n/a"
     p = float(p)
@@ -121,7 +122,7 @@ def seizure_table(events: pd.DataFrame, start, multiday: bool, *, max_channels: 
             "onset": [format_time(float(t), start, multiday=multiday) for t in events["onset"]],
             "duration": [duration_text(d) for d in events["duration"]],
             "side": [str(s) for s in side],
-            "confidence": [_percent(c) for c in events["confidence"]],
+            "confidence": [percent(c) for c in events["confidence"]],
             "channels": [_channels_text(c, max_channels) for c in events["channels"]],
         }
     )
@@ -160,7 +161,7 @@ def _seizure_line(results, clock: Clock) -> str:
     sz = _seizures(results)
     if not len(sz):
         return (
-            f"none detected (sensitivity {s.get('sensitivity', 'n/a')}; highest probability {_percent(s.get('max_probability'))})"
+            f"none detected (sensitivity {s.get('sensitivity', 'n/a')}; highest probability {percent(s.get('max_probability'))})"
         )
     sides = sz["lateralisation"].value_counts()
     return (
@@ -315,9 +316,9 @@ def _screen_lines(results) -> list[tuple[str, str]]:
         text = str(s.get("outcome", "n/a"))
         p = s.get("probability")
         if p is not None and s.get("outcome") not in ("not applicable", "insufficient data"):
-            text += f", probability {_percent(p)}"
+            text += f", probability {percent(p)}"
             if s.get("threshold") is not None:
-                text += f" (threshold {_percent(s['threshold'])})"
+                text += f" (threshold {percent(s['threshold'])})"
         if s.get("reason"):
             text += f" — {s['reason']}"
         lines.append((f"{str(s.get('screen', 'screen')).capitalize()} screen", text))
@@ -486,7 +487,7 @@ def excerpt_sections(raw, info, results) -> list[Section]:
     out = []
     for i, row in enumerate(sz.head(MAX_SEIZURE_EXCERPTS).itertuples(index=False)):
         when = clock(row.onset)
-        label = f"Sz {i + 1} detected onset ({_percent(row.confidence)})"
+        label = f"Sz {i + 1} detected onset ({percent(row.confidence)})"
         fig = _excerpt(
             derived,
             groups,
@@ -495,7 +496,7 @@ def excerpt_sections(raw, info, results) -> list[Section]:
             centre=float(row.onset),
             title=f"Seizure {i + 1} — detected onset {when}",
             caption=f"Seizure {i + 1} of {len(sz)}: detected onset {when} {{where}} (orange line), "
-            f"duration {duration_text(row.duration)}, side {row.lateralisation}, confidence {_percent(row.confidence)};",
+            f"duration {duration_text(row.duration)}, side {row.lateralisation}, confidence {percent(row.confidence)};",
             mark=(float(row.onset), float(row.duration), label),
         )
         out.append(Section(f"Seizure {i + 1} — EEG at the detected onset {when}", f"seizure-eeg-{i + 1}", [fig]))
@@ -517,7 +518,7 @@ def excerpt_sections(raw, info, results) -> list[Section]:
             where = f"{focus.get('focus', '?')}, {focus.get('region', '?')}"
             when = clock(best["onset"])
             note = Note(
-                f"No seizure was detected. This page is centred on the most confident detection ({_percent(best['confidence'])}) "
+                f"No seizure was detected. This page is centred on the most confident detection ({percent(best['confidence'])}) "
                 f"of the largest spike cluster (cluster 1, focus {where}, {len(main)} detections) at {when}.",
                 "info",
             )
@@ -529,7 +530,7 @@ def excerpt_sections(raw, info, results) -> list[Section]:
                 centre=float(best["onset"]),
                 title=f"Spike cluster 1 ({where}) — {when}",
                 caption=f"Most confident detection of spike cluster 1 {{where}} (orange dashed line), {when};",
-                mark=(float(best["onset"]), 0.0, f"spike, cluster 1 ({_percent(best['confidence'])})"),
+                mark=(float(best["onset"]), 0.0, f"spike, cluster 1 ({percent(best['confidence'])})"),
             )
             return [Section(f"EEG excerpt — strongest spike cluster, {when}", "eeg-excerpt", [note, fig])]
     length = raw.n_times / raw.info["sfreq"]
