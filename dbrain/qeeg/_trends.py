@@ -121,6 +121,7 @@ def plot_trends(
     multiday: bool | None = None,
     figsize: tuple[float, float] | None = None,
     max_ticks: int = 12,
+    fontsize: float | None = None,
 ) -> Figure:
     """Draw the trend screen: DSA per hemisphere, asymmetry, aEEG, suppression (and optional rows).
 
@@ -161,6 +162,8 @@ def plot_trends(
         Width and height in inches; default 14 in wide, 1.4 in per unit of panel height.
     max_ticks : int
         At most this many time labels.
+    fontsize : float | None
+        Size of every text in points (e.g. for a figure drawn at its printed size); default matplotlib's.
 
     Returns
     -------
@@ -298,7 +301,16 @@ def plot_trends(
     axes[-1].set_xticks(ticks / 3600.0, labels)
     axes[-1].set_xlabel(xlabel)
     axes[-1].set_xlim(lo / 3600.0, hi / 3600.0)
-    fig.suptitle(title or f"qEEG trends — {result.duration / 3600:.1f} h, {len(result.ch_names)} channels")
+    suptitle = fig.suptitle(title or f"qEEG trends — {result.duration / 3600:.1f} h, {len(result.ch_names)} channels")
+    if fontsize is not None:  # per artist, so no global matplotlib state is touched
+        for ax in fig.axes:
+            ax.tick_params(labelsize=fontsize)
+            for text in (ax.xaxis.label, ax.yaxis.label, *ax.texts):
+                text.set_fontsize(fontsize)
+            legend = ax.get_legend()
+            for text in legend.get_texts() if legend is not None else ():
+                text.set_fontsize(fontsize)
+        suptitle.set_fontsize(fontsize + 1.5)
     return fig
 
 

@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import math
 
-import matplotlib
 import numpy as np
 import pandas as pd
 
@@ -609,20 +608,20 @@ def trend_sections(raw, info, results) -> list[Section]:
         a, b = k * page, min((k + 1) * page, total)
         title = f"Trends {clock(a)} – {clock(b)}" + (f" (page {k + 1} of {n_pages})" if n_pages > 1 else "")
         # drawn at the printed size (portrait A4), so labels print at their point size, not shrunk by half
-        with matplotlib.rc_context({"font.size": 6.5}):
-            fig = plot_trends(
-                q,
-                ecg=hr,
-                artifact=q.artifact,
-                title=title,
-                tmin=a,
-                tmax=b,
-                events=marks,
-                seizure_probability=prob,
-                multiday=clock.multiday,
-                figsize=TREND_FIGSIZE,
-                max_ticks=7,
-            )
+        fig = plot_trends(
+            q,
+            ecg=hr,
+            artifact=q.artifact,
+            title=title,
+            tmin=a,
+            tmax=b,
+            events=marks,
+            seizure_probability=prob,
+            multiday=clock.multiday,
+            figsize=TREND_FIGSIZE,
+            max_ticks=7,
+            fontsize=6.5,
+        )
         caption = (
             "Left/right DSA, asymmetry, aEEG, suppression, smoothed seizure probability (dashed: on threshold), artifact "
             "strength and heart rate. Marks: detected seizures (red band, numbered), rhythmic/periodic patterns (amber), "
