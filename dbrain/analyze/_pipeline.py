@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import RecordingError
-from ..events import EVENT_COLUMNS, empty_events, write_annotations_edf, write_events
+from ..events import EVENT_COLUMNS, empty_events, with_datetime, write_annotations_edf, write_events
 from ..io import read_recording
 from ..utils import logger, verbose
 from ..utils._atomic import atomic_dir
@@ -181,6 +181,7 @@ def analyze(
     output : AnalysisOutput
     """
     from ..report import render_html, write_report
+    from ..report._clinical import clinical_sections
 
     started = time.time()
     steps = _select(only, skip)
@@ -229,6 +230,7 @@ def analyze(
             )
         table = pd.concat([e for e in events if len(e)], ignore_index=True) if any(len(e) for e in events) else empty_events()
         table = table.sort_values("onset", kind="stable").reset_index(drop=True)
+        table = with_datetime(table, info.start_time)  # one clock for every step's events
         report(0.88, "writing")
         write_events(table, tmp / "events.tsv")
         write_annotations_edf(table, tmp / "annotations.edf", meas_date=info.start_time)
@@ -247,6 +249,8 @@ def analyze(
             "Format": info.format,
             "Start": info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "not recorded",
         }
+        # Findings first, then the EEG at the seizures and the trends; the steps' sections become the appendix.
+        sections = clinical_sections(raw, info, ctx.results, sections)
         html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
         write_report(html, tmp)
         summary["seconds"] = round(time.time() - started, 3)

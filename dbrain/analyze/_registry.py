@@ -47,6 +47,9 @@ class StepResult:
     files : dict of str to bytes
         Other result files (e.g. ``{"diagnosis.json": b"..."}``), written as
         ``DIR/<name>`` inside the same atomic write; a plain file name.
+    data : dict of str to object
+        In-memory results the report draws from after all steps ran (e.g. the
+        ``QEEGResult`` for the trend pages); not written to DIR.
     """
 
     summary: dict[str, Any] = field(default_factory=dict)
@@ -54,6 +57,7 @@ class StepResult:
     sections: list = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,26 @@ def unusable_reason(raw, *, min_sfreq: float = 0.0, min_duration: float = 0.0, t
     if raw.n_times / sfreq < min_duration:
         return too_short or f"recording shorter than {min_duration:g} s"
     return None
+
+
+def recording_clock(ctx: AnalysisContext) -> tuple[Any, float, bool]:
+    """The start (clock time of the first sample, or None), duration (s) and multi-day flag of ``ctx``'s recording.
+
+    From ``ctx.info`` when there is one, else from the recording itself (a context built by hand), so
+    every step writes times by :func:`dbrain.utils._time.format_time` with the same three facts.
+    """
+    import datetime as dt
+
+    from ..utils._time import is_multiday
+
+    raw = ctx.raw
+    duration = raw.n_times / raw.info["sfreq"]
+    if ctx.info is not None:
+        start = ctx.info.start_time
+    else:
+        meas = raw.info["meas_date"]
+        start = None if meas is None else meas + dt.timedelta(seconds=raw.first_samp / raw.info["sfreq"])
+    return start, duration, is_multiday(start, duration)
 
 
 def get_steps() -> list[Step]:

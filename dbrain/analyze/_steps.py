@@ -9,7 +9,8 @@ from ..events import events_from_annotations
 from ..montages import apply_montage
 from ..montages._montage import _scalp_eeg
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table, plot_eeg_page, select_page_start
-from ._registry import AnalysisContext, StepResult, register_step
+from ..utils._time import format_time, is_multiday
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step
 
 
 def _hms(seconds: float) -> str:
@@ -61,7 +62,8 @@ def recording_step(ctx: AnalysisContext) -> StepResult:
     sections.append(Section("Channel mapping", "channels", blocks))
     if len(events):
         shown = events[["onset", "duration", "eventType", "channels"]].copy()
-        shown.insert(0, "time", [_hms(t) for t in shown["onset"]])
+        multiday = is_multiday(info.start_time, info.duration)
+        shown.insert(0, "time", [format_time(float(t), info.start_time, multiday=multiday) for t in shown["onset"]])
         sections.append(Section("Annotations", "annotations", [Table(shown, max_rows=50)]))
     summary = {
         "n_annotations": int(len(events)),
@@ -97,16 +99,16 @@ def eeg_page_step(ctx: AnalysisContext, montage: str = "double-banana", duration
     page = min(duration, raw.n_times / raw.info["sfreq"])
     start = select_page_start(derived, duration=page)
     groups = result.groups if result is not None else None
-    fig = plot_eeg_page(
-        derived, start=start, duration=page, groups=groups, title=f"{page:g} s from {start:.1f} s, {used} montage"
-    )
+    origin, _, multiday = recording_clock(ctx)
+    when = [format_time(t, origin, multiday=multiday) for t in (start, start + page)]
+    fig = plot_eeg_page(derived, start=start, duration=page, groups=groups, title=f"{page:g} s from {when[0]}, {used} montage")
     blocks = []
     if used != montage:
         blocks.append(Note(f"The {montage} montage could not be formed (10-20 electrodes missing); shown {used}."))
     if result is not None and result.skipped:
         skipped = "; ".join(f"{label} (missing {', '.join(m)})" for label, m in result.skipped)
         blocks.append(Note(f"{len(result.skipped)} derivation(s) skipped: {skipped}"))
-    blocks.append(Figure(fig, caption=f"EEG, {used} montage, {start:.1f}–{start + page:.1f} s."))
+    blocks.append(Figure(fig, caption=f"EEG, {used} montage, {when[0]} – {when[1]}."))
     shown = list(derived.ch_names)
     blocks.append(Paragraph(f"{len(shown)} derivations shown, top to bottom: {', '.join(shown)}."))
     summary = {

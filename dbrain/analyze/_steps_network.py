@@ -20,7 +20,8 @@ from ..network import (
     seizure_onsets,
 )
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table
-from ._registry import AnalysisContext, StepResult, register_step
+from ..utils._time import format_time
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step
 
 #: Fewer EEG channels than this give no network.
 MIN_CHANNELS = 4
@@ -54,6 +55,12 @@ def _skip(reason: str) -> StepResult:
     return StepResult(
         summary={"computed": False, "reason": reason}, sections=[Section(*_SECTION, [Note(f"No network analysis: {reason}.")])]
     )
+
+
+def _when(ctx, seconds: float) -> str:
+    """A time of this recording in dbrain's one convention (clock time, D<n> across midnight)."""
+    start, _, multiday = recording_clock(ctx)
+    return format_time(float(seconds), start, multiday=multiday)
 
 
 def _car(x):
@@ -155,7 +162,7 @@ def network_step(
         ]
         f = feats.iloc[0]
         glob = graph[graph["level"] == "global"].pivot(index="band", columns="measure", values="value")
-        span = f"{starts.min() / 60:.0f}–{(starts.max() + epoch_length) / 60:.0f} min" if len(starts) else ""
+        span = f"{_when(ctx, starts.min())}–{_when(ctx, starts.max() + epoch_length)}" if len(starts) else ""
         facts = [
             (
                 "Clean epochs",
@@ -248,7 +255,7 @@ def network_step(
             try:
                 res = onset_network(data, sfreq, names, onset - start / sfreq, pre=pre, post=post, kind=kind)
             except Exception as exc:  # noqa: BLE001  too close to an edge or too short: say so, keep going
-                sz_blocks.append(Note(f"Seizure {k} at {onset:.1f} s: no onset network ({exc})."))
+                sz_blocks.append(Note(f"Seizure {k} at {_when(ctx, onset)}: no onset network ({exc})."))
                 continue
             r = res.ranking
             for col in ("rank", "score", "involvement_time", "peak_z", "strength_change", "outflow_change"):
@@ -259,7 +266,9 @@ def network_step(
             )
             top = r.head(5)
             seizures.append({"seizure": k, "onset": float(onset), "candidates": list(top["channel"])})
-            sz_blocks.append(Paragraph(f"Seizure {k} at {onset:.1f} s: candidate onset channels {', '.join(top['channel'])}."))
+            sz_blocks.append(
+                Paragraph(f"Seizure {k} at {_when(ctx, onset)}: candidate onset channels {', '.join(top['channel'])}.")
+            )
             if k <= 3:
                 sz_blocks.append(
                     Figure(

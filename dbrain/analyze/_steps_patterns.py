@@ -6,7 +6,8 @@ from ..detect import reconcile_windows
 from ..detect.patterns import PATTERN_CLASSES, PATTERN_EVENT_TYPES, THRESHOLDS, classify_patterns, plot_pattern_timeline
 from ..errors import RecordingError
 from ..report import Figure, KeyValues, Note, Section, Table
-from ._registry import AnalysisContext, StepResult, register_step, unusable_reason
+from ..utils._time import format_time
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
 
 
 @register_step(
@@ -64,6 +65,8 @@ def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
     blocks += _reconciled_blocks(w)
     if len(rec.events):
         ev = rec.events[["onset", "duration", "eventType", "confidence", "channels"]].copy()
+        start, _, multiday = recording_clock(ctx)
+        ev["onset"] = [format_time(float(t), start, multiday=multiday) for t in ev["onset"]]
         ev["confidence"] = ev["confidence"].round(2)
         blocks.append(Table(ev, max_rows=30, caption="Pattern events (runs of consecutive windows).", more_in="events.tsv"))
     prevalence = result.prevalence()

@@ -7,8 +7,8 @@ import pandas as pd
 
 from ..ecg import compute_heart_rate
 from ..events import EVENT_COLUMNS
-from ..qeeg import compute_qeeg, plot_trends
-from ..report import Figure, KeyValues, Note, Section
+from ..qeeg import compute_qeeg
+from ..report import KeyValues, Note, Section
 from ._registry import AnalysisContext, StepResult, register_step
 
 #: Shorter recordings get no trends: the aEEG needs 15 s segments and a trend needs several of them.
@@ -119,7 +119,6 @@ def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fma
     if len(trend) > 1:
         hr = np.interp(result.times, trend["time"].to_numpy(), trend["hr_trend"].to_numpy(), left=np.nan, right=np.nan)
     art = result.artifact
-    fig = plot_trends(result, ecg=hr, artifact=art, title="Trends over the whole recording")
     table = result.to_frame()
 
     events = [e[EVENT_COLUMNS] for e in (result.burst_suppression, hr_events) if len(e)]
@@ -148,13 +147,12 @@ def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fma
         "table": "qeeg.parquet (start, channel, measure, value; per minute)",
         "viewer_table": "viewer_trends.parquet (start, channel, measure, freq, value; hemisphere DSA and artifact share by type, per minute)",
     }
-    blocks = [
-        KeyValues(facts),
-        Figure(fig, caption="Left/right DSA, asymmetry, aEEG, suppression, artifact strength and heart rate, time-aligned."),
-    ]
+    # The trend figures are drawn by the report (dbrain.report._clinical), in pages of at most 6 h with event marks.
+    blocks = [KeyValues(facts)]
     return StepResult(
         summary=summary,
         events=pd.concat(events, ignore_index=True) if events else None,
-        sections=[Section("Trends", "trends", blocks)],
+        sections=[Section("Trend measures", "trends", blocks)],
         tables={"qeeg": table, "viewer_trends": viewer_trends(result)},
+        data={"qeeg": result, "heart_rate": hr},
     )

@@ -9,14 +9,10 @@ from ..detect import SeizureDetector
 from ..detect._seizures import _MIN_SFREQ
 from ..events import EVENT_COLUMNS
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table
-from ._registry import AnalysisContext, StepResult, register_step, unusable_reason
+from ..report._clinical import percent, seizure_table
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
 
 _MAX_COLUMNS = 3000
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def _bin_max(values: np.ndarray, factor: int) -> np.ndarray:
@@ -29,7 +25,7 @@ def _bin_max(values: np.ndarray, factor: int) -> np.ndarray:
     return head
 
 
-def plot_seizure_probability(result, *, title: str | None = None) -> MplFigure:
+def plot_seizure_probability(result, *, title: str | None = None, start=None, multiday: bool | None = None) -> MplFigure:
     """Seizure probability over the recording, thresholds, detected events, and channel probabilities.
 
     Parameters
@@ -38,19 +34,27 @@ def plot_seizure_probability(result, *, title: str | None = None) -> MplFigure:
         Output of :meth:`dbrain.detect.SeizureDetector.run`.
     title : str | None
         Figure title.
+    start : datetime.datetime | None
+        Clock time of the first sample: the axis and the seizure labels are then clock time
+        (``D2 11:26:10`` on recordings crossing midnight), else elapsed time (``+1:02:03``).
+    multiday : bool | None
+        Day prefix on every time (default: whether the recording crosses midnight).
 
     Returns
     -------
     figure : matplotlib.figure.Figure
     """
+    from ..qeeg._trends import time_ticks
+    from ..utils._time import format_time, is_multiday
+
     n = result.probability.size
-    hours = n > 2 * 3600
-    unit, scale = ("h", 3600.0) if hours else ("min", 60.0) if n > 600 else ("s", 1.0)
+    if multiday is None:
+        multiday = is_multiday(start, n)
     factor = max(1, int(np.ceil(n / _MAX_COLUMNS)))
     raw = _bin_max(result.probability, factor)
     smooth = _bin_max(result.smoothed, factor)
     chan = _bin_max(result.channel_probability, factor)
-    t = np.arange(raw.size) * factor / scale
+    t = np.arange(raw.size) * float(factor)
     fig = MplFigure(figsize=(14, 2.2 + 0.12 * len(result.channels)), layout="constrained")
     ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[1.0, max(1.0, 0.06 * len(result.channels))])
     ax.plot(t, raw, color="0.7", lw=0.6, label="per second" + (f" (max per {factor} s)" if factor > 1 else ""))
@@ -58,19 +62,31 @@ def plot_seizure_probability(result, *, title: str | None = None) -> MplFigure:
     on, off = result.thresholds
     ax.axhline(on, color="C3", ls="--", lw=0.8, label=f"on {on:g}")
     ax.axhline(off, color="C1", ls=":", lw=0.8, label=f"off {off:g}")
-    for onset, duration in zip(result.events["onset"], result.events["duration"], strict=True):
-        ax.axvspan(onset / scale, (onset + duration) / scale, color="C3", alpha=0.2, lw=0)
-        ax.plot([onset / scale], [1.02], marker="v", color="C3", ms=6, clip_on=False)
+    for k, (onset, duration) in enumerate(zip(result.events["onset"], result.events["duration"], strict=True)):
+        ax.axvspan(onset, onset + duration, color="C3", alpha=0.2, lw=0)
+        ax.plot([onset], [1.02], marker="v", color="C3", ms=6, clip_on=False)
+        ax.annotate(
+            f"Sz {k + 1} {format_time(float(onset), start, multiday=multiday)}",
+            (onset, 1.02),
+            xytext=(4, 2),
+            textcoords="offset points",
+            fontsize=7,
+            color="C3",
+            annotation_clip=False,
+        )
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("seizure\nprobability")
     ax.legend(loc="upper left", fontsize="small", ncols=4)
     if title:
         ax.set_title(title)
-    extent = (0, raw.size * factor / scale, len(result.channels) - 0.5, -0.5)
+    extent = (0, raw.size * factor, len(result.channels) - 0.5, -0.5)
     ax2.imshow(chan.T, aspect="auto", interpolation="nearest", cmap="magma", vmin=0, vmax=1, extent=extent)
     ax2.set_yticks(range(len(result.channels)), result.channels, fontsize=6)
     ax2.set_ylabel("channel")
-    ax2.set_xlabel(f"time from recording start ({unit})")
+    ticks, labels, xlabel = time_ticks(float(n), start, multiday=multiday)
+    ax2.set_xticks(ticks, labels)
+    ax2.set_xlim(0, raw.size * factor)
+    ax2.set_xlabel(xlabel)
     return fig
 
 
@@ -94,13 +110,14 @@ def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") 
     detector = SeizureDetector(model, sensitivity=sensitivity)
     result = detector.run(raw)
     _, meta = detector._booster()
+    start, _, multiday = recording_clock(ctx)
     events = result.events
     facts = [
         ("Model", "shipped with dbrain" if model is None else str(model)),
         ("Sensitivity", f"{sensitivity} (on {result.thresholds[0]:g}, off {result.thresholds[1]:g})"),
         ("Channels", f"{len(result.channels)} ({result.montage})"),
         ("Seizures detected", str(len(events))),
-        ("Highest probability", f"{float(result.smoothed.max()):.2f} (smoothed)"),
+        ("Highest probability", f"{percent(float(result.smoothed.max()))} (smoothed)"),
         ("Time above the on threshold", f"{int((result.smoothed >= result.thresholds[0]).sum())} s"),
     ]
     blocks = [
@@ -111,16 +128,13 @@ def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") 
         blocks.append(Note("Recording shorter than 2 minutes: the detector cannot compare the EEG with its own background here."))
     blocks.append(
         Figure(
-            plot_seizure_probability(result, title="Seizure probability"),
+            plot_seizure_probability(result, title="Seizure probability", start=start, multiday=multiday),
             caption="Seizure probability per second (grey), smoothed (blue), thresholds, detected seizures (red) "
             "and the probability of each channel.",
         )
     )
     if len(events):
-        shown = events[["onset", "duration", "confidence", "lateralisation", "channels"]].copy()
-        shown.insert(0, "time", [_hms(t) for t in shown["onset"]])
-        shown["confidence"] = shown["confidence"].round(2)
-        blocks.append(Table(shown, max_rows=100))
+        blocks.append(Table(seizure_table(events, start, multiday), max_rows=100))
     else:
         blocks.append(Paragraph("No seizure detected at this sensitivity."))
     summary = {
@@ -151,4 +165,5 @@ def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") 
         events=events[EVENT_COLUMNS] if len(events) else None,
         sections=[Section("Seizure detection", "seizures", blocks)],
         tables={"seizure_probability": result.to_frame()},
+        data={"seizures": result},
     )

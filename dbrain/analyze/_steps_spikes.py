@@ -7,7 +7,7 @@ from ..detect.spikes._detector import _MIN_SFREQ
 from ..errors import RecordingError
 from ..events import EVENT_COLUMNS
 from ..report import Figure, KeyValues, Note, Section, Table
-from ._registry import AnalysisContext, StepResult, register_step, unusable_reason
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
 
 #: Clusters drawn in the report (all are listed in the table).
 MAX_CLUSTER_PAGES = 6
@@ -75,9 +75,9 @@ def spikes_step(ctx: AnalysisContext, sensitivity: str = "medium") -> StepResult
         for cluster in review.clusters[:MAX_CLUSTER_PAGES]:
             blocks.append(
                 Figure(
-                    plot_spike_cluster(review, cluster),
+                    plot_spike_cluster(review, cluster, start=recording_clock(ctx)[0]),
                     caption=f"Cluster {cluster.label + 1}: averaged spike of all electrodes, field at the peak, "
-                    "representative detections (clock time from recording start).",
+                    "representative detections (clock time).",
                 )
             )
         if len(review.clusters) > MAX_CLUSTER_PAGES:

@@ -6,6 +6,7 @@ from ._table import (
     events_from_annotations,
     make_events,
     read_events,
+    with_datetime,
     write_annotations_edf,
     write_events,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "events_from_annotations",
     "make_events",
     "read_events",
+    "with_datetime",
     "write_annotations_edf",
     "write_events",
 ]

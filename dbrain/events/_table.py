@@ -11,7 +11,8 @@ eventType          text     ``sz`` for seizures, ``bckg`` for background, or a
                             HED-SCORE / free-text label (``spike``, ``LPD`` …)
 confidence         0–1      detector confidence; ``n/a`` for human annotations
 channels           text     comma-separated channel names; ``n/a`` if global
-dateTime           ISO      wall-clock start of the event (``n/a`` if unknown)
+dateTime           ISO      wall-clock start of the event, ISO 8601
+                            (``2024-03-01T22:15:12.500``; ``n/a`` if unknown)
 recordingDuration  s        duration of the whole recording
 =================  =======  ====================================================
 
@@ -31,7 +32,8 @@ from ..errors import EventsError
 from ..utils._atomic import atomic_file
 
 EVENT_COLUMNS = ["onset", "duration", "eventType", "confidence", "channels", "dateTime", "recordingDuration"]
-_DT_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+# ISO 8601 (BIDS ``dateTime``), to the millisecond, in the recording's own clock (no UTC offset: EDF has none).
+_DT_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 def empty_events() -> pd.DataFrame:
@@ -53,6 +55,29 @@ def _format_datetime(start: dt.datetime | None, onset: float) -> str:
     if start is None:
         return "n/a"
     return (start + dt.timedelta(seconds=float(onset))).strftime(_DT_FORMAT)[:-3]
+
+
+def with_datetime(events: pd.DataFrame, start: dt.datetime | None) -> pd.DataFrame:
+    """The events with ``dateTime`` written again from their onsets and the recording start.
+
+    Steps build their events independently; the results folder gives every row the same
+    clock, the one of :class:`dbrain.io.RecordingInfo` (``start_time`` = the first sample).
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        A table with :data:`EVENT_COLUMNS`.
+    start : datetime.datetime | None
+        Clock time of the first sample; None writes ``n/a``.
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        A copy.
+    """
+    out = events.copy()
+    out["dateTime"] = [_format_datetime(start, o) for o in out["onset"]] if len(out) else pd.Series(dtype=object)
+    return out
 
 
 def make_events(

@@ -241,11 +241,14 @@ class Section:
     blocks : list
         :class:`Paragraph`, :class:`Note`, :class:`KeyValues`, :class:`Table`
         and :class:`Figure` objects, in display order.
+    break_before : bool
+        Start the section on a new printed page (e.g. an appendix).
     """
 
     title: str
     key: str
     blocks: list = field(default_factory=list)
+    break_before: bool = False
 
     def __post_init__(self):
         self.title = str(self.title)
@@ -279,7 +282,8 @@ def _cell(value) -> str:
             return "n/a"
         if math.isinf(value):
             return "∞" if value > 0 else "−∞"
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+        # never scientific notation for large values (an onset of 26000 s is not "2.6e+04")
+        return f"{value:.4g}" if abs(value) < 1e3 else f"{value:.0f}"
     if isinstance(value, pd.Timestamp | dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, list | tuple | set):

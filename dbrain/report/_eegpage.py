@@ -20,6 +20,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.transforms import blended_transform_factory
 
 from ..errors import ParameterError
+from ..utils._time import format_time, is_multiday
 from ..utils.check import _check_range, _validate_type
 
 # Words that mark an annotation as a seizure; a preceding post/pre/inter
@@ -167,13 +168,6 @@ def _robust_amplitude(rows: np.ndarray) -> np.ndarray:
 
 def _nearest(values: np.ndarray, wanted: float) -> float:
     return float(values[np.argmin(np.abs(np.log(values / wanted)))])
-
-
-def _fmt_seconds(s: float, long: bool) -> str:
-    if long:
-        s = int(round(s))
-        return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-    return f"{s:g} s"
 
 
 def _short(text: str, n: int = 48) -> str:
@@ -422,17 +416,14 @@ def plot_eeg_page(
         fontsize=6.8,
     )
 
-    # Time axis: seconds from the start of the recording, wall-clock under it when known.
+    # Time axis: dbrain's one time convention (clock time, D<n> across midnight, +h:mm:ss without a start).
     label_step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600, 1e9) if duration / s <= 12)
     ticks = np.arange(math.ceil(start / label_step) * label_step, end + 1e-9, label_step)
-    long = end >= 600
     meas = raw.info["meas_date"]
     first = raw.first_samp / sfreq
-    if meas is not None:
-        clock = [(meas + dt.timedelta(seconds=first + s)).strftime("%H:%M:%S") for s in ticks]
-        tick_labels = [f"{_fmt_seconds(s, long)}\n{c}" for s, c in zip(ticks, clock, strict=True)]
-    else:
-        tick_labels = [_fmt_seconds(s, long) for s in ticks]
+    origin = None if meas is None else meas + dt.timedelta(seconds=first)
+    multiday = is_multiday(origin, length)
+    tick_labels = [format_time(float(s), origin, multiday=multiday) for s in ticks]
     ax.set_xticks(ticks, tick_labels)
     ax.tick_params(axis="x", labelsize=6.8, length=2.5, pad=2, color="#555555")
     for side in ("left", "right", "top"):
@@ -442,10 +433,12 @@ def plot_eeg_page(
 
     # Header: title and date on the left, display settings on the right.
     heading = title or "EEG"
-    if meas is not None:
-        t0 = meas + dt.timedelta(seconds=first + start)
-        t1 = meas + dt.timedelta(seconds=first + end)
+    if origin is not None:
+        t0 = origin + dt.timedelta(seconds=start)
+        t1 = origin + dt.timedelta(seconds=end)
         heading += f"    {t0:%Y-%m-%d %H:%M:%S} – {t1:%H:%M:%S}"
+        if multiday:  # the day index the tick labels carry
+            heading += f"  ({format_time(start, origin, multiday=True).split()[0]})"
     fig.text(_LEFT / _WIDTH, 1 - 0.2 / height, heading, ha="left", va="center", fontsize=8.5, fontweight="bold", color="#1d2430")
     settings = [
         f"HP {hp:g} Hz" if hp else "HP off",

@@ -320,7 +320,9 @@ def plot_topomap_values(values, channels, *, ax, cmap="RdBu_r", vlim=None, label
     return im
 
 
-def plot_spike_cluster(review: SpikeReview, cluster: SpikeCluster, *, title: str | None = None) -> MplFigure:
+def plot_spike_cluster(
+    review: SpikeReview, cluster: SpikeCluster, *, title: str | None = None, start=None, multiday: bool | None = None
+) -> MplFigure:
     """The review page of one cluster: averaged spike on all electrodes, head map, representative examples.
 
     Parameters
@@ -331,11 +333,20 @@ def plot_spike_cluster(review: SpikeReview, cluster: SpikeCluster, *, title: str
         One of ``review.clusters``.
     title : str | None
         Figure title (a default names the cluster, focus and count).
+    start : datetime.datetime | None
+        Clock time of the first sample: the examples are labelled in clock time (``D2 …`` across
+        midnight), else in elapsed time (``+0:01:05.1``), by :func:`dbrain.utils._time.format_time`.
+    multiday : bool | None
+        Day prefix on the labels (default: whether the recording crosses midnight).
 
     Returns
     -------
     figure : matplotlib.figure.Figure
     """
+    from ...utils._time import format_time, is_multiday
+
+    if multiday is None:
+        multiday = is_multiday(start, review.duration)
     chans = review.channels
     fig = MplFigure(figsize=(11, 4.6), layout="constrained")
     gs = fig.add_gridspec(1, 3, width_ratios=[1.3, 1.0, 1.6])
@@ -359,7 +370,13 @@ def plot_spike_cluster(review: SpikeReview, cluster: SpikeCluster, *, title: str
     ex_spacing = max(40.0, float(np.percentile(np.ptp(cluster.examples[:, fi], axis=-1), 90)) * 0.8)
     for k, ex in enumerate(cluster.examples):
         ax_e.plot(t, -ex[fi] - k * ex_spacing, color="0.2", lw=0.8)
-        ax_e.text(t[0], -k * ex_spacing + 0.3 * ex_spacing, f"{_hms(times[cluster.example_indices[k]])}", fontsize=6, color="0.3")
+        ax_e.text(
+            t[0],
+            -k * ex_spacing + 0.3 * ex_spacing,
+            format_time(float(times[cluster.example_indices[k]]), start, multiday=multiday, decimals=1),
+            fontsize=6,
+            color="0.3",
+        )
     ax_e.set_yticks([])
     ax_e.set_xlabel("ms from peak")
     ax_e.set_title(f"representative detections at {cluster.focus} (negative up)", fontsize="small")
@@ -397,8 +414,3 @@ def plot_spike_rate_map(rates: pd.DataFrame, channels, *, title: str | None = No
     if title:
         fig.suptitle(title)
     return fig
-
-
-def _hms(seconds: float) -> str:
-    seconds = float(seconds)
-    return f"{int(seconds // 3600):d}:{int(seconds % 3600 // 60):02d}:{seconds % 60:06.3f}"

@@ -29,7 +29,7 @@ def test_columns_and_order():
     assert list(ev.columns) == EVENT_COLUMNS
     assert list(ev["onset"]) == [3.0, 12.5]
     assert ev.loc[1, "channels"] == "F7,T7"
-    assert ev.loc[1, "dateTime"] == "2024-03-01 22:15:12.500"
+    assert ev.loc[1, "dateTime"] == "2024-03-01T22:15:12.500"  # ISO 8601, as BIDS asks
 
 
 def test_tsv_roundtrip(tmp_path):
@@ -85,3 +85,16 @@ def test_edf_annotations_export_empty(tmp_path):
 
     with pyedflib.EdfReader(str(path)) as f:
         assert len(f.readAnnotations()[0]) == 0
+
+
+def test_with_datetime_writes_one_iso_clock_for_every_row():
+    import datetime as dt
+
+    from dbrain.events import make_events, with_datetime
+
+    ev = make_events([1.5, 86400.0 + 3723.25], [0.0, 10.0], "sz")  # built without a start: n/a
+    assert ev["dateTime"].tolist() == ["n/a", "n/a"]
+    out = with_datetime(ev, dt.datetime(2026, 1, 1, 23, 0, 0))
+    assert out["dateTime"].tolist() == ["2026-01-01T23:00:01.500", "2026-01-03T00:02:03.250"]
+    assert ev["dateTime"].tolist() == ["n/a", "n/a"]  # a copy
+    assert with_datetime(ev, None)["dateTime"].tolist() == ["n/a", "n/a"]

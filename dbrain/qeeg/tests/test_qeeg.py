@@ -274,10 +274,16 @@ def test_time_ticks_clock_and_elapsed():
 
     start = dt.datetime(2026, 11, 22, 8, 17, 30, tzinfo=dt.UTC)
     ticks, labels, xlabel = time_ticks(24 * 3600.0, start)
-    assert labels[:3] == ["10:00", "12:00", "14:00"] and labels[-1] == "08:00"  # round clock hours, across midnight
+    # round clock hours; across midnight every label carries the day (dbrain.utils._time's convention)
+    assert labels[:3] == ["D1 10:00", "D1 12:00", "D1 14:00"] and labels[-1] == "D2 08:00"
     np.testing.assert_allclose(ticks[0], 3600 + 42 * 60 + 30)  # 10:00 is 1 h 42 min 30 s after 08:17:30
-    assert np.all(np.diff(ticks) == 7200) and "2026-11-22 08:17:30" in xlabel
+    assert np.all(np.diff(ticks) == 7200) and "2026-11-22 08:17:30" in xlabel and "D1" in xlabel
     ticks, labels, _ = time_ticks(50.0, start.replace(second=33))
-    assert labels[0] == "08:17:40" and len(ticks) == 5 and ticks[0] == 7.0
+    assert labels[0] == "08:17:40" and len(ticks) == 5 and ticks[0] == 7.0  # within one day: no prefix
+    # a 6 h page of that recording starting at hour 12: the day rule is the recording's, not the page's
+    ticks, labels, _ = time_ticks(6 * 3600.0, start, tmin=3600.0, multiday=True)
+    assert labels[0] == "D1 09:30" and ticks[0] == pytest.approx(3600 + 12 * 60 + 30)
     ticks, labels, xlabel = time_ticks(3 * 3600.0, None)
-    assert labels[:3] == ["0:00", "0:15", "0:30"] and "unknown" in xlabel
+    assert labels[:3] == ["+0:00", "+0:15", "+0:30"] and "unknown" in xlabel
+    _, labels, _ = time_ticks(50.0, None)
+    assert labels[:2] == ["+0:00:00", "+0:00:10"]

@@ -229,7 +229,8 @@ def test_eeg_page_window_past_end_and_wall_clock():
     x = _traces(fig)[0].get_xdata()
     assert x[0] == pytest.approx(20.0) and x[-1] <= 30.0
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert labels[0] == "20 s\n00:00:15" and labels[-1] == "30 s\n00:00:25"
+    # one time convention (dbrain.utils._time): clock time, with the day once the recording crosses midnight
+    assert labels[0] == "D2 00:00:15" and labels[-1] == "D2 00:00:25"
     texts = _texts(fig)
     assert any("2024-03-02 00:00:15" in t for t in texts)
     assert any("HP off" in t and "LP off" in t and "Notch off" in t for t in texts)

@@ -137,7 +137,7 @@ def test_events_table(spiky):
     assert onset[0] >= 1 and end[-1] <= 239
     assert np.allclose(onset * SFREQ, np.round(onset * SFREQ)), "onsets are not on samples"
     assert (events.recordingDuration == 240).all()
-    assert events.dateTime.iloc[0].startswith("2020-01-01 00:0")
+    assert events.dateTime.iloc[0].startswith("2020-01-01T00:0")
     assert events.confidence.isna().all()
 
 
