@@ -598,7 +598,7 @@ def load_model(model_dir=None):
     return booster, meta
 
 
-def detect_seizures(raw, *, sensitivity: str = "medium", **params) -> pd.DataFrame:
+def detect_seizures(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFrame:
     """Detect seizures with a trained model (the shipped one by default).
 
     Parameters
@@ -607,7 +607,7 @@ def detect_seizures(raw, *, sensitivity: str = "medium", **params) -> pd.DataFra
         A recording (from :func:`dbrain.read_recording` or a plain MNE ``Raw``).
     sensitivity : {"low", "medium", "high"}
         Threshold preset.
-    **params
+    **kwargs
         Other :class:`SeizureDetector` parameters (``model``, ``smoothing``, ``n_jobs`` …).
 
     Returns
@@ -615,7 +615,7 @@ def detect_seizures(raw, *, sensitivity: str = "medium", **params) -> pd.DataFra
     events : pandas.DataFrame
         As :meth:`SeizureDetector.detect`.
     """
-    return SeizureDetector(sensitivity=sensitivity, **params).detect(raw)
+    return SeizureDetector(sensitivity=sensitivity, **kwargs).detect(raw)
 
 
 __all__ = ["SeizureDetector", "SeizureResult", "channel_side", "detect_seizures", "load_model", "select_channels"]

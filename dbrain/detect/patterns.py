@@ -289,7 +289,7 @@ def _source(raw):
     return raw.copy().pick(picks), picks
 
 
-def detect_patterns(raw, **params) -> pd.DataFrame:
+def detect_patterns(raw, **kwargs) -> pd.DataFrame:
     """Detect rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) as events.
 
     The ``detect_*`` verb of :func:`classify_patterns`: the same classification, returning only its
@@ -299,7 +299,7 @@ def detect_patterns(raw, **params) -> pd.DataFrame:
     ----------
     raw : mne.io.BaseRaw
         A recording (from :func:`dbrain.read_recording` or a plain MNE ``Raw``).
-    **params
+    **kwargs
         Parameters of :func:`classify_patterns` (``window``, ``chunk_duration``, ``min_windows``).
 
     Returns
@@ -307,7 +307,7 @@ def detect_patterns(raw, **params) -> pd.DataFrame:
     events : pandas.DataFrame
         Events-table rows, one per run of one pattern class.
     """
-    return classify_patterns(raw, **params).events
+    return classify_patterns(raw, **kwargs).events
 
 
 def classify_patterns(

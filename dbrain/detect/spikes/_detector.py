@@ -587,7 +587,7 @@ def _empty() -> pd.DataFrame:
     return df
 
 
-def detect_spikes(raw, *, sensitivity: str = "medium", **params) -> pd.DataFrame:
+def detect_spikes(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFrame:
     """Detect interictal spikes and sharp waves (builds and runs a :class:`SpikeDetector`).
 
     Parameters
@@ -596,7 +596,7 @@ def detect_spikes(raw, *, sensitivity: str = "medium", **params) -> pd.DataFrame
         The recording (normalised 10-20 names; lazy is fine).
     sensitivity : {"low", "medium", "high"}
         Sensitivity preset.
-    **params
+    **kwargs
         Other :class:`SpikeDetector` parameters (``amplitude_ratio``,
         ``sharpness_ratio``, ``chunk_duration``).
 
@@ -605,7 +605,7 @@ def detect_spikes(raw, *, sensitivity: str = "medium", **params) -> pd.DataFrame
     spikes : pandas.DataFrame
         See :meth:`SpikeDetector.detect`.
     """
-    return SpikeDetector(sensitivity, **params).fit().detect(raw)
+    return SpikeDetector(sensitivity, **kwargs).fit().detect(raw)
 
 
 def spike_rates(spikes: pd.DataFrame, duration: float) -> pd.DataFrame:

@@ -520,8 +520,12 @@ function stepEvent(direction, seizuresOnly = false) {
   if (!list.length) { message(seizuresOnly ? "No seizure in the list." : "No event in the list."); return; }
   // From the selected event, else from the page's start (an event right at the start counts as next).
   const eps = 1e-6;
+  // Events that share an onset (a detection and the file's own annotation) are stepped through one by one.
+  const at = S.selected ? list.findIndex((e) => e.onset === S.selected.onset && e.description === S.selected.description && e.source === S.selected.source) : -1;
   const ref = S.selected ? S.selected.onset : S.start - (direction > 0 ? 2 * eps : 0);
-  const pick = direction > 0 ? list.find((e) => e.onset > ref + eps) : [...list].reverse().find((e) => e.onset < ref - eps);
+  const pick = at >= 0
+    ? list[at + direction]
+    : direction > 0 ? list.find((e) => e.onset > ref + eps) : [...list].reverse().find((e) => e.onset < ref - eps);
   if (!pick) { message(direction > 0 ? "No later event." : "No earlier event."); return; }
   selectEvent(pick);
 }
