@@ -272,6 +272,9 @@ class ReportOut(BaseModel):
     signed_at: dt.datetime | None = None
     # Receipts of the report's provenance: the analysis-run entry, then the report-signed entry once signed.
     provenance: list[dict[str, Any]] = []
+    # The reviewers' triage of the detected events (accepted / rejected / not reviewed, in total and per type):
+    # what the signing clinician confirms together with the report, and what its ledger entry records.
+    triage: dict[str, Any] = {}
 
 
 class CheckpointOut(BaseModel):
