@@ -173,6 +173,11 @@ class AnalysisOut(BaseModel):
 
 class EventOut(BaseModel):
     onset: float
+    time: str = Field(
+        default="",
+        description="The onset written the one dbrain way (clock time, 'D2 11:26:10' on multi-day recordings, '+h:mm:ss' "
+        "when the start is unknown), as the report, events.tsv and the viewer show it.",
+    )
     duration: float
     description: str
     source: str = Field(description="'file' (in the recording), 'analysis' (a detector) or 'annotation' (a user).")
