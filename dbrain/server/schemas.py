@@ -173,6 +173,11 @@ class AnalysisOut(BaseModel):
 
 class EventOut(BaseModel):
     onset: float
+    time: str = Field(
+        default="",
+        description="The onset written the one dbrain way (clock time, 'D2 11:26:10' on multi-day recordings, '+h:mm:ss' "
+        "when the start is unknown), as the report, events.tsv and the viewer show it.",
+    )
     duration: float
     description: str
     source: str = Field(description="'file' (in the recording), 'analysis' (a detector) or 'annotation' (a user).")
@@ -272,6 +277,9 @@ class ReportOut(BaseModel):
     signed_at: dt.datetime | None = None
     # Receipts of the report's provenance: the analysis-run entry, then the report-signed entry once signed.
     provenance: list[dict[str, Any]] = []
+    # The reviewers' triage of the detected events (accepted / rejected / not reviewed, in total and per type):
+    # what the signing clinician confirms together with the report, and what its ledger entry records.
+    triage: dict[str, Any] = {}
 
 
 class CheckpointOut(BaseModel):

@@ -198,7 +198,28 @@ def _report_out(request: Request, row: Analysis, report: Report) -> ReportOut:
 
     out = ReportOut.model_validate(report)
     out.provenance = [public_receipt(r) for r in provenance.receipts(settings, [row.ledger_index, signed])]  # no server paths
+    out.triage = _triage(request.app.state.sessionmaker, row)
     return out
+
+
+def _triage(sessionmaker, row: Analysis) -> dict:
+    """Accepted / rejected / not-reviewed counts of the analysis's detected events, in total and per type."""
+    with sessionmaker() as db:
+        reviews = list(db.scalars(select(EventReview).where(EventReview.analysis_id == row.id)))
+    by_type: dict[str, dict[str, int]] = {}
+    for r in reviews:
+        by_type.setdefault(r.event_type, {"accepted": 0, "rejected": 0})[r.decision] += 1
+    accepted = sum(t["accepted"] for t in by_type.values())
+    rejected = sum(t["rejected"] for t in by_type.values())
+    n_events = int(row.n_events or 0)
+    return {
+        "n_events": n_events,
+        "accepted": accepted,
+        "rejected": rejected,
+        "not_reviewed": max(n_events - accepted - rejected, 0),
+        "by_type": by_type,
+        "reviews_sha256": _reviews_hash(reviews),
+    }
 
 
 @router.post(
@@ -228,6 +249,7 @@ def sign_report(
     if report.sha256:
         from .. import provenance
 
+        triage = _triage(request.app.state.sessionmaker, row)
         provenance.record(
             request.app.state.settings,
             "report-signed",
@@ -235,8 +257,12 @@ def sign_report(
             role="report",
             actor=f"user:{who.user.id}",
             parent_index=row.ledger_index,
-            details={"analysis_id": row.id, "report_id": report.id, "recording_id": rec.id},
-        )
+            # The signature covers the triage as it stood: which detections the clinicians confirmed or rejected.
+            details={
+                "analysis_id": row.id, "report_id": report.id, "recording_id": rec.id,
+                "triage": {k: str(v) for k, v in triage.items() if k != "by_type"},
+            },
+        )  # fmt: skip
     return _report_out(request, row, report)
 
 

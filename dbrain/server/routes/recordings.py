@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...errors import DbrainError
+from ...utils._time import format_time, is_multiday
 from ..auth import ANY_ROLE, CAN_ANNOTATE, CAN_SEE_IDENTITY, CAN_UPLOAD, Principal, audit, get_db, require
 from ..db import Analysis, Annotation, EventReview, Patient, PatientIdentity, Recording, utcnow
 from ..ingest import check_extension, discard, ingest_file, ledger_ingest, safe_filename
@@ -269,7 +270,21 @@ def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(
         out.append(EventOut(onset=a.onset, duration=a.duration, description=a.description, source="annotation", id=a.id, channel=",".join(a.channels) or None))
     audit(db, who, "recording.events", object_type="recording", object_id=rec.id, patient_id=rec.patient_id, request=request)
     db.commit()
+    start = _start_of(rec)
+    multiday = is_multiday(start, rec.duration)
+    for e in out:
+        e.time = format_time(e.onset, start, multiday=multiday)
     return sorted(out, key=lambda e: e.onset)
+
+
+def _start_of(rec: Recording):
+    """The recording's start as the viewer reads it: the stored wall-clock digits (offset ignored)."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(rec.start_time).replace(tzinfo=None) if rec.start_time else None
+    except ValueError:
+        return None
 
 
 @router.get("/api/recordings/{recording_id}/annotations", response_model=list[AnnotationOut], responses={**ERRORS, **NOT_FOUND})

@@ -153,3 +153,32 @@ def test_event_triage_is_stored_listed_audited_and_ledgered(sqlite_world, sample
     with Ledger(s.db_url, keys=s.home / "keys" / "ledger") as ledger:
         changes = [e for e in ledger.find(kind="annotation-changed") if e.record["details"].get("analysis_id") == aid]
     assert [c.record["details"]["change"] for c in changes] == ["event-accepted", "event-rejected"]
+    # The triage reaches the report and is sealed with the signature (#16: triage -> report and ledger).
+    report = w.client.get(f"/api/analyses/{aid}/report", headers=w.as_("clin")).json()
+    n = report["triage"]["n_events"]
+    assert report["triage"]["rejected"] == 1 and report["triage"]["accepted"] == 0 and report["triage"]["not_reviewed"] == n - 1
+    assert report["triage"]["by_type"] == {"sz": {"accepted": 0, "rejected": 1}}
+    signed = w.client.post(f"/api/analyses/{aid}/report/sign", headers=w.as_("clin"))
+    assert signed.status_code == 200, signed.text
+    assert w.client.put(url, json=body, headers=w.as_("tech")).status_code == 409  # no triage after signing
+    with Ledger(s.db_url, keys=s.home / "keys" / "ledger") as ledger:
+        entry = [e for e in ledger.find(kind="report-signed") if e.record["details"].get("analysis_id") == aid][-1]
+    sealed = entry.record["details"]["triage"]
+    assert sealed["rejected"] == "1" and sealed["reviews_sha256"] == report["triage"]["reviews_sha256"]
+
+
+def test_event_times_follow_the_one_clock_across_midnight(sqlite_world, tmp_path):
+    # The sample (50 s) re-dated to start at 23:59:40: an event 30 s in happens on day 2.
+    edf = bytearray(SAMPLE.read_bytes())
+    edf[176:184] = b"23.59.40"
+    path = tmp_path / "late.edf"
+    path.write_bytes(bytes(edf))
+    w = sqlite_world
+    rec = upload(w, path).json()
+    assert rec["start_time"].endswith("23:59:40") or "23:59:40" in rec["start_time"]
+    made = w.client.post(f"/api/recordings/{rec['id']}/annotations", json={"onset": 30.0, "description": "x"}, headers=w.as_("tech"))
+    assert made.status_code == 201, made.text
+    events = w.client.get(f"/api/recordings/{rec['id']}/events", headers=w.as_("tech")).json()
+    mine = [e for e in events if e["source"] == "annotation"]
+    assert [e["time"] for e in mine] == ["D2 00:00:10"]
+    assert all(e["time"].startswith(("D1 ", "D2 ")) for e in events)
