@@ -61,7 +61,7 @@ def _num(v):
 @register_step(
     "diagnosis",
     "1",
-    order=50,
+    requires=("recording", "seizures", "qeeg", "spikes", "patterns", "network", "norms"),
     description="Dementia and epilepsy screening, cited decision aids and similar cases (DIR/diagnosis.json)",
     params={"dementia_model": None, "epilepsy_model": None, "store": None, "max_duration": 300.0},
 )

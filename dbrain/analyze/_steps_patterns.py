@@ -11,7 +11,6 @@ from ._registry import AnalysisContext, StepResult, register_step, unusable_reas
 @register_step(
     "patterns",
     "2",
-    order=26,
     description="Rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) per 10 s window: timeline, prevalence, events.",
     params={"window": 10.0},
 )

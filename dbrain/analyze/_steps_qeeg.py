@@ -18,7 +18,6 @@ MIN_DURATION = 30.0
 @register_step(
     "qeeg",
     "2",
-    order=20,
     description="Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate.",
     # n_jobs: threads (and specparam processes) for one recording; it does not change the results.
     # dbrain batch sets it to 1 and runs recordings in parallel instead.

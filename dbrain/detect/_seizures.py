@@ -462,11 +462,7 @@ class SeizureDetector:
         if list(meta.get("features", [])) != list(F.FEATURES):
             raise ParameterError("the seizure model was trained on other features than this dbrain computes: retrain it.")
         X = F.recording_features(source, picks=picks, workers=1)
-        E, C, K = X.shape
-        p = booster.predict(X.reshape(-1, K), num_threads=int(self.n_jobs)).astype(np.float32).reshape(E, C)
-        # Flat windows (EDF+D gaps filled with zeros, disconnected electrodes) carry no EEG: probability 0.
-        p[X[..., F.FEATURES.index("log_power")] < _FLAT_LOG_POWER] = 0.0
-        return p, picks, used, n_seconds
+        return _window_proba(booster, X, self.n_jobs), picks, used, n_seconds
 
     def predict_channel_proba(self, raw) -> tuple[np.ndarray, list[str]]:
         """Seizure probability of each channel per second.
@@ -516,8 +512,12 @@ class SeizureDetector:
         result : SeizureResult
         """
         self._validate()
-        on, off = self.thresholds()
         p, picks, used, n_seconds = self._channel_window_proba(raw)
+        return self._result(p, picks, used, n_seconds, raw.info["meas_date"], raw.n_times / raw.info["sfreq"])
+
+    def _result(self, p, picks, used, n_seconds, meas_date, duration) -> SeizureResult:
+        """Per-second probabilities and events from channel probabilities per window (file and stream paths)."""
+        on, off = self.thresholds()
         _, meta = self._booster()
         prob = _per_second(_aggregate(p, int(meta.get("top_k", self.top_k))), n_seconds)
         chan = _per_second(p, n_seconds)
@@ -537,14 +537,13 @@ class SeizureDetector:
             conf.append(float(np.clip(smoothed[start:stop].max(), 0, 1)))
             channels.append(names)
             sides.append(lateralisation(names, mean_ch[involved]))
-        duration = raw.n_times / raw.info["sfreq"]
         events = make_events(
             onsets,
             durations,
             "sz",
             confidence=conf,
             channels=channels,
-            meas_date=raw.info["meas_date"],
+            meas_date=meas_date,
             recording_duration=duration,
         )
         events["lateralisation"] = pd.Series(sides, dtype=object) if len(events) else pd.Series(dtype=object)
@@ -569,6 +568,15 @@ class SeizureDetector:
             ``bilateral`` or ``n/a``). Empty (same columns) when none.
         """
         return self.run(raw).events
+
+
+def _window_proba(booster, X: np.ndarray, n_jobs: int) -> np.ndarray:
+    """Channel probability of each window from model features ``X`` (n_windows, n_channels, n_features)."""
+    E, C, K = X.shape
+    p = booster.predict(X.reshape(-1, K), num_threads=int(n_jobs)).astype(np.float32).reshape(E, C)
+    # Flat windows (EDF+D gaps filled with zeros, disconnected electrodes) carry no EEG: probability 0.
+    p[X[..., F.FEATURES.index("log_power")] < _FLAT_LOG_POWER] = 0.0
+    return p
 
 
 def load_model(model_dir=None):
