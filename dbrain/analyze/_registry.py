@@ -117,7 +117,7 @@ def register_step(
         _STEPS[name] = Step(
             name,
             version,
-            description or (func.__doc__ or "").strip().splitlines()[0],
+            description or ((func.__doc__ or "").strip().splitlines() or [""])[0],
             func,
             order,
             defaults(schema),

@@ -110,7 +110,9 @@ class SeizureStream:
         if k1 <= k0:
             return
         blocks = np.stack(self._blocks)
-        bg = np.stack([np.median(blocks[max(0, k - F.BACKGROUND_HALF) : k + F.BACKGROUND_HALF + 1], axis=0) for k in range(k0, k1)])
+        bg = np.stack(
+            [np.median(blocks[max(0, k - F.BACKGROUND_HALF) : k + F.BACKGROUND_HALF + 1], axis=0) for k in range(k0, k1)]
+        )
         n = (k1 - k0) * F.BACKGROUND_BLOCK
         raw = self._pending[:n]
         X = F.assemble(raw, np.repeat(bg, F.BACKGROUND_BLOCK, axis=0))
@@ -137,7 +139,10 @@ class SeizureStream:
             blocks = np.stack(blocks)
             k0 = self._first_pending // F.BACKGROUND_BLOCK
             bg = np.stack(
-                [np.median(blocks[max(0, k - F.BACKGROUND_HALF) : min(n_blocks, k + F.BACKGROUND_HALF + 1)], axis=0) for k in range(k0, n_blocks)]
+                [
+                    np.median(blocks[max(0, k - F.BACKGROUND_HALF) : min(n_blocks, k + F.BACKGROUND_HALF + 1)], axis=0)
+                    for k in range(k0, n_blocks)
+                ]
             )
             bg = np.repeat(bg, F.BACKGROUND_BLOCK, axis=0)[: len(raw)]
         return _window_proba(self.booster, F.assemble(raw, bg), self.detector.n_jobs)
