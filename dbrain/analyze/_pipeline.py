@@ -105,7 +105,11 @@ class _WholeRecording(EngineStep):
 
 
 def _engine_step(spec, ctx: AnalysisContext, params: dict) -> EngineStep:
-    return spec.stream(**params) if spec.stream is not None else _WholeRecording(spec, ctx, params)
+    if spec.stream is None:
+        return _WholeRecording(spec, ctx, params)
+    step = spec.stream(**params)
+    step.context = ctx  # the analysis job's context, for a step that adds whole-recording facts at finish
+    return step
 
 
 #: Files the pipeline itself writes; steps cannot write files of these names.
@@ -188,20 +192,18 @@ def analyze(
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         engine_steps = [_engine_step(s, ctx, params[s.name]) for s in steps]
         n_stream = sum(not s.whole_recording for s in engine_steps)
-        engine = run_engine(
-            engine_steps,
-            FileSource(raw, chunk_duration=chunk_duration),
-            results=ctx.results,
-            on_progress=lambda f: progress(0.05 + 0.3 * f, "single pass"),
-            on_step=lambda i, name: progress(0.35 + 0.5 * i / max(len(steps), 1), name),
-        )
-        for step in steps:
+        by_name = {s.name: s for s in steps}
+
+        def write_result(name, result):
+            # Called as each step finishes: write it out and render it now, so that its large data
+            # (e.g. the qEEG arrays) is not held while the later steps run.
+            step = by_name[name]
             logger.info("step %s v%s", step.name, step.version)
-            result = ctx.results[step.name]
             if report:
                 sections.extend(result.sections)
                 if step.render is not None:
                     sections.extend(step.render(result, ctx, params[step.name]))
+            result.data = None
             for name, table in result.tables.items():
                 if (tmp / f"{name}.parquet").exists():
                     raise RuntimeError(f"step {step.name!r} writes table {name!r}, which another step wrote")
@@ -212,6 +214,17 @@ def analyze(
                 (tmp / name).write_bytes(content)
             if result.events is not None and len(result.events):
                 events.append(result.events[EVENT_COLUMNS])
+
+        engine = run_engine(
+            engine_steps,
+            FileSource(raw, chunk_duration=chunk_duration),
+            results=ctx.results,
+            on_progress=lambda f: progress(0.05 + 0.3 * f, "single pass"),
+            on_step=lambda i, name: progress(0.35 + 0.5 * i / max(len(steps), 1), name),
+            on_result=write_result,
+        )
+        for step in steps:
+            result = ctx.results[step.name]
             records.append(
                 {
                     "name": step.name,

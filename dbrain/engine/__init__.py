@@ -12,6 +12,7 @@ or :meth:`Engine.push` from a live source). See ``docs/engine.md``.
 from ._params import Param, as_schema, defaults, validate_params
 from ._products import Product, ProductCache, products, register_product
 from ._protocol import Chunk, Step, StepResult, StreamInfo
+from ._qeeg import QEEGStep
 from ._registry import order_by_requires
 from ._run import Engine, run
 from ._seizures import SeizureStep
@@ -25,6 +26,7 @@ __all__ = [
     "Param",
     "Product",
     "ProductCache",
+    "QEEGStep",
     "SeizureStep",
     "Step",
     "StepResult",

@@ -137,14 +137,22 @@ class Bipolar(Product):
             self.index, self.error = np.zeros(0, int), exc
             return
         self.channels, self.montage = list(picks), used
+        self.pairs = None
         if isinstance(source, RawDerived):
             self.weights = source.weights
             self.index = np.array([names.index(c) for c in source.sources])
+            w = self.weights
+            if ((w == 1).sum(axis=1) == 1).all() and ((w == -1).sum(axis=1) == 1).all() and ((w != 0).sum(axis=1) == 2).all():
+                # Pure bipolar rows: a - b is what the matrix product gives (one rounding, the other terms
+                # are exact zeros), bit for bit, at a tenth of the cost.
+                self.pairs = (self.index[(w == 1).argmax(axis=1)], self.index[(w == -1).argmax(axis=1)])
         else:
             self.index = np.array([names.index(c) for c in picks])
 
     def compute(self, chunk):
         sig = chunk["signal"]
+        if self.pairs is not None:
+            return sig[self.pairs[0]] - sig[self.pairs[1]]
         if self.weights is None:
             return sig[self.index]
         return self.weights @ sig[self.index]

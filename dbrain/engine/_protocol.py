@@ -147,3 +147,6 @@ class Step:
     def partial(self):
         """The result so far, between chunks of a stream (None when the step offers none)."""
         return None
+
+    def close(self) -> None:
+        """Release what the step holds (threads, files); called after :meth:`finish` or when the run fails."""

@@ -91,10 +91,21 @@ class Engine:
                 out[step.name] = value
         return out
 
-    def finish(self, on_step: Callable[[int, str], None] | None = None) -> dict[str, StepResult]:
+    def close(self) -> None:
+        """Close every step (after :meth:`finish`, or to abandon a run)."""
+        for step in self.steps:
+            step.close()
+
+    def finish(
+        self,
+        on_step: Callable[[int, str], None] | None = None,
+        on_result: Callable[[str, StepResult], None] | None = None,
+    ) -> dict[str, StepResult]:
         """Finish every step in order; returns (and stores in ``results``) their results by name.
 
-        ``on_step(i, name)`` is called before the ``i``-th step finishes (progress of long whole-recording steps).
+        ``on_step(i, name)`` is called before the ``i``-th step finishes (progress of long
+        whole-recording steps); ``on_result(name, result)`` right after, before the next
+        step runs (write the result out, render it, let go of its large data).
         """
         if self.info is None:
             raise RuntimeError("Engine.finish before Engine.start")
@@ -103,6 +114,8 @@ class Engine:
                 on_step(i, step.name)
             result = self._timed(step, "finish")
             self.results[step.name] = result
+            if on_result is not None:
+                on_result(step.name, result)
         return self.results
 
 
@@ -113,6 +126,7 @@ def run(
     results: dict | None = None,
     on_progress: Callable[[float], None] | None = None,
     on_step: Callable[[int, str], None] | None = None,
+    on_result: Callable[[str, StepResult], None] | None = None,
 ) -> Engine:
     """Run ``steps`` over every chunk of ``source`` and finish them.
 
@@ -126,7 +140,7 @@ def run(
         As for :class:`Engine`.
     on_progress : callable | None
         Called with the fraction of the source consumed (when its length is known).
-    on_step : callable | None
+    on_step, on_result : callable | None
         Passed to :meth:`Engine.finish`.
 
     Returns
@@ -134,17 +148,21 @@ def run(
     engine : Engine
         Finished; results in ``engine.results``, timings in ``engine.seconds`` and ``engine.product_seconds``.
     """
-    engine = Engine(steps, results=results).start(source.info)
-    if engine._streaming:
-        total = source.info.n_times
-        t0 = time.perf_counter()
-        for start, data in source:
-            if start != engine.n_times:
-                raise RuntimeError(f"source skipped or repeated samples: chunk at {start}, expected {engine.n_times}")
-            engine.read_seconds += time.perf_counter() - t0
-            engine.push(data)
-            if on_progress is not None and total:
-                on_progress(engine.n_times / total)
+    engine = Engine(steps, results=results)
+    try:
+        engine.start(source.info)
+        if engine._streaming:
+            total = source.info.n_times
             t0 = time.perf_counter()
-    engine.finish(on_step)
+            for start, data in source:
+                if start != engine.n_times:
+                    raise RuntimeError(f"source skipped or repeated samples: chunk at {start}, expected {engine.n_times}")
+                engine.read_seconds += time.perf_counter() - t0
+                engine.push(data)
+                if on_progress is not None and total:
+                    on_progress(engine.n_times / total)
+                t0 = time.perf_counter()
+        engine.finish(on_step, on_result)
+    finally:
+        engine.close()
     return engine
