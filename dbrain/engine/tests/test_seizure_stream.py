@@ -96,3 +96,17 @@ def test_provisional_then_final(recording, reference):
     # 12 min = 71 complete blocks of 10 windows; blocks with 60 complete blocks after them are final.
     assert final == (71 - 60) * 10
     assert np.abs(partial.probability[:final] - reference.probability[:final]).max() <= TOL
+
+
+def test_state_is_bounded(recording):
+    """Only the not-yet-final windows (60 blocks and the current one) are kept, whatever the length."""
+    step = SeizureStep.create()
+    engine = Engine([step]).start(StreamInfo(recording.info))
+    data = recording.get_data()
+    most = 0
+    for start in range(0, data.shape[1], 1000):
+        engine.push(data[:, start : start + 1000])
+        most = max(most, len(step.stream._pending))
+        assert step.stream._buf.shape[1] <= 1000 + int(2 * recording.info["sfreq"])
+    bound = (F.BACKGROUND_HALF + 1) * F.BACKGROUND_BLOCK + 4  # + the windows of one push (1000 samples < 4 s)
+    assert F.BACKGROUND_HALF * F.BACKGROUND_BLOCK < most <= bound
