@@ -76,3 +76,15 @@ def test_streaming_seizures_equal_whole_recording_step_and_render_only_when_aske
 
     out = analyze(SAMPLE, tmp_path / "report", only=["seizures"], ledger=False)
     assert drawn == [1] and "Seizure detection" in out.report_html.read_text()
+
+
+def test_cli_no_report(tmp_path, monkeypatch, capsys):
+    from dbrain.cli import main
+
+    monkeypatch.setenv("DBRAIN_HOME", str(tmp_path / "home"))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main(["analyze", str(SAMPLE), "--out", str(out), "--only", "recording,qeeg", "--no-report", "--no-ledger"])
+    assert exit_.value.code == 0, capsys.readouterr().err
+    assert "no report" in capsys.readouterr().out
+    assert (out / "qeeg.parquet").is_file() and not (out / "report.html").exists()
