@@ -102,11 +102,17 @@ def main(argv=None) -> int:
                 )
             )
             print()
+            threads = ana["engine"].get("thread_seconds", {})
             rows = [
-                [name, "single pass" if streaming else "whole recording", f"{sec:.1f}"]
+                [
+                    name,
+                    "single pass" if streaming else "whole recording",
+                    f"{sec:.1f}",
+                    f"{threads[name]:.1f}" if name in threads else "",
+                ]
                 for name, (sec, streaming) in ana["steps"].items()
             ]
-            print(markdown_table(rows, ["step", "runs as", "seconds"]))
+            print(markdown_table(rows, ["step", "runs as", "seconds (engine thread)", "seconds (own thread, overlapping)"]))
             print()
             engine = ana["engine"]
             rows = [[f"(reading the file, chunks of {engine['chunk_duration']:g} s)", f"{engine['read_seconds']:.1f}"]]

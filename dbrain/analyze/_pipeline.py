@@ -253,6 +253,7 @@ def analyze(
                 "chunk_duration": chunk_duration,
                 "streaming_steps": n_stream,
                 "read_seconds": round(engine.read_seconds, 3),
+                "thread_seconds": {k: round(v, 3) for k, v in engine.thread_seconds.items()},
                 "products": {k: round(v, 3) for k, v in engine.product_seconds.items()},
             },
             "report": bool(report),

@@ -125,6 +125,8 @@ class Step:
     params: ClassVar[dict[str, Param]] = {}
     #: True for a step that needs the whole recording at once (the adapter): it cannot run on a live stream.
     whole_recording: ClassVar[bool] = False
+    #: Wall time of work the step runs in a thread of its own (overlapping the engine's), if any.
+    thread_seconds: float | None = None
 
     def __init__(self, **params):
         self.params_ = params

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import mne
 import numpy as np
@@ -62,7 +63,10 @@ class QEEGStep(Step):
         line_freq = info.info["line_freq"] or 50.0
         channels = info.empty_raw()
 
+        self.thread_seconds = 0.0
+
         def work():
+            t0 = time.perf_counter()
             try:
                 self.result = compute_qeeg(
                     channels,
@@ -78,6 +82,8 @@ class QEEGStep(Step):
             except BaseException as exc:  # noqa: BLE001 - re-raised in the engine's thread
                 self._error = exc
                 self.feed.abort()
+            finally:
+                self.thread_seconds = time.perf_counter() - t0
 
         self._thread = threading.Thread(target=work, name="dbrain-qeeg", daemon=True)
         self._thread.start()

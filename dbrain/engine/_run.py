@@ -31,7 +31,9 @@ class Engine:
     Attributes
     ----------
     seconds : dict of str to float
-        Time spent in each step (start, update and finish).
+        Time spent in each step's start, update and finish, in the engine's thread.
+    thread_seconds : dict of str to float
+        Wall time of work steps run in threads of their own, overlapping the above (e.g. qeeg).
     product_seconds : dict of str to float
         Time spent computing each product.
     read_seconds : float
@@ -49,6 +51,7 @@ class Engine:
         self.seconds = {s.name: 0.0 for s in self.steps}
         self.product_seconds = self._cache.seconds
         self.read_seconds = 0.0
+        self.thread_seconds: dict[str, float] = {}
         self.n_times = 0
         self.info: StreamInfo | None = None
 
@@ -114,6 +117,8 @@ class Engine:
                 on_step(i, step.name)
             result = self._timed(step, "finish")
             self.results[step.name] = result
+            if step.thread_seconds is not None:
+                self.thread_seconds[step.name] = step.thread_seconds
             if on_result is not None:
                 on_result(step.name, result)
         return self.results
