@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
-.venv/bin/ruff check dbrain benchmarks scripts
+.venv/bin/ruff check dbrain benchmarks scripts examples
 .venv/bin/python -m pytest "$@"

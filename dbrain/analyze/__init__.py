@@ -16,3 +16,20 @@ from ._registry import AnalysisContext, Step, StepResult, get_steps, register_st
 from . import _steps, _steps_seizures, _steps_qeeg, _steps_spikes, _steps_patterns, _steps_network, _steps_norms, _steps_diagnosis  # noqa: E402,F401  isort:skip
 
 __all__ = ["AnalysisContext", "AnalysisOutput", "Step", "StepResult", "analyze", "get_steps", "register_step"]
+
+
+class _CallableModule(type(_steps)):
+    """``dbrain.analyze(...)`` runs :func:`analyze`.
+
+    The package and its main function share a name; once anything imports the package, Python
+    binds ``dbrain.analyze`` to the module, so the module itself must be callable for the
+    top-level verb to keep working.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return analyze(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule

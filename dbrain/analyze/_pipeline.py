@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -19,10 +18,12 @@ from .. import __version__
 from ..engine import FileSource, validate_params
 from ..engine import Step as EngineStep
 from ..engine import run as run_engine
+from ..errors import RecordingError
 from ..events import EVENT_COLUMNS, empty_events, write_annotations_edf, write_events
 from ..io import read_recording
 from ..utils import logger, verbose
 from ..utils._atomic import atomic_dir
+from ..utils._hash import sha256_path
 from ..utils.check import _check_option, _check_range, _validate_type
 from ._registry import AnalysisContext, get_steps
 
@@ -56,16 +57,6 @@ def _versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def _sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _select(only, skip) -> list:
@@ -116,6 +107,53 @@ def _engine_step(spec, ctx: AnalysisContext, params: dict) -> EngineStep:
 _RESERVED = frozenset({"summary.json", "events.tsv", "annotations.edf", "report.html", "report.pdf"})
 
 
+def usable_eeg_problem(raw, name: str = "the recording") -> str | None:
+    """Why ``raw`` has no usable EEG channel, or None when it has one.
+
+    A channel is usable when its type is EEG and it is not flat: constant
+    (or NaN) in each of up to three 10-s windows at the start, middle and end.
+    Reading three windows keeps the check cheap on a 24-h recording.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+    name : str
+        The recording's name for the message.
+
+    Returns
+    -------
+    problem : str | None
+        One line such as ``"no usable EEG channel in 'x.edf': none of its 3
+        channels (ECG, EMG, Resp) is EEG"``.
+    """
+    import warnings
+
+    import numpy as np
+
+    types = raw.get_channel_types()
+    picks = [i for i, t in enumerate(types) if t == "eeg"]
+    if not picks:
+        shown = ", ".join(raw.ch_names[:5]) + (", …" if len(raw.ch_names) > 5 else "")
+        return f"no usable EEG channel in {name}: none of its {len(types)} channels ({shown}) is an EEG channel"
+    sfreq = raw.info["sfreq"]
+    n = raw.n_times
+    width = min(n, int(round(10 * sfreq)))
+    live = np.zeros(len(picks), bool)
+    for start in sorted({0, max(0, n // 2 - width // 2), max(0, n - width)}):
+        data = raw.get_data(picks=picks, start=start, stop=start + width)
+        if not data.size:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel
+            ptp = np.nanmax(data, axis=1) - np.nanmin(data, axis=1)
+        live |= np.nan_to_num(ptp, nan=0.0) > 0
+        if live.all():
+            return None
+    if live.any():
+        return None
+    return f"no usable EEG channel in {name}: all {len(picks)} EEG channels are flat (constant) throughout"
+
+
 @verbose
 def analyze(
     path: str | os.PathLike,
@@ -137,7 +175,9 @@ def analyze(
     ``events.tsv`` (the dbrain events table), ``annotations.edf`` (the same
     events as EDF+ annotations), the steps' tables, and with ``report``
     ``report.html`` and ``report.pdf``. The folder appears only when
-    everything succeeded.
+    everything succeeded. A recording without a usable EEG channel
+    (:func:`usable_eeg_problem`) fails with
+    :class:`~dbrain.errors.RecordingError` before anything is written.
 
     Steps with a streaming form (see :mod:`dbrain.engine`) run in one pass
     over the recording, read chunk by chunk; the others run afterwards on
@@ -184,6 +224,10 @@ def analyze(
     progress = on_progress or (lambda fraction, text: None)
     progress(0.0, "reading")
     raw, info = read_recording(path)
+    problem = usable_eeg_problem(raw, f"'{Path(path).name}'")
+    if problem is not None:
+        # Steps would all skip and the run would look like a clean "0 events" (issue #15): fail instead.
+        raise RecordingError(problem)
     ctx = AnalysisContext(raw=raw, info=info)
     out_dir = Path(out_dir)
     records = []
@@ -245,7 +289,7 @@ def analyze(
         summary = {
             "dbrain_version": __version__,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "input": {"path": str(Path(path).resolve()), "sha256": _sha256(Path(path))},
+            "input": {"path": str(Path(path).resolve()), "sha256": sha256_path(path)},
             "recording": info.to_dict(),
             "parameters": {"only": list(only or []), "skip": list(skip or [])},
             "steps": records,

@@ -47,7 +47,8 @@ def _case_table(store, path) -> pd.DataFrame:
     from pathlib import Path
 
     if Path(store).is_dir():
-        from ..batch import case_table, hash_recording
+        from ..store import case_table
+        from ..utils._hash import sha256_path as hash_recording
 
         table = case_table(store)
         return table[table["sha256"] != hash_recording(path)].reset_index(drop=True)

@@ -68,7 +68,7 @@ def norms_step(ctx: AnalysisContext, norms=None, age=None) -> StepResult:
     """Z-scores of qEEG and network features against a normative database (dbrain analyze --norms FILE)."""
     if norms is None:
         return StepResult(summary={"computed": False, "reason": "no normative database given (--norms FILE)"})
-    from ..batch._norms import analysis_values, read_norms, zscores
+    from ..store._norms import analysis_values, read_norms, zscores
 
     table = read_norms(norms)
     age_source = "given"

@@ -11,12 +11,28 @@ results are keyed by the recording's SHA-256 and the analysis configuration,
 so reruns skip finished work. See ``docs/batch.md`` for the store's schema.
 """
 
-from ._cases import case_table
-from ._inputs import BatchInput, collect_inputs
-from ._norms import AGE_BINS, analysis_values, build_norms, read_norms, recording_values, zscores
-from ._query import QueryError, connect, query
-from ._run import BatchResult, analysis_config, config_hash, hash_recording, run_batch
-from ._store import EVENTS_SCHEMA, FEATURES_SCHEMA, RECORDINGS_SCHEMA, list_tables
+from ..utils._extras import require_extra
+
+require_extra("batch")
+
+from ..store import (  # noqa: E402  # the store is its own package (analysis steps read it too); re-exported for batch users
+    AGE_BINS,
+    EVENTS_SCHEMA,
+    FEATURES_SCHEMA,
+    RECORDINGS_SCHEMA,
+    QueryError,
+    analysis_values,
+    build_norms,
+    case_table,
+    connect,
+    list_tables,
+    query,
+    read_norms,
+    recording_values,
+    zscores,
+)
+from ._inputs import BatchInput, collect_inputs  # noqa: E402
+from ._run import BatchResult, analysis_config, config_hash, hash_recording, run_batch  # noqa: E402
 
 __all__ = [
     "AGE_BINS",

@@ -18,9 +18,10 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import DbrainError, ParameterError
+from ..store import _store
 from ..utils import logger, verbose
+from ..utils._hash import sha256_path as hash_recording
 from ..utils.check import _check_option, _check_range, _validate_type
-from . import _store
 from ._inputs import BatchInput, collect_inputs
 
 
@@ -122,31 +123,6 @@ def config_hash(config: dict) -> str:
         64 hex digits.
     """
     return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-
-
-def hash_recording(path: str | os.PathLike) -> str:
-    """SHA-256 of a recording, streamed in 1 MB blocks.
-
-    Parameters
-    ----------
-    path : path-like
-        A file, or a folder recording (``.mff``): then the hash covers every
-        file's relative name and content, in sorted order.
-
-    Returns
-    -------
-    sha256 : str
-    """
-    path = Path(path)
-    digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        if path.is_dir():
-            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
-        with open(file, "rb") as fid:
-            for block in iter(lambda: fid.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def _hash_task(path: str) -> tuple[str | None, str | None]:

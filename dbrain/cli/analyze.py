@@ -50,7 +50,7 @@ def analyze(
     # bad norms, age or store fail here, before any work
     params = {"seizures": seizures, "spikes": {"sensitivity": spike_sensitivity}}
     if norms is not None:
-        from ..batch import read_norms
+        from ..store import read_norms
 
         read_norms(norms)
         params["norms"] = {"norms": str(norms)}
@@ -58,7 +58,7 @@ def analyze(
         _check_range("--age", age, 0, 130)
         params.setdefault("norms", {})["age"] = age
     if store is not None:
-        from ..batch import case_table
+        from ..store import case_table
 
         if store.is_dir():
             case_table(store)

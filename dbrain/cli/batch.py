@@ -110,7 +110,7 @@ def query(
     max_rows: int = typer.Option(50, "--max-rows", help="Rows shown in the terminal table."),
 ):
     """Run SQL over the feature store (DuckDB); print a table or write CSV/Parquet."""
-    from ..batch import query as run_query
+    from ..store import query as run_query
     from ..utils._atomic import atomic_file
 
     table = run_query(sql, store)
@@ -145,8 +145,8 @@ def norms_build(
     min_count: int = typer.Option(2, "--min-count", help="Fewest recordings for a feature and bin."),
 ):
     """Age-binned means and SDs of qEEG and network features over the cohort marked GROUP."""
-    from ..batch import build_norms
     from ..errors import ParameterError
+    from ..store import build_norms
     from ..utils._atomic import atomic_file
 
     try:

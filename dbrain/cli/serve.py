@@ -20,13 +20,12 @@ def serve(
     import subprocess
     import sys
 
-    import uvicorn
-
     from ..errors import ParameterError
-    from ..server import Settings, create_app
+    from ..server import Settings, create_app  # says which extra is missing before anything else
 
     if workers < 0:
         raise ParameterError(f"--workers must be 0 or more, got {workers}")
+    import uvicorn
     settings = Settings(db_url=db, cookie_secure=not insecure_cookies)
     app = create_app(settings)  # creates or migrates the database first
     typer.echo(f"dbrain data centre on http://{host}:{port} (database {_safe(settings.db_url)}, objects in {settings.home})", err=True)

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 from ..errors import CorruptRecordingError, ParameterError
+from ._clinical import signal_field_spans
 from ._phi import MONTHS, contains_phi, parse_edf_date
 
 #: EDF stores a two-digit year: 85-99 mean 1985-1999, 00-84 mean 2000-2084.
@@ -147,8 +148,10 @@ def new_signal_header(raw: bytes, n_signals: int, annotation: set[int], phi_lowe
     """Scrub PHI from the per-signal header; return the new bytes and the number of fields changed.
 
     Text fields (label, transducer, physical dimension, prefiltering) keep their
-    width: each PHI string in them is overwritten with ``X``. The 32-byte
-    reserved field, which EDF+ requires to be blank, is blanked.
+    width: each token holding a PHI string is overwritten with ``X``, except
+    clinical tokens (electrode names, channel types, references, units; see
+    :mod:`dbrain.deid._clinical`), which are never PHI and never rewritten. The
+    32-byte reserved field, which EDF+ requires to be blank, is blanked.
     """
     out = bytearray(raw)
     changed = 0
@@ -159,13 +162,14 @@ def new_signal_header(raw: bytes, n_signals: int, annotation: set[int], phi_lowe
                 continue
             a, b = base + i * width, base + (i + 1) * width
             value = bytes(out[a:b])
-            low = value.lower()
-            for p in phi_lower:
-                pos = low.find(p)
-                while pos >= 0:
-                    value = value[:pos] + b"X" * len(p) + value[pos + len(p) :]
-                    low = value.lower()
-                    pos = low.find(p)
+            # Token by token, never inside a clinical token: "EEG Fp1-REF" stays
+            # whole when the patient is called "Simulated_EEG" (issue #15).
+            for _ in range(4):
+                spans = signal_field_spans(value, phi_lower)
+                if not spans:
+                    break
+                for sa, sb in spans:
+                    value = value[:sa] + b"X" * (sb - sa) + value[sb:]
             if value != out[a:b]:
                 out[a:b] = value
                 changed += 1

@@ -22,8 +22,9 @@ A string with non-ASCII bytes is also looked for in its other likely encoding
 
 A candidate is dropped when it is shorter than 3 characters, is made of ``X``
 and punctuation only, is a placeholder (``No_Name``, ``Unknown``,
-``Female`` …), is all digits and shorter than 5 (years, counts and scaling
-numbers collide with such strings everywhere), or is contained in a constant
+``Female`` …), is made of clinical tokens only (``EEG``, ``Fp1``, ``REF``,
+``uV``: :mod:`dbrain.deid._clinical`), is all digits and shorter than 5
+(years, counts and scaling numbers collide with such strings everywhere), or is contained in a constant
 of the format (``Startdate``, ``EDF Annotations``, ``BIOSEMI`` …).
 
 Where the guarantee is checked
@@ -33,8 +34,9 @@ megabytes of EEG, so looking for PHI in signal bytes proves nothing and
 de-identification does not alter them. :func:`find_phi` therefore looks where
 text lives: the patient, recording and reserved fields of the main header,
 the label, transducer, physical dimension, prefiltering and reserved fields
-of every signal, and the text pieces of every annotation signal in every
-data record (the numeric onset/duration stamps excluded, for the same
+of every signal (by token there: a clinical token such as ``EEG`` in a
+label is never a hit, see :mod:`dbrain.deid._clinical`), and the text
+pieces of every annotation signal in every data record (the numeric onset/duration stamps excluded, for the same
 reason as the samples). Matching ignores ASCII case.
 """
 
@@ -44,6 +46,7 @@ import os
 import re
 from pathlib import Path
 
+from ._clinical import all_clinical, signal_field_spans
 from ._tal import annotation_layout, text_spans
 from ._vocab import INSTITUTION_WORDS, PLACEHOLDERS, ROLE_WORDS, STRUCTURAL
 
@@ -58,6 +61,9 @@ def _usable(s: bytes) -> bool:
     for word in STRUCTURAL:
         bare = bare.replace(word.encode(), b"")
     if len(low) < 3 or _ONLY_X.fullmatch(bare):
+        return False
+    if all_clinical(low):
+        # "EEG", "Fp1", "REF", "uV": in every EEG file, identifying nobody.
         return False
     if low.replace(b"_", b" ").decode("latin-1") in PLACEHOLDERS:
         return False
@@ -228,11 +234,15 @@ def find_phi(path: str | os.PathLike, phi) -> list[tuple[str, bytes]]:
         check("reserved field", raw[192:236])
         sig = raw[256:]
         columns = {"label": (0, 16), "transducer": (16, 80), "physical dimension": (96, 8), "prefiltering": (136, 80)}
-        columns["reserved"] = (224, 32)
         for name, (start, width) in columns.items():
             base = start * ns
             for i in range(ns):
-                check(f"signal {i + 1} {name}", sig[base + i * width : base + (i + 1) * width])
+                value = sig[base + i * width : base + (i + 1) * width]
+                # By token: a PHI string inside a clinical token ("EEG" in a label) is not a hit.
+                for a, b in signal_field_spans(value, phi_lower):
+                    hits.extend((f"signal {i + 1} {name}", p) for p in phi_lower if p in value[a:b].lower())
+        for i in range(ns):
+            check(f"signal {i + 1} reserved", sig[224 * ns + i * 32 : 224 * ns + (i + 1) * 32])
         layout = annotation_layout(header)
         for record in range(header.n_records if layout else 0):
             for index, offset, length in layout:

@@ -12,6 +12,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from ..channels._raw import as_normalized
 from ..errors import ParameterError, RecordingError
 from ..events import make_events
 from ..utils import _check_option, _check_range, _validate_type, logger
@@ -494,6 +495,7 @@ class SeizureDetector:
         probability : ndarray, shape (n_seconds,)
             float32 in [0, 1], before smoothing.
         """
+        raw = as_normalized(raw)
         self._validate()
         p, _, _, n_seconds = self._channel_window_proba(raw)
         _, meta = self._booster()
@@ -512,6 +514,7 @@ class SeizureDetector:
         result : SeizureResult
         """
         self._validate()
+        raw = as_normalized(raw)
         p, picks, used, n_seconds = self._channel_window_proba(raw)
         return self._result(p, picks, used, n_seconds, raw.info["meas_date"], raw.n_times / raw.info["sfreq"])
 

@@ -59,6 +59,7 @@ from matplotlib.figure import Figure as MplFigure
 from scipy import fft as sp_fft
 from scipy import ndimage, signal, stats
 
+from ..channels._raw import as_normalized
 from ..errors import ParameterError, RecordingError
 from ..events import make_events
 from ..utils import _check_range, _validate_type, logger
@@ -373,6 +374,7 @@ def classify_patterns(raw, *, window: float = 10.0, chunk_duration: float = 600.
         If the recording has no EEG or a sampling rate below 50 Hz.
     """
     _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
+    raw = as_normalized(raw)
     _check_range("window", float(window), 2.0, 60.0)
     _check_range("chunk_duration", float(chunk_duration), float(window), None)
     _validate_type(min_windows, (int, np.integer), "min_windows", "int")

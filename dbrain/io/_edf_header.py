@@ -42,6 +42,28 @@ _SIGNAL = [
 ]
 ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
 
+# Resource limits for hostile headers (docs/robustness.md). Each is far above any
+# real recording and keeps the memory and time a header can make a reader spend
+# bounded; the error line names the limit it broke.
+#: Signals in one file (a 256-channel cap plus polygraphy is ~300).
+MAX_SIGNALS = 4096
+#: Samples of one signal in one data record (EDF stores this in 8 digits).
+MAX_SAMPLES_PER_RECORD = 10_000_000
+#: Bytes of one data record, all signals together (readers hold whole records).
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+#: Data records declared (8 digits allow 99,999,999; 10 million 1-s records is ~116 days).
+MAX_RECORDS = 10_000_000
+#: Sampling rate of a signal (Hz): samples per record / record duration.
+MAX_SAMPLING_RATE = 1_000_000.0
+#: Bytes of annotation signal per data record.
+MAX_ANNOTATION_BYTES_PER_RECORD = 1024 * 1024
+#: Bytes of annotation signal in the whole file (TALs are parsed as text in memory).
+MAX_ANNOTATION_BYTES = 64 * 1024 * 1024
+
+
+def _limit(name: str, what: str, value, limit, unit: str = "") -> CorruptRecordingError:
+    return CorruptRecordingError(f"cannot read '{name}': {what} is {value:,}{unit}, over dbrain's limit of {limit:,}{unit}")
+
 
 @dataclass
 class EdfSignalHeader:
@@ -149,6 +171,32 @@ def _parse_start(date: str, time: str) -> dt.datetime | None:
         return None
 
 
+def _check_limits(header: EdfHeader, name: str) -> None:
+    """Refuse a header whose sizes exceed the resource limits above (one line naming the limit)."""
+    import math
+
+    if not math.isfinite(header.record_duration):
+        raise CorruptRecordingError(f"cannot read '{name}': data record duration is {header.record_duration}")
+    if header.record_bytes > MAX_RECORD_BYTES:
+        raise _limit(name, "one data record", header.record_bytes, MAX_RECORD_BYTES, " bytes")
+    if header.n_records > MAX_RECORDS:
+        raise _limit(name, "the number of data records", header.n_records, MAX_RECORDS)
+    data = [s for s in header.signals if not s.is_annotation]
+    if data and header.record_duration == 0:
+        raise CorruptRecordingError(f"cannot read '{name}': data record duration is 0 but the file holds signals")
+    for i, sig in enumerate(header.signals):
+        if sig.is_annotation:
+            continue
+        rate = sig.samples_per_record / header.record_duration
+        if rate > MAX_SAMPLING_RATE:
+            raise _limit(name, f"signal {i + 1} ({sig.label!r}) sampling rate", round(rate), round(MAX_SAMPLING_RATE), " Hz")
+    per_record = sum(s.samples_per_record for s in header.signals if s.is_annotation) * header.bytes_per_sample
+    if per_record > MAX_ANNOTATION_BYTES_PER_RECORD:
+        raise _limit(name, "annotation text per data record", per_record, MAX_ANNOTATION_BYTES_PER_RECORD, " bytes")
+    if per_record and per_record * max(header.n_records, 0) > MAX_ANNOTATION_BYTES:
+        raise _limit(name, "annotation text in the file", per_record * header.n_records, MAX_ANNOTATION_BYTES, " bytes")
+
+
 def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfHeader:
     """Read and validate the header of an EDF/EDF+/BDF file.
 
@@ -167,7 +215,11 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
     ------
     dbrain.errors.CorruptRecordingError
         With the exact reason: empty file, header cut short, non-ASCII
-        labels, duplicate labels, inconsistent sizes, missing records.
+        labels, duplicate labels, inconsistent sizes, missing records, or a
+        size over one of the resource limits (``MAX_SIGNALS``,
+        ``MAX_SAMPLES_PER_RECORD``, ``MAX_RECORD_BYTES``, ``MAX_RECORDS``,
+        ``MAX_SAMPLING_RATE``, ``MAX_ANNOTATION_BYTES_PER_RECORD``,
+        ``MAX_ANNOTATION_BYTES``), named in the message.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -195,8 +247,10 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
             else:
                 values[key] = _field(chunk, key, path)
         n_signals = _number(values["n_signals"], "number of signals", path, int)
-        if n_signals < 0 or n_signals > 4096:
+        if n_signals < 0:
             raise CorruptRecordingError(f"cannot read '{name}': header declares {n_signals} signals")
+        if n_signals > MAX_SIGNALS:
+            raise _limit(name, "the number of signals", n_signals, MAX_SIGNALS)
         needed = 256 * (n_signals + 1)
         if size < needed:
             raise CorruptRecordingError(
@@ -237,6 +291,8 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
             raise CorruptRecordingError(
                 f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has {sig.samples_per_record} samples per record"
             )
+        if sig.samples_per_record > MAX_SAMPLES_PER_RECORD:
+            raise _limit(name, f"signal {i + 1} ({sig.label!r}) samples per record", sig.samples_per_record, MAX_SAMPLES_PER_RECORD)
         if sig.digital_max <= sig.digital_min:
             raise CorruptRecordingError(
                 f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has digital maximum {sig.digital_max} <= minimum {sig.digital_min}"
@@ -270,6 +326,8 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
     )
     if header.record_duration < 0:
         raise CorruptRecordingError(f"cannot read '{name}': data record duration is negative")
+    # Before the size check, so a hostile header is named by the limit it breaks.
+    _check_limits(header, name)
     if check_size and n_signals:
         record_bytes = header.record_bytes
         available = (size - needed) // record_bytes
@@ -282,4 +340,5 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
                 f"cannot read '{name}': header declares {header.n_records} data records of {record_bytes} bytes "
                 f"but the file holds only {available} (file ends at byte {size}, expected {needed + header.n_records * record_bytes})"
             )
+    _check_limits(header, name)  # again: '-1 records' is now the count the file holds
     return header

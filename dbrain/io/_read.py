@@ -18,7 +18,7 @@ import mne
 import numpy as np
 import pandas as pd
 
-from ..channels import normalize_channels
+from ..channels._raw import _apply_mapping
 from ..errors import CorruptRecordingError, RecordingError, UnsupportedFormatError
 from ..utils import logger, verbose
 from ._edf_discontinuous import place_on_time_axis
@@ -147,11 +147,47 @@ def _read_xdf(path: Path) -> mne.io.BaseRaw:
     return mne.io.RawArray(data * scale, info, verbose="error")
 
 
+#: Seconds a damaged MAT file may keep the probe process busy.
+MAT_PROBE_SECONDS = 120
+
+
+def _probe_mat(path: Path) -> None:
+    """Load a MAT file in a child process first: a damaged one can crash the reader itself.
+
+    A one-bit change of a real EEGLAB file makes SciPy's MAT-5 reader end the
+    process with a segmentation fault (found by ``benchmarks/fuzz.py``), which
+    no ``except`` can catch. The child process dies instead of dbrain; its
+    Python errors are left for the real read, which words them.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    code = "import sys, warnings; warnings.simplefilter('ignore'); from pymatreader import read_mat; read_mat(sys.argv[1])"
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=MAT_PROBE_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise CorruptRecordingError(
+            f"cannot read '{path.name}': reading its MAT data took more than {MAT_PROBE_SECONDS} s (MAT_PROBE_SECONDS)"
+        ) from None
+    if done.returncode < 0:
+        try:
+            what = signal.Signals(-done.returncode).name
+        except ValueError:
+            what = f"signal {-done.returncode}"
+        raise CorruptRecordingError(f"cannot read '{path.name}': the file is damaged (the MAT-file reader crashed on it: {what})")
+
+
+def _read_eeglab(path: Path) -> mne.io.BaseRaw:
+    _probe_mat(path)
+    return mne.io.read_raw_eeglab(path, preload=False)
+
+
 # reader key -> function(path) returning a lazy Raw where the format allows.
 _MNE_READERS = {
     "gdf": lambda p: mne.io.read_raw_gdf(p, preload=False, stim_channel=None),
     "brainvision": lambda p: mne.io.read_raw_brainvision(p, preload=False),
-    "eeglab": lambda p: mne.io.read_raw_eeglab(p, preload=False),
+    "eeglab": lambda p: _read_eeglab(p),
     "fif": lambda p: mne.io.read_raw_fif(p, preload=False),
     "nihon": lambda p: mne.io.read_raw_nihon(p, preload=False),
     "cnt": lambda p: _read_cnt(p),
@@ -303,14 +339,15 @@ def read_recording(path: str | os.PathLike, *, preload: bool = False, verbose=No
     for message in caught:
         logger.info("reader: %s", message)
 
-    mapping = normalize_channels(raw.ch_names)
-    keep_types = fmt in _TYPED_FORMATS
-    types = {}
-    for row, mne_type in zip(mapping.itertuples(index=False), raw.get_channel_types(), strict=True):
-        types[row.name] = mne_type if (keep_types and not row.recognised) else row.type
-    mapping["type"] = [types[n] for n in mapping["name"]]
-    raw.rename_channels(dict(zip(mapping["original"], mapping["name"], strict=True)), verbose="error")
-    raw.set_channel_types(types, on_unit_change="ignore", verbose="error")
+    blank = [i + 1 for i, name in enumerate(raw.ch_names) if not name.strip()]
+    if blank:
+        # e.g. a damaged Neuroscan header (found by benchmarks/fuzz.py): MNE reads it, renaming fails
+        where = ", ".join(map(str, blank[:5])) + (" …" if len(blank) > 5 else "")
+        raise CorruptRecordingError(f"cannot read '{file.name}': {len(blank)} channel(s) have no name (channel {where})")
+    try:
+        mapping = _apply_mapping(raw, keep_types=fmt in _TYPED_FORMATS)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CorruptRecordingError(f"cannot read '{file.name}': its channel names cannot be used ({_reason(exc)})") from exc
     if preload:
         raw.load_data(verbose="error")
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .. import __version__
+from ..utils._hash import sha256_path
 from ._errors import LedgerError, LedgerParameterError
 
 __all__ = [
@@ -111,7 +111,7 @@ def canonical_json(obj) -> bytes:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """Return the SHA-256 of a file's bytes, read in 1 MiB blocks.
+    """Return the SHA-256 of a file's bytes (:func:`dbrain.utils._hash.sha256_path`, the one hasher).
 
     Parameters
     ----------
@@ -123,11 +123,7 @@ def sha256_file(path: str | os.PathLike) -> str:
     digest : str
         64 lower-case hex digits.
     """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_path(path)
 
 
 def default_actor() -> str:

@@ -12,19 +12,23 @@ from ._graph import threshold_proportional
 
 
 def _head_positions(ch_names):
-    """2-D positions (azimuthal equidistant projection, head radius ~0.5) of 10-10 names; None if any is unknown."""
-    import mne
+    """2-D positions (azimuthal equidistant projection, head radius ~0.5) of 10-10 names; None if any is unknown.
 
-    pos = mne.channels.make_standard_montage("colin27_1020").get_positions()["ch_pos"]
-    lower = {k.lower(): v for k, v in pos.items()}
+    The lookup is :func:`dbrain.channels.head_positions`, the rule of every head
+    map; a network drawn with a node left out would hide its edges, so a set
+    with any electrode lacking a distinct standard position is drawn on a
+    circle instead (:func:`_layout_note` says so in the figure).
+    """
+    from ..channels import head_positions
+
+    sel = head_positions(list(ch_names))
+    if sel.left_out:
+        return None
+    ring = head_positions(["Fpz", "T7", "Oz", "T8"]).xyz
     # centre of the Fpz-T7-Oz-T8 ring, so that ring lies on the head circle (r = 0.5) and Cz at its centre
-    ring = np.array([lower[c] for c in ("fpz", "t7", "oz", "t8")])
     centre = np.array([(ring[1, 0] + ring[3, 0]) / 2, (ring[0, 1] + ring[2, 1]) / 2, ring[:, 2].mean()])
     out = []
-    for c in ch_names:
-        p = lower.get(c.lower())
-        if p is None:
-            return None
+    for p in sel.xyz:
         v = p - centre
         x, y, z = v / np.linalg.norm(v)
         theta = np.arccos(np.clip(z, -1, 1))
@@ -32,6 +36,15 @@ def _head_positions(ch_names):
         r = theta / np.pi  # 90° from the vertex -> 0.5
         out.append((r * np.cos(phi), r * np.sin(phi)))
     return np.array(out)
+
+
+def _layout_note(fig, ch_names) -> None:
+    """Say in the figure why a head view was drawn on a circle."""
+    from ..channels import head_positions
+
+    note = head_positions(list(ch_names)).note(limit=8)
+    if note:
+        fig.text(0.5, 0.0, f"circle layout: {note.removeprefix('not shown: ')}", ha="center", va="bottom", fontsize=6)
 
 
 def _circle_positions(n):
@@ -131,6 +144,8 @@ def plot_connectome(matrix, ch_names, *, kind: str = "head", density: float = 0.
     if pos is None:
         pos = _circle_positions(len(ch_names))
     fig = MplFigure(figsize=(4.2, 4.4), layout="constrained")
+    if kind == "head" and not head:
+        _layout_note(fig, ch_names)
     ax = fig.subplots()
     _draw_network(ax, thr, list(ch_names), pos, node_values=node_values, head=head, directed=directed)
     if title:
@@ -167,6 +182,8 @@ def plot_connectivity(table, *, measures=None, bands=None, kind: str = "head", d
     if pos is None:
         pos = _circle_positions(len(ch_names))
     fig = MplFigure(figsize=(2.3 * len(bands) + 0.6, 4.4 * len(measures)), layout="constrained")
+    if kind == "head" and not head:
+        _layout_note(fig, ch_names)
     axes = np.atleast_2d(fig.subplots(2 * len(measures), len(bands), squeeze=False))
     for r, m in enumerate(measures):
         for c, b in enumerate(bands):
@@ -217,6 +234,7 @@ def plot_onset(result, *, top: int = 10, title: str | None = None):
     head = pos is not None
     if pos is None:
         pos = _circle_positions(len(names))
+        _layout_note(fig, names)
     change = result.ictal_matrix.sum(0) - result.pre_matrix.sum(0)
     n = len(names)
     thr = threshold_proportional(result.ictal_matrix, min(0.15, 1.5 * n / (n * (n - 1) / 2)))  # at most ~1.5 edges per node

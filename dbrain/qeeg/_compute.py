@@ -15,6 +15,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from ..channels._raw import as_normalized
 from ..errors import ParameterError
 from ..events import make_events
 from ..events._table import empty_events
@@ -117,6 +118,48 @@ class QEEGResult:
         names = self.ch_names + self.region_names
         _check_option("channel", channel, names)
         return self.measures[:, names.index(channel), self.measure_names.index(name)]
+
+    def bandpower(self, *, relative: bool = False, max_artifact: float | None = 0.5, regions: bool = False) -> pd.DataFrame:
+        """Band power per channel as a wide table (one row per channel, one column per band).
+
+        Parameters
+        ----------
+        relative : bool
+            Relative power (fraction of 0.5–45 Hz power) instead of absolute power (µV²).
+        max_artifact : float | None
+            Average only the epochs whose artifact strength on that channel is below this
+            (0–1); None averages every epoch. Regions always average every epoch.
+        regions : bool
+            Add one row per region after the channels.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Index ``channel``; columns ``delta theta alpha beta gamma`` (and ``total`` for
+            absolute power) with the mean over the kept epochs, and ``n_epochs`` (how many
+            were kept). ``table.attrs`` records ``relative``, ``max_artifact`` and the band edges.
+        """
+        _validate_type(relative, bool, "relative")
+        _validate_type(regions, bool, "regions")
+        if max_artifact is not None:
+            _check_range("max_artifact", max_artifact, 0, 1, inclusive=False)
+        kind = "rel" if relative else "abs"
+        columns = [f"{kind}_{band}" for band in BANDS] + ([] if relative else ["abs_total"])
+        idx = [self.measure_names.index(c) for c in columns]
+        n_rows = len(self.ch_names) + (len(self.region_names) if regions else 0)
+        values = self.measures[:, :n_rows, :][:, :, idx].astype(np.float64)
+        keep = np.ones(values.shape[:2], bool)
+        if max_artifact is not None and self.artifact.size:
+            keep[:, : len(self.ch_names)] = self.artifact < max_artifact
+        values = np.where(keep[:, :, None], values, np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a channel with no clean epoch gives NaN, said by n_epochs = 0
+            mean = np.nanmean(values, axis=0)
+        table = pd.DataFrame(mean, columns=[c.split("_", 1)[1] for c in columns])
+        table.index = pd.Index((self.ch_names + self.region_names)[:n_rows], name="channel")
+        table["n_epochs"] = (keep & np.isfinite(values).all(axis=2)).sum(axis=0)
+        table.attrs = {"relative": relative, "max_artifact": max_artifact, "bands": dict(BANDS)}
+        return table
 
     def to_frame(self, resolution: float | None = 60.0, *, regions: bool = True, channels: bool = True) -> pd.DataFrame:
         """Tidy table: one row per (start, channel or region, measure).
@@ -470,6 +513,7 @@ def compute_qeeg(
         Arrays and tables; :meth:`QEEGResult.to_frame` gives the tidy
         (start, channel, measure, value) table.
     """
+    raw = as_normalized(raw)
     _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
     sfreq = float(raw.info["sfreq"])
     _check_range("window", window, 0, None, inclusive=False)

@@ -6,8 +6,12 @@
 re-implements it; the core never imports this package. See ``docs/server.md``.
 """
 
-from .app import create_app
-from .settings import Settings, default_db_url
-from .worker import Worker, run_worker
+from ..utils._extras import require_extra
+
+require_extra("server")
+
+from .app import create_app  # noqa: E402
+from .settings import Settings, default_db_url  # noqa: E402
+from .worker import Worker, run_worker  # noqa: E402
 
 __all__ = ["Settings", "Worker", "create_app", "default_db_url", "run_worker"]

@@ -3,7 +3,9 @@
 The app only wires things together: settings, the database (migrated to the
 newest Alembic revision at start-up), the object store, one exception
 handler turning the core's :class:`~dbrain.errors.DbrainError` into a JSON
-``{"detail": "<the core's one-line message>"}``, and the routers of
+``{"detail": "<the core's one-line message>"}``, the login guard
+(:mod:`.throttle`), the security headers and request limits
+(:mod:`.middleware`), and the routers of
 :mod:`dbrain.server.routes`, and the browser viewer's static files at
 ``/viewer/`` (``/`` redirects there). Analyses run in ``dbrain worker`` processes,
 never in the web process.
@@ -11,6 +13,7 @@ never in the web process.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -21,8 +24,10 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..errors import DbrainError, UnsupportedFormatError
 from .db import make_engine, make_sessionmaker, migrate
+from .middleware import SecurityMiddleware, docs_csp
 from .settings import Settings
 from .storage import ObjectStore
+from .throttle import LoginGuard
 
 #: The browser viewer's static files (index.html, viewer.js, viewer.css).
 STATIC = Path(__file__).parent / "static"
@@ -53,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.db_url)
     migrate(engine)
     app = FastAPI(
+        # One documentation page (/docs, under its own CSP); no OAuth redirect page, no ReDoc.
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         title="dbrain data centre",
         version=__version__,
         description=(
@@ -65,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.store = ObjectStore(settings.home)
+    app.state.login_guard = LoginGuard(settings)
 
     @app.exception_handler(DbrainError)
     async def _dbrain_error(request: Request, exc: DbrainError):
@@ -93,4 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # The browser EEG viewer: static files (no build step), talking only to the API above.
     app.mount("/viewer", StaticFiles(directory=STATIC, html=True), name="viewer")
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    @functools.cache
+    def swagger_csp(root_path: str) -> str:
+        # The same page FastAPI serves at /docs: its inline script is allowed by hash.
+        page = get_swagger_ui_html(openapi_url=root_path + app.openapi_url, title=f"{app.title} - Swagger UI")
+        return docs_csp(page.body.decode())
+
+    app.add_middleware(SecurityMiddleware, settings=settings, page_csp={app.docs_url: lambda scope: swagger_csp(scope.get("root_path", "").rstrip("/"))})
     return app

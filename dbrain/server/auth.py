@@ -1,47 +1,97 @@
 """Passwords (Argon2id), browser sessions, API tokens, roles and the audit log.
 
-* Passwords are hashed with Argon2id (argon2-cffi defaults); a login with an
-  unknown user name costs the same as one with a wrong password.
+* Passwords are hashed with Argon2id (argon2-cffi defaults) and must pass
+  :func:`password_problem` (zxcvbn strength and its common-password list).
+  Logins are throttled and verified off the event loop (:mod:`.throttle`).
 * A browser session is a random token in an ``HttpOnly``, ``SameSite=Strict``
   (and by default ``Secure``) cookie; only its SHA-256 is stored. Requests
   that change something with a session cookie must repeat the session's CSRF
   token in ``X-CSRF-Token``.
 * Scripts use API tokens (``Authorization: Bearer dbr_…``); only their
   SHA-256 is stored and the token is shown once, at creation.
-* Roles: ``admin`` (sites, users, audit log), ``clinician`` (sees the patient
-  identity of its own site, signs reports), ``technologist`` (uploads,
-  annotates), ``researcher`` (reads de-identified data of its site only).
-  Everything a user reads or changes is limited to its own site; other
-  sites' objects answer 404.
+* Roles are listed once, in :mod:`.roles`: site roles see and change only
+  their own site (other sites' objects answer 404, and the attempt is audited
+  in the other site's log); the instance administrator manages sites and
+  users and sees no patient data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from .db import ApiToken, AuditEvent, User, UserSession, utcnow
+from .roles import ANY_SITE_ROLE, CAN_ANALYSE, CAN_ANNOTATE, CAN_SEE_IDENTITY, CAN_SIGN, CAN_UPLOAD  # noqa: F401 - re-exported
 
 COOKIE = "dbrain_session"
 TOKEN_PREFIX = "dbr_"
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("dbrain-dummy-password")
 
-#: Roles allowed to do each kind of thing.
-CAN_UPLOAD = ("admin", "clinician", "technologist")
-CAN_ANALYSE = ("admin", "clinician", "technologist")
-CAN_ANNOTATE = ("clinician", "technologist")
-CAN_SEE_IDENTITY = ("clinician",)
-CAN_SIGN = ("clinician",)
-ANY_ROLE = ("admin", "clinician", "technologist", "researcher")
+#: Every site role (the routers' "anyone signed in at a site").
+ANY_ROLE = ANY_SITE_ROLE
+#: The lowest zxcvbn score (0-4) a new password must reach.
+MIN_PASSWORD_SCORE = 3
+#: zxcvbn's cost grows with the length; longer passwords are judged by their first 100 characters.
+_ZXCVBN_CHARS = 100
+
+
+def password_problem(password: str, user_inputs=()) -> str | None:
+    """Say why ``password`` may not be used, or return None when it may.
+
+    A password needs at least 10 characters, a zxcvbn strength score of at
+    least :data:`MIN_PASSWORD_SCORE` (of 4), and must not be essentially a
+    common password: zxcvbn's frequency list of leaked passwords, also
+    reversed, in l33t or with a few characters added (``password12``).
+
+    Parameters
+    ----------
+    password : str
+        The proposed password.
+    user_inputs : iterable of str
+        Words a guesser would try first (user name, site name).
+
+    Returns
+    -------
+    problem : str | None
+        One line for the user, or None.
+    """
+    if len(password) < 10:
+        return "the password must have at least 10 characters"
+    from zxcvbn import zxcvbn
+
+    judged = password[:_ZXCVBN_CHARS]
+    words = {w for u in user_inputs if u for w in [str(u)[:100], *re.split(r"[^A-Za-z0-9]+", str(u)[:100])] if len(w) > 2}
+    result = zxcvbn(judged, user_inputs=sorted(words))
+    for match in result["sequence"]:
+        if match.get("dictionary_name") == "passwords" and 2 * len(match["token"]) >= len(judged):
+            return "the password is a common (leaked) password or a small change of one; choose another"
+    if result["score"] < MIN_PASSWORD_SCORE:
+        hint = (result["feedback"].get("warning") or "").rstrip(".")
+        reason = f" ({hint.lower()})" if hint else ""
+        return f"the password is too easy to guess{reason}: use a longer phrase of unrelated words"
+    return None
+
+
+def revoke_credentials(db: Session, user_id: int) -> None:
+    """End all browser sessions and revoke all API tokens of a user (password change, reset, leaver).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    user_id : int
+    """
+    db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    db.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked.is_(False)).values(revoked=True))
 
 
 def hash_password(password: str) -> str:
@@ -115,7 +165,7 @@ class Principal:
     csrf_token: str | None = None
 
     @property
-    def site_id(self) -> int:
+    def site_id(self) -> int | None:
         return self.user.site_id
 
     @property

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-ROLES = ("admin", "clinician", "technologist", "researcher")
+from .roles import ROLES  # noqa: F401 - re-exported (the one role list is in roles.py)
 
 
 def utcnow() -> dt.datetime:
@@ -62,7 +62,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(150), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(20))
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    #: None only for the instance-level administrator (roles.INSTANCE_ADMIN).
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

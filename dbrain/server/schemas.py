@@ -7,7 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["admin", "clinician", "technologist", "researcher"]
+from .roles import ROLES, SITE_ROLES
+
+#: A role a site's API can give (never the instance administrator: only ``dbrain admin`` creates it).
+Role = Literal[SITE_ROLES]
+#: Any role a user can have.
+AnyRole = Literal[ROLES]
 
 
 class Problem(BaseModel):
@@ -25,8 +30,8 @@ class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     username: str
-    role: Role
-    site_id: int
+    role: AnyRole
+    site_id: int | None = Field(description="None for the instance administrator.")
     active: bool
 
 
@@ -46,6 +51,11 @@ class UserPatch(BaseModel):
     active: bool | None = None
     role: Role | None = None
     password: str | None = Field(default=None, min_length=10, max_length=1000)
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=10, max_length=1000)
 
 
 class SiteIn(BaseModel):

@@ -52,6 +52,38 @@ class Settings:
     deid_remove_date : bool
         De-identify uploads with the start date removed (EDF+ 01.01.85, time
         of day kept) instead of kept; the original date stays in no table.
+    max_body_bytes : int
+        Largest request body of every route but the upload (JSON bodies are
+        tiny); larger answers 413.
+    max_url_bytes : int
+        Longest request target (path and query); longer answers 414.
+    login_client_rate : str
+        Login attempts one client address may make (a ``limits`` rate string,
+        e.g. ``"30/minute"``); more answer 429 with ``Retry-After``.
+    login_free_failures : int
+        Consecutive failed logins of one account (or from one client) before
+        it is locked out.
+    login_lock_seconds : float
+        The first lock-out; it doubles with every further failure
+        (exponential back-off) up to ``login_lock_max_seconds``.
+    login_lock_max_seconds : float
+        The longest lock-out.
+    login_failure_window : float
+        Seconds after which an account's (or client's) failure count is
+        forgotten when no new failure came.
+    login_storage : str
+        Where the throttle's counters live, as a ``limits`` storage URI:
+        ``"memory://"`` (per web process) or ``"redis://host:6379"`` (shared by
+        all web processes of a deployment).
+    login_tarpit_seconds : float
+        How long a refused (429) login attempt is held before the answer: it
+        costs the server nothing (no thread, no CPU) and slows a flooding
+        client to one attempt per this time per connection.
+    argon2_workers : int
+        Threads that may verify passwords at once (Argon2 is deliberately
+        slow; the rest of the service keeps the other cores).
+    argon2_queue : int
+        Logins allowed to wait for a verification thread; more answer 429.
     """
 
     db_url: str | None = None
@@ -64,6 +96,17 @@ class Settings:
     ledger: bool = True
     max_upload_bytes: int = 20 * 1024**3
     deid_remove_date: bool = False
+    max_body_bytes: int = 1024**2
+    max_url_bytes: int = 8192
+    login_client_rate: str = "30/minute"
+    login_free_failures: int = 5
+    login_lock_seconds: float = 2.0
+    login_lock_max_seconds: float = 900.0
+    login_failure_window: float = 3600.0
+    login_storage: str = "memory://"
+    login_tarpit_seconds: float = 1.0
+    argon2_workers: int = 1
+    argon2_queue: int = 16
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):

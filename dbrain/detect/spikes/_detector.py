@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
+from ...channels._raw import as_normalized
 from ...errors import ParameterError, RecordingError
 from ...events import EVENT_COLUMNS, make_events
 from ...utils import _check_option, _check_range, _validate_type, logger
@@ -272,6 +273,7 @@ class SpikeDetector:
         dbrain.errors.RecordingError
             If the recording has too few scalp electrodes or a low sampling rate.
         """
+        raw = as_normalized(raw)
         if not hasattr(self, "threshold_"):
             self.fit()
         _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")

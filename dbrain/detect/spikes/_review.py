@@ -263,8 +263,17 @@ def _info(channels: list[str], sfreq: float = 100.0):
     return info
 
 
+#: Fewest electrodes a head map is interpolated from.
+MIN_HEAD_MAP_CHANNELS = 3
+
+
 def plot_topomap_values(values, channels, *, ax, cmap="RdBu_r", vlim=None, label=""):
     """Draw one value per electrode as a head map (MNE's ``plot_topomap`` on standard 10-05 positions).
+
+    Electrodes without a distinct standard position (T1/T2, Sp1/Sp2, Pg1/Pg2,
+    unknown labels, a second name for the same place) and non-finite values
+    are left out (:func:`dbrain.channels.head_positions`) and named under the
+    map; with fewer than three left the axes say why no map is drawn.
 
     Parameters
     ----------
@@ -284,17 +293,30 @@ def plot_topomap_values(values, channels, *, ax, cmap="RdBu_r", vlim=None, label
 
     Returns
     -------
-    image : matplotlib.image.AxesImage
+    image : matplotlib.image.AxesImage | None
+        None when no map could be drawn.
     """
-    values = np.asarray(values, float)
+    from ...channels import head_positions
+
+    values = np.asarray(values, float).reshape(-1)
+    sel = head_positions(list(channels), values)
+    note = sel.note()
+    if len(sel.channels) < MIN_HEAD_MAP_CHANNELS:
+        ax.set_axis_off()
+        why = f"head map not drawn: {len(sel.channels)} electrode(s) with a standard position"
+        ax.text(0.5, 0.5, why + (f"\n{note}" if note else ""), ha="center", va="center", fontsize=7, wrap=True, transform=ax.transAxes)
+        return None
+    values = values[sel.index]
     if vlim is None:
         m = float(np.nanmax(np.abs(values))) or 1.0
         vlim = (-m, m) if np.nanmin(values) < 0 else (0.0, m)
     im, _ = mne.viz.plot_topomap(
-        values, _info(channels), axes=ax, show=False, cmap=cmap, vlim=vlim, names=list(channels), sensors=True, contours=0
+        values, _info(sel.channels), axes=ax, show=False, cmap=cmap, vlim=vlim, names=sel.channels, sensors=True, contours=0
     )
     cbar = ax.figure.colorbar(im, ax=ax, shrink=0.7)
     cbar.set_label(label, fontsize="small")
+    if note:
+        ax.text(0.5, -0.02, note, ha="center", va="top", fontsize=6, wrap=True, transform=ax.transAxes)
     return im
 
 

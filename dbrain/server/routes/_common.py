@@ -22,6 +22,28 @@ ERRORS = {401: {"description": "Not authenticated"}, 403: {"description": "Role 
 NOT_FOUND = {404: {"description": "Not found (or another site's)"}}
 
 
+def other_site(db: Session, who: Principal, row, object_type: str, object_id: int) -> None:
+    """Audit an attempt on another site's object in THAT site's log (the caller then answers 404).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    who : Principal
+    row : a row with ``site_id``, or None (no such object: nothing to audit)
+    object_type : str
+    object_id : int
+    """
+    if row is None:
+        return
+    from ..auth import audit
+
+    target = row.site_id
+    db.rollback()  # nothing of the refused request is kept but this row
+    detail = {"reason": "other site", "from_site": who.site_id}
+    audit(db, who, "cross-site", object_type=object_type, object_id=object_id, site_id=target, outcome="denied", detail=detail)
+    db.commit()
+
+
 def recording_of_site(db: Session, who: Principal, recording_id: int) -> Recording:
     """Return the recording if it belongs to the caller's site, else raise 404.
 
@@ -37,6 +59,7 @@ def recording_of_site(db: Session, who: Principal, recording_id: int) -> Recordi
     """
     rec = db.get(Recording, recording_id)
     if rec is None or rec.site_id != who.site_id:
+        other_site(db, who, rec, "recording", recording_id)
         raise HTTPException(404, f"no recording {recording_id}")
     return rec
 
@@ -56,6 +79,7 @@ def analysis_of_site(db: Session, who: Principal, analysis_id: int) -> Analysis:
     """
     row = db.get(Analysis, analysis_id)
     if row is None or row.site_id != who.site_id:
+        other_site(db, who, row, "analysis", analysis_id)
         raise HTTPException(404, f"no analysis {analysis_id}")
     return row
 

@@ -192,21 +192,27 @@ def _report_out(request: Request, row: Analysis, report: Report) -> ReportOut:
 
     settings = request.app.state.settings
     signed = provenance.find_index(settings, "report-signed", report.sha256) if report.status == "signed" else None
+    from .ledger import public_receipt
+
     out = ReportOut.model_validate(report)
-    out.provenance = provenance.receipts(settings, [row.ledger_index, signed])
+    out.provenance = [public_receipt(r) for r in provenance.receipts(settings, [row.ledger_index, signed])]  # no server paths
     return out
 
 
 @router.post(
     "/api/analyses/{analysis_id}/report/sign",
     response_model=ReportOut,
-    responses={**ERRORS, **NOT_FOUND, 409: {"description": "Signed"}},
+    responses={**ERRORS, **NOT_FOUND, 409: {"description": "Already signed, or the analysis is not done (failed)"}},
 )
 def sign_report(
     analysis_id: IdPath, request: Request, who: Principal = Depends(require(*CAN_SIGN)), db: Session = Depends(get_db)
 ) -> ReportOut:
     """Sign the report (clinicians of the site): it has been reviewed and confirmed."""
     row = analysis_of_site(db, who, analysis_id)
+    if row.status != "done":
+        # A failed analysis (e.g. no usable EEG channel) has nothing a clinician may confirm.
+        why = f": {row.error}" if row.error else ""
+        raise HTTPException(409, f"analysis {analysis_id} is {row.status}{why}; its report cannot be signed")
     report = db.scalar(select(Report).where(Report.analysis_id == row.id))
     if report is None:
         raise HTTPException(404, f"analysis {analysis_id} has no report (yet)")

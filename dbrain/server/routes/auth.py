@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -17,41 +19,99 @@ from ..auth import (
     get_db,
     hash_password,
     new_token,
+    password_problem,
+    revoke_credentials,
     token_hash,
-    verify_password,
 )
-from ..db import ApiToken, User, UserSession, utcnow
-from ..schemas import LoginIn, MeOut, TokenCreated, TokenIn, TokenOut, UserOut
+from ..db import ApiToken, Site, User, UserSession, utcnow
+from ..schemas import LoginIn, MeOut, PasswordChangeIn, TokenCreated, TokenIn, TokenOut, UserOut
+from ..throttle import TooManyAttempts
 from ._common import ERRORS, NOT_FOUND, IdPath
 
 router = APIRouter(tags=["auth"])
 _ = hash_password  # re-exported for the admin CLI
 
 
-@router.post("/api/auth/login", response_model=MeOut, responses={401: {"description": "Wrong user name or password"}})
-def login(body: LoginIn, request: Request, response: Response, db: Session = Depends(get_db)) -> MeOut:
+def client_address(request: Request) -> str:
+    """The client's address as the throttle sees it (behind a proxy: run uvicorn with ``--proxy-headers``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _find_user(app, username: str) -> tuple[int, str, bool, int | None] | None:
+    with app.state.sessionmaker() as db:
+        user = db.scalar(select(User).where(User.username == username))
+        db.commit()
+        return None if user is None else (user.id, user.password_hash, user.active, user.site_id)
+
+
+def _login_failed(app, request: Request, username: str, found, lock: float, action: str = "auth.login") -> None:
+    """Audit a failed login under the account's site (unknown accounts: no site); never the password."""
+    with app.state.sessionmaker() as db:
+        site_id = found[3] if found is not None else None
+        detail = {"username": username[:150], "known_account": found is not None}
+        events = [audit(db, None, action, site_id=site_id, request=request, outcome="denied", detail=detail)]
+        if lock > 0:
+            lockout = {**detail, "seconds": round(lock, 1)}
+            events.append(audit(db, None, "auth.lockout", site_id=site_id, request=request, outcome="denied", detail=lockout))
+        for event in events:
+            event.user_id = found[0] if found is not None else None
+        db.commit()
+
+
+def _start_session(app, request: Request, user_id: int) -> tuple[str, MeOut]:
+    settings = app.state.settings
+    token = new_token()
+    with app.state.sessionmaker() as db:
+        user = db.get(User, user_id)
+        now = utcnow()
+        session = UserSession(
+            token_hash=token_hash(token), user_id=user.id, csrf_token=new_token(), created_at=now, expires_at=now + dt.timedelta(hours=settings.session_hours)
+        )
+        db.execute(delete(UserSession).where(UserSession.expires_at < now))
+        db.add(session)
+        who = Principal(user, "session", session.csrf_token)
+        audit(db, who, "auth.login", request=request)
+        db.commit()
+        return token, MeOut(user=UserOut.model_validate(user), csrf_token=session.csrf_token)
+
+
+async def _too_many(request: Request, exc: TooManyAttempts) -> HTTPException:
+    # Held before answering (no thread, no CPU): a flooding client gets one refusal per tarpit per connection,
+    # so refusals cannot become a cheap flood of their own that starves the event loop.
+    await asyncio.sleep(min(exc.retry_after, request.app.state.settings.login_tarpit_seconds))
+    return HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+
+@router.post(
+    "/api/auth/login",
+    response_model=MeOut,
+    responses={401: {"description": "Wrong user name or password"}, 429: {"description": "Throttled or locked out; see Retry-After"}},
+)
+async def login(body: LoginIn, request: Request, response: Response) -> MeOut:
     """Check the password (Argon2) and start a browser session (an HttpOnly cookie).
 
     The answer's ``csrf_token`` must be sent as ``X-CSRF-Token`` with every
-    request that changes something while using the cookie.
+    request that changes something while using the cookie. Attempts are
+    throttled per client address and per account; repeated failures lock
+    the account (and the client) out for a time that doubles with every
+    further failure: 429 with ``Retry-After`` (docs/server.md).
     """
-    user = db.scalar(select(User).where(User.username == body.username))
-    ok = verify_password(user.password_hash if user is not None else None, body.password)
-    if not ok or not user.active:
-        audit(db, None, "auth.login", request=request, outcome="denied", detail={"username": body.username[:150]})
-        db.commit()
+    app = request.app
+    guard = app.state.login_guard
+    client = client_address(request)
+    try:
+        guard.check(body.username, client)
+        found = await run_in_threadpool(_find_user, app, body.username)
+        ok = await guard.verify(found[1] if found is not None else None, body.password)
+    except TooManyAttempts as exc:
+        raise await _too_many(request, exc) from None
+    if not ok or not found[2]:
+        lock = guard.failed(body.username, client)
+        await run_in_threadpool(_login_failed, app, request, body.username, found, lock)
         raise HTTPException(401, "wrong user name or password")
-    token = new_token()
-    settings = request.app.state.settings
-    now = utcnow()
-    session = UserSession(
-        token_hash=token_hash(token), user_id=user.id, csrf_token=new_token(), created_at=now, expires_at=now + dt.timedelta(hours=settings.session_hours)
-    )
-    db.execute(delete(UserSession).where(UserSession.expires_at < now))
-    db.add(session)
-    who = Principal(user, "session", session.csrf_token)
-    audit(db, who, "auth.login", request=request)
-    db.commit()
+    guard.succeeded(body.username)
+    token, out = await run_in_threadpool(_start_session, app, request, found[0])
+    settings = app.state.settings
     response.set_cookie(
         COOKIE,
         token,
@@ -61,7 +121,57 @@ def login(body: LoginIn, request: Request, response: Response, db: Session = Dep
         samesite="strict",
         path="/",
     )
-    return MeOut(user=UserOut.model_validate(user), csrf_token=session.csrf_token)
+    return out
+
+
+@router.post(
+    "/api/auth/password",
+    status_code=204,
+    responses={**ERRORS, 422: {"description": "Weak password"}, 429: {"description": "Throttled or locked out"}},
+)
+async def change_password(body: PasswordChangeIn, request: Request, who: Principal = Depends(current_principal)) -> Response:
+    """Change the caller's own password (the current one is checked, as a login).
+
+    Every browser session and API token of the user ends, this one included:
+    log in again with the new password.
+    """
+    app = request.app
+    guard = app.state.login_guard
+    client = client_address(request)
+    username = who.user.username
+    try:
+        guard.check(username, client)
+        ok = await guard.verify(who.user.password_hash, body.current_password)
+    except TooManyAttempts as exc:
+        raise await _too_many(request, exc) from None
+    if not ok:
+        lock = guard.failed(username, client)
+        await run_in_threadpool(_login_failed, app, request, username, (who.user.id, "", True, who.site_id), lock, "user.password")
+        raise HTTPException(401, "the current password is wrong")
+    problem = await run_in_threadpool(_password_problem_for, app, body.new_password, username, who.site_id)
+    if problem:
+        raise HTTPException(422, problem)
+    new_hash = await asyncio.wrap_future(guard.pool.submit(hash_password, body.new_password))
+
+    def store() -> None:
+        with app.state.sessionmaker() as db:
+            user = db.get(User, who.user.id)
+            user.password_hash = new_hash
+            revoke_credentials(db, user.id)
+            audit(db, who, "user.password", object_type="user", object_id=user.id, request=request)
+            db.commit()
+
+    await run_in_threadpool(store)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _password_problem_for(app, password: str, username: str, site_id: int | None) -> str | None:
+    with app.state.sessionmaker() as db:
+        site = db.get(Site, site_id) if site_id is not None else None
+        db.commit()
+        return password_problem(password, [username, site.name if site is not None else None, "dbrain"])
 
 
 @router.post("/api/auth/logout", status_code=204, responses=ERRORS)

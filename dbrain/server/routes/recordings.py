@@ -24,7 +24,7 @@ from ..schemas import (
     WindowOut,
 )
 from ..storage import TooLarge, astream_to_file
-from ._common import ERRORS, MAX_ID, NOT_FOUND, IdPath, recording_of_site, recording_out
+from ._common import ERRORS, MAX_ID, NOT_FOUND, IdPath, other_site, recording_of_site, recording_out
 
 router = APIRouter(tags=["recordings"])
 anyone = require(*ANY_ROLE)
@@ -37,6 +37,16 @@ _UPLOAD_BODY = {
 }
 
 
+def _without_names(message: str, filename: str, upload) -> str:
+    """The core's message with every form of the uploaded file's name and path replaced by ``[upload]``."""
+    from pathlib import Path
+
+    names = {filename, safe_filename(filename), Path(filename).name, str(upload), upload.name, str(upload.parent)}
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        message = message.replace(name, "[upload]")
+    return " ".join(message.split())[:500]
+
+
 def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOut:
     settings, store = app.state.settings, app.state.store
     with app.state.sessionmaker() as db:
@@ -45,7 +55,9 @@ def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOu
             db.commit()
         except DbrainError as exc:
             db.rollback()
-            audit(db, who, "recording.upload", outcome="failed", detail={"error": " ".join(str(exc).split())[:500]})
+            # The file name often names the patient: the audit keeps the upload's hash, never its name.
+            detail = {"error": _without_names(str(exc), filename, upload), "error_type": type(exc).__name__, "original_sha256": sha}
+            audit(db, who, "recording.upload", outcome="failed", detail=detail)
             db.commit()
             raise
         if settings.ledger:
@@ -266,6 +278,7 @@ def _ledger_annotations(request: Request, db: Session, who: Principal, rec: Reco
 def _annotation(db: Session, who: Principal, annotation_id: int) -> tuple[Annotation, Recording]:
     row = db.get(Annotation, annotation_id)
     if row is None or row.site_id != who.site_id:
+        other_site(db, who, row, "annotation", annotation_id)
         raise HTTPException(404, f"no annotation {annotation_id}")
     return row, db.get(Recording, row.recording_id)
 
@@ -312,6 +325,7 @@ def patient_identity(patient_id: IdPath, request: Request, who: Principal = Depe
     """A patient's identity from the original header (clinicians of the same site only)."""
     patient = db.get(Patient, patient_id)
     if patient is None or patient.site_id != who.site_id:
+        other_site(db, who, patient, "patient", patient_id)
         raise HTTPException(404, f"no patient {patient_id}")
     ident = db.scalar(select(PatientIdentity).where(PatientIdentity.patient_id == patient.id))
     audit(db, who, "identity.read", object_type="patient", object_id=patient.id, patient_id=patient.id, request=request)

@@ -49,7 +49,8 @@ def sqlite_url(tmp_path):
 
 
 class World:
-    """An app with two sites and one user of each role at site A (plus a clinician at B), with API tokens."""
+    """An app with two sites and one user of each role at site A (plus a clinician, a technologist and an
+    admin at B, and the instance administrator ``root``), with API tokens."""
 
     def __init__(self, app, client):
         self.app = app
@@ -85,9 +86,12 @@ def _make_world(db_url: str, home: Path, **settings):
             "res": ("researcher", a),
             "clin_b": ("clinician", b),
             "tech_b": ("technologist", b),
+            "admin_b": ("admin", b),
+            "res_b": ("researcher", b),
+            "root": ("instance_admin", None),
         }
         for name, (role, site) in people.items():
-            user = User(username=name, password_hash=password_hash(), role=role, site_id=site.id)
+            user = User(username=name, password_hash=password_hash(), role=role, site_id=site.id if site is not None else None)
             db.add(user)
             db.flush()
             token = new_token("dbr_")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DbrainError, ParameterError
+from ..utils._extras import require_extra
 from . import _store
 
 
@@ -30,6 +31,7 @@ def connect(store: str | os.PathLike):
         empty) and one per step table found (``qeeg``, ``network`` …), each
         with the partition columns ``dataset`` and ``subject`` (text).
     """
+    require_extra("batch", "duckdb")
     import duckdb
 
     store = Path(store).expanduser()
@@ -69,6 +71,7 @@ def query(sql: str, store: str | os.PathLike) -> pd.DataFrame:
     -------
     result : pandas.DataFrame
     """
+    require_extra("batch", "duckdb")
     import duckdb
 
     con = connect(store)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
+from ..utils._extras import require_extra
 from ..utils.check import _validate_type
 from ._query import connect
 
@@ -193,6 +194,7 @@ def analysis_values(results: dict) -> pd.DataFrame:
         Columns ``source, feature, channel, value``; equal to
         :func:`recording_values` of the same analysis stored by :func:`run_batch`.
     """
+    require_extra("batch", "duckdb")
     import duckdb
 
     from . import _store
