@@ -63,12 +63,31 @@ class Param:
 
 
 def as_schema(params: dict | None) -> dict[str, Param]:
-    """A schema from ``{name: Param | default}`` (a bare default is ``Param(default)``)."""
+    """A schema from ``{name: Param | default}`` (a bare default is ``Param(default)``).
+
+    Parameters
+    ----------
+    params : dict | None
+        Parameter name to :class:`Param` or default value.
+
+    Returns
+    -------
+    schema : dict of str to Param
+    """
     return {k: v if isinstance(v, Param) else Param(v) for k, v in (params or {}).items()}
 
 
 def defaults(schema: dict[str, Param]) -> dict[str, Any]:
-    """The default value of every parameter."""
+    """The default value of every parameter.
+
+    Parameters
+    ----------
+    schema : dict of str to Param
+
+    Returns
+    -------
+    defaults : dict
+    """
     return {k: p.default for k, p in schema.items()}
 
 

@@ -36,7 +36,17 @@ _PRODUCTS: dict[str, type[Product]] = {}
 
 
 def register_product(cls: type[Product]) -> type[Product]:
-    """Register a :class:`Product` subclass under its ``name`` (a class decorator)."""
+    """Register a :class:`Product` subclass under its ``name`` (a class decorator).
+
+    Parameters
+    ----------
+    cls : type
+        The :class:`Product` subclass.
+
+    Returns
+    -------
+    cls : type
+    """
     if not cls.name or cls.name in _PRODUCTS:
         raise RuntimeError(f"product {cls.name!r} has no name or is registered twice")
     _PRODUCTS[cls.name] = cls

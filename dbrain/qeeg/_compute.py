@@ -506,6 +506,10 @@ def compute_qeeg(
         Called with the fraction done (0–1) after each chunk.
     verbose : bool | str | int | None
         Log level for this call.
+    _feed : dbrain.qeeg._stream.SampleFeed | None
+        Private, for :class:`dbrain.engine.QEEGStep`: read the samples from this
+        feed (pushed by the analysis engine) instead of from ``raw``, which then
+        only describes the channels; the results are the same.
 
     Returns
     -------
