@@ -1,10 +1,10 @@
-"""What the rule-based pattern classifier says for each of the 12 IIIC development segments.
+"""What the shipped pattern classifier says for each of the 12 IIIC development segments.
 
     python benchmarks/eval_patterns.py [--data ../shared/data/patterns/iiic-dev]
 
 Prints one row per segment (expert label, predicted class, the six probabilities and the features) and
-the confusion table. The rules' thresholds were chosen while looking at these segments: the numbers are
-development results, not a validation.
+the confusion table. The shipped model was trained on these segments (in-sample: a development result, not a
+validation); the leave-one-segment-out figures come from ``scripts/train_pattern_model.py`` (docs/patterns.md).
 """
 
 from __future__ import annotations

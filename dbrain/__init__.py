@@ -9,6 +9,7 @@ The verbs a notebook needs are here, on plain MNE objects, imported lazily so
     qeeg = dbrain.compute_qeeg(raw)                         # QEEGResult; .to_frame(), .bandpower()
     seizures = dbrain.detect_seizures(raw)                  # events DataFrame
     spikes = dbrain.detect_spikes(raw)
+    patterns = dbrain.detect_patterns(raw)                  # LPD/GPD/LRDA/GRDA events
     dbrain.analyze("patient.edf", "results/")               # the whole analysis and report
 
 Everything else stays in its package, one per concern: ``dbrain.io``,
@@ -33,7 +34,8 @@ _lazy_getattr, _lazy_dir, __all__ = _lazy.attach(
         "io": ["read_recording"],
         "channels": ["normalize_raw"],
         "qeeg": ["compute_qeeg"],
-        "detect": ["SeizureDetector", "detect_seizures"],
+        "detect": ["SeizureDetector", "PatternClassifier", "detect_seizures"],
+        "detect.patterns": ["detect_patterns"],
         "detect.spikes": ["SpikeDetector", "detect_spikes"],
         "network": ["compute_connectivity"],
     },

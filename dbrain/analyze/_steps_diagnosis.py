@@ -17,6 +17,10 @@ MIN_CHANNELS = 4
 SLOW_ALPHA_PEAK = 8.0
 #: Without an alpha peak, a (theta+delta)/(alpha+beta) ratio above this counts as diffuse slowing.
 SLOW_RATIO = 1.5
+#: A mean artifact strength (qEEG step, 0 clean - 1 unusable) from this on gates the screens (dbrain's threshold).
+HEAVY_ARTIFACT = 0.5
+#: Event types after which resting-state screens are not meaningful.
+_ACUTE = ("sz", "lpd", "gpd", "lrda", "grda", "burst_suppression")
 
 
 _LABELS = {
@@ -55,6 +59,83 @@ def _case_table(store, path) -> pd.DataFrame:
     return pd.read_parquet(store)
 
 
+def _gates(ctx: AnalysisContext, events: pd.DataFrame, *, artifact: bool = True) -> str | None:
+    """Why no screen applies to this recording (seizures, acute patterns, heavy artifact), or None.
+
+    ``artifact=False`` leaves out the qEEG artifact gate (for a screen that rescales the recording and chooses its own
+    clean EEG, as the ADHD screen does: the qEEG artifact score uses absolute amplitudes).
+    """
+    types = events["eventType"].astype(str).str.lower() if len(events) and "eventType" in events else pd.Series(dtype=str)
+    n_sz = int((types == "sz").sum())
+    if n_sz:
+        return (
+            f"{n_sz} seizure(s) detected in this recording: the screens assume awake resting interictal EEG "
+            "(review the seizures themselves)"
+        )
+    acute = sorted(set(types) & set(_ACUTE))
+    if acute:
+        return f"{', '.join(acute)} events in this recording: the screens assume awake resting EEG"
+    qeeg = ctx.results.get("qeeg") if artifact else None
+    art = (qeeg.summary or {}).get("mean_artifact_strength") if qeeg is not None else None
+    if art is not None and np.isfinite(art) and art >= HEAVY_ARTIFACT:
+        return f"heavy artifact (mean artifact strength {art:.2f}, from {HEAVY_ARTIFACT:g} on the screens are not run)"
+    return None
+
+
+#: The ADHD screen runs only below this age (years).
+CHILD_AGE = 18.0
+ADHD_CAVEAT = (
+    "ADHD screen and theta/beta ratio: an aid beside a full clinical assessment only (as the FDA's 2013 NEBA decision "
+    "allows), trained on 80 children aged 7-12 of one site during a counting task; modest subject-wise accuracy (model card)"
+)
+
+
+def _theta_beta(values: pd.Series, screen) -> dict | None:
+    """The standardised theta/beta ratio as a z-score against the ADHD model's control-children norms."""
+    norms = (getattr(screen, "applicability_", None) or {}).get("theta_beta_norms")
+    ratio = float(values.get("theta_beta_ratio", np.nan))
+    if not norms or not np.isfinite(ratio) or ratio <= 0:
+        return None
+    z = (np.log(ratio) - norms["mean_log"]) / norms["sd_log"]
+    return {
+        "ratio": ratio,
+        "z": float(z),
+        "definition": f"{norms['channel']}, theta {norms['bands_hz']['theta']} Hz / beta {norms['bands_hz']['beta']} Hz power, "
+        f"{norms['scale']}",
+        "norms": f"{norms['n_controls']} control children, {norms['ages']}, {norms['condition']}",
+        "limits": "an aid only, never alone (FDA 2013, NEBA); task-based norms from one site; rises with drowsiness",
+    }
+
+
+def _caveats(s: dict) -> str:
+    """One line: why a screen has no probability, else its interval notes, theta/beta z-score and caveats."""
+    if s.get("reason"):
+        return s["reason"]
+    parts = list(s.get("interval_notes", []))
+    tb = s.get("theta_beta")
+    if tb:
+        parts.append(f"theta/beta ratio {tb['ratio']:.2f}, z = {tb['z']:+.1f} vs {tb['norms']} ({tb['limits']})")
+    return "; ".join(parts + list(s.get("caveats", [])))
+
+
+def _not_applicable(name: str, reason: str, model: str) -> dict:
+    return {
+        "screen": name,
+        "status": "not applicable",
+        "applicable": False,
+        "outcome": "not applicable",
+        "reason": reason,
+        "probability": None,
+        "interval": None,
+        "interval_notes": [],
+        "threshold": None,
+        "drivers": [],
+        "model": model,
+        "features_imputed": [],
+        "n_features": 0,
+    }
+
+
 def _num(v):
     return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v
 
@@ -63,13 +144,29 @@ def _num(v):
     "diagnosis",
     "1",
     requires=("recording", "seizures", "qeeg", "spikes", "patterns", "network", "norms"),
-    description="Dementia and epilepsy screening, cited decision aids and similar cases (DIR/diagnosis.json)",
-    params={"dementia_model": None, "epilepsy_model": None, "store": None, "max_duration": 300.0},
+    description="Dementia, epilepsy and child ADHD screening, cited decision aids and similar cases (DIR/diagnosis.json)",
+    params={
+        "dementia_model": None,
+        "epilepsy_model": None,
+        "adhd_model": None,
+        "store": None,
+        "max_duration": 300.0,
+        "age": None,
+    },
 )
-def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=None, store=None, max_duration=300.0):
-    """Dementia and epilepsy screening, cited decision aids and similar cases."""
+def diagnosis_step(
+    ctx: AnalysisContext, dementia_model=None, epilepsy_model=None, adhd_model=None, store=None, max_duration=300.0, age=None
+):
+    """Dementia, epilepsy and (under 18) ADHD screening, cited decision aids and similar cases.
+
+    Every screen is gated: "not applicable" with the reason when the
+    recording has seizures or other acute patterns, heavy artifact, or when the
+    person's age (``age``, else the header's birth date) is outside the range
+    the screen applies to.
+    """
     from ..diagnosis import (
         DISCLAIMER,
+        ADHDScreen,
         DementiaScreen,
         EpilepsyScreen,
         findings_from_events,
@@ -77,6 +174,7 @@ def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=Non
         similar_cases,
         suggestions,
     )
+    from ._steps_norms import recording_age
 
     n_eeg = sum(1 for c in ctx.raw.get_channel_types() if c == "eeg")
     events = _events(ctx)
@@ -84,21 +182,49 @@ def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=Non
     blocks = [Note(DISCLAIMER, "info")]
     screens = []
     feats = None
+    if age is None:
+        age, age_source = recording_age(ctx.raw), "header birth date"
+    else:
+        age, age_source = float(age), "given"
+    gate = _gates(ctx, events)
     if n_eeg < MIN_CHANNELS:
         blocks.append(Note(f"No screening: {n_eeg} EEG channel(s), at least {MIN_CHANNELS} needed."))
     else:
         feats = recording_features(ctx.raw, max_duration=float(max_duration))
         X = feats.to_frame()
-        for cls, path in ((DementiaScreen, dementia_model), (EpilepsyScreen, epilepsy_model)):
+        for cls, path in ((DementiaScreen, dementia_model), (EpilepsyScreen, epilepsy_model), (ADHDScreen, adhd_model)):
+            model_name = str(path) if path else f"shipped ({cls._name})"
+            why = gate
+            if cls is ADHDScreen:
+                why = _gates(ctx, events, artifact=False)
+            if cls is ADHDScreen and not why:
+                if age is None:
+                    why = "age unknown (no --age and no birth date in the header): the ADHD screen runs only for people under 18"
+                elif age >= CHILD_AGE:
+                    why = f"age {age:g} y: the ADHD screen runs only for people under {CHILD_AGE:g}"
+            if why:
+                screens.append(_not_applicable(cls._name, why, model_name))
+                continue
             screen = cls.load(path)
-            res = screen.assess(X)[0]
-            res["model"] = str(path) if path else f"shipped ({cls._name})"
-            res["features_imputed"] = [f for f in screen.features_ if f in feats.missing]
+            if cls is ADHDScreen:
+                # the ADHD model saw the first 60 s of each child, rescaled (units unknown): the same here
+                scale = (screen.applicability_ or {}).get("scale_to_uv")
+                fa = recording_features(ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale)
+                res = screen.assess(fa.to_frame(), age=age)[0]
+                res["theta_beta"] = _theta_beta(fa.values, screen)
+                res["caveats"] = [ADHD_CAVEAT]
+            else:
+                fa = feats
+                res = screen.assess(X, age=age)[0]
+            res["model"] = model_name
+            res["features_imputed"] = [f for f in screen.features_ if f in fa.missing]
             res["n_features"] = len(screen.features_)
             screens.append(res)
             name = res["screen"]
             if res["outcome"] == "insufficient data":
                 findings.append({"finding": "insufficient_data", "evidence": f"{name} screen: {res['reason']}"})
+            elif res["outcome"] == "not applicable":
+                pass  # no finding, hence no suggestion, from a screen that does not apply
             else:
                 findings.append(
                     {
@@ -109,16 +235,8 @@ def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=Non
                         else f"{name} screen probability {res['probability']:.2f}",
                     }
                 )
-        acute = sorted(
-            {f["finding"] for f in findings if f["finding"] in ("sz", "lpd", "gpd", "lrda", "grda", "burst_suppression")}
-        )
-        if acute:
-            blocks.append(
-                Note(
-                    f"This recording has {', '.join(acute)} events: the screens assume awake resting EEG and their "
-                    "probabilities are not meaningful here."
-                )
-            )
+        if gate:
+            blocks.append(Note(f"Screens not applicable: {gate}."))
         slow = _slowing(feats.values)
         if slow:
             findings.append(slow)
@@ -136,6 +254,8 @@ def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=Non
             store_note = f"The data store '{store}' holds no other recording with diagnosis features."
     doc = {
         "disclaimer": DISCLAIMER,
+        "age": age,
+        "age_source": None if age is None else age_source,
         "clean_seconds": None if feats is None else feats.clean_seconds,
         "channels": [] if feats is None else feats.ch_names,
         "features": {} if feats is None else {k: _num(float(v)) for k, v in feats.values.items()},
@@ -156,9 +276,10 @@ def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=Non
                     "outcome": s["outcome"],
                     "probability": p,
                     "interval (5–95 %)": iv,
-                    "threshold": f"{s['threshold']:.2f}",
+                    "threshold": "n/a" if s["threshold"] is None else f"{s['threshold']:.2f}",
                     "features imputed": f"{len(s['features_imputed'])} of {s['n_features']}",
                     "main drivers": ", ".join(f"{d['feature']} ({d['direction']})" for d in s["drivers"][:3]),
+                    "reason / caveats": _caveats(s),
                 }
             )
         blocks.append(
@@ -169,9 +290,10 @@ def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=Non
         )
         blocks.append(
             Paragraph(
-                "The shipped screens were trained on small research cohorts (dementia: 88 people, 8 s of eyes-closed EEG each; "
-                "epilepsy: 65 people, 14-channel consumer headset) and assume awake resting EEG. Their probabilities do not "
-                "transfer reliably to other amplifiers, montages or clinical states; treat them as a research aid."
+                "The shipped screens were trained on small research cohorts (dementia: 131 people of two cohorts, evaluated "
+                "leave-one-cohort-out; epilepsy: 65 people, 14-channel consumer headset) and assume awake resting EEG. "
+                "Their probabilities transfer only partly to other amplifiers, montages or clinical states (see the model "
+                "cards); treat them as a research aid."
             )
         )
         blocks.append(KeyValues([("Clean EEG used", f"{feats.clean_seconds:.0f} s on {len(feats.ch_names)} channels")]))
@@ -197,7 +319,9 @@ def diagnosis_step(ctx: AnalysisContext, dementia_model=None, epilepsy_model=Non
         blocks.append(Table(cases))
     summary = {
         "computed": bool(screens),
-        "screens": {s["screen"]: {"outcome": s["outcome"], "probability": s["probability"]} for s in screens},
+        "screens": {
+            s["screen"]: {"outcome": s["outcome"], "probability": s["probability"], "reason": s.get("reason")} for s in screens
+        },
         "n_findings": len(findings),
         "n_suggestions": len(sugg),
         # the feature vector, so feature stores built from summaries (dbrain batch) can find similar cases

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..detect import reconcile_windows
 from ..detect.patterns import PATTERN_CLASSES, PATTERN_EVENT_TYPES, THRESHOLDS, classify_patterns, plot_pattern_timeline
 from ..errors import RecordingError
 from ..report import Figure, KeyValues, Note, Section, Table
@@ -10,7 +11,7 @@ from ._registry import AnalysisContext, StepResult, register_step, unusable_reas
 
 @register_step(
     "patterns",
-    "2",
+    "3",
     description="Rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) per 10 s window: timeline, prevalence, events.",
     params={"window": 10.0},
 )
@@ -29,11 +30,12 @@ def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
             summary={"computed": False, "reason": reason},
             sections=[Section("Rhythmic and periodic patterns", "patterns", [Note(f"No pattern classification: {reason}.")])],
         )
-    w = result.windows
-    share = {c: float(100.0 * (w["label"] == c).mean()) for c in PATTERN_CLASSES}
+    rec = _reconcile(ctx, result, raw)
+    w = rec.windows
+    share = {c: float(100.0 * (w["decision"] == c).mean()) for c in PATTERN_CLASSES}
     facts = [("Windows", f"{len(w)} × {window:g} s")]
     for c in PATTERN_CLASSES:
-        sub = w[w["label"] == c]
+        sub = w[w["decision"] == c]
         if len(sub) and c != "other":
             facts.append(
                 (
@@ -45,10 +47,11 @@ def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
     facts.append(("Other (no pattern)", f"{share['other']:.1f} % of windows"))
     blocks = [
         Note(
-            "Rule-based classification on ACNS 2021 definitions (delta dominance, kurtosis and regularity of the discharge "
-            "train, hemisphere power share, amplitude and evolution; frontal-polar eye activity vetoed; events need two "
-            "consecutive windows), checked only on 12 development segments: decision support, to be confirmed in the EEG. "
-            "Seizure windows are shown here; seizure events come from the seizure step.",
+            "A small learned classifier on ACNS 2021 definition features (delta dominance, kurtosis and regularity of the "
+            "discharge train, hemisphere power share, amplitude and evolution, frontal-polar share), trained on simulated "
+            "patterns and 12 development segments (see docs/patterns.md); periodic discharges at 2.5 Hz or faster are a "
+            "seizure by definition; events need two consecutive windows. Each window has one decision, reconciled with the "
+            "seizure detector: decision support, to be confirmed in the EEG.",
             "info",
         ),
         KeyValues(facts),
@@ -57,8 +60,9 @@ def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
             caption="Class probabilities per window and the frequency of the winning pattern.",
         ),
     ]
-    if len(result.events):
-        ev = result.events[["onset", "duration", "eventType", "confidence", "channels"]].copy()
+    blocks += _reconciled_blocks(w)
+    if len(rec.events):
+        ev = rec.events[["onset", "duration", "eventType", "confidence", "channels"]].copy()
         ev["confidence"] = ev["confidence"].round(2)
         blocks.append(Table(ev, max_rows=30, caption="Pattern events (runs of consecutive windows).", more_in="events.tsv"))
     prevalence = result.prevalence()
@@ -70,13 +74,42 @@ def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
         "computed": True,
         "n_windows": int(len(w)),
         "percent_of_windows": share,
-        "n_events": {t: int((result.events["eventType"] == t).sum()) for t in PATTERN_EVENT_TYPES.values()},
+        "n_events": {t: int((rec.events["eventType"] == t).sum()) for t in PATTERN_EVENT_TYPES.values()},
+        "decisions": {d: int((w["decision"] == d).sum()) for d in (*PATTERN_CLASSES,)},
+        "seizures_by_definition": int((rec.events["eventType"] == "sz").sum()),
         "thresholds": dict(THRESHOLDS),
         "table": "patterns.parquet (one row per window)",
     }
     return StepResult(
         summary=summary,
-        events=result.events if len(result.events) else None,
+        events=rec.events if len(rec.events) else None,
         sections=[Section("Rhythmic and periodic patterns", "patterns", blocks)],
         tables={"patterns": w, "pattern_prevalence": prevalence},
     )
+
+
+def _reconcile(ctx: AnalysisContext, result, raw):
+    """One decision per window with the seizure step's result (issue 17; see dbrain.detect.reconcile_windows)."""
+    sz = ctx.results.get("seizures")
+    computed = sz is not None and sz.summary.get("computed")
+    table = sz.tables.get("seizure_probability") if computed else None
+    return reconcile_windows(
+        result.windows,
+        table["smoothed"].to_numpy() if table is not None else None,
+        sz.events if computed else None,
+        on_threshold=float(sz.summary["thresholds"][0]) if computed else 0.5,
+        meas_date=raw.info["meas_date"],
+        recording_duration=raw.n_times / raw.info["sfreq"],
+    )
+
+
+def _reconciled_blocks(w) -> list:
+    """The reconciled answer of the windows that are not "other", with both models' probabilities."""
+    shown = w[w["decision"] != "other"]
+    if not len(shown):
+        return []
+    cols = ["start", "decision", "source", "pattern_label", "p_pattern", "p_seizure_pattern", "p_seizure_detector"]
+    cols += ["frequency", "side", "prevalence", "prevalence_term", "plus", "note"]
+    table = shown[cols].round({"p_pattern": 2, "p_seizure_pattern": 2, "p_seizure_detector": 2, "frequency": 1})
+    return [Table(table, max_rows=30, caption="One decision per window (seizure detector and pattern classifier reconciled, "
+                  "ACNS 2021 continuum): the answer, which rule decided, and both probabilities.", more_in="patterns.parquet")]

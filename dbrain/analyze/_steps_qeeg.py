@@ -12,6 +12,83 @@ from ..qeeg import compute_qeeg, plot_trends
 from ..report import Figure, KeyValues, Note, Section
 from ._registry import AnalysisContext, StepResult, register_step
 
+#: Time resolution (s) and frequency bin width (Hz) of viewer_trends.parquet (the viewer's DSA and artifact lanes).
+VIEWER_RESOLUTION = 60.0
+VIEWER_FREQ_BIN = 1.0
+
+
+def viewer_trends(result, resolution: float = VIEWER_RESOLUTION, freq_bin: float = VIEWER_FREQ_BIN) -> pd.DataFrame:
+    """The viewer's compact trend table: hemisphere spectrograms (DSA) and artifact share by type, per ``resolution`` s.
+
+    Parameters
+    ----------
+    result : dbrain.qeeg.QEEGResult
+    resolution : float
+        Seconds per row (epochs are averaged, in dB for the spectrogram).
+    freq_bin : float
+        Width of the frequency bins of the spectrogram, Hz.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``start`` (s), ``channel`` (``left``/``right`` for the DSA, ``all`` for artifacts),
+        ``measure`` (``dsa`` in dB re 1 µV²/Hz, or ``artifact_<type>``: the share of channel-epochs whose dominant
+        artifact is that type, 0–1), ``freq`` (bin centre, Hz; NaN for artifacts), ``value`` (float32).
+    """
+    from ..qeeg import ARTIFACT_TYPES
+
+    columns = ["start", "channel", "measure", "freq", "value"]
+    times = np.asarray(result.times, float)
+    if times.size == 0:
+        return pd.DataFrame({c: pd.Series(dtype=float if c in ("start", "freq", "value") else object) for c in columns})
+    bins = np.floor(times / resolution).astype(np.int64)
+    starts, inverse = np.unique(bins, return_inverse=True)
+    counts = np.bincount(inverse).astype(float)
+    frames = []
+
+    def per_row(values: np.ndarray) -> np.ndarray:  # (n_epochs, k) → (n_rows, k) means
+        out = np.zeros((starts.size, values.shape[1]))
+        np.add.at(out, inverse, np.nan_to_num(values.astype(np.float64)))
+        return out / counts[:, None]
+
+    fbins = np.floor((np.asarray(result.freqs) - result.freqs[0]) / freq_bin).astype(int)
+    centres = result.freqs[0] + (np.unique(fbins) + 0.5) * freq_bin
+    for side in ("left", "right"):
+        if side not in result.region_names:
+            continue
+        spec = np.asarray(result.region_spectrogram[:, result.region_names.index(side), :], np.float32)
+        coarse = np.stack([spec[:, fbins == k].mean(axis=1) for k in np.unique(fbins)], axis=1)
+        grid = per_row(coarse)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "start": np.repeat(starts * resolution, centres.size).astype(float),
+                    "channel": side,
+                    "measure": "dsa",
+                    "freq": np.tile(centres, starts.size),
+                    "value": grid.ravel().astype(np.float32),
+                }
+            )
+        )
+    kinds = np.asarray(result.artifact_type)
+    if kinds.ndim == 2 and kinds.shape[1]:
+        share = np.stack([(kinds == k).mean(axis=1) for k in range(1, len(ARTIFACT_TYPES))], axis=1)
+        grid = per_row(share)
+        names = [f"artifact_{t}" for t in ARTIFACT_TYPES[1:]]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "start": np.repeat(starts * resolution, len(names)).astype(float),
+                    "channel": "all",
+                    "measure": np.tile(names, starts.size),
+                    "freq": np.nan,
+                    "value": grid.ravel().astype(np.float32),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=float if c in ("start", "freq", "value") else object) for c in columns})
+    return pd.concat(frames, ignore_index=True)[columns].sort_values(["start", "channel", "measure", "freq"], ignore_index=True)
 
 class _QEEGStep(QEEGStep):
     """The engine's qEEG trends plus the heart rate of the ECG channel (read from the file at finish)."""
@@ -26,7 +103,7 @@ class _QEEGStep(QEEGStep):
 
 @register_step(
     "qeeg",
-    "2",
+    "3",
     description="Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate.",
     # n_jobs: threads (and specparam processes) for one recording; it does not change the results.
     # dbrain batch sets it to 1 and runs recordings in parallel instead.
@@ -71,11 +148,12 @@ def qeeg_numbers(result, raw, window: float, step: float, fmin: float, fmax: flo
         "median_heart_rate": float(np.nanmedian(trend["hr"])) if len(trend) > 1 else None,
         "n_heart_events": int(len(hr_events)),
         "table": "qeeg.parquet (start, channel, measure, value; per minute)",
+        "viewer_table": "viewer_trends.parquet (start, channel, measure, freq, value; hemisphere DSA and artifact share by type, per minute)",
     }
     return StepResult(
         summary=summary,
         events=pd.concat(events, ignore_index=True) if events else None,
-        tables={"qeeg": table},
+        tables={"qeeg": table, "viewer_trends": viewer_trends(result)},
         data=(result, trend, hr_events, hr),
     )
 

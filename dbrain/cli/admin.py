@@ -29,6 +29,7 @@ def create_user(
     from ..errors import ParameterError
     from ..server.auth import hash_password, password_problem
     from ..server.db import Site, User, make_engine, make_sessionmaker, migrate
+    from ..server.provenance import record_row
     from ..server.roles import INSTANCE_ADMIN, ROLES
     from ..server.settings import Settings
     from ..utils.check import _check_option
@@ -51,7 +52,7 @@ def create_user(
     engine = make_engine(settings.db_url)
     try:
         migrate(engine)
-        with make_sessionmaker(engine)() as session:
+        with make_sessionmaker(engine, settings)() as session:
             if session.scalar(select(User).where(User.username == username)) is not None:
                 raise ParameterError(f"user {username!r} exists")
             row = None
@@ -63,6 +64,7 @@ def create_user(
                     session.flush()
             user = User(username=username, password_hash=hash_password(password), role=role, site_id=row.id if row else None)
             session.add(user)
+            record_row(session, "user.create", user, actor="admin-cli")
             session.commit()
             where = f"at site {site!r} (site {row.id})" if row is not None else "for the whole instance (no site)"
             typer.echo(f"created {role} {username!r} (user {user.id}) {where}")

@@ -29,7 +29,9 @@ def analyze(
     norms: Path = typer.Option(
         None, "--norms", help="Normative values (from 'dbrain norms build'): adds z-scores to the report and zscores.parquet."
     ),
-    age: float = typer.Option(None, "--age", help="Age in years for the age-binned norms (default: from the header, if any)."),
+    age: float = typer.Option(
+        None, "--age", help="Age in years for the age-binned norms and the diagnosis screens (default: from the header, if any)."
+    ),
     store: Path = typer.Option(
         None, "--store", help="Feature store (from 'dbrain batch' with the diagnosis step): adds similar cases."
     ),
@@ -57,12 +59,13 @@ def analyze(
     if age is not None:
         _check_range("--age", age, 0, 130)
         params.setdefault("norms", {})["age"] = age
+        params.setdefault("diagnosis", {})["age"] = age
     if store is not None:
         from ..store import case_table
 
         if store.is_dir():
             case_table(store)
-        params["diagnosis"] = {"store": str(store)}
+        params.setdefault("diagnosis", {})["store"] = str(store)
     with progress_bar("analysing") as update:
         output = run(
             file,

@@ -1,8 +1,9 @@
 """``dbrain ledger …``: append to, show, prove and verify the provenance ledger.
 
 Exit codes: 0 success; 2 bad input (one ``dbrain: …`` line on stderr); 3 for
-``verify`` when the ledger or a file it names was found altered (each problem
-on stdout, one summary line on stderr); 1 an internal error.
+``verify`` when the ledger, a file it names, a data-centre row it vouches for
+or (``--objects``) a stored object was found altered (each problem on stdout,
+one summary line on stderr); 1 an internal error.
 """
 
 from __future__ import annotations
@@ -145,10 +146,13 @@ def verify(
     no_files: bool = typer.Option(False, "--no-files", help="Check only the log, do not re-hash the files it names."),
     checkpoint: list[Path] = typer.Option(None, "--checkpoint", help="A checkpoint saved earlier (e.g. by a witness): the log must still contain it (repeatable)."),
     trusted_key: list[str] = typer.Option(None, "--trusted-key", help="Verifier key (NAME+HASH+KEY); every head must be signed by one of these (repeatable)."),
+    no_rows: bool = typer.Option(False, "--no-rows", help="Do not check the data centre's database rows against the ledger."),
+    objects: bool = typer.Option(False, "--objects", help="Also re-hash every object of the data centre's object store (the scheduled check; quarantines altered objects)."),
+    home: Path = typer.Option(None, "--home", help="The data centre's folder holding objects/ (default: $DBRAIN_HOME); for --objects."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ):
-    """Re-hash every entry, node and artifact; check every head, signature and key. Exit 3 if anything was altered."""
+    """Re-hash every entry, node and artifact; check every head, signature and key; check the data centre's rows. Exit 3 if anything was altered."""
     from ..ledger import LedgerParameterError
 
     points = []
@@ -159,16 +163,91 @@ def verify(
             raise LedgerParameterError(f"cannot read checkpoint '{path}': {getattr(exc, 'strerror', None) or exc}") from exc
     with _open(db) as ledger:
         report = ledger.verify(check_files=not no_files, checkpoints=points, trusted_keys=trusted_key or None)
+        extra = _check_data_centre(ledger, rows=not no_rows, objects=objects, home=home)
+    report.problems.extend(extra.pop("problems"))
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(json.dumps(report.to_dict() | extra, indent=2))
     else:
         for problem in report.problems:
             typer.echo(f"ALTERED {problem}")
         if report.ok:
             typer.echo(report.summary())
+        if extra:
+            typer.echo("data centre: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in extra.items()))
     if not report.ok:
         sys.stderr.write(f"dbrain: {report.summary()}\n")
         raise typer.Exit(EXIT_TAMPERED)
+
+
+def _check_data_centre(ledger, *, rows: bool, objects: bool, home: Path | None) -> dict:
+    """Rows (and objects) of the data centre sharing the ledger's database, checked against it."""
+    out: dict = {"problems": []}
+    if not rows and not objects:
+        return out
+    import sqlalchemy as sa
+
+    from ..ledger import Problem
+
+    url = ledger.url
+    if "://" not in url or url.startswith("memory://"):
+        return out
+    from ..server.db import make_engine
+
+    engine = make_engine(url, pool_size=2)
+    try:
+        if "recordings" not in sa.inspect(engine).get_table_names():
+            return out  # a ledger of its own, no data centre beside it
+        if rows:
+            from ..server.provenance import verify_rows
+
+            check = verify_rows(ledger, engine)
+            out["problems"].extend(check.problems)
+            out |= {"rows_checked": check.n_rows, "rows_vouched": check.n_vouched, "audit_rows_not_yet_sealed": check.n_pending}
+        if objects:
+            from ..server.db import Analysis, Recording
+            from ..server.settings import Settings
+            from ..server.storage import ObjectStore
+
+            store = ObjectStore(Settings(db_url=url, home=home).home)
+            wanted: dict[str, str] = {}
+            with engine.connect() as conn:
+                for rid, sha in conn.execute(sa.select(Recording.id, Recording.sha256)):
+                    wanted.setdefault(sha, f"recording {rid}")
+                for aid, results in conn.execute(sa.select(Analysis.id, Analysis.results)):
+                    for name, entry in (results or {}).items():
+                        wanted.setdefault(entry["sha256"], f"analysis {aid} file {name}")
+            for sha, owner in sorted(wanted.items(), key=lambda kv: kv[1]):
+                problem = store.check(sha)
+                if problem:
+                    out["problems"].append(Problem(f"object {sha[:16]} ({owner})", problem))
+            out["objects_rehashed"] = len(wanted)
+    finally:
+        engine.dispose()
+    return out
+
+
+@ledger_app.command("seal")
+def seal(
+    baseline: bool = typer.Option(False, "--baseline", help="Also vouch for every row the ledger does not know yet (once, after upgrading a data centre from before row sealing)."),
+    actor: str = typer.Option(None, "--actor", help="Who sealed (default: the OS user)."),
+    home: Path = typer.Option(None, "--home", help="The data centre's folder (its keys/ledger signing keys; default: $DBRAIN_HOME)."),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+):
+    """Seal the data centre's audit rows written since the last seal (the server does this as it runs)."""
+    from ..ledger.records import default_actor
+    from ..server import provenance
+    from ..server.db import make_engine
+    from ..server.settings import Settings
+
+    settings = Settings(db_url=db, home=home)
+    engine = make_engine(settings.db_url, pool_size=2)
+    try:
+        n_audit = provenance.seal_audit(settings, engine, settle=0.0)
+        n_base = provenance.seal_baseline(settings, engine, actor=actor or default_actor()) if baseline else 0
+    finally:
+        engine.dispose()
+        provenance.close_ledgers()
+    typer.echo(f"sealed {n_audit} audit rows" + (f"; vouched for {n_base} rows the ledger did not know" if baseline else ""))
 
 
 @ledger_app.command("export-checkpoint")

@@ -1,4 +1,4 @@
-"""``dbrain train seizures|dementia|epilepsy DATA --out MODEL_DIR``: retrain dbrain's models on your data."""
+"""``dbrain train seizures|dementia|epilepsy|adhd DATA --out MODEL_DIR``: retrain dbrain's models on your data."""
 
 from __future__ import annotations
 
@@ -110,6 +110,23 @@ def epilepsy(
 ):
     """Train an epilepsy screen (nested subject-wise CV numbers in metrics.json and MODEL_CARD.md)."""
     _train_screen("epilepsy", data, out, label_column, positive, negative, repeats, seed, overwrite)
+
+
+@train_app.command("adhd")
+def adhd(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help=_OUT_HELP),
+    label_column: str = typer.Option(None, "--label-column", help="Diagnosis column of participants.tsv."),
+    positive: str = typer.Option(None, "--positive", help="Comma-separated label values of ADHD (default adhd,1)."),
+    negative: str = typer.Option(
+        None, "--negative", help="Comma-separated label values of controls (default C,CN,HC,control,healthy,0)."
+    ),
+    repeats: int = typer.Option(3, "--repeats", help="Repetitions of the outer subject-wise CV split."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an existing model folder."),
+):
+    """Train an ADHD screen for children (60 s of clean EEG per child; nested subject-wise CV in MODEL_CARD.md)."""
+    _train_screen("adhd", data, out, label_column, positive, negative, repeats, seed, overwrite)
 
 
 def register(app: typer.Typer) -> None:

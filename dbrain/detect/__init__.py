@@ -10,7 +10,9 @@ model shipped in ``dbrain/detect/models/seizure`` (see its ``MODEL_CARD.md``).
 SzCORE layout (``dbrain train seizures``).
 """
 
+from ._pattern_model import PatternClassifier
 from ._postprocess import PRESETS
+from ._reconcile import Reconciled, reconcile_windows
 from ._seizures import (
     DEFAULT_MODEL_DIR,
     SEIZURE_COLUMNS,
@@ -25,12 +27,15 @@ from ._train import find_bids_recordings, train_seizure_model
 __all__ = [
     "DEFAULT_MODEL_DIR",
     "PRESETS",
+    "PatternClassifier",
+    "Reconciled",
     "SEIZURE_COLUMNS",
     "SeizureDetector",
     "SeizureResult",
     "detect_seizures",
     "find_bids_recordings",
     "load_model",
+    "reconcile_windows",
     "select_channels",
     "train_seizure_model",
 ]

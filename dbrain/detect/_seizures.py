@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from ..errors import ParameterError, RecordingError
 from ..events import make_events
 from ..utils import _check_option, _check_range, _validate_type, logger
 from . import _features as F
+from ._base import BaseDetector
 from ._postprocess import PRESETS, channel_side, events_from_probability, lateralisation
 
 #: The model shipped with dbrain.
@@ -167,6 +167,19 @@ def _window_labels(n: int, events: pd.DataFrame, channels: list[str]) -> np.ndar
     return labels
 
 
+def with_short_views(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows plus every other row again as a recording under 2 minutes sees it (background missing).
+
+    At inference a recording shorter than 2 minutes has no background
+    features; without such rows in training the model would meet missing
+    background only at inference (issue 17: "no background = seizure").
+    """
+    cols = [F.FEATURES.index(n) for n in (*F.BACKGROUND_FEATURES, "log_power_bg_ctx")]
+    short = X[::2].copy()
+    short[:, cols] = np.nan
+    return np.concatenate([X, short]), np.concatenate([y, y[::2]])
+
+
 def _per_second(window_values: np.ndarray, n_seconds: int) -> np.ndarray:
     """Window values (start ``i`` s, 2 s long) → mean of the windows covering each second."""
     E = window_values.shape[0]
@@ -188,7 +201,7 @@ def _aggregate(channel_p: np.ndarray, top_k: int) -> np.ndarray:
     return part.mean(axis=1)
 
 
-class SeizureDetector:
+class SeizureDetector(BaseDetector):
     """Seizure detection on scalp EEG, in the scikit-learn style.
 
     A gradient-boosted tree model (LightGBM) gives each channel of each 2 s
@@ -266,47 +279,6 @@ class SeizureDetector:
         self.max_background = max_background
         self.random_state = random_state
         self.n_jobs = n_jobs
-
-    # --- scikit-learn conventions -------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Parameters of this estimator.
-
-        Parameters
-        ----------
-        deep : bool
-            Unused (no nested estimators); kept for scikit-learn compatibility.
-
-        Returns
-        -------
-        params : dict
-        """
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> SeizureDetector:
-        """Set parameters; unknown names are an error.
-
-        Parameters
-        ----------
-        **params
-            Parameter values by name.
-
-        Returns
-        -------
-        self : SeizureDetector
-        """
-        names = self._param_names()
-        for key, value in params.items():
-            _check_option("parameter name", key, names)
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self.get_params().items() if v != inspect.signature(type(self)).parameters[k].default}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def _validate(self):
         _check_option("sensitivity", self.sensitivity, list(PRESETS))
@@ -421,7 +393,7 @@ class SeizureDetector:
             X, y = self._recording_rows(raw, ev, rng)
             Xs.append(X)
             ys.append(y)
-        X, y = np.concatenate(Xs), np.concatenate(ys)
+        X, y = with_short_views(np.concatenate(Xs), np.concatenate(ys))
         if y.min() == y.max():
             raise ParameterError("fit needs both seizure and non-seizure windows; the events contain no usable seizure.")
         self._fit_arrays(X, y)
@@ -463,7 +435,7 @@ class SeizureDetector:
         if list(meta.get("features", [])) != list(F.FEATURES):
             raise ParameterError("the seizure model was trained on other features than this dbrain computes: retrain it.")
         X = F.recording_features(source, picks=picks, workers=1)
-        return _window_proba(booster, X, self.n_jobs), picks, used, n_seconds
+        return _window_proba(booster, X, self.n_jobs, meta, short=X.shape[0] < F.MIN_BACKGROUND_WINDOWS), picks, used, n_seconds
 
     def predict_channel_proba(self, raw) -> tuple[np.ndarray, list[str]]:
         """Seizure probability of each channel per second.
@@ -573,13 +545,38 @@ class SeizureDetector:
         return self.run(raw).events
 
 
-def _window_proba(booster, X: np.ndarray, n_jobs: int) -> np.ndarray:
-    """Channel probability of each window from model features ``X`` (n_windows, n_channels, n_features)."""
+def _window_proba(booster, X: np.ndarray, n_jobs: int, meta: dict, *, short: bool) -> np.ndarray:
+    """Channel probability of each window from model features ``X`` (n_windows, n_channels, n_features).
+
+    ``short``: the windows belong to a recording (or a stream so far) under 2 minutes, whose
+    probabilities are mapped by :func:`short_recording_map`.
+    """
     E, C, K = X.shape
     p = booster.predict(X.reshape(-1, K), num_threads=int(n_jobs)).astype(np.float32).reshape(E, C)
+    if short:
+        p = short_recording_map(p, meta)
     # Flat windows (EDF+D gaps filled with zeros, disconnected electrodes) carry no EEG: probability 0.
     p[X[..., F.FEATURES.index("log_power")] < _FLAT_LOG_POWER] = 0.0
     return p
+
+
+def short_recording_map(p: np.ndarray, meta: dict) -> np.ndarray:
+    """Probabilities of a recording shorter than 2 minutes, mapped onto the scale of a long recording.
+
+    Under 2 minutes the background features are missing (as in training), and
+    the model's raw probability of a window is on another scale than that of the
+    same window inside a long recording. The model folder's
+    ``short_recordings.map`` ``[a, b]`` — fitted by
+    ``scripts/train_seizure_model.py`` on held-out windows seen both ways — maps
+    it as ``sigmoid(a · logit(p) + b)``, so one threshold means the same on a
+    50 s segment and on a 72 h recording. A model without the map is unchanged.
+    """
+    ab = (meta.get("short_recordings") or {}).get("map") if isinstance(meta.get("short_recordings"), dict) else None
+    if not ab:
+        return p
+    q = np.clip(p.astype(np.float64), 1e-6, 1 - 1e-6)
+    z = float(ab[0]) * np.log(q / (1 - q)) + float(ab[1])
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
 def load_model(model_dir=None):
@@ -613,24 +610,24 @@ def load_model(model_dir=None):
     return booster, meta
 
 
-def detect_seizures(raw, *, model=None, sensitivity: str = "medium") -> pd.DataFrame:
+def detect_seizures(raw, *, sensitivity: str = "medium", **params) -> pd.DataFrame:
     """Detect seizures with a trained model (the shipped one by default).
 
     Parameters
     ----------
     raw : mne.io.BaseRaw
-        A recording read by :func:`dbrain.io.read_recording`.
-    model : path-like | None
-        A model folder; None for the model shipped with dbrain.
+        A recording (from :func:`dbrain.read_recording` or a plain MNE ``Raw``).
     sensitivity : {"low", "medium", "high"}
         Threshold preset.
+    **params
+        Other :class:`SeizureDetector` parameters (``model``, ``smoothing``, ``n_jobs`` …).
 
     Returns
     -------
     events : pandas.DataFrame
         As :meth:`SeizureDetector.detect`.
     """
-    return SeizureDetector(model, sensitivity=sensitivity).detect(raw)
+    return SeizureDetector(sensitivity=sensitivity, **params).detect(raw)
 
 
 __all__ = ["SeizureDetector", "SeizureResult", "channel_side", "detect_seizures", "load_model", "select_channels"]

@@ -10,7 +10,8 @@ or when the stream ends. Until then the stream gives a *provisional*
 probability: what the file path gives on the recording cut where the stream
 is now (its last blocks see less future). In particular, during the first
 2 minutes of a stream the background is not yet known, so the background
-features are missing (NaN), exactly as for a recording shorter than 2 minutes.
+features are missing (NaN) and the probabilities go through the model's
+short-recording map, exactly as for a recording shorter than 2 minutes.
 
 :meth:`SeizureStream.result` at the end of the stream equals
 :meth:`SeizureDetector.run` on the same samples (a test holds it to 1e-6).
@@ -54,6 +55,7 @@ class SeizureStream:
             raise RecordingError("the stream has no EEG channels for seizure detection")
         self.detector = detector
         self.booster, meta = detector._booster()
+        self.meta = meta
         if list(meta.get("features", [])) != list(F.FEATURES):
             raise ParameterError("the seizure model was trained on other features than this dbrain computes: retrain it.")
         self.thresholds = detector.thresholds()
@@ -116,7 +118,7 @@ class SeizureStream:
         n = (k1 - k0) * F.BACKGROUND_BLOCK
         raw = self._pending[:n]
         X = F.assemble(raw, np.repeat(bg, F.BACKGROUND_BLOCK, axis=0))
-        self._final.append(_window_proba(self.booster, X, self.detector.n_jobs))
+        self._final.append(_window_proba(self.booster, X, self.detector.n_jobs, self.meta, short=False))
         self._pending = self._pending[n:]
         self._first_pending += n
 
@@ -145,7 +147,8 @@ class SeizureStream:
                 ]
             )
             bg = np.repeat(bg, F.BACKGROUND_BLOCK, axis=0)[: len(raw)]
-        return _window_proba(self.booster, F.assemble(raw, bg), self.detector.n_jobs)
+        short = E < F.MIN_BACKGROUND_WINDOWS  # under 2 min so far: the short-recording map, as the file path
+        return _window_proba(self.booster, F.assemble(raw, bg), self.detector.n_jobs, self.meta, short=short)
 
     def n_final_seconds(self) -> int:
         """Seconds whose probability is final (will not change as more samples arrive)."""

@@ -215,7 +215,7 @@ def train_seizure_model(
     """
     from ..events import read_events
     from ..io import read_recording
-    from ._seizures import SeizureDetector, _aggregate, _per_second
+    from ._seizures import SeizureDetector, _aggregate, _per_second, with_short_views
 
     recs = find_bids_recordings(data)
     _validate_type(folds, int, "folds")
@@ -259,7 +259,9 @@ def train_seizure_model(
             y = np.concatenate([rows[i][1] for i in train_idx])
             if y.min() == y.max():
                 continue
-            fold_det = SeizureDetector(n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs)._fit_arrays(X, y)
+            fold_det = SeizureDetector(n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs)._fit_arrays(
+                *with_short_views(X, y)
+            )
             for i, rec in enumerate(recs):
                 if fold_of[rec.subject] == f:
                     p, _, _, n_sec = fold_det._channel_window_proba(read_recording(rec.eeg)[0])
@@ -282,7 +284,7 @@ def train_seizure_model(
     report(0.92, "final model")
     X = np.concatenate([r[0] for r in rows])
     y = np.concatenate([r[1] for r in rows])
-    det._fit_arrays(X, y)
+    det._fit_arrays(*with_short_views(X, y))
     det.meta_["presets"] = metrics["presets"]
     det.meta_["trained_on"] = {
         "bids": metrics["data"],

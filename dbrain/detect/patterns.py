@@ -1,51 +1,35 @@
 """Rhythmic and periodic patterns of the ACNS 2021 ICU terminology (LPD, GPD, LRDA, GRDA) and seizures.
 
-A transparent rule-based classifier of 10 s windows into ``seizure``,
-``lpd``, ``gpd``, ``lrda``, ``grda`` and ``other``, with probabilities. It
-is not trained: with 12 labelled development segments (2 per class) a
-trained classifier could not be validated, so each decision follows an
-ACNS 2021 definition, measured on the common-average montage, 0.5–20 Hz,
-on the 6 electrodes of highest power in the window (the *involved*
-electrodes):
+Consecutive windows (10 s, as scored in the IIIC data) are classified into
+``seizure``, ``lpd``, ``gpd``, ``lrda``, ``grda`` and ``other`` with
+probabilities. Each window is described by features that measure the ACNS
+2021 definitions, on the common-average montage, 0.5–20 Hz, on the 6
+electrodes of highest power in the window (the *involved* electrodes):
 
-* **pattern present** — delta dominance: the share of 0.5–4 Hz in the
-  0.5–20 Hz power (``delta_share``; > 0.5 for a rhythmic or periodic delta
-  pattern);
-* **periodic discharges vs rhythmic delta** — periodic discharges are
-  separated by intervals of flatter background, rhythmic delta has no
-  interval between waves: the excess kurtosis of the involved electrodes
-  (``kurtosis``; a sine has −1.5, Gaussian noise 0, a train of discharges
-  with intervals is positive) splits them at 0.3;
-* **lateralised vs generalised** — the hemisphere power share
-  ``(L − R) / (L + R)`` over the 8 left and 8 right electrodes
-  (``lateralisation``; |·| ≥ 0.2, i.e. a 60:40 split, is lateralised);
-* **frequency** — the spectral peak in 0.5–4 Hz of the involved electrodes;
-* **eye artifact (veto)** — the 0.5–4 Hz power of Fp1/Fp2 over that of
-  F3/Fz/F4 (``eye_ratio``; above 6 a window is frontal-polar eye activity —
-  a blink's field falls off steeply behind Fp1/Fp2 — and neither a pattern
-  nor a seizure);
-* **a train of discharges** — periodic discharges recur at nearly regular
-  intervals: at least 4 discharges in the window (``n_discharges``, peaks of
-  the involved electrodes' smoothed mean absolute signal) with a coefficient
-  of variation of the intervals of at most 0.75 (``interval_cv``), so
-  isolated transients (blinks, spikes) are no pattern;
-* **seizure** — ACNS: discharges faster than 2.5 Hz, or definite evolution;
-  here: periodic discharges above 2.5 Hz, an amplitude that doubles from
-  the window 10–20 s before (evolution), or an amplitude (SD of the involved
-  electrodes) of 60 µV or more;
-* **persistence** — ACNS: a pattern lasts at least 10 s (6 cycles); a run
-  becomes an event only when it spans two consecutive windows or more.
+* delta dominance — the share of 0.5–4 Hz in the 0.5–20 Hz power (``delta_share``);
+* periodic discharges vs rhythmic delta — discharges separated by flatter
+  intervals make the signal kurtotic (``kurtosis``; a sine has −1.5), and
+  they recur as a train: the number of discharges (``n_discharges``, peaks
+  of the smoothed mean absolute signal) and the regularity of their
+  intervals (``interval_cv``);
+* lateralised vs generalised — the hemisphere power share
+  ``(L − R) / (L + R)`` over the 8 left and 8 right electrodes (``lateralisation``);
+* frequency — the spectral peak in 0.5–4 Hz of the involved electrodes;
+* evolution — amplitude against the window 10–20 s before (``evolution``),
+  and amplitude itself (``amplitude``);
+* rhythmicity — the highest autocorrelation at lags of 0.125–2 s;
+* frontal-polar share — the 0.5–4 Hz power of Fp1/Fp2 over F3/Fz/F4
+  (``eye_ratio``: eye movements and blinks fall off steeply behind Fp1/Fp2).
 
-Each rule gives a capped evidence term. The presence of a pattern is delta
-dominance without the eye veto, and for discharge-like windows also a
-regular train; the pattern classes score ``2·presence ± discharges ±
-lateralised`` (the last two within ±1), "other" ``−2·presence`` plus the
-best of those two terms, so a pattern wins exactly when its presence
-evidence is positive; seizure = 5·seizure outranks every pattern. A softmax
-turns the scores into probabilities. All thresholds were chosen while looking at the 12 IIIC
-development segments (``../shared/data/patterns/iiic-dev``); their
-per-segment results are therefore development results, not a validation
-(see ``docs/spikes.md``).
+How these combine into a class is *learned* by
+:class:`~dbrain.detect._pattern_model.PatternClassifier` (a regularised
+multinomial logistic regression; shipped model trained on simulated
+patterns and the 12 IIIC development segments, evaluated leave-one-segment-out
+— see ``docs/patterns.md``). Rules remain only where they are definitions:
+periodic discharges at 2.5 Hz or faster are a seizure, and a pattern event
+needs at least two consecutive windows (ACNS: a pattern lasts at least 10 s,
+6 cycles). Windows of a recording are reconciled with the seizure detector
+by :func:`dbrain.detect.reconcile_windows` (one decision per window).
 """
 
 from __future__ import annotations
@@ -64,9 +48,11 @@ from ..errors import ParameterError, RecordingError
 from ..events import make_events
 from ..utils import _check_range, _validate_type, logger
 from ._filter import butter_sos, sosfiltfilt_rows
+from ._pattern_model import SEIZURE_FREQUENCY, PatternClassifier
 
 __all__ = [
     "FEATURE_COLUMNS",
+    "PatternClassifier",
     "PATTERN_CLASSES",
     "PATTERN_EVENT_TYPES",
     "THRESHOLDS",
@@ -74,6 +60,8 @@ __all__ = [
     "class_probabilities",
     "classify_patterns",
     "classify_segment",
+    "detect_patterns",
+    "pattern_windows",
     "plot_pattern_timeline",
 ]
 
@@ -93,17 +81,10 @@ _FRONTAL_ROW = ("F3", "Fz", "F4")
 _DISCHARGE_PROMINENCE = 0.5
 _BATCH = 8  # windows whose features are computed at once
 
-#: Thresholds of the rules (see the module docstring).
+#: The fixed values that remain: definitions (ACNS 2021) and how the side is reported. What makes each class is learned.
 THRESHOLDS = {
-    "delta_share": 0.5,
-    "kurtosis": 0.3,
-    "lateralisation": 0.2,
-    "seizure_frequency": 2.5,
-    "evolution": 2.0,
-    "seizure_amplitude": 60.0,
-    "eye_ratio": 6.0,
-    "min_discharges": 4,
-    "interval_cv": 0.75,
+    "seizure_frequency": SEIZURE_FREQUENCY,  # periodic discharges at >= 2.5 Hz are a seizure
+    "lateralisation": 0.2,  # |(L - R) / (L + R)| at which the reported side is left / right (a 60:40 split)
 }
 
 FEATURE_COLUMNS = [
@@ -172,59 +153,23 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def class_probabilities(features: pd.DataFrame) -> pd.DataFrame:
-    """Class probabilities from window features by the ACNS rules (see the module docstring).
+def class_probabilities(features: pd.DataFrame, classifier: PatternClassifier | None = None) -> pd.DataFrame:
+    """Class probabilities of windows from their features (the learned model, then the definitions).
 
     Parameters
     ----------
     features : pandas.DataFrame
         Columns :data:`FEATURE_COLUMNS` (``evolution`` may be NaN: no context).
+    classifier : PatternClassifier | None
+        A fitted or loaded classifier; None for the shipped model.
 
     Returns
     -------
     probabilities : pandas.DataFrame
         One column per class of :data:`PATTERN_CLASSES`, rows summing to 1.
     """
-    th = THRESHOLDS
-    f = features
-    pattern = np.clip((f["delta_share"] - th["delta_share"]) / 0.1, -2, 2)
-    discharge = np.clip((f["kurtosis"] - th["kurtosis"]) / 0.3, -2, 2)
-    lateral = np.clip((f["lateralisation"].abs() - th["lateralisation"]) / 0.05, -2, 2).fillna(0.0)
-    # Eye artifact: frontal-polar delta far above the F3/Fz/F4 row (no Fp or F row: no veto).
-    eye = np.clip(np.log2(f["eye_ratio"] / th["eye_ratio"]) / 0.25, -2, 2).fillna(-2.0)
-    # Periodic discharges: at least 4 in the window (0.4 Hz; ACNS asks >= 6 cycles, which an event of two
-    # windows or more then holds) at roughly regular intervals (coefficient of variation of the intervals at
-    # most 0.75; fewer than 3 discharges: no interval to measure).
-    count = np.clip(2.0 * (f["n_discharges"] - th["min_discharges"] + 0.5), -2, 2)
-    regular = np.clip((th["interval_cv"] - f["interval_cv"]) / 0.1, -2, 2).fillna(-2.0)
-    periodic = np.minimum(count, regular)
-    pattern_rd = np.minimum(pattern, -eye)  # rhythmic delta: delta dominance, not frontal-polar only
-    pattern_pd = np.minimum(pattern_rd, periodic)  # periodic discharges: also a regular train
-    # A train of discharges faster than 2.5 Hz: fast, discharge-like, and a pattern at all.
-    fast_pd = np.minimum(np.minimum(np.clip((f["frequency"] - th["seizure_frequency"]) / 0.25, -2, 2), discharge), pattern)
-    evolving = np.clip(np.log2(f["evolution"].fillna(1.0) / th["evolution"]) / 0.25, -2, 2)
-    big = np.clip((f["amplitude"] - th["seizure_amplitude"]) / 5.0, -2, 2)
-    # Growth or size carried by frontal-polar slow activity (eye movements, blinks) is not a seizure's.
-    seizure = np.minimum(np.maximum(np.maximum(fast_pd, evolving), big), -eye)
-    # Whether there is a pattern at all is decided by its presence evidence alone (``present`` > 0): delta
-    # dominance without an eye artifact, and for a discharge-like window (kurtosis) a regular train; within
-    # the pattern classes the type (discharges or rhythmic delta) and the side decide (±1 each). "other"
-    # gets the best type-and-side sum too, so isolated discharge-like transients (blinks, spikes) and
-    # irregular ones stay "other".
-    d1, l1 = np.clip(discharge, -1, 1), np.clip(lateral, -1, 1)
-    wd = (d1 + 1.0) / 2.0  # how discharge-like the window is: which presence rule applies
-    present = wd * pattern_pd + (1.0 - wd) * pattern_rd
-    scores = np.column_stack(
-        [
-            5.0 * seizure,  # a seizure takes precedence over the continuum patterns (ACNS): 10 > 6, the most a pattern scores
-            2.0 * present + d1 + l1,
-            2.0 * present + d1 - l1,
-            2.0 * present - d1 + l1,
-            2.0 * present - d1 - l1,
-            -2.0 * present + np.abs(d1) + np.abs(l1),
-        ]
-    )
-    return pd.DataFrame(_softmax(scores), columns=list(PATTERN_CLASSES), index=features.index)
+    clf = classifier if classifier is not None else PatternClassifier()
+    return clf.predict_proba(features)[list(PATTERN_CLASSES)]
 
 
 def _window_features(x: np.ndarray, sfreq: float, names: list[str]) -> pd.DataFrame:
@@ -344,7 +289,30 @@ def _source(raw):
     return raw.copy().pick(picks), picks
 
 
-def classify_patterns(raw, *, window: float = 10.0, chunk_duration: float = 600.0, min_windows: int = 2) -> PatternResult:
+def detect_patterns(raw, **params) -> pd.DataFrame:
+    """Detect rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) as events.
+
+    The ``detect_*`` verb of :func:`classify_patterns`: the same classification, returning only its
+    events table (use :func:`classify_patterns` for the per-window probabilities).
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        A recording (from :func:`dbrain.read_recording` or a plain MNE ``Raw``).
+    **params
+        Parameters of :func:`classify_patterns` (``window``, ``chunk_duration``, ``min_windows``).
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        Events-table rows, one per run of one pattern class.
+    """
+    return classify_patterns(raw, **params).events
+
+
+def classify_patterns(
+    raw, *, window: float = 10.0, chunk_duration: float = 600.0, min_windows: int = 2, classifier: PatternClassifier | None = None
+) -> PatternResult:
     """Classify consecutive windows of a recording into seizure / LPD / GPD / LRDA / GRDA / other.
 
     Parameters
@@ -363,6 +331,8 @@ def classify_patterns(raw, *, window: float = 10.0, chunk_duration: float = 600.
         what dominates it, so one window alone does not show the ≥ 10 s
         persistence ACNS asks of a pattern). Shorter runs stay in
         :attr:`PatternResult.windows` (and the timeline).
+    classifier : PatternClassifier | None
+        The classifier; None for the shipped model.
 
     Returns
     -------
@@ -379,6 +349,50 @@ def classify_patterns(raw, *, window: float = 10.0, chunk_duration: float = 600.
     _check_range("chunk_duration", float(chunk_duration), float(window), None)
     _validate_type(min_windows, (int, np.integer), "min_windows", "int")
     _check_range("min_windows", int(min_windows), 1, None)
+    if classifier is not None:
+        _validate_type(classifier, PatternClassifier, "classifier", "PatternClassifier or None")
+    windows = pattern_windows(raw, window=window, chunk_duration=chunk_duration)
+    probs = class_probabilities(windows[[*FEATURE_COLUMNS, "duration"]], classifier)
+    windows = pd.concat([windows, probs], axis=1)
+    windows["label"] = probs.idxmax(axis=1)
+    lat = windows["lateralisation"]
+    windows["side"] = np.where(
+        lat.isna(),
+        "unknown",
+        np.where(lat.abs() < THRESHOLDS["lateralisation"], "generalised", np.where(lat > 0, "left", "right")),
+    )
+    cols = ["start", "duration", *FEATURE_COLUMNS, "side", "channels", *PATTERN_CLASSES, "label"]
+    windows = windows[cols]
+    events = _events(windows, raw, int(min_windows))
+    logger.info("Pattern classification: %d window(s), %d pattern event(s)", len(windows), len(events))
+    return PatternResult(windows, events)
+
+
+def pattern_windows(raw, *, window: float = 10.0, chunk_duration: float = 600.0) -> pd.DataFrame:
+    """The ACNS-definition features of consecutive windows of a recording (no classification).
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        As for :func:`classify_patterns`.
+    window : float
+        Window length in seconds.
+    chunk_duration : float
+        Seconds read at a time.
+
+    Returns
+    -------
+    windows : pandas.DataFrame
+        One row per window: ``start``, ``duration``, :data:`FEATURE_COLUMNS`, ``channels``.
+
+    Raises
+    ------
+    dbrain.errors.RecordingError
+        If the recording has no EEG or a sampling rate below 50 Hz.
+    """
+    _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
+    _check_range("window", float(window), 2.0, 60.0)
+    _check_range("chunk_duration", float(chunk_duration), float(window), None)
     sfreq = float(raw.info["sfreq"])
     if sfreq < _MIN_SFREQ:
         raise RecordingError(f"pattern classification needs a sampling rate of at least {_MIN_SFREQ:g} Hz, got {sfreq:g} Hz")
@@ -414,20 +428,7 @@ def classify_patterns(raw, *, window: float = 10.0, chunk_duration: float = 600.
     for k in range(1, amp.size):
         before[k] = amp[max(0, k - 2) : k].min()
     windows["evolution"] = amp / before
-    probs = class_probabilities(windows[FEATURE_COLUMNS])
-    windows = pd.concat([windows, probs], axis=1)
-    windows["label"] = probs.idxmax(axis=1)
-    lat = windows["lateralisation"]
-    windows["side"] = np.where(
-        lat.isna(),
-        "unknown",
-        np.where(lat.abs() < THRESHOLDS["lateralisation"], "generalised", np.where(lat > 0, "left", "right")),
-    )
-    cols = ["start", "duration", *FEATURE_COLUMNS, "side", "channels", *PATTERN_CLASSES, "label"]
-    windows = windows[cols]
-    events = _events(windows, raw, int(min_windows))
-    logger.info("Pattern classification: %d window(s), %d pattern event(s)", len(windows), len(events))
-    return PatternResult(windows, events)
+    return windows[["start", "duration", *FEATURE_COLUMNS, "channels"]]
 
 
 def _events(windows: pd.DataFrame, raw, min_windows: int) -> pd.DataFrame:
@@ -457,7 +458,7 @@ def _events(windows: pd.DataFrame, raw, min_windows: int) -> pd.DataFrame:
     )
 
 
-def classify_segment(data, sfreq: float, ch_names, *, scored=(20.0, 30.0)) -> pd.Series:
+def classify_segment(data, sfreq: float, ch_names, *, scored=(20.0, 30.0), classifier: PatternClassifier | None = None) -> pd.Series:
     """Classify the scored window of a segment such as the IIIC 50 s samples.
 
     Parameters
@@ -471,6 +472,8 @@ def classify_segment(data, sfreq: float, ch_names, *, scored=(20.0, 30.0)) -> pd
     scored : tuple of float
         Start and stop (s) of the scored window; the signal before it gives
         the context for evolution.
+    classifier : PatternClassifier | None
+        The classifier; None for the shipped model.
 
     Returns
     -------
@@ -485,7 +488,7 @@ def classify_segment(data, sfreq: float, ch_names, *, scored=(20.0, 30.0)) -> pd
     if not (0 <= start < stop <= data.shape[1] / sfreq) or start % length:
         raise ParameterError(f"scored must be a window inside the segment starting at a multiple of its length, got {scored!r}")
     raw = mne.io.RawArray(data * 1e-6, mne.create_info(list(ch_names), float(sfreq), "eeg"), verbose="error")
-    res = classify_patterns(raw, window=length)
+    res = classify_patterns(raw, window=length, classifier=classifier)
     return res.windows.iloc[int(round(start / length))]
 
 

@@ -20,7 +20,9 @@ from ._features import (
     DIAGNOSIS_REGIONS,
     FEATURE_GROUPS,
     FEATURES,
+    ROBUST_FEATURES,
     FeatureResult,
+    array_features,
     compute_features,
     recording_features,
 )
@@ -34,10 +36,14 @@ from ._knowledge import (
     similar_cases,
     suggestions,
 )
-from ._screens import INSUFFICIENT, OUTCOMES, DementiaScreen, EpilepsyScreen, subject_folds
+from ._screens import ADHD_FEATURES, INSUFFICIENT, OUTCOMES, ADHDScreen, DementiaScreen, EpilepsyScreen, subject_folds
 from ._train import list_labelled_recordings, model_card, train_diagnosis_model, write_model
 
 __all__ = [
+    "ADHD_FEATURES",
+    "ADHDScreen",
+    "ROBUST_FEATURES",
+    "array_features",
     "DISCLAIMER",
     "DIAGNOSIS_BANDS",
     "DIAGNOSIS_REGIONS",

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..channels import normalize_label
 from ..errors import ParameterError
-from ._features import compute_features
+from ._features import array_features, compute_features
 
 
 def _clean(data_v, sfreq, ch_names, length):
@@ -68,7 +68,7 @@ def adfsu_recordings(path) -> pd.DataFrame:
     return table
 
 
-def adfsu_features(path, *, ch_names=None, length: float = 2.0) -> pd.DataFrame:
+def adfsu_features(path, *, ch_names=None, length: float = 2.0, network: bool = True) -> pd.DataFrame:
     """Feature table of the de-duplicated ADFSU eyes-closed recordings.
 
     Parameters
@@ -78,7 +78,11 @@ def adfsu_features(path, *, ch_names=None, length: float = 2.0) -> pd.DataFrame:
     ch_names : list of str | None
         Keep only these (normalised) channels; all 19 when None.
     length : float
-        Epoch length in seconds.
+        Epoch length in seconds; 2 s uses the overlapping epochs of
+        :func:`dbrain.diagnosis.array_features` (as ``dbrain analyze`` does on
+        recordings this short), any other length back-to-back epochs.
+    network : bool
+        Compute the connectivity features.
 
     Returns
     -------
@@ -90,8 +94,11 @@ def adfsu_features(path, *, ch_names=None, length: float = 2.0) -> pd.DataFrame:
     keep = list(range(len(names))) if ch_names is None else [names.index(c) for c in ch_names if c in names]
     out = []
     for row in adfsu_recordings(path).itertuples():
-        ep, _, chs = _clean(row.data[keep], 128.0, [names[k] for k in keep], length)
-        feats = compute_features(ep, 128.0, chs).to_frame()
+        if length == 2.0:
+            feats = array_features(row.data[keep], 128.0, [names[k] for k in keep], network=network).to_frame()
+        else:
+            ep, _, chs = _clean(row.data[keep], 128.0, [names[k] for k in keep], length)
+            feats = compute_features(ep, 128.0, chs, network=network).to_frame()
         feats.insert(0, "label", row.label)
         feats.insert(0, "subject", row.subject)
         out.append(feats)
@@ -167,5 +174,82 @@ def guinea_bissau_features(path, *, ch_names=None, length: float = 2.0, max_seco
         feats = compute_features(ep, 128.0, kept).to_frame()
         feats.insert(0, "label", int(r[2] == "Epilepsy"))
         feats.insert(0, "subject", f"gb-{sid}")
+        out.append(feats)
+    return pd.concat(out, ignore_index=True)
+
+
+def ds004504_recordings(path) -> pd.DataFrame:
+    """The ds004504 recordings (AD, FTD, cognitively normal) in volts.
+
+    Parameters
+    ----------
+    path : str | pathlib.Path
+        Folder holding ``ds004504_95hz_5min.npz``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``subject``, ``group`` (``A``, ``F``, ``C``), ``age``, ``mmse``
+        and ``data`` (array, volts, 95 Hz, channels :data:`DS004504_CHANNELS`).
+    """
+    f = Path(path) / "ds004504_95hz_5min.npz"
+    if not f.is_file():
+        raise ParameterError(f"'{f}' not found.")
+    rows = []
+    with np.load(f) as z:
+        scale = float(z["unit_uV"]) * 1e-6
+        for i, sub in enumerate(z["subject"]):
+            rows.append(
+                {
+                    "subject": str(sub),
+                    "group": str(z["group"][i]),
+                    "age": float(z["age"][i]),
+                    "mmse": float(z["mmse"][i]),
+                    "data": z[f"eeg_{sub}"].astype(float) * scale,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+#: Channel order of ds004504 (normalised names).
+DS004504_CHANNELS = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7", "P8"]
+DS004504_CHANNELS += ["Fz", "Cz", "Pz"]
+
+
+def array_table_features(
+    table: pd.DataFrame, sfreq: float, ch_names, *, keep=None, seconds=None, start: float = 0.0, network: bool = False
+) -> pd.DataFrame:
+    """Features of every recording of a table (``subject``, ``data``), optionally cut and on a channel subset.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per recording with ``subject`` and ``data`` (channels x samples, volts).
+    sfreq : float
+        Sampling rate in Hz.
+    ch_names : list of str
+        Channel names of ``data``.
+    keep : list of str | None
+        Channels to keep (all when None).
+    seconds : float | None
+        Use only this many seconds from ``start`` (all when None).
+    start : float
+        Start of the cut in seconds.
+    network : bool
+        Compute the connectivity features.
+
+    Returns
+    -------
+    features : pandas.DataFrame
+        ``subject`` and the feature columns, in the order of ``table``.
+    """
+    idx = list(range(len(ch_names))) if keep is None else [list(ch_names).index(c) for c in keep if c in ch_names]
+    names = [ch_names[k] for k in idx]
+    a = int(round(start * sfreq))
+    out = []
+    for row in table.itertuples():
+        x = row.data[idx, a : None if seconds is None else a + int(round(seconds * sfreq))]
+        feats = array_features(x, sfreq, names, network=network).to_frame()
+        feats.insert(0, "subject", row.subject)
         out.append(feats)
     return pd.concat(out, ignore_index=True)

@@ -108,7 +108,7 @@ def nested_cross_validate(
     groups = np.asarray(groups)
     if len(y) != len(X) or len(groups) != len(X):
         raise ParameterError("X, y and groups must have the same length.")
-    ok = X["clean_seconds"].to_numpy(float) >= screen.min_clean_seconds
+    ok = screen.usable(X)
     X, y, groups = X.loc[ok].reset_index(drop=True), y[ok], groups[ok]
     rows, folds, chosen, inner = [], [], {}, {}
     for r in range(int(repeats)):

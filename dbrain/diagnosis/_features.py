@@ -51,12 +51,28 @@ _FRONTAL_PAIRS = (("Fp1", "Fp2"), ("AF3", "AF4"), ("F3", "F4"), ("F7", "F8"))
 _REL = tuple(f"rel_{b}_{r}" for r in ("global", *DIAGNOSIS_REGIONS) for b in DIAGNOSIS_BANDS)
 _RATIOS = ("theta_alpha_ratio", "slowing_ratio", "theta_alpha_ratio_posterior", "slowing_ratio_posterior")
 _SPECTRAL = ("alpha_peak", "spectral_entropy", "aperiodic_exponent")
+# Shape measures that need no peak and no particular electrode: posterior dominant frequency as the power centroid of
+# 4-13 Hz (defined even when a slowed rhythm has no peak inside 7-13 Hz), spectral edge (90 % of 0.5-30 Hz power)
+# and the log slowing ratios (the ratios' tails are multiplicative).
+_SHAPE = (
+    "dominant_frequency_posterior",
+    "spectral_edge_90",
+    "log_theta_alpha_ratio",
+    "log_slowing_ratio",
+    "log_slowing_ratio_posterior",
+    "theta_beta_ratio",
+)
+#: Bands of the standardised theta/beta ratio (Hz): theta 4-8, beta 13-21 (the NEBA / Monastra definition), at Cz,
+#: or the mean spectrum of C3 and C4 when Cz is absent.
+TBR_BANDS = {"theta": (4.0, 8.0), "beta": (13.0, 21.0)}
 # The network's resting-state connectivity and graph features, as dbrain.network names them.
 _NETWORK = tuple(f for f in RESTING_FEATURES if f not in ("alpha_peak", "n_epochs"))
 _ASYM = ("asym_delta", "asym_theta", "asym_alpha", "asym_beta", "asym_alpha_frontal")
 
-#: All feature columns, in order (``clean_seconds`` and ``n_channels`` describe the input).
-FEATURES: tuple[str, ...] = (*_REL, *_RATIOS, *_SPECTRAL, *_NETWORK, *_ASYM, "clean_seconds", "n_channels")
+#: All feature columns, in order (``amplitude_uv`` — median channel SD of the clean epochs in µV —,
+#: ``clean_seconds`` and ``n_channels`` describe the input and are no model features).
+FEATURES: tuple[str, ...] = (*_REL, *_RATIOS, *_SPECTRAL, *_NETWORK, *_ASYM, *_SHAPE)
+FEATURES += ("amplitude_uv", "clean_seconds", "n_channels")
 
 #: Feature groups, for choosing subsets (``spectral`` is everything but ``network``).
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -65,7 +81,23 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "spectral": _SPECTRAL,
     "network": _NETWORK,
     "asymmetry": _ASYM,
+    "shape": _SHAPE,
 }
+
+#: The cohort-robust features of the dementia screen: relative and ratio measures, posterior dominant frequency,
+#: spectral edge, entropy and aperiodic exponent, all computable from 5 s on any 12 of the 10-20 electrodes (a
+#: missing region falls back on the global spectrum; no midline electrode is needed). No connectivity: wPLI and
+#: graph measures over two to four 2-s epochs are too noisy to carry from one cohort to another.
+ROBUST_FEATURES: tuple[str, ...] = (
+    *(f"rel_{b}_global" for b in DIAGNOSIS_BANDS),
+    "log_theta_alpha_ratio",
+    "log_slowing_ratio",
+    "log_slowing_ratio_posterior",
+    "dominant_frequency_posterior",
+    "spectral_edge_90",
+    "spectral_entropy",
+    "aperiodic_exponent",
+)
 
 
 @dataclass
@@ -125,7 +157,17 @@ def _aperiodic_exponent(psd, freqs):
     return float(ap[-1]) if ap.size else float("nan")
 
 
-def compute_features(epochs, sfreq, ch_names, *, network: bool = True, aperiodic: bool = True, seed: int = 0) -> FeatureResult:
+def compute_features(
+    epochs,
+    sfreq,
+    ch_names,
+    *,
+    network: bool = True,
+    aperiodic: bool = True,
+    seed: int = 0,
+    clean_seconds=None,
+    amplitude_uv=None,
+) -> FeatureResult:
     """Compute the diagnosis feature vector of artifact-clean resting epochs.
 
     Relative band powers (0.5–30 Hz) globally and per region, theta/alpha and
@@ -152,6 +194,12 @@ def compute_features(epochs, sfreq, ch_names, *, network: bool = True, aperiodic
         Fit the aperiodic exponent with specparam.
     seed : int
         Seed of the graph measures.
+    clean_seconds : float | None
+        Seconds of distinct clean EEG behind the epochs (overlapping epochs
+        from :func:`short_clean_epochs`); ``n_epochs * epoch length`` when None.
+    amplitude_uv : float | None
+        Amplitude of the whole recording (:func:`amplitude_level`); the
+        median channel SD of the epochs when None.
 
     Returns
     -------
@@ -172,10 +220,12 @@ def compute_features(epochs, sfreq, ch_names, *, network: bool = True, aperiodic
     vals = dict.fromkeys(FEATURES, np.nan)
     missing: dict[str, str] = {}
     n_ep = epochs.shape[0]
-    clean = float(n_ep * epochs.shape[2] / sfreq)
+    clean = float(n_ep * epochs.shape[2] / sfreq) if clean_seconds is None else float(clean_seconds)
     vals["clean_seconds"], vals["n_channels"] = clean, float(len(ch_names))
+    if amplitude_uv is not None:
+        vals["amplitude_uv"] = float(amplitude_uv)
     if n_ep == 0 or not ch_names:
-        for k in FEATURES[:-2]:
+        for k in FEATURES[:-3]:
             missing[k] = "no clean EEG"
         return FeatureResult(pd.Series(vals), missing, ch_names, clean)
     psd, freqs = _periodogram(epochs, sfreq)
@@ -206,6 +256,25 @@ def compute_features(epochs, sfreq, ch_names, *, network: bool = True, aperiodic
     else:
         pspec = spec
         missing["theta_alpha_ratio_posterior"] = missing["slowing_ratio_posterior"] = "no posterior channel"
+    if amplitude_uv is None:
+        vals["amplitude_uv"] = float(np.median(epochs.std(axis=2).mean(axis=0)) * 1e6)
+    vals["log_theta_alpha_ratio"] = np.log(vals["theta_alpha_ratio"])
+    vals["log_slowing_ratio"] = np.log(vals["slowing_ratio"])
+    # without posterior electrodes the global spectrum stands in (a stated substitute, not a missing value)
+    vals["log_slowing_ratio_posterior"] = np.log(vals["slowing_ratio_posterior"] if post else vals["slowing_ratio"])
+    band = (freqs >= 4.0) & (freqs <= 13.0)
+    vals["dominant_frequency_posterior"] = float((freqs[band] * pspec[band]).sum() / pspec[band].sum())
+    sel30 = (freqs >= 0.5) & (freqs < 30.0)
+    cum = np.cumsum(spec[sel30]) / spec[sel30].sum()
+    vals["spectral_edge_90"] = float(freqs[sel30][min(np.searchsorted(cum, 0.9), cum.size - 1)])
+    site = _idx(ch_names, ["Cz"]) or _idx(ch_names, ["C3", "C4"])
+    if site:
+        cz = psd[site].mean(0)
+        th = cz[(freqs >= TBR_BANDS["theta"][0]) & (freqs < TBR_BANDS["theta"][1])].sum()
+        be = cz[(freqs >= TBR_BANDS["beta"][0]) & (freqs < TBR_BANDS["beta"][1])].sum()
+        vals["theta_beta_ratio"] = float(th / be) if be > 0 else np.nan
+    else:
+        missing["theta_beta_ratio"] = "no Cz, C3 or C4"
     paf = float(peak_frequency(pspec, freqs, 7.0, 13.0))
     vals["alpha_peak"] = paf
     if not np.isfinite(paf):
@@ -265,13 +334,205 @@ def _asymmetries(psd, freqs, ch_names, vals, missing):
         vals[name] = float((rp - lp) / (rp + lp)) if rp + lp > 0 else np.nan
 
 
+#: Recordings shorter than this (s) are cut into 2-s epochs every second (50 % overlap) instead of back to back, so
+#: that 5 s of EEG with one artifact still leaves 4 s of clean epochs.
+SHORT_RECORDING = 30.0
+
+
+def short_clean_epochs(data, sfreq, ch_names, *, length: float = 2.0, line_freq=None):
+    """Artifact-clean epochs with 50 % overlap, for short recordings.
+
+    :func:`dbrain.network.select_clean_epochs` is run on the data and on the
+    data shifted by half an epoch; the two sets of clean epochs are merged
+    (the shifted set only when it kept the same channels). When that leaves
+    less than :data:`MIN_SHORT_CLEAN` seconds, every channel with artifact in
+    any epoch is dropped instead, provided at least 12 channels (or three
+    quarters of fewer) remain.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_times)
+        EEG in volts.
+    sfreq : float
+        Sampling rate in Hz.
+    ch_names : list of str
+        Normalised channel names.
+    length : float
+        Epoch length in seconds (a whole number, at least 2).
+    line_freq : float | None
+        Mains frequency for the artifact score (None: not scored).
+
+    Returns
+    -------
+    epochs : numpy.ndarray, shape (n_epochs, n_kept_channels, n_samples)
+        Clean epochs, ordered by start.
+    ch_names : list of str
+        The channels kept.
+    clean_seconds : float
+        Seconds of the recording covered by at least one clean epoch.
+    """
+    data = np.asarray(data, float)
+    ep, kept, clean = _overlapping(data, sfreq, ch_names, length, line_freq, 0.5)
+    if clean < MIN_SHORT_CLEAN:
+        # One channel's transient must not cost a short recording its screen: drop every channel with artifact in
+        # any epoch instead, when at least 12 channels (or 3/4 of fewer) remain.
+        ep2, kept2, clean2 = _overlapping(data, sfreq, ch_names, length, line_freq, 0.0)
+        if clean2 > clean and len(kept2) >= min(12, int(np.ceil(0.75 * len(ch_names)))):
+            return ep2, kept2, clean2
+    return ep, kept, clean
+
+
+#: Clean seconds from which a short recording keeps the usual bad-channel rule (the dementia screen's minimum).
+MIN_SHORT_CLEAN = 4.0
+
+
+def _overlapping(data, sfreq, ch_names, length, line_freq, bad_channel_fraction):
+    from ..network import select_clean_epochs
+
+    kw = {"length": length, "line_freq": line_freq, "bad_channel_fraction": bad_channel_fraction}
+    ep, starts, kept = select_clean_epochs(data, sfreq, ch_names, **kw)
+    half = int(round(length * sfreq / 2))
+    if data.shape[1] - half >= int(round(length * sfreq)):
+        ep2, st2, kept2 = select_clean_epochs(data[:, half:], sfreq, ch_names, offset=half / sfreq, **kw)
+        if kept2 == kept and len(ep2):
+            ep = np.concatenate([ep, ep2]) if len(ep) else ep2
+            starts = np.concatenate([starts, st2])
+    order = np.argsort(starts)
+    ep, starts = ep[order], np.asarray(starts, float)[order]
+    covered = np.zeros(int(np.ceil(data.shape[1] / sfreq * 2)) + 1, bool)  # half-second grid
+    for s0 in starts:
+        covered[int(round(s0 * 2)) : int(round((s0 + length) * 2))] = True
+    return ep, list(kept), float(covered.sum() / 2.0)
+
+
+def amplitude_level(data) -> float:
+    """Median over channels of the robust SD (1.4826 x median absolute deviation) of a recording, in µV.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_times)
+        EEG in volts.
+
+    Returns
+    -------
+    level : float
+        The amplitude level in µV (NaN without data).
+    """
+    data = np.asarray(data, float)
+    if data.size == 0:
+        return float("nan")
+    mad = np.median(np.abs(data - np.median(data, axis=1, keepdims=True)), axis=1) * 1.4826
+    return float(np.median(mad) * 1e6)
+
+
+def rescale(data, target_uv: float):
+    """Data rescaled so that the median channel's robust SD is ``target_uv`` µV, and the factor applied.
+
+    For recordings of unknown amplitude units (the ADHD children's set): the
+    artifact detector's absolute thresholds then act relative to the
+    recording's own amplitude, the same way in training and in use. Every
+    diagnosis feature is scale-free, so the features are otherwise unchanged.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_times)
+        EEG in any unit.
+    target_uv : float
+        Robust SD (1.4826 x median absolute deviation) of the median channel after rescaling, in µV.
+
+    Returns
+    -------
+    data : numpy.ndarray
+        Rescaled data (volts if ``target_uv`` is read as µV).
+    factor : float
+        The factor applied (1 when the data are flat).
+    """
+    data = np.asarray(data, float)
+    level = amplitude_level(data) * 1e-6
+    factor = target_uv * 1e-6 / level if level > 0 else 1.0
+    return data * factor, factor
+
+
+def array_features(
+    data,
+    sfreq,
+    ch_names,
+    *,
+    max_seconds: float = 300.0,
+    network: bool = True,
+    aperiodic: bool = True,
+    scale_to_uv: float | None = None,
+):
+    """Diagnosis features of a continuous EEG array, the way :func:`recording_features` computes them.
+
+    Recordings shorter than :data:`SHORT_RECORDING` use overlapping 2-s
+    epochs (:func:`short_clean_epochs`); longer ones back-to-back 2-s epochs,
+    at most ``max_seconds`` of them spread evenly over the recording.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_times)
+        EEG in volts.
+    sfreq : float
+        Sampling rate in Hz.
+    ch_names : list of str
+        Normalised channel names.
+    max_seconds : float
+        At most this many seconds of clean epochs.
+    network, aperiodic : bool
+        As in :func:`compute_features`.
+    scale_to_uv : float | None
+        Band-pass the data 0.5-45 Hz and rescale it (:func:`rescale`) first,
+        for data of unknown units; ``amplitude_uv`` then still reports the
+        amplitude before rescaling.
+
+    Returns
+    -------
+    result : FeatureResult
+        The features.
+    """
+    data = np.asarray(data, float)
+    if data.ndim != 2:
+        raise ParameterError(f"data must be 2-D (n_channels, n_times), got shape {data.shape}.")
+    if scale_to_uv is not None:
+        import mne
+
+        # unknown units usually come with unknown filtering: band-pass first, so drift cannot set the scale
+        data = mne.filter.filter_data(data, float(sfreq), 0.5, min(45.0, 0.45 * float(sfreq)), verbose="error")
+        data, factor = rescale(data, scale_to_uv)
+        res = array_features(data, sfreq, ch_names, max_seconds=max_seconds, network=network, aperiodic=aperiodic)
+        res.values["amplitude_uv"] = res.values["amplitude_uv"] / factor
+        return res
+    from ..network import select_clean_epochs
+
+    kw = {"network": network, "aperiodic": aperiodic, "amplitude_uv": amplitude_level(data)}
+    if data.shape[1] < 2 * sfreq:
+        return compute_features(np.empty((0, len(ch_names), int(2 * sfreq))), sfreq, ch_names, **kw)
+    if data.shape[1] / sfreq < SHORT_RECORDING:
+        ep, kept, clean = short_clean_epochs(data, sfreq, ch_names)
+        return compute_features(ep, sfreq, kept, clean_seconds=clean, **kw)
+    ep, _, kept = select_clean_epochs(data, sfreq, ch_names, length=2.0, line_freq=None)
+    n_max = int(max_seconds // 2.0)
+    if len(ep) > n_max:
+        ep = ep[np.linspace(0, len(ep) - 1, n_max).round().astype(int)]
+    return compute_features(ep, sfreq, kept, **kw)
+
+
 def recording_features(
-    raw, *, length: float = 2.0, max_duration: float = 300.0, network: bool = True, aperiodic: bool = True
+    raw,
+    *,
+    length: float = 2.0,
+    max_duration: float = 300.0,
+    network: bool = True,
+    aperiodic: bool = True,
+    scale_to_uv: float | None = None,
 ) -> FeatureResult:
     """Diagnosis features of a recording from its artifact-clean epochs.
 
     The clean epochs are chosen by :func:`dbrain.network.clean_epochs`
-    (artifact strength below 0.5, persistently bad channels dropped).
+    (artifact strength below 0.5, persistently bad channels dropped);
+    recordings shorter than :data:`SHORT_RECORDING` seconds use 2-s epochs
+    every second (:func:`short_clean_epochs`).
 
     Parameters
     ----------
@@ -285,13 +546,39 @@ def recording_features(
         Compute the connectivity and graph features.
     aperiodic : bool
         Fit the aperiodic exponent.
+    scale_to_uv : float | None
+        Rescale to this robust SD before choosing clean epochs (:func:`rescale`,
+        for screens trained on data of unknown units); only the first
+        ``max_duration`` seconds are then read, as one array.
 
     Returns
     -------
     result : FeatureResult
         Features of the clean epochs (all missing when none are clean).
     """
+    import mne
+
+    if scale_to_uv is not None:
+        picks = mne.pick_types(raw.info, meg=False, eeg=True, exclude="bads")
+        stop = min(raw.n_times, int(max_duration * raw.info["sfreq"]))
+        data = raw.get_data(picks=picks, stop=stop)
+        chs = [raw.ch_names[i] for i in picks]
+        return array_features(
+            data, raw.info["sfreq"], chs, max_seconds=max_duration, network=network, aperiodic=aperiodic, scale_to_uv=scale_to_uv
+        )
+
     from ..network import clean_epochs
 
+    if raw.times[-1] < SHORT_RECORDING and length == 2.0:
+        picks = mne.pick_types(raw.info, meg=False, eeg=True, exclude="bads")
+        chs = [raw.ch_names[i] for i in picks]
+        data = raw.get_data(picks=picks)
+        ep, kept, clean = short_clean_epochs(data, raw.info["sfreq"], chs, line_freq=raw.info.get("line_freq") or 50.0)
+        amp = amplitude_level(data)
+        return compute_features(ep, raw.info["sfreq"], kept, network=network, aperiodic=aperiodic, clean_seconds=clean, amplitude_uv=amp)
     epochs, _, ch_names = clean_epochs(raw, length=length, max_duration=max_duration)
-    return compute_features(epochs, raw.info["sfreq"], ch_names, network=network, aperiodic=aperiodic)
+    amp = None
+    if not len(epochs):  # no clean epoch to measure: the first minute says whether the units are plausible
+        picks = mne.pick_types(raw.info, meg=False, eeg=True, exclude="bads")
+        amp = amplitude_level(raw.get_data(picks=picks, stop=min(raw.n_times, int(60 * raw.info["sfreq"]))))
+    return compute_features(epochs, raw.info["sfreq"], ch_names, network=network, aperiodic=aperiodic, amplitude_uv=amp)

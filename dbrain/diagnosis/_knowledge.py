@@ -41,6 +41,8 @@ SCREEN_FINDINGS: tuple[str, ...] = (
     "dementia_screen_negative",
     "epilepsy_screen_positive",
     "epilepsy_screen_negative",
+    "adhd_screen_positive",
+    "adhd_screen_negative",
     "diffuse_slowing",
     "insufficient_data",
 )
@@ -295,7 +297,7 @@ def similar_cases(features, store, *, k: int = 5, outcome_column: str = "outcome
         if len(features) != 1:
             raise ParameterError(f"features must be one row, got {len(features)}.")
         features = features.iloc[0]
-    cols = [c for c in FEATURES if c in store.columns and c in features.index and c not in ("clean_seconds", "n_channels")]
+    cols = [c for c in FEATURES if c in store.columns and c in features.index and c not in ("amplitude_uv", "clean_seconds", "n_channels")]
     if not cols:
         raise ParameterError("the store and the query share no feature column.")
     S = store[cols].to_numpy(float)

@@ -34,16 +34,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ParameterError
 from ..utils.check import _check_range
-from ._features import FEATURES
+from ._features import FEATURE_GROUPS, FEATURES, ROBUST_FEATURES
 
 #: ``predict`` value of a recording with too little clean EEG.
 INSUFFICIENT = -1
 
 #: Outcome strings of :meth:`DementiaScreen.assess`.
-OUTCOMES = ("positive", "negative", "insufficient data")
+OUTCOMES = ("positive", "negative", "insufficient data", "not applicable")
+
+#: z of a one-sided 95 % bound: the widening of an interval in logit units is this times the shift SD.
+_Z90 = 1.645
 
 _MODELS = Path(__file__).parent / "models"
-_DEFAULT_FEATURES = tuple(f for f in FEATURES if f not in ("clean_seconds", "n_channels"))
+_DEFAULT_FEATURES = tuple(f for f in FEATURES if f not in ("amplitude_uv", "clean_seconds", "n_channels"))
 
 #: Default LightGBM candidates: stumps and depth-2 trees, slow learning, row and column subsampling and an L2
 #: leaf penalty, sized for cohorts of 65-90 people (about 50-70 per inner training fold).
@@ -80,6 +83,21 @@ _LGBM_KEYS = {
     "colsample_bytree",
     "min_split_gain",
 }
+_DESCRIPTORS = ("amplitude_uv", "clean_seconds", "n_channels")
+#: Features of the ADHD screen: relative powers (global and per region), ratios, spectral shape (incl. the
+#: theta/beta ratio), aperiodic exponent, entropy and asymmetries; no connectivity, no amplitude.
+ADHD_FEATURES: tuple[str, ...] = (
+    *FEATURE_GROUPS["relative_power"],
+    "log_theta_alpha_ratio",
+    "log_slowing_ratio",
+    "log_slowing_ratio_posterior",
+    "dominant_frequency_posterior",
+    "spectral_edge_90",
+    "theta_beta_ratio",
+    "spectral_entropy",
+    "aperiodic_exponent",
+    *FEATURE_GROUPS["asymmetry"],
+)
 _FORMAT = "dbrain-screen-platt-2"
 _OLD_FORMAT = "dbrain-logistic-platt-1"
 
@@ -129,6 +147,11 @@ def _matrix(X, features):
 
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def _logit(p):
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
 
 
 def _booster(p):
@@ -205,6 +228,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
         lgbm_grid=LGBM_GRID,
         inner_folds: int = 4,
         min_clean_seconds: float = 4.0,
+        min_channels: int = 4,
         n_bootstrap: int = 30,
         random_state: int = 0,
     ):
@@ -213,6 +237,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
         self.lgbm_grid = lgbm_grid
         self.inner_folds = inner_folds
         self.min_clean_seconds = min_clean_seconds
+        self.min_channels = min_channels
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
 
@@ -316,8 +341,13 @@ class _Screen(ClassifierMixin, BaseEstimator):
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         if "clean_seconds" not in X.columns:
             raise ParameterError("X lacks the 'clean_seconds' column.")
-        ok = X["clean_seconds"].to_numpy(float) >= self.min_clean_seconds
+        ok = self.usable(X)
         self.n_insufficient_ = int((~ok).sum())
+        if ok.sum() < 4:
+            raise ParameterError(
+                f"only {int(ok.sum())} rows have at least {self.min_clean_seconds:g} s of clean EEG on at least "
+                f"{self.min_channels} channels."
+            )
         Xf, y, groups = X.loc[ok], y[ok], groups[ok]
         cand = list(self.features) if self.features is not None else list(_DEFAULT_FEATURES)
         Xm = _matrix(Xf, cand)
@@ -331,6 +361,12 @@ class _Screen(ClassifierMixin, BaseEstimator):
         self.threshold_ = float(y.mean())
         self.classes_ = np.array([0, 1])
         self.n_train_ = {"recordings": int(len(y)), "subjects": int(len(np.unique(groups))), "positive": int(y.sum())}
+        self.domain_ = {
+            k: [float(np.nanmin(Xf[k])), float(np.nanmax(Xf[k]))]
+            for k in _DESCRIPTORS
+            if k in Xf.columns and np.isfinite(Xf[k].to_numpy(float)).any()
+        }
+        self.applicability_ = getattr(self, "applicability_", {}) or {}
         rng = np.random.default_rng(self.random_state)
         subjects = np.unique(groups)
         self.bootstrap_ = []
@@ -346,13 +382,129 @@ class _Screen(ClassifierMixin, BaseEstimator):
 
     # -- prediction -------------------------------------------------------------------------------
 
+    def usable(self, X) -> np.ndarray:
+        """Which rows have enough clean EEG (``clean_seconds``) on enough channels (``n_channels``).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows.
+
+        Returns
+        -------
+        mask : numpy.ndarray of bool
+            True where the screen gives a probability.
+        """
+        ok = np.ones(len(X), bool)
+        if "clean_seconds" in X.columns:
+            ok &= X["clean_seconds"].to_numpy(float) >= self.min_clean_seconds
+        if "n_channels" in X.columns:
+            ok &= ~(X["n_channels"].to_numpy(float) < getattr(self, "min_channels", 0))
+        return ok
+
     def _prepare(self, X):
         check_is_fitted(self, "params_")
+        enough = np.ones(len(X), bool)
         if isinstance(X, pd.DataFrame) and "clean_seconds" in X.columns:
-            enough = X["clean_seconds"].to_numpy(float) >= self.min_clean_seconds
-        else:
-            enough = np.ones(len(X), bool)
+            enough &= X["clean_seconds"].to_numpy(float) >= self.min_clean_seconds
+        if isinstance(X, pd.DataFrame) and "n_channels" in X.columns:
+            enough &= ~(X["n_channels"].to_numpy(float) < getattr(self, "min_channels", 0))
         return _matrix(X, self.features_), enough
+
+    def set_applicability(
+        self, *, age_trained=None, age_limits=None, amplitude_uv_limits=None, shift_sd=None, age_required=False, extra=None
+    ):
+        """State where the model applies and how far a shifted input moves its probability.
+
+        Stored with the model (``model.json``) and used by :meth:`assess`.
+
+        Parameters
+        ----------
+        age_trained : (float, float) | None
+            Age range (years) of the training people; an age outside it (but
+            inside ``age_limits``) widens the interval by the largest shift SD.
+        age_limits : (float, float) | None
+            Outside these ages the screen is "not applicable".
+        amplitude_uv_limits : (float, float) | None
+            Median channel SD (µV) outside which the input is taken for a
+            unit or calibration error ("not applicable").
+        shift_sd : dict | None
+            ``{"seconds": [[below_s, sd], ...], "channels": [[from_n, sd], ...]}``:
+            the SD of logit(probability on the cut input) - logit(probability on
+            the full input), measured on held-out training people. A
+            recording with less clean EEG than ``below_s`` (the smallest
+            bound above it) and one with fewer than 19 but at least ``from_n``
+            channels (the largest such ``from_n``) get their interval widened
+            by ``1.645 * sqrt(sum of sd²)`` in logit units on each side.
+        age_required : bool
+            Without an age the screen is "not applicable" (a screen for children
+            must know it looks at a child).
+        extra : dict | None
+            Other JSON data stored with the model (e.g. norms).
+
+        Returns
+        -------
+        self : object
+            The screen.
+        """
+        check_is_fitted(self, "params_")
+        self.applicability_ = {
+            "age_trained": None if age_trained is None else [float(a) for a in age_trained],
+            "age_limits": None if age_limits is None else [float(a) for a in age_limits],
+            "amplitude_uv_limits": None if amplitude_uv_limits is None else [float(a) for a in amplitude_uv_limits],
+            "shift_sd": shift_sd or {},
+            "age_required": bool(age_required),
+        } | (extra or {})
+        return self
+
+    def _shift(self, row):
+        """Logit SD of the input shift of one row and the reasons (length, channels)."""
+        app = getattr(self, "applicability_", None) or {}
+        table = app.get("shift_sd") or {}
+        sds, why = [], []
+        secs = float(row.get("clean_seconds", np.nan))
+        for below, sd in sorted(table.get("seconds", [])):
+            if np.isfinite(secs) and secs < below:
+                sds.append(sd)
+                why.append(f"{secs:g} s of clean EEG (shift below {below:g} s measured on held-out people: logit SD {sd:.2f})")
+                break
+        nch = float(row.get("n_channels", np.nan))
+        fits = [(n, sd) for n, sd in table.get("channels", []) if np.isfinite(nch) and n <= nch < 19]
+        if fits:
+            n, sd = max(fits)
+            sds.append(sd)
+            why.append(f"{nch:g} channels (shift measured for {n:g}-channel subsets: logit SD {sd:.2f})")
+        return float(np.sqrt(np.sum(np.square(sds)))) if sds else 0.0, why
+
+    def _gate(self, row, age):
+        """``(reason it is not applicable | None, extra logit SD, notes)`` from age and amplitude scale."""
+        app = getattr(self, "applicability_", None) or {}
+        notes, extra = [], 0.0
+        lim = app.get("age_limits")
+        if age is None and app.get("age_required"):
+            span = f" ({lim[0]:g}-{lim[1]:g} y)" if lim else ""
+            return f"age unknown (no --age and no birth date in the header): this screen runs only for its age range{span}", 0.0, notes
+        if age is not None and lim and not lim[0] <= age <= lim[1]:
+            return f"age {age:g} y is outside the {lim[0]:g}-{lim[1]:g} y this screen applies to", 0.0, notes
+        trained = app.get("age_trained")
+        if age is None and (lim or trained):
+            notes.append("age unknown (no --age and no birth date in the header): assumed inside the training range")
+        elif trained and age is not None and not trained[0] <= age <= trained[1]:
+            extra = max([sd for _, sd in (app.get("shift_sd") or {}).get("seconds", [])] + [1.0])
+            notes.append(
+                f"age {age:g} y outside the training range {trained[0]:g}-{trained[1]:g} y "
+                f"(interval widened by the largest measured shift, logit SD {extra:.2f})"
+            )
+        amp = app.get("amplitude_uv_limits")
+        a = float(row.get("amplitude_uv", np.nan))
+        if amp and np.isfinite(a) and not amp[0] <= a <= amp[1]:
+            return (
+                f"amplitude {a:.3g} µV (median channel SD) is outside {amp[0]:g}-{amp[1]:g} µV: "
+                "check the units or calibration",
+                0.0,
+                notes,
+            )
+        return None, extra, notes
 
     def predict_proba(self, X):
         """Calibrated class probabilities; NaN rows for insufficient data.
@@ -389,13 +541,16 @@ class _Screen(ClassifierMixin, BaseEstimator):
         out[np.isnan(p)] = INSUFFICIENT
         return out
 
-    def assess(self, X, *, n_drivers: int = 5) -> list[dict]:
+    def assess(self, X, *, n_drivers: int = 5, age=None) -> list[dict]:
         """Probability, interval, outcome and the features that drove each result.
 
         Parameters
         ----------
         X : pandas.DataFrame
             Feature rows.
+        age : float | None
+            Age in years of the person(s), checked against the model's
+            applicability (:meth:`set_applicability`).
         n_drivers : int
             Number of features listed per recording, by the size of their
             contribution to the uncalibrated score: coefficient ×
@@ -406,9 +561,12 @@ class _Screen(ClassifierMixin, BaseEstimator):
         -------
         results : list of dict
             Per row: ``screen``, ``model_choice`` (the chosen candidate),
-            ``outcome`` (:data:`OUTCOMES`), ``probability``, ``interval``
-            (5th-95th bootstrap percentiles), ``threshold``, ``drivers``
-            (feature, value, contribution, direction).
+            ``status`` and ``outcome`` (:data:`OUTCOMES`), ``applicable``,
+            ``reason`` (why there is no probability, else None),
+            ``probability``, ``interval`` (5th-95th bootstrap percentiles,
+            widened for a shifted input), ``interval_notes`` (why it was
+            widened, and other caveats), ``threshold``, ``drivers`` (feature,
+            value, contribution, direction).
         """
         Xm, enough = self._prepare(X)
         p = _apply(self.params_, Xm)
@@ -424,17 +582,34 @@ class _Screen(ClassifierMixin, BaseEstimator):
                 "threshold": self.threshold_,
                 "condition": self._positive,
             }
-            if not enough[i]:
-                res.update(outcome="insufficient data", probability=None, interval=None, drivers=[])
-                res["reason"] = f"fewer than {self.min_clean_seconds:g} s of clean EEG"
+            row = X.iloc[i] if isinstance(X, pd.DataFrame) else pd.Series(dtype=float)
+            none = {"probability": None, "interval": None, "drivers": [], "interval_notes": []}
+            why_not, extra, notes = self._gate(row, age)
+            if why_not:
+                res.update(none, outcome="not applicable", status="not applicable", applicable=False, reason=why_not)
                 out.append(res)
                 continue
+            if not enough[i]:
+                res.update(none, outcome="insufficient data", status="insufficient data", applicable=True)
+                nch = float(row.get("n_channels", np.nan))
+                if np.isfinite(nch) and nch < getattr(self, "min_channels", 0):
+                    res["reason"] = f"{nch:g} EEG channels, at least {self.min_channels} needed"
+                else:
+                    res["reason"] = f"fewer than {self.min_clean_seconds:g} s of clean EEG"
+                out.append(res)
+                continue
+            shift, why = self._shift(row)
+            widen = float(np.sqrt(shift**2 + extra**2))
             contrib = contrib_all[i]
             order = np.argsort(-np.abs(contrib))[:n_drivers]
-            res["probability"] = float(p[i])
+            res.update(status="ok", applicable=True, reason=None, probability=float(p[i]))
             res["interval"] = (
                 [float(np.percentile(boots[:, i], 5)), float(np.percentile(boots[:, i], 95))] if boots is not None else None
             )
+            if widen > 0:
+                lo, hi = res["interval"] or [float(p[i]), float(p[i])]
+                res["interval"] = [float(_sigmoid(_logit(lo) - _Z90 * widen)), float(_sigmoid(_logit(hi) + _Z90 * widen))]
+            res["interval_notes"] = [f"interval widened: {w}" for w in why] + notes
             res["outcome"] = "positive" if p[i] > self.threshold_ else "negative"
             res["drivers"] = [
                 {
@@ -484,6 +659,8 @@ class _Screen(ClassifierMixin, BaseEstimator):
             "threshold": self.threshold_,
             "n_train": self.n_train_,
             "n_insufficient": self.n_insufficient_,
+            "domain": getattr(self, "domain_", {}),
+            "applicability": getattr(self, "applicability_", {}),
             "model": ser(self.params_),
             "bootstrap": [ser(b) for b in self.bootstrap_],
         }
@@ -529,6 +706,8 @@ class _Screen(ClassifierMixin, BaseEstimator):
         self.n_train_, self.n_insufficient_ = data.get("n_train", {}), data.get("n_insufficient", 0)
         self.params_ = de(data["model"])
         self.bootstrap_ = [de(b) for b in data.get("bootstrap", [])]
+        self.domain_ = data.get("domain", {})
+        self.applicability_ = data.get("applicability", {})
         self.classes_ = np.array([0, 1])
         return self
 
@@ -589,22 +768,29 @@ def _pipeline(C):
 class DementiaScreen(_Screen):
     """Calibrated screen for Alzheimer-type dementia vs healthy ageing from resting EEG.
 
-    The shipped model (:meth:`load` without a path) was trained on the ADFSU
-    cohort (76 probable AD, 12 healthy elderly, 8 s eyes-closed per person);
-    see ``dbrain/diagnosis/models/dementia/MODEL_CARD.md``. A research aid,
-    not a diagnosis.
+    The shipped model (:meth:`load` without a path) is a logistic regression
+    on :data:`ROBUST_FEATURES` (relative and ratio measures, posterior
+    dominant frequency, spectral edge, entropy, aperiodic exponent: no
+    connectivity, no midline electrode needed) trained on two cohorts, ADFSU
+    and ds004504 (AD vs cognitively normal), and evaluated leave-one-cohort-
+    out; see ``dbrain/diagnosis/models/dementia/MODEL_CARD.md``. It gives a
+    probability from 4 s of clean EEG on at least 12 channels. A research
+    aid, not a diagnosis.
 
     Parameters
     ----------
     features : list of str | None
-        Feature columns to use; all of :data:`FEATURES` but ``clean_seconds``
-        and ``n_channels`` when None. Columns that are missing in every
-        training row are dropped (``features_``).
+        Feature columns to use (:data:`ROBUST_FEATURES` by default); all of
+        :data:`FEATURES` but the input descriptors when None. Columns that
+        are missing in every training row are dropped (``features_``).
     C_grid : tuple of float
         Inverse regularisation strengths of the logistic candidates (empty:
         no logistic candidate).
     lgbm_grid : tuple of dict
-        LightGBM candidates (:data:`LGBM_GRID` by default; empty: none), each a
+        LightGBM candidates (none by default: on two small, disagreeing cohorts
+        trees would learn the cohort; where they were offered in the
+        leave-one-cohort-out check, the inner folds chose the logistic model;
+        :data:`LGBM_GRID` for the usual ones), each a
         dict of ``num_leaves``, ``max_depth``, ``n_estimators``,
         ``learning_rate``, ``min_child_samples``, ``reg_lambda``, ``reg_alpha``,
         ``subsample``, ``colsample_bytree`` and/or ``min_split_gain``.
@@ -612,6 +798,8 @@ class DementiaScreen(_Screen):
         Subject-grouped folds for choosing the candidate and for calibration.
     min_clean_seconds : float
         Less clean EEG than this gives "insufficient data".
+    min_channels : int
+        Fewer EEG channels than this give "insufficient data".
     n_bootstrap : int
         Bootstrap refits for the probability intervals (0: none).
     random_state : int
@@ -620,6 +808,86 @@ class DementiaScreen(_Screen):
 
     _name = "dementia"
     _positive = "dementia (Alzheimer type)"
+
+    def __init__(
+        self,
+        *,
+        features=ROBUST_FEATURES,
+        C_grid=(0.01, 0.1, 1.0),
+        lgbm_grid=(),
+        inner_folds: int = 4,
+        min_clean_seconds: float = 4.0,
+        min_channels: int = 12,
+        n_bootstrap: int = 30,
+        random_state: int = 0,
+    ):
+        super().__init__(
+            features=features,
+            C_grid=C_grid,
+            lgbm_grid=lgbm_grid,
+            inner_folds=inner_folds,
+            min_clean_seconds=min_clean_seconds,
+            min_channels=min_channels,
+            n_bootstrap=n_bootstrap,
+            random_state=random_state,
+        )
+
+
+class ADHDScreen(_Screen):
+    """Calibrated screen for ADHD vs typically developing children from task or resting EEG.
+
+    The shipped model was trained on 80 children aged 7-12 (40 ADHD, 40
+    control; 60 s of a visual counting task each); see
+    ``dbrain/diagnosis/models/adhd/MODEL_CARD.md``. It runs only for people
+    under 18 with a known age. Its subject-wise accuracy is modest: a
+    research aid beside clinical assessment, never a diagnosis.
+
+    Parameters
+    ----------
+    features : list of str | None
+        Feature columns (scale- and length-free: relative powers, ratios,
+        spectral shape, aperiodic exponent, asymmetries).
+    C_grid : tuple of float
+        Inverse regularisation strengths of the logistic candidates.
+    lgbm_grid : tuple of dict
+        LightGBM candidates (none by default).
+    inner_folds : int
+        Subject-grouped folds for choosing the candidate and for calibration.
+    min_clean_seconds : float
+        Less clean EEG than this gives "insufficient data".
+    min_channels : int
+        Fewer EEG channels than this give "insufficient data".
+    n_bootstrap : int
+        Bootstrap refits for the probability intervals (0: none).
+    random_state : int
+        Seed of folds and bootstrap.
+    """
+
+    _name = "adhd"
+    _positive = "ADHD"
+
+    def __init__(
+        self,
+        *,
+        features=ADHD_FEATURES,
+        C_grid=(0.01, 0.1, 1.0),
+        lgbm_grid=(),
+        inner_folds: int = 4,
+        min_clean_seconds: float = 10.0,
+        min_channels: int = 12,
+        n_bootstrap: int = 30,
+        random_state: int = 0,
+    ):
+        super().__init__(
+            features=features,
+            C_grid=C_grid,
+            lgbm_grid=lgbm_grid,
+            inner_folds=inner_folds,
+            min_clean_seconds=min_clean_seconds,
+            min_channels=min_channels,
+            n_bootstrap=n_bootstrap,
+            random_state=random_state,
+        )
 
 
 class EpilepsyScreen(_Screen):
@@ -647,6 +915,8 @@ class EpilepsyScreen(_Screen):
         Subject-grouped folds for choosing the candidate and for calibration.
     min_clean_seconds : float
         Less clean EEG than this gives "insufficient data".
+    min_channels : int
+        Fewer EEG channels than this give "insufficient data".
     n_bootstrap : int
         Bootstrap refits for the probability intervals (0: none).
     random_state : int
@@ -664,6 +934,7 @@ class EpilepsyScreen(_Screen):
         lgbm_grid=LGBM_GRID,
         inner_folds: int = 4,
         min_clean_seconds: float = 30.0,
+        min_channels: int = 4,
         n_bootstrap: int = 30,
         random_state: int = 0,
     ):
@@ -673,6 +944,7 @@ class EpilepsyScreen(_Screen):
             lgbm_grid=lgbm_grid,
             inner_folds=inner_folds,
             min_clean_seconds=min_clean_seconds,
+            min_channels=min_channels,
             n_bootstrap=n_bootstrap,
             random_state=random_state,
         )

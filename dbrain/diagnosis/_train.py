@@ -23,13 +23,17 @@ from ..errors import ParameterError
 from ..utils.check import _check_option
 from ._evaluate import nested_cross_validate
 from ._features import recording_features
-from ._screens import DementiaScreen, EpilepsyScreen
+from ._screens import ADHDScreen, DementiaScreen, EpilepsyScreen
 
-SCREENS = {"dementia": DementiaScreen, "epilepsy": EpilepsyScreen}
+SCREENS = {"dementia": DementiaScreen, "epilepsy": EpilepsyScreen, "adhd": ADHDScreen}
+#: Seconds of clean EEG per recording for each screen's training features (ADHD: a fixed 60 s, so that recording
+#: length, which depends on the child's speed in the task, cannot leak into the features).
+_MAX_SECONDS = {"dementia": 300.0, "epilepsy": 300.0, "adhd": 60.0}
 
 _POSITIVE = {
     "dementia": {"a", "ad", "alzheimer", "alzheimers", "dementia", "1", "true", "yes"},
     "epilepsy": {"e", "epilepsy", "1", "true", "yes"},
+    "adhd": {"adhd", "add", "1", "true", "yes"},
 }
 _NEGATIVE = {"c", "cn", "hc", "control", "controls", "healthy", "normal", "0", "false", "no"}
 _LABEL_COLUMNS = ("diagnosis", "group", "dx", "label")
@@ -49,7 +53,7 @@ def list_labelled_recordings(data, kind: str, *, label_column=None, positive=Non
     data : str | pathlib.Path
         BIDS folder (``participants.tsv``) or manifest CSV (``path, label, subject``).
     kind : str
-        ``"dementia"`` or ``"epilepsy"`` (chooses the default label values).
+        ``"dementia"``, ``"epilepsy"`` or ``"adhd"`` (chooses the default label values).
     label_column : str | None
         Diagnosis column of ``participants.tsv``; the first of ``diagnosis``,
         ``group``, ``dx``, ``label`` (any case) when None.
@@ -240,6 +244,8 @@ def model_card(metrics: dict, *, extra: str = "") -> str:
         )
     else:
         what = "median imputation, standardisation, L2 logistic regression (balanced class weights)"
+    has_lgbm = any(str(k).startswith("lightgbm") for k in (metrics.get("inner_scores") or {}))
+    among = "logistic (C grid) and LightGBM candidates" if has_lgbm or not metrics.get("inner_scores") else "logistic candidates (C grid)"
     lines = [
         f"# dbrain {metrics['screen']} screen — model card",
         "",
@@ -250,7 +256,7 @@ def model_card(metrics: dict, *, extra: str = "") -> str:
         f"({metrics['n_train']['positive']} positive), {len(metrics['features'])} features",
         f"- Decision threshold (training prevalence): {metrics['threshold']:.3f}",
         f"- Shipped model: **{model}**, chosen by AUROC on subject-grouped inner folds of all training subjects "
-        f"among logistic (C grid) and LightGBM candidates: {what}; Platt calibration on subject-grouped inner folds; "
+        f"among {among}: {what}; Platt calibration on subject-grouped inner folds; "
         "intervals from 30 subject-bootstrap refits.",
         "",
         f"## Nested subject-wise cross-validation ({cv['outer_folds']} outer folds x {cv['repeats']} repeats, "
@@ -307,7 +313,7 @@ def model_card(metrics: dict, *, extra: str = "") -> str:
 def train_diagnosis_model(
     data, out, kind: str, *, label_column=None, positive=None, negative=None, repeats: int = 3, seed: int = 0, on_progress=None
 ) -> dict:
-    """Train a dementia or epilepsy screen on labelled recordings and write a model folder.
+    """Train a dementia, epilepsy or ADHD screen on labelled recordings and write a model folder.
 
     Parameters
     ----------
@@ -316,7 +322,7 @@ def train_diagnosis_model(
     out : str | pathlib.Path
         Model folder to write.
     kind : str
-        ``"dementia"`` or ``"epilepsy"``.
+        ``"dementia"``, ``"epilepsy"`` or ``"adhd"``.
     label_column : str | None
         Diagnosis column of ``participants.tsv`` (see :func:`list_labelled_recordings`).
     positive, negative : list of str | None
@@ -341,7 +347,7 @@ def train_diagnosis_model(
         if on_progress:
             on_progress(i / len(table), Path(r.path).name)
         raw, _ = read_recording(r.path)
-        rows.append(recording_features(raw).to_frame())
+        rows.append(recording_features(raw, max_duration=_MAX_SECONDS[kind]).to_frame())
     X = pd.concat(rows, ignore_index=True)
     screen = SCREENS[kind]()
     return write_model(

@@ -54,6 +54,7 @@ KINDS: dict[str, str] = {
     "report-signed": "the signed report file",
     "consent-recorded": "the consent document (or its canonical JSON)",
     "key-rotated": "the new Ed25519 public key (32 raw bytes)",
+    "row-state": "the canonical JSON of the database row states it lists (details.rows)",
 }
 
 RECORD_VERSION = 1

@@ -18,15 +18,17 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..errors import DbrainError, UnsupportedFormatError
 from .db import make_engine, make_sessionmaker, migrate
+from .limits import InFlightLimit
 from .middleware import SecurityMiddleware, docs_csp
 from .settings import Settings
-from .storage import ObjectStore
+from .storage import ObjectCorrupt, ObjectStore
 from .throttle import LoginGuard
 
 #: The browser viewer's static files (index.html, viewer.js, viewer.css).
@@ -36,6 +38,8 @@ STATIC = Path(__file__).parent / "static"
 def _status(exc: DbrainError) -> int:
     if isinstance(exc, UnsupportedFormatError):
         return 415
+    if isinstance(exc, ObjectCorrupt):
+        return 409  # the stored file failed its integrity check: refused, not served
     return 422
 
 
@@ -69,11 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Decision support only: every finding must be confirmed by a qualified clinician."
         ),
     )
+    # Compressed answers (the viewer's pages, trend tables, event lists) for clients that accept gzip.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = make_sessionmaker(engine, settings)
     app.state.store = ObjectStore(settings.home)
     app.state.login_guard = LoginGuard(settings)
+    app.add_middleware(InFlightLimit)
 
     @app.exception_handler(DbrainError)
     async def _dbrain_error(request: Request, exc: DbrainError):

@@ -3,7 +3,7 @@
 Tables: ``sites``, ``users``, ``api_tokens``, ``user_sessions``, ``patients``
 (pseudonymised), ``patient_identities`` (the identity link, readable only by
 clinicians of the patient's site), ``recordings``, ``analyses``, ``jobs`` (the
-work queue), ``annotations``, ``reports`` and ``audit_events``. The schema is
+work queue), ``annotations``, ``event_reviews`` (accept/reject of detected events), ``reports`` and ``audit_events``. The schema is
 created and upgraded by Alembic (:func:`migrate`); the provenance ledger's
 ``ledger_*`` tables live in the same database but are managed by
 :mod:`dbrain.ledger`.
@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import os
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -184,6 +186,26 @@ class Annotation(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class EventReview(Base):
+    """A reviewer's decision on one detected event of an analysis (the viewer's triage): accepted or rejected."""
+
+    __tablename__ = "event_reviews"
+    __table_args__ = (sa.UniqueConstraint("analysis_id", "event_key", name="uq_event_reviews_analysis_event"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    #: ``<onset in µs>|<eventType>|<channels>``: which row of the analysis's events.tsv.
+    event_key: Mapped[str] = mapped_column(String(400))
+    onset: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    event_type: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decision: Mapped[str] = mapped_column(String(20))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Report(Base):
     __tablename__ = "reports"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -234,17 +256,43 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> sa.Engine:
-    """Create the engine: SQLite in WAL mode with ``BEGIN IMMEDIATE`` for writers, or PostgreSQL.
+#: Connections per process: enough for every request the in-flight limit admits
+#: (:data:`dbrain.server.limits.MAX_IN_FLIGHT`) plus the job, ledger and health paths.
+POOL_SIZE = int(os.environ.get("DBRAIN_DB_POOL_SIZE", "24"))
+#: Seconds a request waits for a pooled connection before failing (never reached while
+#: the in-flight limit is below the pool size).
+POOL_TIMEOUT = 30.0
+_WRITE_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+
+
+def make_engine(url: str, *, pool_size: int | None = None) -> sa.Engine:
+    """Create the engine: SQLite in WAL mode (readers never take the write lock), or PostgreSQL.
 
     Parameters
     ----------
     url : str
         ``sqlite:///path`` or ``postgresql://…``.
+    pool_size : int | None
+        Pooled connections (no overflow); default :data:`POOL_SIZE`.
 
     Returns
     -------
     engine : sqlalchemy.Engine
+
+    Notes
+    -----
+    On SQLite a transaction starts as a plain (deferred) ``BEGIN``: it reads
+    one WAL snapshot and never blocks writers or other readers. The first
+    statement that writes (an ``INSERT``/``UPDATE``/``DELETE`` …, e.g. the
+    request's audit row) ends that read snapshot and starts a ``BEGIN
+    IMMEDIATE`` write transaction instead of upgrading it: SQLite cannot
+    upgrade a snapshot another connection has since written past (it fails at
+    once with "database is locked", whatever the busy timeout), while a fresh
+    ``BEGIN IMMEDIATE`` waits its turn. The write lock is thus held only from
+    a transaction's first write to its commit. The consequence is PostgreSQL's
+    READ COMMITTED: reads before the first write are not repeated under the
+    lock. Code that must read and write atomically (claiming a job) calls
+    :func:`write_lock` first, which starts the transaction as a writer.
     """
     sa_url = sa.engine.make_url(normalise_url(url))
     backend = sa_url.get_backend_name()
@@ -252,12 +300,16 @@ def make_engine(url: str) -> sa.Engine:
         from ..errors import ParameterError
 
         raise ParameterError(f"the data-centre database must be SQLite or PostgreSQL, got {backend!r}")
+    size = POOL_SIZE if pool_size is None else int(pool_size)
     if backend == "postgresql":
-        return sa.create_engine(sa_url, pool_pre_ping=True)
+        return sa.create_engine(sa_url, pool_pre_ping=True, pool_size=size, max_overflow=0, pool_timeout=POOL_TIMEOUT)
     db = sa_url.database
     if db and db != ":memory:":
         Path(db).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(sa_url, connect_args={"timeout": 60, "check_same_thread": False})
+        pool = {"poolclass": sa.pool.QueuePool, "pool_size": size, "max_overflow": 0, "pool_timeout": POOL_TIMEOUT}
+    else:
+        pool = {}
+    engine = sa.create_engine(sa_url, connect_args={"timeout": 60, "check_same_thread": False}, **pool)
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -272,33 +324,50 @@ def make_engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn):
-        # A transaction that will write takes SQLite's write lock up front, so two
-        # workers claiming a job serialise instead of failing on lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("dbrain_write") else "BEGIN")
+        write = bool(conn.get_execution_options().get("dbrain_write"))
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        conn.info["dbrain_tx"] = "write" if write else "read"
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _first_write(conn, cursor, statement, parameters, context, executemany):
+        if conn.info.get("dbrain_tx") == "read" and _WRITE_SQL.match(statement):
+            # End the read snapshot (it wrote nothing) and queue for the write lock.
+            raw = conn.connection.dbapi_connection
+            raw.execute("COMMIT")
+            raw.execute("BEGIN IMMEDIATE")
+            conn.info["dbrain_tx"] = "write"
+
+    @sa.event.listens_for(engine, "commit")
+    @sa.event.listens_for(engine, "rollback")
+    def _end(conn):
+        conn.info.pop("dbrain_tx", None)
 
     return engine
 
 
-def make_sessionmaker(engine: sa.Engine) -> sessionmaker:
+def make_sessionmaker(engine: sa.Engine, settings=None) -> sessionmaker:
     """Return a session factory bound to ``engine``.
 
-    On SQLite every session transaction starts with ``BEGIN IMMEDIATE``: a
-    request reads and then writes (the audit log), and SQLite cannot upgrade
-    a WAL read snapshot to a write once another process (a worker's
-    heartbeat) has committed ("database is locked" without waiting). Taking
-    the write lock up front makes concurrent transactions queue behind the
-    busy timeout instead; they are all short. PostgreSQL is unaffected.
+    Sessions read in short snapshots (see :func:`make_engine`); a session that
+    must read and write atomically calls :func:`write_lock` first. With
+    ``settings``, rows passed to :func:`dbrain.server.provenance.record_row`
+    are appended to the provenance ledger once the session commits.
 
     Parameters
     ----------
     engine : sqlalchemy.Engine
+    settings : dbrain.server.Settings | None
+        The process's settings (ledger on or off, keys folder).
 
     Returns
     -------
     factory : sqlalchemy.orm.sessionmaker
     """
-    bind = engine.execution_options(dbrain_write=True) if engine.dialect.name == "sqlite" else engine
-    return sessionmaker(bind, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False, info={"dbrain_settings": settings})
+    from .provenance import attach
+
+    attach(factory)
+    return factory
 
 
 def write_lock(session) -> None:

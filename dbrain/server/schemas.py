@@ -179,6 +179,29 @@ class EventOut(BaseModel):
     channel: str | None = None
     confidence: float | None = None
     id: int | None = None
+    analysis_id: int | None = Field(default=None, description="The analysis that detected it (source 'analysis').")
+    review: Literal["accepted", "rejected"] | None = Field(default=None, description="A reviewer's triage of a detected event.")
+
+
+class EventReviewIn(BaseModel):
+    onset: float = Field(ge=0, le=1e7, description="The detected event's onset, s (as in the events list).")
+    event_type: str = Field(min_length=1, max_length=200, description="Its eventType, e.g. 'sz'.")
+    channel: str | None = Field(default=None, max_length=200)
+    decision: Literal["accepted", "rejected"]
+
+
+class EventReviewOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    analysis_id: int
+    recording_id: int
+    onset: float
+    duration: float
+    event_type: str
+    channel: str | None = None
+    decision: str
+    reviewer_id: int
+    reviewed_at: dt.datetime
 
 
 class AnnotationIn(BaseModel):

@@ -10,20 +10,31 @@ same ``ROOT`` (one machine, or a shared file system).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 
+from ..errors import DbrainError
 from ..ledger.records import sha256_file
 
 CHUNK = 1 << 20
+log = logging.getLogger("dbrain.server")
+#: Objects up to this size are re-hashed before they are served (after any change of
+#: their file); larger ones are vouched for by the scheduled ``dbrain ledger verify --objects``.
+VERIFY_MAX_BYTES = 256 * 1024**2
 
 
 class TooLarge(Exception):
     """The upload exceeded the size limit."""
+
+
+class ObjectCorrupt(DbrainError):
+    """A stored object's bytes no longer match its SHA-256 name (or it is missing)."""
 
 
 class ObjectStore:
@@ -39,8 +50,12 @@ class ObjectStore:
         self.root = Path(root)
         self.objects = self.root / "objects"
         self.tmp = self.root / "tmp"
+        self.quarantine = self.root / "quarantine"
         self.objects.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        #: ``{sha256: stat key}`` of objects this process re-hashed and found whole.
+        self._verified: dict[str, tuple] = {}
+        self._lock = threading.Lock()
 
     def path(self, sha256: str) -> Path:
         """Return the path of object ``sha256`` (which may not exist).
@@ -111,6 +126,8 @@ class ObjectStore:
             shutil.copyfile(path, staging)
         os.chmod(staging, 0o440)
         os.replace(staging, target)
+        with self._lock:  # hashed just now: the first read need not hash it again
+            self._verified[sha] = self._stat_key(target.stat())
         return sha, size
 
     def named(self, sha256: str, suffix: str) -> Path:
@@ -135,6 +152,89 @@ class ObjectStore:
             os.symlink(self.path(sha256), staging)
             os.replace(staging, link)
         return link
+
+    @staticmethod
+    def _stat_key(st: os.stat_result) -> tuple:
+        # ctime changes on every write and cannot be set back by a user (only by the clock),
+        # so a file whose key is unchanged has not been written since it was hashed.
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def verified_path(self, sha256: str, *, max_bytes: int = VERIFY_MAX_BYTES) -> tuple[Path, str]:
+        """Return the path of object ``sha256`` once its bytes are known to match its name.
+
+        An object up to ``max_bytes`` is re-hashed whenever its file changed
+        since this process last hashed it (size, times or inode differ), and
+        refused if the digest differs. A larger one is served on the strength of
+        the scheduled check (``dbrain ledger verify --objects``), which
+        quarantines a mismatching object: a quarantined object is refused
+        whatever its size.
+
+        Parameters
+        ----------
+        sha256 : str
+        max_bytes : int
+            Largest object re-hashed on the spot.
+
+        Returns
+        -------
+        path : Path
+        state : str
+            ``'verified'`` (hashed now or unchanged since hashed) or ``'scheduled'``
+            (too large to hash per request; vouched for by the last scheduled check).
+
+        Raises
+        ------
+        ObjectCorrupt
+            The object is missing, quarantined or its bytes do not match.
+        """
+        path = self.path(sha256)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise ObjectCorrupt(f"stored object {sha256[:12]}… is missing from the object store") from None
+        mark = self.quarantine / sha256
+        if mark.exists():
+            raise ObjectCorrupt(f"stored object {sha256[:12]}… is quarantined: {mark.read_text(encoding='utf-8').strip()[:200]}")
+        key = self._stat_key(st)
+        with self._lock:
+            if self._verified.get(sha256) == key:
+                return path, "verified"
+        if st.st_size > max_bytes:
+            return path, "scheduled"
+        if sha256_file(path) != sha256:
+            with self._lock:
+                self._verified.pop(sha256, None)
+            log.error("refused to serve object %s: its bytes no longer match its SHA-256", sha256)
+            raise ObjectCorrupt(f"stored object {sha256[:12]}… was altered: its bytes no longer match its SHA-256; refused")
+        with self._lock:
+            self._verified[sha256] = key
+        return path, "verified"
+
+    def check(self, sha256: str) -> str | None:
+        """Re-hash object ``sha256`` now; quarantine it if it does not match (the scheduled check).
+
+        Parameters
+        ----------
+        sha256 : str
+
+        Returns
+        -------
+        problem : str | None
+            None when the object is whole, else what is wrong.
+        """
+        path = self.path(sha256)
+        if not path.is_file():
+            return "missing from the object store"
+        st = path.stat()
+        got = sha256_file(path)
+        if got != sha256:
+            self.quarantine.mkdir(parents=True, exist_ok=True)
+            (self.quarantine / sha256).write_text(f"bytes hash to {got}, not to the object's name\n", encoding="utf-8")
+            return f"altered: the bytes hash to {got[:16]}…"
+        (self.quarantine / sha256).unlink(missing_ok=True)
+        with self._lock:
+            self._verified[sha256] = self._stat_key(st)
+        return None
 
     def delete(self, sha256: str) -> None:
         """Remove object ``sha256`` if it is stored.

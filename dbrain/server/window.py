@@ -13,6 +13,8 @@ subsampling would drop them).
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -68,16 +70,51 @@ def _minmax(data: np.ndarray, times: np.ndarray, max_points: int) -> tuple[np.nd
     return out, t
 
 
+#: A user derivation: ``"Fp1-F7"`` (bipolar), ``"C3-AVG"`` (common average), ``"C3-LAP"`` (Laplacian) or ``"C3"`` (as recorded).
+_DERIVATION = re.compile(r"^[A-Za-z0-9'_.]{1,16}(-[A-Za-z0-9'_.]{1,16})?$")
+MAX_DERIVATIONS = 128
+#: Smallest µV per count of the int16 transport.
+MIN_SCALE_UV = 0.01
+
+
+def _user_montage(raw, derivations: list[str]):
+    """A :class:`~dbrain.montages.Montage` from the viewer's montage editor (names matched case-insensitively)."""
+    from ..montages import Derivation, Montage
+    from ..montages._montage import AVERAGE, LAPLACIAN
+
+    if not derivations:
+        raise ParameterError("a custom montage needs at least one derivation (e.g. derivation=Fp1-F7)")
+    if len(derivations) > MAX_DERIVATIONS:
+        raise ParameterError(f"a custom montage has at most {MAX_DERIVATIONS} derivations; got {len(derivations)}")
+    names = {c.lower(): c for c in raw.ch_names}
+    refs = {"avg": AVERAGE, "lap": LAPLACIAN}
+    out = []
+    for text in derivations:
+        if not _DERIVATION.match(text):
+            raise ParameterError(f"derivation {text!r} is not 'A-B', 'A-AVG', 'A-LAP' or 'A' (electrode names)")
+        active, _, ref = text.partition("-")
+        ref_name = refs.get(ref.lower()) or names.get(ref.lower(), ref)
+        out.append(Derivation(names.get(active.lower(), active), ref_name))
+    return Montage("custom", (tuple(out),))
+
+
+def _ecg_channels(raw) -> list[str]:
+    """ECG/EKG channels of the recording, shown as recorded below the EEG in every montage."""
+    return [n for n, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "ecg"]
+
+
 def read_window(
     path: str | Path,
     *,
     start: float = 0.0,
     duration: float = 10.0,
     montage: str = "double-banana",
+    derivations: list[str] | None = None,
     highpass: float | None = None,
     lowpass: float | None = None,
     notch: float | None = None,
     max_points: int = 2000,
+    arrays: bool = False,
 ) -> dict:
     """Return one decimated, filtered window of a recording as JSON-ready data.
 
@@ -90,13 +127,18 @@ def read_window(
     duration : float
         Window length in seconds (at most 3600).
     montage : str
-        One of :data:`dbrain.montages.BUILTIN_MONTAGES`.
+        One of :data:`dbrain.montages.BUILTIN_MONTAGES`, or ``"custom"`` with ``derivations``.
+        The recording's ECG channels are appended (as recorded, last group) to every montage.
+    derivations : list of str | None
+        The derivations of a custom montage (``"Fp1-F7"``, ``"C3-AVG"``, ``"C3-LAP"``, ``"C3"``).
     highpass, lowpass : float | None
         Filter corners in Hz (None: off).
     notch : float | None
         Mains frequency in Hz (50 or 60), notched with its harmonics.
     max_points : int
         Most points per channel in the answer (100 to 20000).
+    arrays : bool
+        Give ``times`` and ``data`` as float64 arrays (for :func:`encode_int16`) instead of rounded lists.
 
     Returns
     -------
@@ -107,10 +149,10 @@ def read_window(
         channel), ``units``, ``montage``, ``skipped``, ``filters``,
         ``recording_duration``.
     """
-    from ..montages import BUILTIN_MONTAGES, apply_montage
+    from ..montages import BUILTIN_MONTAGES, Derivation, Montage, apply_montage, get_montage
 
-    if montage not in BUILTIN_MONTAGES:
-        raise ParameterError(f"montage must be one of {', '.join(BUILTIN_MONTAGES)}; got {montage!r}")
+    if montage not in BUILTIN_MONTAGES and montage != "custom":
+        raise ParameterError(f"montage must be one of {', '.join(BUILTIN_MONTAGES)} or custom; got {montage!r}")
     if not (0 < duration <= 3600):
         raise ParameterError(f"duration must be in (0, 3600] seconds; got {duration}")
     if not (100 <= max_points <= 20000):
@@ -132,7 +174,14 @@ def read_window(
     pad = int(PAD_SECONDS * sf) if filtering else 0
     p0, p1 = max(0, i0 - pad), min(raw.n_times, i1 + pad)
     with lock:  # one lazy Raw per file: MNE readers are not thread-safe
-        derived, result = apply_montage(raw, montage)
+        spec = _user_montage(raw, derivations or []) if montage == "custom" else get_montage(raw, montage)
+        ecg = tuple(Derivation(c) for c in _ecg_channels(raw) if c not in {d.active for d in spec.derivations if not d.reference})
+        if ecg:  # ECG below the EEG in every montage (the groups keep it apart)
+            spec = Montage(spec.name, (*spec.groups, ecg))
+        derived, result = apply_montage(raw, spec)
+        if ecg and len(result.applied) == len(ecg):  # the ECG alone is no montage
+            lacking = sorted({m for _, ms in result.skipped for m in ms})
+            raise ParameterError(f"montage '{spec.name}' cannot be formed from this recording: missing {', '.join(lacking) or 'EEG channels'}")
         data = derived.get_data(start=p0, stop=p1)
     data = data * 1e6
     if filtering and data.shape[1] > 12:
@@ -162,9 +211,58 @@ def read_window(
         "skipped": [name for name, _ in result.skipped],
         "units": "uV",
         "filters": {"highpass": highpass, "lowpass": lowpass, "notch": notch},
-        "times": np.round(times, 6).tolist(),
-        "data": np.round(data, 3).tolist(),
+        "times": times if arrays else np.round(times, 6).tolist(),
+        "data": data if arrays else np.round(data, 3).tolist(),
     }
+
+
+def encode_int16(window: dict) -> bytes:
+    """Pack a window from :func:`read_window` as int16 with a per-channel scale (the viewer's compact transport).
+
+    Layout (little-endian): ``b"DBW1"``, uint32 header length, the header as UTF-8 JSON (every field of
+    the window except ``times`` and ``data``, plus ``n_times``, ``scale`` — µV per count, one per channel —
+    and ``t0``/``dt`` when the samples are evenly spaced, else ``has_times``), space padding to 4 bytes, then
+    the times relative to ``start`` as float32 when ``has_times``, then per channel the int16 counts as
+    first differences (modulo 2**16; the first against 0), stored as the n low bytes followed by the n high
+    bytes. Differencing, byte planes and the 0.01 µV floor of the count cost nothing visible but let gzip
+    shrink a 19 ch × 10 s × 256 Hz page from ~98 kB to ~74 kB (raw int16 noise barely compresses).
+    Quantisation error is at most half a count: the larger of 1/65534 of the channel's peak amplitude in
+    the window and 0.005 µV.
+
+    Parameters
+    ----------
+    window : dict
+        As returned by :func:`read_window`.
+
+    Returns
+    -------
+    payload : bytes
+    """
+    data = np.asarray(window["data"], dtype=np.float64).reshape(len(window["channels"]), -1)
+    times = np.asarray(window["times"], dtype=np.float64)
+    peak = np.nanmax(np.abs(data), axis=1) if data.size else np.zeros(len(data))
+    # The count never goes below 0.01 µV: finer than the least significant bit of nearly any EDF (a 16-bit
+    # EDF over ±300 µV already has 0.009 µV), so nothing recorded is lost, while gzip gains about a sixth.
+    scale = np.where(np.isfinite(peak) & (peak > 0), np.maximum(peak / 32767.0, MIN_SCALE_UV), 1.0)
+    counts = np.round(np.nan_to_num(data / scale[:, None])).clip(-32767, 32767).astype("<i2")
+    header = {k: v for k, v in window.items() if k not in ("times", "data")}
+    header["n_times"] = int(times.size)
+    header["scale"] = [float(x) for x in scale]
+    even = window["decimation"] == "none"
+    header["has_times"] = not even
+    header["coding"] = "delta-int16-byteplanes"
+    if even:
+        header["t0"] = float(window["start"])
+        header["dt"] = 1.0 / float(window["sfreq"])
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-(8 + len(blob)) % 4)
+    parts = [b"DBW1", np.uint32(len(blob)).astype("<u4").tobytes(), blob]
+    if not even:
+        parts.append((times - float(window["start"])).astype("<f4").tobytes())
+    deltas = np.diff(counts.astype(np.int32), axis=1, prepend=0).astype("<i2")  # wraps modulo 2**16
+    planes = deltas.view(np.uint8).reshape(len(deltas), -1, 2)
+    parts.append(np.ascontiguousarray(planes.transpose(0, 2, 1)).tobytes())  # per channel: low bytes, high bytes
+    return b"".join(parts)
 
 
 def recording_events(path: str | Path) -> list[dict]:

@@ -24,6 +24,7 @@ import uuid
 from sqlalchemy.exc import OperationalError
 
 from ..errors import DbrainError
+from . import provenance
 from .db import Analysis, Recording, Report, make_engine, make_sessionmaker, migrate
 from .jobs import Claim, claim, finish, heartbeat
 from .settings import Settings
@@ -50,7 +51,7 @@ class Worker:
         self.settings = settings
         self.engine = make_engine(settings.db_url)
         migrate(self.engine)
-        self.sessions = make_sessionmaker(self.engine)
+        self.sessions = make_sessionmaker(self.engine, settings)
         self.store = ObjectStore(settings.home)
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
@@ -160,22 +161,32 @@ class Worker:
                     db, job, results=results, summary=summary, n_events=int(summary.get("n_events", 0)), ledger_index=ledger_index
                 )
                 if owned and "report.pdf" in results:
-                    db.add(Report(analysis_id=job.analysis_id, recording_id=rec_id, site_id=analysis.site_id, sha256=results["report.pdf"]["sha256"]))
+                    report = Report(analysis_id=job.analysis_id, recording_id=rec_id, site_id=analysis.site_id, sha256=results["report.pdf"]["sha256"])
+                    db.add(report)
+                    provenance.record_row(db, "report.create", report, actor=f"worker:{self.id}")
+                if owned:
+                    provenance.record_row(db, "analysis.finish", db.get(Analysis, job.analysis_id, populate_existing=True), actor=f"worker:{self.id}")
                     db.commit()
             log.info("worker %s: job %d %s", self.id, job.job_id, "done" if owned else "lost its lease; results dropped")
         except _LeaseLost:
             log.warning("worker %s: job %d was taken over by another worker", self.id, job.job_id)
         except DbrainError as exc:
             with self.sessions() as db:
-                finish(db, job, error=" ".join(str(exc).split()))
+                self._record_finish(db, job, finish(db, job, error=" ".join(str(exc).split())))
         except Exception as exc:  # noqa: BLE001 - a failed job records why; the worker keeps going
             log.exception("job %d failed", job.job_id)
             with self.sessions() as db:
-                finish(db, job, error=f"internal error ({type(exc).__name__}): {' '.join(str(exc).split())}"[:2000])
+                self._record_finish(db, job, finish(db, job, error=f"internal error ({type(exc).__name__}): {' '.join(str(exc).split())}"[:2000]))
         finally:
             done.set()
             beater.join(timeout=self.settings.heartbeat_seconds + 5)
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _record_finish(self, db, job: Claim, owned: bool) -> None:
+        """Vouch for the finished analysis row in the ledger (see :func:`dbrain.server.provenance.record_row`)."""
+        if owned:
+            provenance.record_row(db, "analysis.finish", db.get(Analysis, job.analysis_id, populate_existing=True), actor=f"worker:{self.id}")
+            db.commit()
 
     def _ledger(self, job: Claim, rec_sha: str, results: dict, summary: dict) -> int | None:
         import hashlib

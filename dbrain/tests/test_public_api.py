@@ -67,6 +67,9 @@ def test_plain_mne_raw_gives_the_same_qeeg_as_read_recording():
     assert plain.ch_names[0] == "EEG Fp1-REF"  # the caller's Raw is left alone
     spikes = dbrain.detect_spikes(plain)  # raised "missing EEG channels" before normalisation at the boundary
     assert list(spikes.columns)[:3] == ["onset", "duration", "eventType"]
+    patterns = dbrain.detect_patterns(plain)
+    assert list(patterns.columns)[:3] == ["onset", "duration", "eventType"]
+    assert dbrain.detect_seizures(plain, smoothing=3.0)["eventType"].eq("sz").all()
 
 
 def test_bandpower_is_a_wide_channel_by_band_table():

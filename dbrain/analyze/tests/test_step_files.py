@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dbrain.analyze import StepResult, analyze
@@ -42,9 +43,11 @@ def test_diagnosis_step_writes_cited_json(tmp_path):
     analyze(SAMPLE, tmp_path / "out", only=["recording", "seizures", "diagnosis"], ledger=False)
     doc = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
     assert "qualified clinician" in doc["disclaimer"]
-    assert {s["screen"] for s in doc["screens"]} == {"dementia", "epilepsy"}
+    assert {s["screen"] for s in doc["screens"]} == {"dementia", "epilepsy", "adhd"}
     for s in doc["screens"]:
-        assert s["outcome"] in ("positive", "negative", "insufficient data")
+        assert s["outcome"] in ("positive", "negative", "insufficient data", "not applicable")
+        assert s["status"] in ("ok", "insufficient data", "not applicable") and isinstance(s["applicable"], bool)
+        assert (s["probability"] is None) == bool(s["reason"])
         if s["probability"] is not None:
             assert 0 <= s["probability"] <= 1 and s["interval"][0] <= s["interval"][1] and s["drivers"]
     for s in doc["suggestions"]:
@@ -52,3 +55,41 @@ def test_diagnosis_step_writes_cited_json(tmp_path):
     assert doc["similar_cases"] is None
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Diagnosis support" in html and "No data store given" in html
+
+
+def _write(tmp_path, ch, seconds, sfreq, name):
+    import mne
+
+    from dbrain.diagnosis.tests.test_dementia_robust import _eeg
+    from dbrain.io import write_edf
+
+    raw = mne.io.RawArray(_eeg(ch, seconds, sfreq), mne.create_info(ch, sfreq, "eeg"), verbose="error")
+    return write_edf(raw, tmp_path / name)
+
+
+def test_diagnosis_gives_dementia_probability_for_16_channels_6_s_256_hz_without_midline(tmp_path):
+    from dbrain.diagnosis.tests.test_dementia_robust import CH16
+
+    f = _write(tmp_path, CH16, 6.0, 256.0, "short16.edf")
+    analyze(f, tmp_path / "out", only=["recording", "diagnosis"], ledger=False, step_params={"diagnosis": {"age": 72}})
+    doc = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
+    dem = next(s for s in doc["screens"] if s["screen"] == "dementia")
+    assert dem["status"] == "ok" and 0 <= dem["probability"] <= 1 and dem["interval"][0] <= dem["probability"] <= dem["interval"][1]
+    assert not {"Fz", "Cz", "Pz"} & set(doc["channels"]) and doc["age"] == 72
+    adhd = next(s for s in doc["screens"] if s["screen"] == "adhd")
+    assert adhd["status"] == "not applicable" and "under 18" in adhd["reason"]
+
+
+
+def test_child_gets_the_adhd_screen_and_the_adult_screens_are_gated(tmp_path):
+    from dbrain.diagnosis.tests.test_dementia_robust import CH19
+
+    f = _write(tmp_path, CH19, 90.0, 128.0, "child.edf")
+    analyze(f, tmp_path / "out", only=["recording", "diagnosis"], ledger=False, step_params={"diagnosis": {"age": 9}})
+    doc = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
+    by = {s["screen"]: s for s in doc["screens"]}
+    assert by["adhd"]["status"] == "ok" and 0 <= by["adhd"]["probability"] <= 1
+    assert np.isfinite(by["adhd"]["theta_beta"]["z"]) and "NEBA" in by["adhd"]["theta_beta"]["limits"]
+    assert by["dementia"]["status"] == "not applicable" and "age 9" in by["dementia"]["reason"]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "theta/beta ratio" in html and "aid beside a full clinical assessment" in html

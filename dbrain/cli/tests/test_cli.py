@@ -144,6 +144,7 @@ def test_analyze_writes_all_outputs(analysed):
         "seizure_probability.parquet",
         "spikes.parquet",
         "summary.json",
+        "viewer_trends.parquet",
     ]
     summary = json.loads((analysed / "summary.json").read_text())
     assert summary["recording"]["format"] == "EDF+C"

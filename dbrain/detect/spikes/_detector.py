@@ -48,6 +48,7 @@ from ...channels._raw import as_normalized
 from ...errors import ParameterError, RecordingError
 from ...events import EVENT_COLUMNS, make_events
 from ...utils import _check_option, _check_range, _validate_type, logger
+from .._base import BaseDetector
 from .._filter import butter_sos, n_threads, sosfiltfilt_rows, thread_pool
 
 #: Confidence from which each sensitivity preset reports a discharge.
@@ -129,7 +130,7 @@ def _window_values(x: np.ndarray, idx: np.ndarray, lo: int, hi: int, rows: np.nd
     return x[..., cols]
 
 
-class SpikeDetector:
+class SpikeDetector(BaseDetector):
     """Detect interictal spikes and sharp waves (scikit-learn estimator conventions).
 
     The detector is rule-based: ``fit`` only validates the parameters and
@@ -157,6 +158,7 @@ class SpikeDetector:
         Electrodes used by the last :meth:`detect`.
     """
 
+    _derived_attributes = ("threshold_",)
     _parameter_constraints = {
         "sensitivity": tuple(SENSITIVITY_PRESETS),
         "amplitude_ratio": (2.0, 20.0),
@@ -169,42 +171,6 @@ class SpikeDetector:
         self.amplitude_ratio = amplitude_ratio
         self.sharpness_ratio = sharpness_ratio
         self.chunk_duration = chunk_duration
-
-    def get_params(self, deep=True):
-        """Parameters of the detector.
-
-        Parameters
-        ----------
-        deep : bool
-            Ignored (no nested estimators); kept for scikit-learn compatibility.
-
-        Returns
-        -------
-        params : dict
-        """
-        return {k: getattr(self, k) for k in ("sensitivity", "amplitude_ratio", "sharpness_ratio", "chunk_duration")}
-
-    def set_params(self, **params):
-        """Set parameters.
-
-        Parameters
-        ----------
-        **params : dict
-            Parameter names and values.
-
-        Returns
-        -------
-        self : SpikeDetector
-        """
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ParameterError(f"SpikeDetector has no parameter {k!r}; valid: {', '.join(self.get_params())}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"SpikeDetector({args})"
 
     def fit(self, X=None, y=None):
         """Validate the parameters and set the preset's threshold.
@@ -621,7 +587,7 @@ def _empty() -> pd.DataFrame:
     return df
 
 
-def detect_spikes(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFrame:
+def detect_spikes(raw, *, sensitivity: str = "medium", **params) -> pd.DataFrame:
     """Detect interictal spikes and sharp waves (builds and runs a :class:`SpikeDetector`).
 
     Parameters
@@ -630,7 +596,7 @@ def detect_spikes(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFrame
         The recording (normalised 10-20 names; lazy is fine).
     sensitivity : {"low", "medium", "high"}
         Sensitivity preset.
-    **kwargs : dict
+    **params
         Other :class:`SpikeDetector` parameters (``amplitude_ratio``,
         ``sharpness_ratio``, ``chunk_duration``).
 
@@ -639,7 +605,7 @@ def detect_spikes(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFrame
     spikes : pandas.DataFrame
         See :meth:`SpikeDetector.detect`.
     """
-    return SpikeDetector(sensitivity, **kwargs).fit().detect(raw)
+    return SpikeDetector(sensitivity, **params).fit().detect(raw)
 
 
 def spike_rates(spikes: pd.DataFrame, duration: float) -> pd.DataFrame:

@@ -67,3 +67,23 @@ def test_short_recordings_have_no_background():
     assert X.shape == (59, 2, len(F.FEATURES))
     assert np.isnan(X[..., F.FEATURES.index("log_power_bg")]).all()
     assert np.isfinite(X[..., F.FEATURES.index("log_power_sp")]).all()
+
+
+def test_background_is_local_so_a_long_recording_gives_the_same_features():
+    # The background is the median of the surrounding 20 min: a window well inside a 30 min recording has the same
+    # features in a 60 min recording that extends it (so a 1 h and a 72 h recording mean the same, away from edges).
+    rng = np.random.default_rng(3)
+    data = rng.normal(0, 20, (3, 60 * 60 * 64)).astype(np.float32)
+    data *= 1 + 0.5 * np.sin(np.arange(data.shape[1]) / (64 * 300.0))[None, :].astype(np.float32)  # slow drift in power
+    short = F.recording_features(data[:, : 30 * 60 * 64], 64.0)
+    long = F.recording_features(data, 64.0)
+    k = slice(600, 800)  # 10-13 min: the whole +-10 min context lies inside both
+    np.testing.assert_array_equal(short[k], long[k])
+    assert not np.isnan(long[k][..., F.FEATURES.index("log_power_bg")]).any()
+
+
+def test_two_minutes_is_where_the_background_starts():
+    data = np.random.default_rng(4).normal(0, 20, (2, 200 * 64)).astype(np.float32)
+    for seconds, missing in ((120, True), (121, False), (200, False)):
+        X = F.recording_features(data[:, : seconds * 64], 64.0)
+        assert np.isnan(X[..., F.FEATURES.index("log_power_bg")]).all() == missing, seconds

@@ -1,4 +1,4 @@
-"""Rhythmic and periodic patterns: synthetic patterns with known class, the IIIC development segments, PLEDs."""
+"""Rhythmic and periodic patterns: the learned classifier, the definitions, events, the IIIC development segments, PLEDs."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dbrain.detect._pattern_model import PatternClassifier, apply_definitions
+from dbrain.detect._pattern_sim import SIM_CHANNELS, simulate_pattern
 from dbrain.detect.patterns import (
     FEATURE_COLUMNS,
     PATTERN_CLASSES,
     class_probabilities,
     classify_patterns,
     classify_segment,
+    pattern_windows,
     plot_pattern_timeline,
 )
 from dbrain.errors import ParameterError, RecordingError
@@ -21,23 +24,6 @@ NAMES = "Fp1 F3 C3 P3 F7 T7 P7 O1 Fz Cz Pz Fp2 F4 C4 P4 F8 T8 P8 O2".split()
 LEFT = {"Fp1", "F3", "C3", "P3", "F7", "T7", "P7", "O1"}
 RIGHT = {"Fp2", "F4", "C4", "P4", "F8", "T8", "P8", "O2"}
 SF = 200.0
-
-#: What the classifier says for each IIIC development segment (see docs/spikes.md): 11 of 12 as labelled.
-IIIC_EXPECTED = {
-    "GPD_sample1": "seizure",  # GPD at ~3 Hz: above the ACNS 2.5 Hz seizure criterion
-    "GPD_sample2": "gpd",
-    "GRDA_sample1": "grda",
-    "GRDA_sample2": "grda",
-    "LPD_sample1": "lpd",
-    "LPD_sample2": "lpd",
-    "LRDA_sample1": "lrda",
-    "LRDA_sample2": "lrda",
-    "Other_sample1": "other",
-    "Other_sample2": "other",  # grows threefold over 20 s, but frontal-polar (eye ratio 17): no seizure evolution
-    "SZ_sample1": "seizure",
-    "SZ_sample2": "seizure",
-}
-
 
 def _background(rng, n):
     """Alpha-range activity and noise: no delta dominance."""
@@ -88,59 +74,93 @@ def _segment(kind: str, seed: int = 0) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize("kind", ["grda", "lrda", "gpd", "lpd", "seizure", "other"])
-def test_synthetic_patterns_are_classified(kind):
-    row = classify_segment(_segment(kind), SF, NAMES)
-    assert row["label"] == kind, row[list(PATTERN_CLASSES)].to_dict()
-    assert row[kind] >= 0.5
-    if kind in ("lrda",):
-        assert row["side"] == "left"
-    if kind in ("lpd", "seizure"):
-        assert row["side"] == "right"
-    if kind in ("grda", "gpd"):
-        assert row["side"] == "generalised"
-    if kind == "grda":
-        assert row["frequency"] == pytest.approx(2.0, abs=0.2)
-    if kind == "lrda":
-        assert row["frequency"] == pytest.approx(1.5, abs=0.2)
+SIM_NAMES = [{"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}.get(c, c) for c in SIM_CHANNELS]
 
 
-def test_probabilities_sum_to_one_and_follow_the_rules():
-    # lpd; grda; no delta dominance; fast discharges; a blink-like window (frontal-polar delta 15x the F row);
-    # kurtotic delta with only 2 discharges (isolated transients); the same with irregular intervals;
-    # a big, growing window carried by frontal-polar slow activity; no Fp electrodes (eye ratio unknown).
-    feats = pd.DataFrame(
-        {
-            "frequency": [1.0, 1.0, 1.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-            "delta_share": [0.9, 0.9, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9],
-            "kurtosis": [2.0, -0.5, 2.0, 2.0, 3.0, 3.0, 3.0, 0.0, 2.0],
-            "lateralisation": [0.5, -0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-            "amplitude": [20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 90.0, 20.0],
-            "evolution": [1.0, np.nan, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 1.0],
-            "rhythmicity": [0.3] * 9,
-            "eye_ratio": [1.5, 1.5, 1.5, 1.5, 15.0, 1.5, 1.5, 15.0, np.nan],
-            "n_discharges": [9, 9, 9, 25, 8, 2, 8, 9, 9],
-            "interval_cv": [0.3, 0.3, 0.3, 0.3, 0.3, np.nan, 1.2, 0.3, 0.3],
-        }
-    )
-    assert list(feats.columns) == FEATURE_COLUMNS
-    p = class_probabilities(feats)
+def _windows(x, names=NAMES):
+    return pattern_windows(mne.io.RawArray(x * 1e-6, mne.create_info(list(names), SF, "eeg"), verbose="error"))
+
+
+@pytest.fixture(scope="module")
+def toy_classifier():
+    """A classifier fitted on this file's clean synthetic segments (to test the event logic, not the model)."""
+    parts = []
+    for kind in ["grda", "lrda", "gpd", "lpd", "other"]:
+        for seed in (10, 11, 12, 13, 14, 15):
+            x = _segment(kind, seed)
+            if seed % 2:  # background first, the pattern from 20 s: its onset window grows (evolution feature)
+                x[:, : int(20 * SF)] = _segment("other", seed)[:, : int(20 * SF)]
+            w = _windows(x)
+            w["label"] = [kind if (seed % 2 == 0 or k >= 2) else "other" for k in range(len(w))]
+            parts.append(w)
+    data = pd.concat(parts, ignore_index=True)
+    return PatternClassifier(C=10.0).fit(data, data["label"])
+
+
+def test_shipped_model_on_held_out_simulated_patterns():
+    # Seeds 7100-7102 are in neither the training (6000-6039) nor the reported check (7000-7019).
+    rows = []
+    for kind in PATTERN_CLASSES:
+        for seed in (7100, 7101, 7102):
+            w = _windows(simulate_pattern(kind, seed=seed)[0], SIM_NAMES).iloc[1:]
+            rows.append(pd.DataFrame({"kind": kind, "label": PatternClassifier().predict(w)}))
+    got = pd.concat(rows)
+    recall = (got["kind"] == got["label"]).groupby(got["kind"]).mean()
+    assert (got["kind"] == got["label"]).mean() >= 0.6, recall.to_dict()
+    assert (recall >= 0.25).all(), recall.to_dict()
+
+
+def test_fit_predict_and_save(tmp_path, toy_classifier):
+    w = _windows(_segment("lrda", 20))
+    p = toy_classifier.predict_proba(w)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
-    assert p.idxmax(axis=1).tolist() == ["lpd", "grda", "other", "seizure", "other", "other", "other", "other", "gpd"]
+    assert list(p.columns) == list(PATTERN_CLASSES)
+    assert (toy_classifier.predict(w) == "lrda").mean() >= 0.6
+    path = toy_classifier.save(tmp_path / "m.json")
+    again = PatternClassifier(path).predict_proba(w)
+    pd.testing.assert_frame_equal(p, again)
+    assert (p["seizure"] < 1e-6).all()  # a class absent from training is never predicted
+    with pytest.raises(ParameterError, match="labels"):
+        PatternClassifier().fit(w, ["spike"] * len(w))
+    with pytest.raises(ParameterError, match="not fitted"):
+        PatternClassifier().save(tmp_path / "x.json")
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ParameterError, match="not a dbrain pattern model"):
+        PatternClassifier(tmp_path / "bad.json").predict(w)
+
+
+def test_definition_fast_periodic_discharges_are_a_seizure():
+    # ACNS 2021: periodic discharges at >= 2.5 Hz (averaged over the 10 s window) are an electrographic seizure.
+    w = pd.DataFrame({"n_discharges": [30, 20, 30, 30], "interval_cv": [0.2, 0.2, 0.2, 1.2], "duration": 10.0})
+    for c in FEATURE_COLUMNS:
+        if c not in w:
+            w[c] = 1.0
+    p = pd.DataFrame([[0.1, 0.7, 0.1, 0.05, 0.05, 0.0], [0.1, 0.7, 0.1, 0.05, 0.05, 0.0], [0.1, 0.05, 0.05, 0.7, 0.1, 0.0],
+                      [0.1, 0.7, 0.1, 0.05, 0.05, 0.0]], columns=list(PATTERN_CLASSES))  # fmt: skip
+    q = apply_definitions(p, w)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    # 3 Hz regular LPD -> seizure; 2 Hz LPD stays; rhythmic delta is not discharges; an irregular train is no train
+    assert q.idxmax(axis=1).tolist() == ["seizure", "lpd", "lrda", "lpd"]
+    assert q["seizure"].iloc[0] == pytest.approx(0.9)
+
+
+def test_class_probabilities_sum_to_one():
+    w = _windows(_segment("gpd", 1))
+    p = class_probabilities(w)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
 
 
 @pytest.mark.parametrize("seed", [0, 2, 3])
-def test_simulated_normal_eeg_with_blinks_has_no_periodic_discharges(seed):
-    # 10 min of simulated background with eye blinks (Fp1/Fp2, ~0.4 s, isolated), muscle, pops and 10 spikes:
-    # before the eye veto and the discharge-train rule each of these seeds gave 1-2 GPD windows and events.
+def test_simulated_normal_eeg_with_blinks_has_no_pattern_events(seed):
+    # 10 min of simulated background with eye blinks (Fp1/Fp2, ~0.4 s, isolated), muscle, pops and 10 spikes.
     from dbrain.simulate import simulate_eeg
 
     raw, _ = simulate_eeg(600, spikes=10, artifacts=True, seed=seed, verbose="error")
     res = classify_patterns(raw)
-    assert not res.windows["label"].isin(["lpd", "gpd"]).any(), res.windows["label"].value_counts().to_dict()
-    assert len(res.events) == 0
-    blinks = res.windows["eye_ratio"] > 8  # the blink windows are recognised as frontal-polar
-    assert blinks.any() and (res.windows.loc[blinks, "label"] == "other").all()
+    labels = res.windows["label"]
+    assert len(res.events) == 0, labels.value_counts().to_dict()
+    assert (labels == "other").mean() >= 0.8, labels.value_counts().to_dict()
+    assert not (labels == "seizure").any()
 
 
 def _reference_features(x, sfreq, names):
@@ -191,22 +211,22 @@ def test_vectorised_window_features_equal_the_per_window_computation():
             assert got[name].iloc[k] == pytest.approx(value, rel=1e-9, abs=1e-12), name
 
 
-def test_persistence_rule_for_events():
+def test_persistence_rule_for_events(toy_classifier):
     # 20 s background, 10 s of right LPDs (one window), 20 s background.
     rng = np.random.default_rng(5)
     x = _background(rng, int(50 * SF))
     x[:, int(20 * SF) : int(30 * SF)] += 120 * _weights("right") * _discharges(int(10 * SF), 1.0)  # evolution < 2
     raw = mne.io.RawArray(x * 1e-6, mne.create_info(NAMES, SF, "eeg"), verbose="error")
-    res = classify_patterns(raw)
+    res = classify_patterns(raw, classifier=toy_classifier)
     assert res.windows["label"].tolist() == ["other", "other", "lpd", "other", "other"]
     assert len(res.events) == 0  # one window alone does not show persistence
-    once = classify_patterns(raw, min_windows=1)
+    once = classify_patterns(raw, min_windows=1, classifier=toy_classifier)
     assert once.events["eventType"].tolist() == ["lpd"] and once.events["onset"].iloc[0] == 20.0
     with pytest.raises(ParameterError, match="min_windows"):
         classify_patterns(raw, min_windows=0)
 
 
-def test_long_recording_windows_events_and_prevalence():
+def test_long_recording_windows_events_and_prevalence(toy_classifier):
     # 20 s of background, 30 s of right LPDs, 20 s of background, then the whole thing as one recording.
     rng = np.random.default_rng(3)
     n = int(70 * SF)
@@ -214,7 +234,7 @@ def test_long_recording_windows_events_and_prevalence():
     lpd = 150 * _weights("right") * _discharges(int(30 * SF), 1.0)
     x[:, int(20 * SF) : int(50 * SF)] += lpd
     raw = mne.io.RawArray(x * 1e-6, mne.create_info(NAMES, SF, "eeg"), verbose="error")
-    res = classify_patterns(raw, chunk_duration=30.0)  # several chunks
+    res = classify_patterns(raw, chunk_duration=30.0, classifier=toy_classifier)  # several chunks
     assert res.windows["label"].tolist() == ["other", "other", "lpd", "lpd", "lpd", "other", "other"]
     assert len(res.events) == 1
     ev = res.events.iloc[0]
@@ -223,7 +243,7 @@ def test_long_recording_windows_events_and_prevalence():
     assert prev["lpd"].iloc[0] == pytest.approx(100 * 3 / 7)
     np.testing.assert_allclose(prev[list(PATTERN_CLASSES)].sum(axis=1), 100.0)
     # Chunking does not change the result (beyond filter-edge effects of the 5 s padding).
-    again = classify_patterns(raw, chunk_duration=600.0)
+    again = classify_patterns(raw, chunk_duration=600.0, classifier=toy_classifier)
     pd.testing.assert_frame_equal(res.windows, again.windows, rtol=1e-3)  # filter edges differ by < 0.1 %
     fig = plot_pattern_timeline(res, title="t")
     assert len(fig.axes) == 2
@@ -243,17 +263,21 @@ def test_bad_input():
 
 
 def test_iiic_development_segments(shared_data):
+    # The shipped model was trained on these 12 segments: its in-sample result is a development figure and must be at
+    # least the leave-one-segment-out result that docs/patterns.md reports (metrics.json, scripts/train_pattern_model.py).
+    import json
+
+    from dbrain.detect._pattern_model import DEFAULT_PATTERN_MODEL
+
     sio = pytest.importorskip("scipy.io")
     folder = shared_data / "patterns" / "iiic-dev"
-    got = {}
-    for name in IIIC_EXPECTED:
-        seg = sio.loadmat(folder / f"{name}.mat")["seg"][:19]
-        row = classify_segment(seg, 200.0, NAMES)
-        got[name] = row["label"]
+    loso = json.loads((DEFAULT_PATTERN_MODEL.parent / "metrics.json").read_text())["leave_one_segment_out"]
+    correct = 0
+    for path in sorted(folder.glob("*.mat")):
+        row = classify_segment(sio.loadmat(path)["seg"][:19], 200.0, NAMES)
         np.testing.assert_allclose(row[list(PATTERN_CLASSES)].astype(float).sum(), 1.0)
-    assert got == IIIC_EXPECTED
-    correct = sum(name.split("_")[0].lower().replace("sz", "seizure") == label for name, label in got.items())
-    assert correct == 11
+        correct += path.stem.split("_")[0].lower().replace("sz", "seizure") == row["label"]
+    assert correct >= loso["correct"] >= 6
 
 
 def test_pled_example_is_periodic(shared_data):
@@ -264,8 +288,7 @@ def test_pled_example_is_periodic(shared_data):
     res = classify_patterns(raw)
     w = res.windows
     # One channel: periodic discharges, but no lateralisation can be told.
-    assert (w["lpd"] + w["gpd"] >= 0.8).all() and w["label"].isin(["lpd", "gpd"]).all()
-    assert (w["lpd"] == w["gpd"]).all()  # the side cannot tip the balance
+    assert w["label"].isin(["lpd", "gpd"]).all(), w[list(PATTERN_CLASSES)]
     assert (w["side"] == "unknown").all()
     assert w["frequency"].between(0.5, 2.5).all()
 
@@ -279,5 +302,4 @@ def test_filter_threads_do_not_change_windows(monkeypatch):
     one = classify_patterns(raw).windows
     monkeypatch.setenv("DBRAIN_FILTER_THREADS", "2")
     two = classify_patterns(raw).windows
-    assert (one["label"] == "lpd").any()
     pd.testing.assert_frame_equal(one, two, check_exact=True)

@@ -168,9 +168,15 @@ def test_estimator_conventions():
     assert det.get_params() == {"sensitivity": "high", "amplitude_ratio": 5.0, "sharpness_ratio": 3.0, "chunk_duration": 60.0}
     assert det.fit() is det and det.threshold_ == 0.3
     assert det.set_params(sensitivity="low") is det and det.sensitivity == "low"
-    assert "SpikeDetector(sensitivity='low'" in repr(det)
+    assert repr(det) == "SpikeDetector(amplitude_ratio=5.0, sensitivity='low')"  # scikit-learn's repr: changed parameters
     with pytest.raises(ParameterError, match="no parameter"):
         det.set_params(bogus=1)
+    # A changed preset is never served from the old fitted threshold (#20).
+    det.set_params(sensitivity="high").fit()
+    assert det.threshold_ == 0.3
+    det.set_params(sensitivity="low")
+    assert not hasattr(det, "threshold_")
+    assert det.fit().threshold_ == 0.75
 
 
 def test_rates_by_region_and_channel(sim):

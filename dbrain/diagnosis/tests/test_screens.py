@@ -29,12 +29,13 @@ def _table(n_subjects=40, per_subject=2, seed=0, shift=1.5):
     rows = []
     for s in range(n_subjects):
         label = int(s % 3 != 0)  # imbalanced, 2:1
-        base = rng.standard_normal(len(FEATURES))
+        base = rng.standard_normal(80)[: len(FEATURES)]  # a fixed-size draw: adding a feature keeps the data
         for _ in range(per_subject):
-            v = base + 0.3 * rng.standard_normal(len(FEATURES))
+            v = base + 0.3 * rng.standard_normal(80)[: len(FEATURES)]
             v[FEATURES.index("alpha_peak")] = 10.0 - shift * label + rng.normal(0, 0.5)
             v[FEATURES.index("theta_alpha_ratio")] = 0.5 + shift * label * 0.5 + rng.normal(0, 0.3)
             v[FEATURES.index("clean_seconds")] = 60.0
+            v[FEATURES.index("n_channels")] = 19.0
             rows.append({"subject": f"s{s}", "label": label, **dict(zip(FEATURES, v, strict=True))})
     X = pd.DataFrame(rows)
     X.loc[X.index[::7], "aperiodic_exponent"] = np.nan  # missing values are imputed

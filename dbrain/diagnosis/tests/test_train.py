@@ -10,7 +10,8 @@ import pytest
 from dbrain.diagnosis import list_labelled_recordings
 from dbrain.errors import ParameterError
 
-CH = ["Fp1", "Fp2", "C3", "C4", "O1", "O2"]
+# 12 channels: the dementia screen's minimum
+CH = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "T7", "T8"]
 
 
 def _recording(path, alpha, seed):

@@ -44,6 +44,22 @@ def other_site(db: Session, who: Principal, row, object_type: str, object_id: in
     db.commit()
 
 
+def event_key(onset: float, event_type: str, channel: str | None) -> str:
+    """The identity of one row of an analysis's events.tsv (onset to the microsecond, type, channels).
+
+    Parameters
+    ----------
+    onset : float
+    event_type : str
+    channel : str | None
+
+    Returns
+    -------
+    key : str
+    """
+    return f"{round(float(onset) * 1e6)}|{event_type}|{channel or ''}"
+
+
 def recording_of_site(db: Session, who: Principal, recording_id: int) -> Recording:
     """Return the recording if it belongs to the caller's site, else raise 404.
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..auth import Principal, audit, get_db, password_problem, require, revoke_credentials
 from ..db import AuditEvent, Site, User, UserSession
+from ..provenance import record_row
 from ..roles import CAN_MANAGE_USERS, INSTANCE_ADMIN
 from ..schemas import AuditOut, SiteIn, SiteOut, UserIn, UserOut, UserPatch
 from ._common import ERRORS, MAX_ID, NOT_FOUND, IdPath
@@ -111,6 +112,7 @@ def create_user(body: UserIn, request: Request, db: Session = Depends(get_db), w
         db, who, "user.create", object_type="user", object_id=user.id, site_id=site.id, request=request,
         detail={"role": body.role, "site_id": site.id},
     )  # fmt: skip
+    record_row(db, "user.create", user, actor=f"user:{who.user.id}")
     db.commit()
     return UserOut.model_validate(user)
 
@@ -154,6 +156,7 @@ def update_user(user_id: IdPath, body: UserPatch, request: Request, db: Session 
         db, who, "user.update", object_type="user", object_id=user.id, site_id=user.site_id, request=request,
         detail={"fields": sorted(changes)},
     )  # fmt: skip
+    record_row(db, "user.update", user, actor=f"user:{who.user.id}")
     db.commit()
     return UserOut.model_validate(user)
 
@@ -170,6 +173,7 @@ def deactivate_user(user_id: IdPath, request: Request, db: Session = Depends(get
     user.active = False
     revoke_credentials(db, user.id)
     audit(db, who, "user.delete", object_type="user", object_id=user.id, site_id=user.site_id, request=request)
+    record_row(db, "user.update", user, actor=f"user:{who.user.id}")
     db.commit()
     return Response(status_code=204)
 

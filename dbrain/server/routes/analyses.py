@@ -9,11 +9,12 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth import ANY_ROLE, CAN_ANALYSE, CAN_SIGN, Principal, audit, get_db, require
-from ..db import Analysis, Report, utcnow
+from ..auth import ANY_ROLE, CAN_ANALYSE, CAN_ANNOTATE, CAN_SIGN, Principal, audit, get_db, require
+from ..db import Analysis, EventReview, Report, utcnow
 from ..jobs import enqueue
-from ..schemas import AnalysisIn, AnalysisOut, ReportOut, TableOut
-from ._common import ERRORS, NOT_FOUND, IdPath, analysis_of_site, analysis_out, recording_of_site
+from ..provenance import record_row
+from ..schemas import AnalysisIn, AnalysisOut, EventReviewIn, EventReviewOut, ReportOut, TableOut
+from ._common import ERRORS, NOT_FOUND, IdPath, analysis_of_site, analysis_out, event_key, recording_of_site
 
 router = APIRouter(tags=["analyses"])
 anyone = require(*ANY_ROLE)
@@ -115,7 +116,8 @@ def get_result_file(
     """One result file (``report.pdf``, ``report.html``, ``summary.json``, ``events.tsv``, ``qeeg.parquet`` …)."""
     entry = _audited_result(db, who, request, analysis_id, name, kind="file", label=name)
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return FileResponse(request.app.state.store.path(entry["sha256"]), media_type=media, filename=name)
+    path, checked = request.app.state.store.verified_path(entry["sha256"])
+    return FileResponse(path, media_type=media, filename=name, headers={"X-Content-SHA256": entry["sha256"], "X-Dbrain-Integrity": checked})
 
 
 @router.get("/api/analyses/{analysis_id}/tables/{name}", response_model=TableOut, responses={**ERRORS, **NOT_FOUND})
@@ -145,7 +147,7 @@ def get_table(
     import pandas as pd
 
     entry = _audited_result(db, who, request, analysis_id, f"{name}.parquet", kind="table", label=name)
-    table = pd.read_parquet(request.app.state.store.path(entry["sha256"]))
+    table = pd.read_parquet(request.app.state.store.verified_path(entry["sha256"])[0])
     for col, keep in (("measure", measure), ("channel", channel)):
         if keep and col in table.columns:
             table = table[table[col].astype(str).isin(keep)]
@@ -221,6 +223,7 @@ def sign_report(
     report.status, report.signed_by, report.signed_at = "signed", who.user.id, utcnow()
     rec = recording_of_site(db, who, row.recording_id)
     audit(db, who, "report.sign", object_type="report", object_id=report.id, patient_id=rec.patient_id, request=request)
+    record_row(db, "report.sign", report, actor=f"user:{who.user.id}")
     db.commit()
     if report.sha256:
         from .. import provenance
@@ -235,3 +238,95 @@ def sign_report(
             details={"analysis_id": row.id, "report_id": report.id, "recording_id": rec.id},
         )
     return _report_out(request, row, report)
+
+
+@router.get("/api/analyses/{analysis_id}/reviews", response_model=list[EventReviewOut], responses={**ERRORS, **NOT_FOUND})
+def list_event_reviews(
+    analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> list[EventReviewOut]:
+    """Reviewers' accept/reject of the analysis's detected events (what the report's findings count as confirmed)."""
+    row = analysis_of_site(db, who, analysis_id)
+    rec = recording_of_site(db, who, row.recording_id)
+    out = [EventReviewOut.model_validate(r) for r in db.scalars(select(EventReview).where(EventReview.analysis_id == row.id).order_by(EventReview.onset))]
+    audit(db, who, "event.review.list", object_type="analysis", object_id=row.id, patient_id=rec.patient_id, request=request)
+    db.commit()
+    return out
+
+
+@router.put(
+    "/api/analyses/{analysis_id}/reviews",
+    response_model=EventReviewOut,
+    responses={**ERRORS, **NOT_FOUND, 409: {"description": "Report signed"}},
+)
+def review_event(
+    analysis_id: IdPath,
+    body: EventReviewIn,
+    request: Request,
+    who: Principal = Depends(require(*CAN_ANNOTATE)),
+    db: Session = Depends(get_db),
+) -> EventReviewOut:
+    """Accept or reject one detected event (clinicians and technologists); the last decision counts.
+
+    The event must be a row of the analysis's ``events.tsv`` (matched on onset to the microsecond,
+    type and channels). Each decision is audited and appended to the ledger as an
+    ``annotation-changed`` entry whose content hash is the analysis's review set after the change.
+    """
+    import math
+
+    from ...events import read_events
+
+    row = analysis_of_site(db, who, analysis_id)
+    rec = recording_of_site(db, who, row.recording_id)
+    if "events.tsv" not in (row.results or {}):
+        raise HTTPException(404, f"analysis {analysis_id} has no events")
+    report = db.scalar(select(Report).where(Report.analysis_id == row.id))
+    if report is not None and report.status == "signed":
+        raise HTTPException(409, f"the report of analysis {analysis_id} is signed; its events can no longer be triaged")
+    table = read_events(request.app.state.store.named(row.results["events.tsv"]["sha256"], ".tsv"))
+    match = None
+    for ev in table.itertuples(index=False):
+        chan = ev.channels if isinstance(ev.channels, str) and ev.channels not in ("", "n/a") else None  # TSV's "n/a": no channels
+        if str(ev.eventType) == body.event_type and (chan or None) == (body.channel or None) and math.isclose(float(ev.onset), body.onset, abs_tol=1e-5):
+            match = (float(ev.onset), float(ev.duration), chan)
+            break
+    if match is None:
+        raise HTTPException(404, f"analysis {analysis_id} has no {body.event_type!r} event at {body.onset} s")
+    key = event_key(match[0], body.event_type, match[2])
+    review = db.scalar(select(EventReview).where(EventReview.analysis_id == row.id, EventReview.event_key == key))
+    if review is None:
+        review = EventReview(
+            analysis_id=row.id, recording_id=rec.id, site_id=rec.site_id, event_key=key, onset=match[0], duration=match[1],
+            event_type=body.event_type, channel=match[2], decision=body.decision, reviewer_id=who.user.id,
+        )  # fmt: skip
+        db.add(review)
+    else:
+        review.decision, review.reviewer_id, review.reviewed_at = body.decision, who.user.id, utcnow()
+    db.flush()
+    audit(
+        db, who, f"event.{body.decision[:-2]}", object_type="analysis", object_id=row.id, patient_id=rec.patient_id,
+        request=request, detail={"event": key},
+    )  # fmt: skip
+    out = EventReviewOut.model_validate(review)
+    content_hash = _reviews_hash(db.scalars(select(EventReview).where(EventReview.analysis_id == row.id)))
+    db.commit()  # end this transaction before the ledger takes the database's write lock
+    from .. import provenance
+
+    provenance.record(
+        request.app.state.settings,
+        "annotation-changed",
+        content_hash=content_hash,
+        actor=f"user:{who.user.id}",
+        parent_index=row.ledger_index,
+        details={"recording_id": rec.id, "analysis_id": row.id, "change": f"event-{body.decision}", "event": key},
+    )
+    return out
+
+
+def _reviews_hash(rows) -> str:
+    """SHA-256 of the canonical JSON of an analysis's review set (numbers as text: the ledger takes no floats)."""
+    import hashlib
+
+    from ...ledger.records import canonical_json
+
+    items = [{"event": r.event_key, "decision": r.decision, "reviewer": r.reviewer_id} for r in sorted(rows, key=lambda r: r.event_key)]
+    return hashlib.sha256(canonical_json(items)).hexdigest()

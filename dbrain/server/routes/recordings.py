@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -10,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from ...errors import DbrainError
 from ..auth import ANY_ROLE, CAN_ANNOTATE, CAN_SEE_IDENTITY, CAN_UPLOAD, Principal, audit, get_db, require
-from ..db import Analysis, Annotation, Patient, PatientIdentity, Recording, utcnow
+from ..db import Analysis, Annotation, EventReview, Patient, PatientIdentity, Recording, utcnow
 from ..ingest import check_extension, discard, ingest_file, ledger_ingest, safe_filename
+from ..provenance import record_row
 from ..schemas import (
     AnnotationIn,
     AnnotationOut,
@@ -24,7 +27,7 @@ from ..schemas import (
     WindowOut,
 )
 from ..storage import TooLarge, astream_to_file
-from ._common import ERRORS, MAX_ID, NOT_FOUND, IdPath, other_site, recording_of_site, recording_out
+from ._common import ERRORS, MAX_ID, NOT_FOUND, IdPath, event_key, other_site, recording_of_site, recording_out
 
 router = APIRouter(tags=["recordings"])
 anyone = require(*ANY_ROLE)
@@ -52,6 +55,7 @@ def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOu
     with app.state.sessionmaker() as db:
         try:
             rec = ingest_file(db, store, settings, who, upload, sha, filename)
+            record_row(db, "recording.ingest", rec, actor=f"user:{who.user.id}")
             db.commit()
         except DbrainError as exc:
             db.rollback()
@@ -164,22 +168,44 @@ def download_recording(recording_id: IdPath, request: Request, who: Principal = 
     db.commit()
     patient = db.get(Patient, rec.patient_id)
     suffix = ".bdf" if rec.format.startswith("BDF") else ".edf"
+    path, checked = request.app.state.store.verified_path(rec.sha256)
     return FileResponse(
-        request.app.state.store.path(rec.sha256), media_type="application/octet-stream", filename=f"{patient.pseudonym}-{rec.id}{suffix}"
+        path, media_type="application/octet-stream", filename=f"{patient.pseudonym}-{rec.id}{suffix}",
+        headers={"X-Content-SHA256": rec.sha256, "X-Dbrain-Integrity": checked},
     )
 
 
 def _named(request: Request, rec: Recording):
+    request.app.state.store.verified_path(rec.sha256)  # refuse an altered file before reading it
     return request.app.state.store.named(rec.sha256, ".bdf" if rec.format.startswith("BDF") else ".edf")
 
 
-@router.get("/api/recordings/{recording_id}/window", response_model=WindowOut, responses={**ERRORS, **NOT_FOUND, 422: {"description": "Bad window"}})
+_WINDOW_RESPONSES = {
+    **ERRORS,
+    **NOT_FOUND,
+    422: {"description": "Bad window"},
+    200: {
+        "description": "The window: JSON (format=json), or int16 with a per-channel scale (format=i16, see dbrain.server.window.encode_int16)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
+}
+
+
+@router.get("/api/recordings/{recording_id}/window", response_model=WindowOut, responses=_WINDOW_RESPONSES)
 def get_window(
     recording_id: IdPath,
     request: Request,
     start: float = Query(0.0, ge=0, le=1e7, description="Seconds from the recording start."),
     duration: float = Query(10.0, gt=0, le=3600, description="Seconds."),
-    montage: str = Query("double-banana", pattern="^(referential|average|double-banana|transverse|laplacian)$"),
+    montage: str = Query(
+        "double-banana",
+        pattern="^(referential|average|double-banana|transverse|laplacian|custom)$",
+        description="A built-in montage, or 'custom' with its derivations. ECG channels are appended to every montage.",
+    ),
+    derivation: list[str] | None = Query(
+        None, max_length=128, description="Derivations of a custom montage: 'Fp1-F7', 'C3-AVG', 'C3-LAP' or 'C3'."
+    ),
+    fmt: Literal["json", "i16"] = Query("json", alias="format", description="json, or i16: the compact binary transport of the viewer."),
     highpass: float | None = Query(None, gt=0, le=1e4, description="Hz."),
     lowpass: float | None = Query(None, gt=0, le=1e4, description="Hz."),
     notch: float | None = Query(None, gt=0, le=1e4, description="Mains frequency, Hz (harmonics notched too)."),
@@ -200,9 +226,16 @@ def get_window(
         detail={"start": start, "duration": duration, "montage": montage},
     )
     db.commit()
+    from ..window import encode_int16
+
+    if montage == "custom" and not derivation:
+        raise HTTPException(422, "montage=custom needs its derivations (derivation=Fp1-F7&derivation=…)")
     window = read_window(
-        _named(request, rec), start=start, duration=duration, montage=montage, highpass=highpass, lowpass=lowpass, notch=notch, max_points=max_points
-    )
+        _named(request, rec), start=start, duration=duration, montage=montage, derivations=derivation,
+        highpass=highpass, lowpass=lowpass, notch=notch, max_points=max_points, arrays=fmt == "i16",
+    )  # fmt: skip
+    if fmt == "i16":
+        return Response(encode_int16(window), media_type="application/octet-stream", headers={"Cache-Control": "private, no-store"})
     return WindowOut(**window)
 
 
@@ -221,10 +254,17 @@ def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(
     )
     if done is not None and "events.tsv" in (done.results or {}):
         table = read_events(request.app.state.store.named(done.results["events.tsv"]["sha256"], ".tsv"))
+        reviews = {r.event_key: r.decision for r in db.scalars(select(EventReview).where(EventReview.analysis_id == done.id))}
         for row in table.itertuples(index=False):
             conf = None if row.confidence is None or (isinstance(row.confidence, float) and math.isnan(row.confidence)) else float(row.confidence)
             chan = None if not isinstance(row.channels, str) else row.channels
-            out.append(EventOut(onset=float(row.onset), duration=float(row.duration), description=str(row.eventType), source="analysis", channel=chan, confidence=conf))
+            review = reviews.get(event_key(row.onset, str(row.eventType), chan))
+            out.append(
+                EventOut(
+                    onset=float(row.onset), duration=float(row.duration), description=str(row.eventType), source="analysis",
+                    channel=chan, confidence=conf, analysis_id=done.id, review=review,
+                )
+            )  # fmt: skip
     for a in db.scalars(select(Annotation).where(Annotation.recording_id == rec.id).order_by(Annotation.onset)):
         out.append(EventOut(onset=a.onset, duration=a.duration, description=a.description, source="annotation", id=a.id, channel=",".join(a.channels) or None))
     audit(db, who, "recording.events", object_type="recording", object_id=rec.id, patient_id=rec.patient_id, request=request)
@@ -254,6 +294,7 @@ def create_annotation(
     db.add(row)
     db.flush()
     audit(db, who, "annotation.create", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request)
+    record_row(db, "annotation.create", row, actor=f"user:{who.user.id}")
     db.commit()
     _ledger_annotations(request, db, who, rec, "create", row.id)
     return AnnotationOut.model_validate(row)
@@ -294,6 +335,7 @@ def update_annotation(
         setattr(row, key, value)
     row.updated_at = utcnow()
     audit(db, who, "annotation.update", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request, detail={"fields": sorted(changes)})
+    record_row(db, "annotation.update", row, actor=f"user:{who.user.id}")
     db.commit()
     _ledger_annotations(request, db, who, rec, "update", row.id)
     return AnnotationOut.model_validate(row)
@@ -304,6 +346,7 @@ def delete_annotation(annotation_id: IdPath, request: Request, who: Principal = 
     """Delete an annotation."""
     row, rec = _annotation(db, who, annotation_id)
     audit(db, who, "annotation.delete", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request)
+    record_row(db, "annotation.delete", row, actor=f"user:{who.user.id}", deleted=True)
     db.delete(row)
     db.commit()
     _ledger_annotations(request, db, who, rec, "delete", annotation_id)

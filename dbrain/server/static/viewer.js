@@ -1,54 +1,37 @@
 // dbrain browser EEG viewer: plain modern JavaScript, no build step, no dependencies.
-// It talks only to the data centre's API (/api/...): decimated windows, events,
-// annotations, analyses, result tables and reports. Decision support only.
+// It talks only to the data centre's API (/api/...): compact EEG pages, events, annotations, triage,
+// analyses, result tables and reports. Decision support only.
+// Files (loaded in this order, classic scripts sharing these globals; no inline script, no eval — CSP):
+//   time.js           the one time convention (port of dbrain/utils/_time.py)
+//   viewer-data.js    api(), int16 page decoding, page cache and prefetch
+//   viewer-trends.js  the trend panel
+//   viewer.js         this file: state, recordings, events and triage, traces, controls, keys
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
 const GAINS = [1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 1000]; // µV/mm
-const PX_PER_MM = 96 / 25.4; // CSS pixels per millimetre
-const TREND_LEFT = 120; // px of lane labels left of the trend plots
+const DEFAULT_SENS = 7; // µV/mm, the clinical default
+const ECG_SENS = 100; // µV/mm: the ECG is ~1 mV, it would cover the EEG at 7 µV/mm
+const DEFAULT_MM_PER_PX = 25.4 / 96; // CSS reference pixel; calibrate for the real screen
 const STEP_SETS = { review: ["recording", "seizures", "qeeg"], full: [] }; // [] = every step
 const CAN = {
   upload: ["admin", "clinician", "technologist"],
   analyse: ["admin", "clinician", "technologist"],
   annotate: ["clinician", "technologist"],
+  triage: ["clinician", "technologist"],
   sign: ["clinician"],
   identity: ["clinician"],
 };
 const SOURCE_COLOURS = { analysis: [192, 57, 43], annotation: [33, 102, 172], file: [110, 120, 130] };
 
 const S = {
-  user: null, csrf: null, recordings: [], rec: null,
-  start: 0, pageDur: 10, sens: 7, hidden: new Set(),
-  window: null, seq: 0, events: [], analysis: null, pollTimer: null, trends: null,
-  cursorT: null, drag: null, selected: null, base: null, layout: null,
+  user: null, csrf: null, recordings: [], rec: null, recToken: 0,
+  start: 0, pageDur: 10, sens: DEFAULT_SENS, chanSens: {}, hidden: new Set(),
+  window: null, seq: 0, events: [], eventsVersion: 0, analysis: null, pollTimer: null, trends: null,
+  trendSpan: 0, trendBase: null, trendRange: null, trendHoverX: null, trendMessage: "",
+  cursorT: null, drag: null, measure: null, selected: null, base: null, layout: null,
+  startUs: null, multiday: false, keyT0: null, flipTimes: [], drawCount: 0,
 };
-
-// ---------------------------------------------------------------- API
-async function api(path, { method = "GET", json, body, headers = {} } = {}) {
-  const h = { ...headers };
-  if (method !== "GET") h["X-CSRF-Token"] = S.csrf || "";
-  let payload = body;
-  if (json !== undefined) {
-    h["Content-Type"] = "application/json";
-    payload = JSON.stringify(json);
-  }
-  const r = await fetch(path, { method, headers: h, body: payload, credentials: "same-origin" });
-  if (r.status === 401 && path !== "/api/auth/login" && path !== "/api/auth/me") {
-    showLogin("Your session has ended; please sign in again.");
-  }
-  if (!r.ok) {
-    let detail = r.statusText;
-    try {
-      const d = (await r.json()).detail;
-      detail = typeof d === "string" ? d : JSON.stringify(d);
-    } catch (_) { /* not JSON */ }
-    const err = new Error(detail);
-    err.status = r.status;
-    throw err;
-  }
-  return r.status === 204 ? null : r.json();
-}
 
 function can(what) { return !!S.user && CAN[what].includes(S.user.role); }
 
@@ -61,32 +44,38 @@ function message(text, isError = false) {
   if (text && !isError) messageTimer = setTimeout(() => { el.textContent = ""; }, 4000);
 }
 
-// ---------------------------------------------------------------- formatting
-function hms(seconds, decimals = 0) {
-  const s = Math.max(0, seconds);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  const ss = decimals ? sec.toFixed(decimals).padStart(3 + decimals, "0") : String(Math.floor(sec)).padStart(2, "0");
-  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${ss}`;
+// ---------------------------------------------------------------- formatting: one time convention
+// A duration (not a time of day): h:mm:ss.
+function hms(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function recordingStart() {
-  if (!S.rec || !S.rec.start_time) return null;
-  const d = new Date(S.rec.start_time);
-  return isNaN(d) ? null : d;
-}
-
-// Clock time of a moment in the recording (the header's start, else elapsed time).
+// A moment of the open recording: clock time, "D2 …" on multi-day recordings, "+h:mm:ss" without a start.
 function clock(t, decimals = 0) {
-  const d0 = recordingStart();
-  if (!d0) return hms(t, decimals);
-  const d = new Date(d0.getTime() + t * 1000);
-  const frac = decimals ? (d.getUTCMilliseconds() / 1000).toFixed(decimals).slice(1) : "";
-  return d.toISOString().slice(11, 19) + frac;
+  return DbrainTime.formatTime(t, S.startUs, { multiday: S.multiday, decimals });
 }
 
 function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
+
+function isSeizure(ev) {
+  const d = String(ev.description).toLowerCase();
+  return d === "sz" || d.startsWith("sz_") || d.includes("seizure");
+}
+
+// ---------------------------------------------------------------- settings kept in this browser
+function localKey(name) { return `dbrain.${S.user ? S.user.username : "anon"}.${name}`; }
+function loadLocal(name, fallback) {
+  try { const v = JSON.parse(localStorage.getItem(localKey(name))); return v ?? fallback; } catch (_) { return fallback; }
+}
+function saveLocal(name, value) { localStorage.setItem(localKey(name), JSON.stringify(value)); }
+function mmPerPx() {
+  const v = Number(localStorage.getItem("dbrain.mmPerPx"));
+  return v > 0 ? v : DEFAULT_MM_PER_PX;
+}
+function pxPerMm() { return 1 / mmPerPx(); }
 
 // ---------------------------------------------------------------- login
 function showLogin(error = "") {
@@ -107,6 +96,7 @@ function setUser(me) {
   $("#logout").hidden = false;
   document.body.dataset.role = me.user.role;
   document.querySelectorAll("[data-needs]").forEach((el) => el.classList.toggle("no-role", !can(el.dataset.needs)));
+  renderMontageOptions();
 }
 
 async function boot() {
@@ -143,7 +133,7 @@ async function loadRecordings() {
     const li = document.createElement("li");
     li.dataset.id = r.id;
     li.className = S.rec && S.rec.id === r.id ? "active" : "";
-    li.innerHTML = `<b>${escapeHtml(r.pseudonym)}</b> · #${r.id}<br><span class="muted">${r.format}, ${r.n_channels} ch, ${hms(r.duration)}</span>`;
+    li.innerHTML = `<b>${escapeHtml(r.pseudonym)}</b> · #${r.id}<br><span class="muted">${escapeHtml(r.format)}, ${r.n_channels} ch, ${hms(r.duration)}</span>`;
     li.addEventListener("click", () => openRecording(r.id, 0));
     ul.appendChild(li);
   }
@@ -168,8 +158,11 @@ async function upload(file) {
 
 async function requestAnalysis() {
   const only = STEP_SETS[$("#analysis-steps").value] || [];
+  const token = S.recToken;
   try {
-    S.analysis = await api(`/api/recordings/${S.rec.id}/analyses`, { method: "POST", json: { only } });
+    const a = await api(`/api/recordings/${S.rec.id}/analyses`, { method: "POST", json: { only } });
+    if (token !== S.recToken) return;
+    S.analysis = a;
     renderAnalysis();
     pollAnalysis();
   } catch (e) {
@@ -177,21 +170,59 @@ async function requestAnalysis() {
   }
 }
 
+// Everything shown of the previous recording goes at once, before anything of the next one arrives:
+// never one recording's traces, channels, events or trends under another's header.
+function clearRecordingView() {
+  S.seq++; // outstanding page answers are now stale
+  clearPages();
+  S.window = null;
+  S.base = null;
+  S.trends = null;
+  S.trendBase = null;
+  S.trendRange = null;
+  S.trendMessage = "";
+  S.analysis = null;
+  S.events = [];
+  S.eventsVersion++;
+  S.selected = null;
+  S.measure = null;
+  S.hidden.clear();
+  $("#channels").innerHTML = "";
+  $("#channels").dataset.names = "";
+  $("#events").innerHTML = "";
+  $("#event-time").textContent = "";
+  $("#window-status").textContent = "";
+  $("#measure").textContent = "";
+  $("#report-box").hidden = true;
+  $("#analysis-status").textContent = "–";
+  $("#analysis-status").dataset.status = "";
+  showTraceError("");
+  drawBase();
+  drawTrends();
+}
+
 async function openRecording(id, start = 0) {
   clearTimeout(S.pollTimer);
+  const token = ++S.recToken;
+  clearRecordingView();
+  S.rec = null;
+  document.querySelectorAll("#recordings li").forEach((li) => li.classList.toggle("active", Number(li.dataset.id) === id));
+  let rec;
   try {
-    S.rec = await api(`/api/recordings/${id}`);
+    rec = await api(`/api/recordings/${id}`);
   } catch (e) {
+    if (token !== S.recToken) return;
+    $("#rec-title").textContent = `#${id}`;
+    showTraceError(`Recording ${id}: ${e.message}`);
     message(`Recording ${id}: ${e.message}`, true);
     return;
   }
-  S.window = null;
-  S.trends = null;
-  S.analysis = null;
-  S.events = [];
-  S.selected = null;
-  S.autoGain = true;
-  document.querySelectorAll("#recordings li").forEach((li) => li.classList.toggle("active", Number(li.dataset.id) === id));
+  if (token !== S.recToken) return; // another recording was chosen meanwhile
+  S.rec = rec;
+  S.startUs = DbrainTime.parseStart(rec.start_time);
+  S.multiday = DbrainTime.isMultiday(S.startUs, rec.duration);
+  S.chanSens = loadLocal("chanSens", {});
+  fitFiltersToRecording(rec.sfreq);
   $("#recording-panel").hidden = false;
   $("#events-panel").hidden = false;
   $("#channels-panel").hidden = false;
@@ -199,13 +230,11 @@ async function openRecording(id, start = 0) {
   $("#empty-hint").hidden = true;
   $("#identity").hidden = true;
   $("#show-identity").hidden = false;
-  $("#report-box").hidden = true;
-  const r = S.rec;
-  $("#rec-title").textContent = `${r.pseudonym} #${r.id}`;
-  $("#rec-info").textContent = `${r.format}, ${r.n_channels} channels, ${r.sfreq} Hz, ${hms(r.duration)}` +
-    (r.start_time ? `, start ${r.start_time.replace("T", " ").slice(0, 19)}` : "");
+  $("#rec-title").textContent = `${rec.pseudonym} #${rec.id}`;
+  $("#rec-info").textContent = `${rec.format}, ${rec.n_channels} channels, ${rec.sfreq} Hz, ${hms(rec.duration)}` +
+    (S.startUs !== null ? `, ${clock(0)} – ${clock(rec.duration)}` : ", start unknown (elapsed time)");
   goTo(start);
-  await Promise.all([loadEvents(), loadAnalysis()]);
+  await Promise.all([loadEvents(token), loadAnalysis(token)]);
 }
 
 async function showIdentity() {
@@ -222,12 +251,24 @@ async function showIdentity() {
 }
 
 // ---------------------------------------------------------------- analysis, report, trends
-async function loadAnalysis() {
-  const list = await api(`/api/recordings/${S.rec.id}/analyses`);
+async function loadAnalysis(token = S.recToken) {
+  let list;
+  try {
+    list = await api(`/api/recordings/${S.rec.id}/analyses`);
+  } catch (e) {
+    if (token === S.recToken) message(`Analyses: ${e.message}`, true);
+    return;
+  }
+  if (token !== S.recToken) return;
   S.analysis = list[0] || null;
   renderAnalysis();
   if (S.analysis && ["queued", "running"].includes(S.analysis.status)) pollAnalysis();
-  else if (S.analysis && S.analysis.status === "done") await analysisDone();
+  else if (S.analysis && S.analysis.status === "done") await analysisDone(token);
+}
+
+// Why an analysis failed, wherever the server puts it (error, reason, or the job's error).
+function failureReason(a) {
+  return a.reason || a.error || (a.job && a.job.error) || "no reason given";
 }
 
 function renderAnalysis() {
@@ -240,41 +281,52 @@ function renderAnalysis() {
     return;
   }
   el.dataset.status = a.status;
-  const steps = a.only.length ? a.only.join(", ") : "all steps";
+  const steps = a.only && a.only.length ? a.only.join(", ") : "all steps";
   if (a.status === "done") el.textContent = `done · ${a.n_events ?? 0} events · ${steps}`;
-  else if (a.status === "failed") el.textContent = `failed: ${a.error || (a.job && a.job.error) || "?"}`;
-  else if (a.status === "running" && a.job) el.textContent = `running ${Math.round(a.job.progress * 100)} % ${a.job.message || ""}`;
+  else if (a.status === "failed") {
+    // A failed analysis has no report to sign: say why instead.
+    el.textContent = `failed: ${failureReason(a)}`;
+    $("#report-box").hidden = true;
+    S.trends = null;
+    S.trendMessage = `No trends: the analysis failed (${failureReason(a)}).`;
+    drawTrends();
+  } else if (a.status === "running" && a.job) el.textContent = `running ${Math.round(a.job.progress * 100)} % ${a.job.message || ""}`;
   else el.textContent = `${a.status} (analysis #${a.id})`;
 }
 
 function pollAnalysis() {
   clearTimeout(S.pollTimer);
-  const id = S.analysis.id, recId = S.rec.id;
+  const id = S.analysis.id, token = S.recToken;
   S.pollTimer = setTimeout(async () => {
-    if (!S.rec || S.rec.id !== recId) return;
+    if (token !== S.recToken) return;
+    let a;
     try {
-      S.analysis = await api(`/api/analyses/${id}`);
+      a = await api(`/api/analyses/${id}`);
     } catch (e) {
       message(`Analysis: ${e.message}`, true);
       return;
     }
+    if (token !== S.recToken) return;
+    S.analysis = a;
     renderAnalysis();
-    if (["queued", "running"].includes(S.analysis.status)) pollAnalysis();
-    else if (S.analysis.status === "done") {
+    if (["queued", "running"].includes(a.status)) pollAnalysis();
+    else if (a.status === "done") {
       message("Analysis finished");
-      await Promise.all([loadEvents(), analysisDone()]);
+      await Promise.all([loadEvents(token), analysisDone(token)]);
     }
   }, 1000);
 }
 
-async function analysisDone() {
-  await Promise.all([loadReport(), loadTrends()]);
+async function analysisDone(token) {
+  await Promise.all([loadReport(token), loadTrends(token)]);
 }
 
-async function loadReport() {
+async function loadReport(token = S.recToken) {
   const a = S.analysis;
+  if (!a || a.status !== "done") { $("#report-box").hidden = true; return; }
   try {
     const rep = await api(`/api/analyses/${a.id}/report`);
+    if (token !== S.recToken) return;
     $("#report-box").hidden = false;
     const st = $("#report-status");
     st.dataset.status = rep.status;
@@ -282,7 +334,7 @@ async function loadReport() {
     $("#report-link").href = `/api/analyses/${a.id}/files/report.pdf`;
     $("#sign-report").hidden = rep.status !== "draft";
   } catch (e) {
-    $("#report-box").hidden = true;
+    if (token === S.recToken) $("#report-box").hidden = true;
   }
 }
 
@@ -297,128 +349,181 @@ async function signReport() {
   await loadReport();
 }
 
-// Only the rows the trend panel draws are fetched; the server thins long tables by time point,
-// so a 72 h recording still gives whole (coarser) trends.
-const TREND_QUERIES = {
-  qeeg: [
-    "measure=rel_delta&measure=rel_theta&measure=rel_alpha&measure=rel_beta&measure=aeeg_lower&measure=aeeg_upper" +
-      "&channel=left&channel=right&channel=C3-P3&channel=C4-P4",
-    "measure=artifact_strength",
-  ],
-  seizure_probability: [""],
-};
-
-async function loadTrends() {
+async function loadTrends(token = S.recToken) {
   const a = S.analysis;
-  const tables = {};
-  const wanted = Object.keys(TREND_QUERIES).filter((n) => `${n}.parquet` in a.results);
-  await Promise.all(wanted.map(async (name) => {
-    try {
-      const parts = await Promise.all(
-        TREND_QUERIES[name].map((q) => api(`/api/analyses/${a.id}/tables/${name}?max_rows=50000${q ? "&" + q : ""}`)),
-      );
-      tables[name] = { ...parts[0], rows: parts.flatMap((p) => p.rows) };
-    } catch (e) {
-      message(`Trend table ${name}: ${e.message}`, true);
-    }
-  }));
-  S.trends = buildTrends(tables);
+  let T;
+  try {
+    T = await fetchTrends(a);
+  } catch (e) {
+    if (token !== S.recToken) return;
+    S.trends = null;
+    S.trendMessage = `Trends could not be loaded: ${e.message}`;
+    drawTrends();
+    return;
+  }
+  if (token !== S.recToken) return;
+  const empty = !Object.keys(T.dsa).length && !Object.keys(T.aeeg).length && !T.asym && !T.artifact && !T.artStrength && !T.seizure;
+  S.trends = empty ? null : T;
+  S.trendMessage = empty ? "This analysis has no trend tables (run the qeeg and seizures steps)." : "";
+  S.trendBase = null;
+  S.trendRange = null;
   drawTrends();
 }
 
-// qeeg is long: start, channel, measure, value. Build the few series the trend panel shows;
-// each keeps its own times (band powers are per minute, the aEEG per 15 s).
-function buildTrends(tables) {
-  const out = { dsa: null, aeeg: null, artifact: null, seizure: null };
-  const q = tables.qeeg;
-  if (q) {
-    const ci = Object.fromEntries(q.columns.map((c, i) => [c, i]));
-    const series = (filter) => {
-      const acc = new Map();
-      for (const r of q.rows) {
-        if (r[ci.value] === null || !filter(r[ci.channel], r[ci.measure])) continue;
-        const a = acc.get(r[ci.start]) || [0, 0];
-        a[0] += r[ci.value];
-        a[1] += 1;
-        acc.set(r[ci.start], a);
-      }
-      const t = [...acc.keys()].sort((x, y) => x - y);
-      return { t, v: t.map((k) => acc.get(k)[0] / acc.get(k)[1]) };
-    };
-    const bands = ["delta", "theta", "alpha", "beta"];
-    const rows = [];
-    for (const side of ["left", "right"]) for (const b of bands) rows.push(series((c, m) => c === side && m === `rel_${b}`));
-    out.dsa = rows.some((r) => r.t.length) ? rows : null;
-    const aeeg = ["C3-P3", "C4-P4"].map((ch) => ({
-      lower: series((c, m) => c === ch && m === "aeeg_lower"), upper: series((c, m) => c === ch && m === "aeeg_upper"),
-    }));
-    out.aeeg = aeeg.some((s) => s.upper.t.length) ? aeeg : null;
-    const art = series((c, m) => m === "artifact_strength");
-    out.artifact = art.t.length ? art : null;
-  }
-  const sp = tables.seizure_probability;
-  if (sp) {
-    const ti = sp.columns.indexOf("time"), pi = sp.columns.indexOf(sp.columns.includes("smoothed") ? "smoothed" : "probability");
-    out.seizure = { t: sp.rows.map((r) => r[ti]), v: sp.rows.map((r) => r[pi]) };
-  }
-  return out;
-}
-
-// The end of a series' i-th epoch: the next epoch's start, else one step (or a minute) on.
-function epochEnd(series, i, dur) {
-  const t = series.t;
-  if (i + 1 < t.length) return t[i + 1];
-  return Math.min(dur, t[i] + (t.length > 1 ? t[1] - t[0] : 60));
-}
-
-// ---------------------------------------------------------------- events and annotations
-async function loadEvents() {
+// ---------------------------------------------------------------- events, filter and triage
+async function loadEvents(token = S.recToken) {
+  let events;
   try {
-    S.events = await api(`/api/recordings/${S.rec.id}/events`);
+    events = await api(`/api/recordings/${S.rec.id}/events`);
   } catch (e) {
-    message(`Events: ${e.message}`, true);
+    if (token === S.recToken) message(`Events: ${e.message}`, true);
     return;
   }
+  if (token !== S.recToken) return;
+  S.events = events;
+  S.eventsVersion++;
+  renderEventFilters();
   renderEvents();
   drawOverlay();
+  drawTrends();
+}
+
+function renderEventFilters() {
+  const sel = $("#event-type-filter");
+  const keep = sel.value;
+  const types = [...new Set(S.events.map((e) => e.description))].sort((a, b) => (isSeizure({ description: b }) - isSeizure({ description: a })) || a.localeCompare(b));
+  sel.innerHTML = '<option value="">all types</option>' +
+    types.slice(0, 200).map((t) => `<option value="${escapeHtml(t)}">${escapeHtml(t.length > 40 ? t.slice(0, 39) + "…" : t)}</option>`).join("");
+  sel.value = types.includes(keep) ? keep : "";
+}
+
+// The events that pass the filter, in time order (what next/previous event walk through).
+function filteredEvents() {
+  const type = $("#event-type-filter").value;
+  const minConf = Number($("#event-conf-filter").value || 0) / 100;
+  const hideRejected = $("#event-hide-rejected").checked;
+  return S.events.filter((e) =>
+    (!type || e.description === type) &&
+    (e.confidence === null || e.confidence === undefined || e.confidence >= minConf) &&
+    !(hideRejected && e.review === "rejected"));
+}
+
+// Grouped list: seizures first, then each detected type, then annotations, then the file's own events.
+function eventGroup(ev) {
+  if (isSeizure(ev)) return [0, "Seizures"];
+  if (ev.source === "analysis") return [1, ev.description];
+  if (ev.source === "annotation") return [2, "Annotations"];
+  return [3, "In the file"];
 }
 
 function renderEvents() {
   const ul = $("#events");
   ul.innerHTML = "";
-  if (!S.events.length) ul.innerHTML = '<li class="muted">No events.</li>';
-  S.events.forEach((ev, i) => {
-    const li = document.createElement("li");
-    li.dataset.onset = ev.onset;
-    li.dataset.source = ev.source;
-    if (ev.id) li.dataset.annotationId = ev.id;
-    const conf = ev.confidence !== null && ev.confidence !== undefined ? ` (${Math.round(ev.confidence * 100)} %)` : "";
-    const dur = ev.duration ? ` · ${ev.duration.toFixed(1)} s` : "";
-    li.title = `${ev.description}${conf}${dur}${ev.channel ? " · " + ev.channel : ""}`;
-    li.innerHTML = `<span class="t">${hms(ev.onset)}</span><span class="src src-${ev.source}">${ev.source}</span>` +
-      `<span class="desc">${escapeHtml(ev.description)}${conf}</span>`;
-    if (ev.source === "annotation" && can("annotate")) {
-      const edit = document.createElement("button");
-      edit.className = "small edit";
-      edit.textContent = "edit";
-      edit.addEventListener("click", (e) => { e.stopPropagation(); openAnnotationForm(ev); });
-      const del = document.createElement("button");
-      del.className = "small delete";
-      del.textContent = "×";
-      del.title = "Delete";
-      del.addEventListener("click", (e) => { e.stopPropagation(); deleteAnnotation(ev); });
-      li.append(edit, del);
-    }
-    li.addEventListener("click", () => jumpTo(i));
-    ul.appendChild(li);
-  });
+  const shown = filteredEvents();
+  $("#events-count").textContent = `${shown.length} of ${S.events.length}`;
+  if (!shown.length) { ul.innerHTML = '<li class="muted">No events.</li>'; return; }
+  const groups = new Map();
+  for (const ev of shown) {
+    const [rank, name] = eventGroup(ev);
+    const key = `${rank}|${name}`;
+    if (!groups.has(key)) groups.set(key, { rank, name, items: [] });
+    groups.get(key).items.push(ev);
+  }
+  const ordered = [...groups.values()].sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name));
+  for (const g of ordered) {
+    const head = document.createElement("li");
+    head.className = "group";
+    head.textContent = `${g.name} (${g.items.length})`;
+    ul.appendChild(head);
+    for (const ev of g.items) ul.appendChild(eventItem(ev));
+  }
 }
 
-function jumpTo(i) {
-  const ev = S.events[i];
+function eventItem(ev) {
+  const li = document.createElement("li");
+  li.className = "event";
+  li.dataset.onset = ev.onset;
+  li.dataset.source = ev.source;
+  li.dataset.type = ev.description;
+  li.dataset.review = ev.review || "";
+  if (ev.id) li.dataset.annotationId = ev.id;
+  if (S.selected === ev) li.classList.add("active");
+  const conf = ev.confidence !== null && ev.confidence !== undefined ? ` ${Math.round(ev.confidence * 100)} %` : "";
+  const dur = ev.duration ? ` · ${ev.duration.toFixed(1)} s` : "";
+  li.title = `${clock(ev.onset)} ${ev.description}${conf}${dur}${ev.channel ? " · " + ev.channel : ""}`;
+  li.innerHTML = `<span class="t">${clock(ev.onset)}</span><span class="src src-${ev.source}">${ev.source[0].toUpperCase()}</span>` +
+    `<span class="desc">${escapeHtml(ev.description)}<span class="muted">${conf}</span></span>`;
+  if (ev.source === "analysis" && can("triage")) {
+    for (const [cls, text, decision, title] of [["accept", "✓", "accepted", "Accept (a)"], ["reject", "✗", "rejected", "Reject (x)"]]) {
+      const b = document.createElement("button");
+      b.className = `small ${cls}` + (ev.review === decision ? " on" : "");
+      b.textContent = text;
+      b.title = title;
+      b.addEventListener("click", (e) => { e.stopPropagation(); reviewEvent(ev, decision); });
+      li.appendChild(b);
+    }
+  } else if (ev.source === "analysis" && ev.review) {
+    const s = document.createElement("span");
+    s.className = `review ${ev.review}`;
+    s.textContent = ev.review;
+    li.appendChild(s);
+  }
+  if (ev.source === "annotation" && can("annotate")) {
+    const edit = document.createElement("button");
+    edit.className = "small edit";
+    edit.textContent = "edit";
+    edit.addEventListener("click", (e) => { e.stopPropagation(); openAnnotationForm(ev); });
+    const del = document.createElement("button");
+    del.className = "small delete";
+    del.textContent = "×";
+    del.title = "Delete";
+    del.addEventListener("click", (e) => { e.stopPropagation(); deleteAnnotation(ev); });
+    li.append(edit, del);
+  }
+  li.addEventListener("click", () => selectEvent(ev));
+  return li;
+}
+
+async function reviewEvent(ev, decision) {
+  if (!ev || ev.source !== "analysis" || !can("triage")) return;
+  const token = S.recToken;
+  try {
+    await api(`/api/analyses/${ev.analysis_id}/reviews`, {
+      method: "PUT", json: { onset: ev.onset, event_type: ev.description, channel: ev.channel ?? null, decision },
+    });
+    if (token !== S.recToken) return;
+    ev.review = decision;
+    S.eventsVersion++;
+    message(`${ev.description} at ${clock(ev.onset)} ${decision}`);
+    renderEvents();
+  } catch (e) {
+    message(`Triage: ${e.message}`, true);
+  }
+}
+
+function selectEvent(ev) {
   S.selected = ev;
-  document.querySelectorAll("#events li").forEach((li, j) => li.classList.toggle("active", j === i));
+  S.eventsVersion++;
+  $("#event-time").textContent = `${ev.description} ${clock(ev.onset)}`;
+  $("#event-time").dataset.time = clock(ev.onset);
+  document.querySelectorAll("#events li.event").forEach((li) => {
+    li.classList.toggle("active", Number(li.dataset.onset) === ev.onset && li.dataset.type === ev.description && li.dataset.source === ev.source);
+  });
+  const active = document.querySelector("#events li.active");
+  if (active) active.scrollIntoView({ block: "nearest" });
   goTo(ev.onset - Math.min(2, S.pageDur / 5));
+}
+
+// Next/previous event of the filtered list relative to the selection (else the page), or a seizure only.
+function stepEvent(direction, seizuresOnly = false) {
+  const list = filteredEvents().filter((e) => !seizuresOnly || isSeizure(e));
+  if (!list.length) { message(seizuresOnly ? "No seizure in the list." : "No event in the list."); return; }
+  // From the selected event, else from the page's start (an event right at the start counts as next).
+  const eps = 1e-6;
+  const ref = S.selected ? S.selected.onset : S.start - (direction > 0 ? 2 * eps : 0);
+  const pick = direction > 0 ? list.find((e) => e.onset > ref + eps) : [...list].reverse().find((e) => e.onset < ref - eps);
+  if (!pick) { message(direction > 0 ? "No later event." : "No earlier event."); return; }
+  selectEvent(pick);
 }
 
 function openAnnotationForm(ev = null, onset = null, duration = 0) {
@@ -472,7 +577,8 @@ function goTo(start) {
   S.start = Math.round(Math.min(Math.max(0, start), maxStart()) * 100) / 100;
   const el = $("#page-start");
   el.dataset.start = S.start;
-  el.textContent = `${clock(S.start)}  (${S.start.toFixed(1)}–${(S.start + S.pageDur).toFixed(1)} s)`;
+  el.dataset.time = clock(S.start);
+  el.textContent = `${clock(S.start)} – ${clock(S.start + S.pageDur)}`;
   history.replaceState(null, "", `#rec=${S.rec.id}&t=${S.start}&page=${S.pageDur}`);
   loadWindow();
   drawTrends();
@@ -480,40 +586,109 @@ function goTo(start) {
 
 function page(direction) { goTo(S.start + direction * S.pageDur); }
 
-async function loadWindow() {
-  const seq = ++S.seq;
-  const canvas = $("#eeg");
-  const width = canvas.clientWidth || 1000;
-  const params = new URLSearchParams({
-    start: S.start, duration: S.pageDur, montage: $("#montage").value,
-    max_points: Math.min(20000, Math.max(100, Math.round(width * 2))),
-  });
-  for (const f of ["highpass", "lowpass", "notch"]) if ($(`#${f}`).value) params.set(f, $(`#${f}`).value);
-  $("#window-status").textContent = "loading …";
-  try {
-    const w = await api(`/api/recordings/${S.rec.id}/window?${params}`);
-    if (seq !== S.seq) return; // a newer page was asked for meanwhile
-    S.window = w;
-    if (S.autoGain) autoGain(w);
-    const f = w.filters;
-    $("#window-status").textContent = `${w.channels.length} traces · ${w.montage} · HP ${f.highpass ?? "off"} · LP ${f.lowpass ?? "off"} · notch ${f.notch ?? "off"}` +
-      ` · ${w.times.length} points per trace (${w.decimation === "minmax" ? "min/max decimated" : "all samples"})` +
-      (w.skipped.length ? ` · not formed: ${w.skipped.join(", ")}` : "");
-    renderChannels();
-    drawBase();
-  } catch (e) {
-    if (seq !== S.seq) return;
-    $("#window-status").textContent = `window: ${e.message}`;
+// The montage query: a built-in name, or a user montage's derivations.
+function montageParams(params) {
+  const value = $("#montage").value;
+  if (value.startsWith("user:")) {
+    const m = userMontages()[value.slice(5)];
+    params.set("montage", "custom");
+    for (const d of (m || [])) params.append("derivation", d);
+  } else {
+    params.set("montage", value);
   }
 }
 
-function renderChannels() {
+function windowParams(start) {
+  const width = $("#eeg").clientWidth || 1000;
+  const sf = S.rec.sfreq || 256;
+  // Every sample when the page holds no more than ~3 per pixel, else the server's min/max envelope.
+  const all = Math.ceil(sf * S.pageDur) + 2;
+  const points = all <= 3 * width ? all : 2 * width;
+  const params = new URLSearchParams({ start, duration: S.pageDur, max_points: Math.min(20000, Math.max(100, points)) });
+  montageParams(params);
+  for (const f of ["highpass", "lowpass", "notch"]) if ($(`#${f}`).value) params.set(f, $(`#${f}`).value);
+  return params;
+}
+
+// Filter corners at or above the Nyquist frequency cannot be applied (e.g. LP 70 Hz on a 128 Hz recording):
+// disable them, and step a chosen one down to the highest that fits.
+function fitFiltersToRecording(sfreq) {
+  const nyq = sfreq / 2;
+  for (const id of ["highpass", "lowpass", "notch"]) {
+    const sel = $(`#${id}`);
+    for (const o of sel.options) o.disabled = o.value !== "" && Number(o.value) >= nyq;
+    if (sel.selectedOptions[0] && sel.selectedOptions[0].disabled) {
+      const ok = [...sel.options].filter((o) => !o.disabled && o.value !== "");
+      sel.value = id === "lowpass" && ok.length ? ok[ok.length - 1].value : "";
+    }
+  }
+}
+
+function showTraceError(text) {
+  const el = $("#trace-error");
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+async function loadWindow() {
+  if (!S.rec) return;
+  const seq = ++S.seq, recId = S.rec.id, token = S.recToken;
+  const params = windowParams(S.start);
+  $("#window-status").textContent = "loading …";
+  let w;
+  try {
+    w = await fetchPage(recId, params.toString());
+  } catch (e) {
+    if (seq !== S.seq || token !== S.recToken) return;
+    // Never leave the previous page's traces up under a failed request.
+    S.window = null;
+    $("#channels").innerHTML = "";
+    $("#channels").dataset.names = "";
+    $("#window-status").textContent = `window: ${e.message}`;
+    showTraceError(`This page could not be loaded: ${e.message}`);
+    drawBase();
+    return;
+  }
+  if (seq !== S.seq || token !== S.recToken) return; // a newer page (or recording) was asked for meanwhile
+  S.window = w;
+  showTraceError("");
+  const f = w.filters;
+  $("#window-status").textContent = `${w.channels.length} traces · ${w.montage} · HP ${f.highpass ?? "off"} · LP ${f.lowpass ?? "off"} · notch ${f.notch ?? "off"}` +
+    ` · ${w.times.length} points per trace (${w.decimation === "minmax" ? "min/max decimated" : "all samples"}) · ${(w.bytes / 1024).toFixed(0)} kB` +
+    (w.skipped.length ? ` · not formed: ${w.skipped.join(", ")}` : "");
+  renderChannels();
+  drawBase();
+  // Prefetch the next page (and the previous one) while the reader looks at this one.
+  const next = S.start + S.pageDur;
+  if (next < S.rec.duration) fetchPage(recId, windowParams(Math.min(next, maxStart())).toString()).catch(() => {});
+  if (S.start > 0) fetchPage(recId, windowParams(Math.max(0, S.start - S.pageDur)).toString()).catch(() => {});
+}
+
+function sensOf(name) {
+  if (S.chanSens[name]) return S.chanSens[name];
+  return /^(ECG|EKG)/i.test(name) ? ECG_SENS : S.sens;
+}
+
+function setChannelSens(name, delta) {
+  const cur = sensOf(name);
+  const i = GAINS.findIndex((g) => g >= cur);
+  const next = GAINS[Math.min(GAINS.length - 1, Math.max(0, (i < 0 ? GAINS.length - 1 : i) + delta))];
+  if (next === S.sens && !/^(ECG|EKG)/i.test(name)) delete S.chanSens[name];
+  else S.chanSens[name] = next;
+  saveLocal("chanSens", S.chanSens);
+  renderChannels(true);
+  drawBase();
+}
+
+function renderChannels(force = false) {
   const box = $("#channels");
   const names = S.window.channels;
-  if (box.dataset.names === names.join("|")) return;
+  if (!force && box.dataset.names === names.join("|")) return;
   box.dataset.names = names.join("|");
   box.innerHTML = "";
   for (const name of names) {
+    const row = document.createElement("div");
+    row.className = "ch";
     const label = document.createElement("label");
     const cb = document.createElement("input");
     cb.type = "checkbox";
@@ -522,10 +697,27 @@ function renderChannels() {
     cb.addEventListener("change", () => {
       if (cb.checked) S.hidden.delete(name);
       else S.hidden.add(name);
+      cb.blur();
       drawBase();
     });
     label.append(cb, " " + name);
-    box.appendChild(label);
+    const own = S.chanSens[name] || /^(ECG|EKG)/i.test(name);
+    const gain = document.createElement("span");
+    gain.className = "ch-gain" + (own ? " own" : "");
+    gain.dataset.channel = name;
+    gain.textContent = own ? `${sensOf(name)}` : "";
+    const down = document.createElement("button");
+    down.className = "small ch-gain-down";
+    down.textContent = "−";
+    down.title = `Less gain on ${name}`;
+    down.addEventListener("click", () => setChannelSens(name, 1));
+    const up = document.createElement("button");
+    up.className = "small ch-gain-up";
+    up.textContent = "+";
+    up.title = `More gain on ${name}`;
+    up.addEventListener("click", () => setChannelSens(name, -1));
+    row.append(label, gain, down, up);
+    box.appendChild(row);
   }
 }
 
@@ -542,8 +734,9 @@ function fitCanvas(canvas) {
   return { ctx, w, h, dpr };
 }
 
-// The traces, grid and labels go to an off-screen canvas; the cursor, drag and
-// annotations are drawn over it on every mouse move.
+// The traces, grid and labels go to an off-screen canvas; the cursor, drag, measurement and
+// annotations are drawn over it on every mouse move. Each finished page draw counts in S.drawCount
+// and fires "dbrain:drawn" (the benchmark's draw-complete signal).
 function drawBase() {
   const canvas = $("#eeg");
   const w = canvas.clientWidth, h = canvas.clientHeight;
@@ -554,14 +747,14 @@ function drawBase() {
   base.height = Math.round(h * dpr);
   const ctx = base.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  const L = { left: 78, top: 18, right: 8, bottom: 20 };
+  const L = { left: 92, top: 18, right: 8, bottom: 20 };
   L.width = w - L.left - L.right;
   L.height = h - L.top - L.bottom;
   S.layout = L;
   ctx.fillStyle = "#fffefa";
   ctx.fillRect(0, 0, w, h);
   const win = S.window;
-  if (!win) { S.base = base; drawOverlay(); return; }
+  if (!win || !S.rec) { S.base = base; S.rows = []; drawOverlay(); return; }
   const x = (t) => L.left + ((t - S.start) / S.pageDur) * L.width;
   // Time grid: every second, stronger every 5 s, clock labels.
   ctx.font = "11px system-ui, sans-serif";
@@ -580,14 +773,18 @@ function drawBase() {
   }
   const shown = win.channels.map((name, i) => ({ name, i })).filter((c) => !S.hidden.has(c.name));
   const rowH = L.height / Math.max(1, shown.length);
-  const pxPerUv = PX_PER_MM / S.sens;
   const groupOf = new Map();
   win.groups.forEach((g, gi) => g.forEach((name) => groupOf.set(name, gi)));
+  const ppm = pxPerMm();
+  S.rows = [];
   ctx.save();
   ctx.beginPath();
   ctx.rect(L.left, L.top, L.width, L.height);
   ctx.clip();
   let prevGroup = null;
+  const t0 = win.times[0], n = win.times.length;
+  const xs = new Float32Array(n);
+  for (let k = 0; k < n; k++) xs[k] = x(win.times[k]);
   shown.forEach((c, row) => {
     const y0 = L.top + rowH * (row + 0.5);
     const g = groupOf.get(c.name);
@@ -599,30 +796,30 @@ function drawBase() {
       ctx.stroke();
     }
     prevGroup = g;
+    const pxPerUv = ppm / sensOf(c.name);
+    S.rows.push({ name: c.name, i: c.i, y0, top: L.top + rowH * row, bottom: L.top + rowH * (row + 1), pxPerUv });
     const data = win.data[c.i];
-    ctx.strokeStyle = g % 2 ? "#1c3f8c" : "#141414";
+    ctx.strokeStyle = /^(ECG|EKG)/i.test(c.name) ? "#8e1b1b" : g % 2 ? "#1c3f8c" : "#141414";
     ctx.lineWidth = 1;
     ctx.beginPath();
-    for (let k = 0; k < data.length; k++) {
-      const px = x(win.times[k]);
-      const py = y0 + data[k] * pxPerUv; // clinical convention: negative up
-      if (k === 0) ctx.moveTo(px, py);
-      else ctx.lineTo(px, py);
-    }
+    ctx.moveTo(xs[0], y0 + data[0] * pxPerUv);
+    for (let k = 1; k < n; k++) ctx.lineTo(xs[k], y0 + data[k] * pxPerUv); // clinical convention: negative up
     ctx.stroke();
   });
   ctx.restore();
-  // Channel labels.
+  void t0;
+  // Channel labels (with their own sensitivity when it differs).
   ctx.textAlign = "right";
   ctx.font = "11px system-ui, sans-serif";
   shown.forEach((c, row) => {
     ctx.fillStyle = "#1d2430";
-    ctx.fillText(c.name, L.left - 6, L.top + rowH * (row + 0.5) + 4);
+    const own = sensOf(c.name) !== S.sens ? ` ${sensOf(c.name)}` : "";
+    ctx.fillText(c.name + own, L.left - 6, L.top + rowH * (row + 0.5) + 4);
   });
-  // Scale bar: 1 s and the gain.
+  // Scale bar: 50 µV at the page's sensitivity.
   ctx.strokeStyle = "#b00020";
   ctx.fillStyle = "#b00020";
-  const bar = 50 * pxPerUv; // 50 µV
+  const bar = (50 * ppm) / S.sens;
   ctx.beginPath();
   ctx.moveTo(8, h - 8);
   ctx.lineTo(8, h - 8 - bar);
@@ -631,6 +828,12 @@ function drawBase() {
   ctx.fillText("50 µV", 12, h - 10 - bar / 2);
   S.base = base;
   drawOverlay();
+  S.drawCount++;
+  if (S.keyT0 !== null) {
+    S.flipTimes.push(performance.now() - S.keyT0);
+    S.keyT0 = null;
+  }
+  document.dispatchEvent(new CustomEvent("dbrain:drawn", { detail: { start: S.start, count: S.drawCount } }));
 }
 
 function drawOverlay() {
@@ -639,7 +842,7 @@ function drawOverlay() {
   ctx.clearRect(0, 0, w, h);
   if (S.base) ctx.drawImage(S.base, 0, 0, w, h);
   const L = S.layout;
-  if (!L || !S.rec) return;
+  if (!L || !S.rec || !S.window) return;
   const x = (t) => L.left + ((t - S.start) / S.pageDur) * L.width;
   const end = S.start + S.pageDur;
   // Events and annotations as shaded spans with their text.
@@ -665,9 +868,8 @@ function drawOverlay() {
       ctx.stroke();
     }
     ctx.lineWidth = 1;
-    ctx.fillStyle = `rgb(${r},${g},${bl})`;
-    const label = ev.description.length > 60 ? ev.description.slice(0, 57) + "…" : ev.description;
-    // Labels stack downwards when they would overlap the previous one.
+    const label = (ev.description.length > 60 ? ev.description.slice(0, 57) + "…" : ev.description) +
+      (ev.review ? ` (${ev.review})` : "");
     labelY = x0 < labelEnd + 4 ? labelY + 13 : 12;
     const tw = ctx.measureText(label).width;
     ctx.fillStyle = "rgba(255,254,250,0.85)";
@@ -681,6 +883,14 @@ function drawOverlay() {
     const x0 = x(Math.min(S.drag.t0, S.drag.t1)), x1 = x(Math.max(S.drag.t0, S.drag.t1));
     ctx.fillStyle = "rgba(33,102,172,0.2)";
     ctx.fillRect(x0, L.top, x1 - x0, L.height);
+  }
+  // Measurement box: duration and amplitude on one channel.
+  if (S.measure) {
+    const m = S.measure;
+    ctx.strokeStyle = "#b00020";
+    ctx.setLineDash([4, 3]);
+    ctx.strokeRect(x(Math.min(m.t0, m.t1)), Math.min(m.y0, m.y1), Math.abs(x(m.t1) - x(m.t0)), Math.abs(m.y1 - m.y0));
+    ctx.setLineDash([]);
   }
   // Time cursor.
   if (S.cursorT !== null && S.cursorT >= S.start && S.cursorT <= end) {
@@ -701,140 +911,151 @@ function timeAt(evt) {
   return S.start + ((px - L.left) / L.width) * S.pageDur;
 }
 
-// ---------------------------------------------------------------- drawing: trends
-function drawTrends() {
-  const canvas = $("#trend");
-  if (!canvas.clientWidth) return;
-  const { ctx, w, h } = fitCanvas(canvas);
-  ctx.clearRect(0, 0, w, h);
-  ctx.font = "11px system-ui, sans-serif";
-  const T = S.trends;
-  const dur = S.rec ? S.rec.duration : 1;
-  const left = TREND_LEFT, right = 8;
-  const x = (t) => left + (t / dur) * (w - left - right);
-  if (!T) {
-    ctx.fillStyle = "#677486";
-    ctx.fillText(S.analysis ? "Trends appear when the analysis is done." : "No analysis yet: no trends.", left, 20);
-    return;
+function yAt(evt) { return evt.clientY - $("#eeg").getBoundingClientRect().top; }
+
+function rowAt(y) { return (S.rows || []).find((r) => y >= r.top && y < r.bottom) || null; }
+
+// Duration (ms) and amplitude (µV) of a drag box on one channel: the box's height in µV at that
+// channel's sensitivity, and the peak-to-peak of the trace inside the box's time span.
+function measureResult(m) {
+  const row = m.row, win = S.window;
+  const ta = Math.min(m.t0, m.t1), tb = Math.max(m.t0, m.t1);
+  let lo = Infinity, hi = -Infinity;
+  const d = win.data[row.i];
+  for (let k = 0; k < win.times.length; k++) {
+    if (win.times[k] < ta || win.times[k] > tb) continue;
+    if (d[k] < lo) lo = d[k];
+    if (d[k] > hi) hi = d[k];
   }
-  const lanes = [];
-  if (T.dsa) lanes.push(["DSA L/R (δ θ α β)", 2, drawDsa]);
-  if (T.aeeg) lanes.push(["aEEG C3-P3/C4-P4", 1.3, drawAeeg]);
-  if (T.artifact) lanes.push(["artifact strength", 0.7, drawArtifact]);
-  if (T.seizure) lanes.push(["seizure probability", 1, drawSeizure]);
-  const total = lanes.reduce((s, l) => s + l[1], 0) || 1;
-  const plotH = h - 16;
-  let y = 2;
-  for (const [label, weight, fn] of lanes) {
-    const lh = (weight / total) * plotH - 3;
-    ctx.fillStyle = "#34475f";
-    ctx.textAlign = "right";
-    ctx.fillText(label, left - 6, y + lh / 2 + 4);
-    ctx.strokeStyle = "#dde2e8";
-    ctx.strokeRect(left, y, w - left - right, lh);
-    fn(ctx, y, lh);
-    y += lh + 3;
-  }
-  function drawDsa(c, y0, lh) {
-    const rows = T.dsa, rh = lh / rows.length;
-    rows.forEach((row, ri) => {
-      row.v.forEach((v, i) => {
-        const a = Math.max(0, Math.min(1, v));
-        c.fillStyle = `hsl(${240 - 240 * a}, 85%, ${30 + 30 * a}%)`;
-        c.fillRect(x(row.t[i]), y0 + ri * rh, Math.max(1, x(epochEnd(row, i, dur)) - x(row.t[i])), rh);
-      });
-    });
-    c.strokeStyle = "#fff";
-    c.beginPath();
-    c.moveTo(left, y0 + lh / 2);
-    c.lineTo(w - right, y0 + lh / 2);
-    c.stroke();
-  }
-  function drawAeeg(c, y0, lh) {
-    // The usual aEEG scale: linear 0-10 µV, logarithmic 10-100 µV.
-    const yv = (v) => {
-      const f = v <= 10 ? (v / 10) * 0.5 : 0.5 + 0.5 * Math.min(1, Math.log10(v / 10));
-      return y0 + lh - f * lh;
-    };
-    const colours = ["rgba(33,102,172,0.55)", "rgba(39,174,96,0.55)"];
-    T.aeeg.forEach((s, si) => {
-      c.fillStyle = colours[si];
-      s.upper.t.forEach((t, i) => {
-        const hi = s.upper.v[i], lo = s.lower.v[s.lower.t.indexOf(t)] ?? 0;
-        const xa = x(t), xb = x(epochEnd(s.upper, i, dur));
-        c.fillRect(xa, yv(hi), Math.max(1, xb - xa), Math.max(1, yv(lo) - yv(hi)));
-      });
-    });
-    c.fillStyle = "#8a95a3";
-    c.textAlign = "left";
-    c.fillText("10", left + 2, yv(10) + 4);
-  }
-  function drawArtifact(c, y0, lh) {
-    const A = T.artifact, top = Math.max(1e-9, ...A.v);
-    c.fillStyle = "rgba(127,140,141,0.8)";
-    A.v.forEach((v, i) => {
-      const hh = (v / top) * lh;
-      c.fillRect(x(A.t[i]), y0 + lh - hh, Math.max(1, x(epochEnd(A, i, dur)) - x(A.t[i]) - 1), hh);
-    });
-    c.fillStyle = "#5a6675";
-    c.textAlign = "left";
-    c.fillText(`max ${top.toFixed(2)}`, left + 2, y0 + 10);
-  }
-  function drawSeizure(c, y0, lh) {
-    c.strokeStyle = "#c0392b";
-    c.beginPath();
-    T.seizure.t.forEach((t, i) => {
-      const v = T.seizure.v[i] ?? 0;
-      const py = y0 + lh - v * lh;
-      if (i === 0) c.moveTo(x(t), py);
-      else c.lineTo(x(t), py);
-    });
-    c.stroke();
-    c.setLineDash([3, 3]);
-    c.strokeStyle = "#e3a39b";
-    c.beginPath();
-    c.moveTo(left, y0 + lh / 2);
-    c.lineTo(w - right, y0 + lh / 2);
-    c.stroke();
-    c.setLineDash([]);
-  }
-  // The current page, and the time axis.
-  ctx.fillStyle = "rgba(230,126,34,0.25)";
-  ctx.fillRect(x(S.start), 0, Math.max(2, x(S.start + S.pageDur) - x(S.start)), plotH);
-  ctx.fillStyle = "#5a6675";
-  ctx.textAlign = "center";
-  const stepT = niceStep(dur / 8);
-  for (let t = 0; t <= dur - stepT / 3; t += stepT) ctx.fillText(clock(t), x(t), h - 3);
+  const boxUv = Math.abs(m.y1 - m.y0) / row.pxPerUv;
+  const ms = (tb - ta) * 1000;
+  return { channel: row.name, ms, boxUv, ptp: hi >= lo ? hi - lo : null, hz: ms > 0 ? 1000 / ms : null };
 }
 
-function niceStep(raw) {
-  for (const s of [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400]) if (s >= raw) return s;
-  return 28800;
+function showMeasure() {
+  const r = measureResult(S.measure);
+  const el = $("#measure");
+  el.textContent = `${r.channel}: ${r.ms.toFixed(0)} ms (${r.hz ? r.hz.toFixed(1) : "–"} Hz) · box ${r.boxUv.toFixed(0)} µV` +
+    (r.ptp !== null ? ` · trace ${r.ptp.toFixed(0)} µV peak-to-peak` : "");
+  el.dataset.ms = r.ms.toFixed(1);
+  el.dataset.uv = r.boxUv.toFixed(1);
+  el.dataset.ptp = r.ptp !== null ? r.ptp.toFixed(1) : "";
 }
 
-// ---------------------------------------------------------------- controls
-// On a recording's first page, choose the sensitivity that keeps the traces about in their rows:
-// the 98th-percentile amplitude of the upper-quartile channel spans half a row.
-function autoGain(w) {
-  S.autoGain = false;
-  const rows = Math.max(1, w.channels.length - S.hidden.size);
-  const rowMm = ($("#eeg").clientHeight - 38) / rows / PX_PER_MM;
-  const amps = w.data.map((d) => {
-    const a = d.map(Math.abs).sort((x, y) => x - y);
-    return a[Math.floor(a.length * 0.98)] || 0;
-  }).sort((x, y) => x - y);
-  const amp = amps[Math.floor(amps.length * 0.75)] || 0;
-  if (!amp || !rowMm) return;
-  const want = amp / (0.25 * rowMm);
-  S.sens = GAINS.find((g) => g >= want) || GAINS[GAINS.length - 1];
-  $("#gain-label").textContent = `${S.sens} µV/mm`;
-}
-
+// ---------------------------------------------------------------- gain, calibration, montages
 function setGain(delta) {
   const i = Math.min(GAINS.length - 1, Math.max(0, GAINS.indexOf(S.sens) + delta));
   S.sens = GAINS[i];
   $("#gain-label").textContent = `${S.sens} µV/mm`;
   drawBase();
+}
+
+function openCalibration() {
+  const f = $("#calibration-form");
+  f.hidden = false;
+  $("#cal-bar").style.width = "200px";
+  $("#cal-mm").value = (200 * mmPerPx()).toFixed(1);
+  $("#cal-mm").focus();
+}
+
+function saveCalibration(e) {
+  e.preventDefault();
+  const mm = Number($("#cal-mm").value);
+  if (!(mm > 5 && mm < 500)) { message("Enter the bar's length in millimetres (5–500).", true); return; }
+  localStorage.setItem("dbrain.mmPerPx", String(mm / 200));
+  $("#calibration-form").hidden = true;
+  $("#cal-status").textContent = `${(mm / 200).toFixed(4)} mm/px`;
+  message(`Screen calibrated: ${(mm / 200).toFixed(4)} mm per pixel (kept in this browser)`);
+  drawBase();
+}
+
+// User montages live in this browser's localStorage, per user name (not on the server).
+function userMontages() { return loadLocal("montages", {}); }
+
+function renderMontageOptions(selectName = null) {
+  const sel = $("#montage");
+  const keep = selectName ? `user:${selectName}` : sel.value;
+  sel.querySelectorAll("option[data-user]").forEach((o) => o.remove());
+  for (const name of Object.keys(userMontages()).sort()) {
+    const o = document.createElement("option");
+    o.value = `user:${name}`;
+    o.textContent = `★ ${name}`;
+    o.dataset.user = "1";
+    sel.appendChild(o);
+  }
+  if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+}
+
+function openMontageEditor() {
+  const f = $("#montage-form");
+  f.hidden = false;
+  const value = $("#montage").value;
+  if (value.startsWith("user:")) {
+    $("#montage-name").value = value.slice(5);
+    $("#montage-derivations").value = (userMontages()[value.slice(5)] || []).join("\n");
+  } else {
+    $("#montage-name").value = "";
+    $("#montage-derivations").value = S.window ? S.window.channels.filter((c) => !/^(ECG|EKG)/i.test(c)).join("\n") : "";
+  }
+  $("#montage-name").focus();
+}
+
+function saveMontage(e) {
+  e.preventDefault();
+  const name = $("#montage-name").value.trim();
+  const derivations = $("#montage-derivations").value.split(/[\n,]+/).map((s) => s.trim()).filter(Boolean)
+    .map((s) => s.replace(/-Avg$/i, "-AVG").replace(/-Lap$/i, "-LAP"));
+  if (!name || !derivations.length) { message("A montage needs a name and at least one derivation.", true); return; }
+  const bad = derivations.filter((d) => !/^[A-Za-z0-9'_.]{1,16}(-[A-Za-z0-9'_.]{1,16})?$/.test(d));
+  if (bad.length) { message(`Not a derivation: ${bad.join(", ")} (write A-B, A-AVG, A-LAP or A)`, true); return; }
+  const all = userMontages();
+  all[name] = derivations;
+  saveLocal("montages", all);
+  $("#montage-form").hidden = true;
+  renderMontageOptions(name);
+  message(`Montage "${name}" saved in this browser`);
+  loadWindow();
+}
+
+function deleteMontage() {
+  const name = $("#montage-name").value.trim();
+  const all = userMontages();
+  if (!(name in all)) { $("#montage-form").hidden = true; return; }
+  delete all[name];
+  saveLocal("montages", all);
+  $("#montage-form").hidden = true;
+  renderMontageOptions();
+  if ($("#montage").value === `user:${name}` || !$("#montage").value) $("#montage").value = "double-banana";
+  loadWindow();
+}
+
+// ---------------------------------------------------------------- controls and keys
+// Keys act on the viewer wherever the focus is, except while typing in a text field.
+function typingIn(el) {
+  if (!el) return false;
+  if (el.tagName === "TEXTAREA" || el.isContentEditable) return true;
+  if (el.tagName !== "INPUT") return false;
+  return !["checkbox", "radio", "button", "submit", "range", "file", "color"].includes(el.type);
+}
+
+const KEYS = {
+  ArrowRight: () => page(1), PageDown: () => page(1), ArrowLeft: () => page(-1), PageUp: () => page(-1),
+  Home: () => goTo(0), End: () => goTo(maxStart()),
+  ArrowUp: () => setGain(-1), ArrowDown: () => setGain(1),
+  n: () => stepEvent(1), p: () => stepEvent(-1), N: () => stepEvent(-1),
+  s: () => stepEvent(1, true), S: () => stepEvent(-1, true),
+  a: () => reviewEvent(S.selected, "accepted"), x: () => reviewEvent(S.selected, "rejected"),
+};
+const PAGING_KEYS = new Set(["ArrowRight", "PageDown", "ArrowLeft", "PageUp", "Home", "End"]);
+
+function onKey(e) {
+  if (!S.rec || e.ctrlKey || e.metaKey || e.altKey || typingIn(e.target)) return;
+  const fn = KEYS[e.key];
+  if (!fn) return;
+  e.preventDefault(); // also keeps a focused dropdown from changing its value
+  if (e.target && e.target.tagName === "SELECT") e.target.blur();
+  if (PAGING_KEYS.has(e.key)) S.keyT0 = e.timeStamp; // the keypress (performance.now() time base), not the handler start
+  fn();
 }
 
 function bindControls() {
@@ -851,7 +1072,9 @@ function bindControls() {
   });
   $("#logout").addEventListener("click", async () => {
     try { await api("/api/auth/logout", { method: "POST" }); } catch (_) { /* gone already */ }
+    S.recToken++;
     S.rec = null;
+    clearRecordingView();
     history.replaceState(null, "", location.pathname);
     showLogin();
   });
@@ -861,10 +1084,23 @@ function bindControls() {
   $("#sign-report").addEventListener("click", signReport);
   $("#prev").addEventListener("click", () => page(-1));
   $("#next").addEventListener("click", () => page(1));
-  $("#page-duration").addEventListener("change", (e) => { S.pageDur = Number(e.target.value); goTo(S.start); });
-  for (const id of ["montage", "highpass", "lowpass", "notch"]) $(`#${id}`).addEventListener("change", loadWindow);
+  // Dropdowns give the focus back after a choice, so the arrow keys page again (and never change the montage).
+  const blurAfter = (fn) => (e) => { e.target.blur(); fn(e); };
+  $("#page-duration").addEventListener("change", blurAfter((e) => { S.pageDur = Number(e.target.value); clearPages(); goTo(S.start); }));
+  for (const id of ["montage", "highpass", "lowpass", "notch"]) $(`#${id}`).addEventListener("change", blurAfter(() => loadWindow()));
+  $("#trend-span").addEventListener("change", blurAfter((e) => { S.trendSpan = Number(e.target.value); drawTrends(); }));
+  for (const id of ["event-type-filter"]) $(`#${id}`).addEventListener("change", blurAfter(() => renderEvents()));
+  $("#event-conf-filter").addEventListener("input", () => renderEvents());
+  $("#event-hide-rejected").addEventListener("change", blurAfter(() => renderEvents()));
   $("#gain-up").addEventListener("click", () => setGain(-1));
   $("#gain-down").addEventListener("click", () => setGain(1));
+  $("#calibrate").addEventListener("click", openCalibration);
+  $("#calibration-form").addEventListener("submit", saveCalibration);
+  $("#cal-cancel").addEventListener("click", () => { $("#calibration-form").hidden = true; });
+  $("#montage-edit").addEventListener("click", openMontageEditor);
+  $("#montage-form").addEventListener("submit", saveMontage);
+  $("#montage-delete").addEventListener("click", deleteMontage);
+  $("#montage-cancel").addEventListener("click", () => { $("#montage-form").hidden = true; });
   $("#channels-all").addEventListener("click", () => {
     S.hidden.clear();
     document.querySelectorAll("#channels input").forEach((cb) => { cb.checked = true; });
@@ -878,37 +1114,49 @@ function bindControls() {
     const t = timeAt(e);
     if (t !== null) {
       S.cursorT = t;
-      $("#cursor-time").textContent = `${clock(t, 2)} · ${t.toFixed(2)} s`;
+      $("#cursor-time").textContent = clock(t, 2);
+      $("#cursor-time").dataset.time = clock(t);
       if (S.drag) S.drag.t1 = t;
+      if (S.measure && S.measure.active) {
+        S.measure.t1 = t;
+        S.measure.y1 = yAt(e);
+        showMeasure();
+      }
     }
     drawOverlay();
   });
   eeg.addEventListener("mouseleave", () => { S.cursorT = null; drawOverlay(); });
   eeg.addEventListener("mousedown", (e) => {
     const t = timeAt(e);
-    if (t !== null && can("annotate")) S.drag = { t0: t, t1: t };
+    if (t === null || !S.window) return;
+    // Shift-drag (or any drag for those who cannot annotate) measures; a plain drag marks a span to annotate.
+    if (e.shiftKey || !can("annotate")) {
+      const row = rowAt(yAt(e));
+      if (row) S.measure = { t0: t, t1: t, y0: yAt(e), y1: yAt(e), row, active: true };
+    } else {
+      S.drag = { t0: t, t1: t };
+    }
   });
   window.addEventListener("mouseup", () => {
+    if (S.measure && S.measure.active) {
+      S.measure.active = false;
+      showMeasure();
+      drawOverlay();
+      return;
+    }
     if (!S.drag) return;
     const { t0, t1 } = S.drag;
     S.drag = null;
     drawOverlay();
     if (Math.abs(t1 - t0) > 0.1) openAnnotationForm(null, Math.min(t0, t1), Math.abs(t1 - t0));
   });
-  $("#trend").addEventListener("click", (e) => {
-    if (!S.rec) return;
-    const rect = e.target.getBoundingClientRect();
-    const frac = (e.clientX - rect.left - TREND_LEFT) / (rect.width - TREND_LEFT - 8);
-    if (frac < 0 || frac > 1) return;
-    goTo(Math.round(frac * S.rec.duration - S.pageDur / 2)); // centre the page there, on a whole second
-  });
-  document.addEventListener("keydown", (e) => {
-    if (!S.rec || ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
-    const keys = { ArrowRight: () => page(1), PageDown: () => page(1), ArrowLeft: () => page(-1), PageUp: () => page(-1),
-      ArrowUp: () => setGain(-1), ArrowDown: () => setGain(1) };
-    if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
-  });
-  window.addEventListener("resize", () => { drawBase(); drawTrends(); });
+  $("#trend").addEventListener("click", trendClick);
+  $("#trend").addEventListener("mousemove", trendHover);
+  $("#trend").addEventListener("mouseleave", () => { $("#trend-hover").hidden = true; S.trendHoverX = null; drawTrends(); });
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("resize", () => { S.trendBase = null; drawBase(); drawTrends(); });
+  const cal = Number(localStorage.getItem("dbrain.mmPerPx"));
+  $("#cal-status").textContent = cal > 0 ? `${cal.toFixed(4)} mm/px` : "not calibrated (96 dpi assumed)";
 }
 
 document.addEventListener("DOMContentLoaded", boot);

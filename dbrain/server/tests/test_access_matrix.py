@@ -105,6 +105,10 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("GET", "/api/analyses/{analysis_id}/tables/{name}"): Rule(SITE_ROLES, 200, target="analysis"),
     ("GET", "/api/analyses/{analysis_id}/report"): Rule(SITE_ROLES, 200, target="analysis"),
     ("POST", "/api/analyses/{analysis_id}/report/sign"): Rule(CAN_SIGN, 200, target="analysis"),
+    ("GET", "/api/analyses/{analysis_id}/reviews"): Rule(SITE_ROLES, 200, target="analysis"),
+    ("PUT", "/api/analyses/{analysis_id}/reviews"): Rule(
+        CAN_ANNOTATE, 200, target="analysis", body={"onset": 1.0, "event_type": "sz", "decision": "accepted"}
+    ),
     ("GET", "/api/ledger/checkpoint"): Rule(ANY, 200),
     ("GET", "/api/ledger/entries/{index}/receipt"): Rule(ANY, 200, target="ledger", instance_expected=404),
 }
@@ -164,7 +168,10 @@ class Matrix:
         pd.DataFrame(
             {"start": [0.0, 1.0], "channel": ["Cz", "Cz"], "measure": ["rel_alpha"] * 2, "value": [0.1, 0.2]}
         ).to_parquet(table)
-        for name, path in (("summary.json", summary), ("qeeg.parquet", table)):
+        from dbrain.events import make_events, write_events
+
+        events = write_events(make_events([1.0], [10.0], "sz", confidence=[0.9]), self.tmp / f"events{next(self.n)}.tsv")
+        for name, path in (("summary.json", summary), ("qeeg.parquet", table), ("events.tsv", events)):
             sha, size = store.put_file(path)
             results[name] = {"sha256": sha, "size": size}
         rec = self.rec[site]

@@ -1,0 +1,519 @@
+"""Load on a real data-centre server: many concurrent clients, 0 server errors, latency per endpoint kind.
+
+A real ``dbrain serve`` (uvicorn, one web process, no analysis workers) on
+127.0.0.1, on SQLite and on a throw-away PostgreSQL cluster (``initdb`` from
+``/usr/lib/postgresql/*/bin``), is driven by N concurrent clients (threads,
+one HTTP connection each) mixing:
+
+* ``list``   ``GET /api/recordings``
+* ``read``   ``GET /api/recordings/{id}`` and ``GET /api/recordings/{id}/annotations``
+* ``window`` ``GET /api/recordings/{id}/window`` (10 s at a random start; ``--montage``, default
+  referential: until the de-identification label fix of issue 15 is merged, uploads of the
+  simulator's files lose their 10-20 labels and the bipolar montages answer 422)
+* ``write``  ``POST /api/recordings/{id}/annotations`` and ``PATCH /api/annotations/{id}``
+* ``upload`` one ``POST /api/recordings`` in the middle of the run
+
+and prints the count of 5xx answers and transport errors (must be 0) and
+p50/p95 per kind. Then ``dbrain ledger verify`` must find every row vouched
+for. If ``benchmarks/_login_flood.py`` exists (the login-defence benchmark),
+its ``main()`` runs too. Loopback only; request count and time are bounded.
+
+    python benchmarks/bench_server.py                     # 200 clients x 5 requests, SQLite and PostgreSQL
+    python benchmarks/bench_server.py --clients 50 --backends sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib.util
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+KINDS = ("list", "read", "window", "write", "upload")
+#: Seconds a client waits for one answer (then counts a transport error).
+REQUEST_TIMEOUT = 60
+#: Seconds after which clients send no further request (the run is bounded in time).
+MAX_SECONDS = 300
+#: The first answer of each failing kind and status, to say why.
+FAILURES: dict[str, str] = {}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(db_url: str, home: Path) -> dict:
+    """Create a site, four users with API tokens (through the data centre's own code) and seal the baseline."""
+    from dbrain.server import provenance
+    from dbrain.server.auth import hash_password, new_token, token_hash
+    from dbrain.server.db import ApiToken, Site, User, make_engine, make_sessionmaker, migrate
+    from dbrain.server.settings import Settings
+
+    settings = Settings(db_url=db_url, home=home)
+    engine = make_engine(db_url)
+    migrate(engine)
+    tokens = {}
+    pw = hash_password("a long benchmark password")
+    try:
+        factory = make_sessionmaker(engine, settings)
+    except TypeError:  # a dbrain from before row sealing (to measure the "before" figures)
+        factory = make_sessionmaker(engine)
+    record_row = getattr(provenance, "record_row", lambda *a, **k: None)
+    with factory() as db:
+        site = Site(name="Bench site")
+        db.add(site)
+        db.flush()
+        for name, role in (("tech", "technologist"), ("clin", "clinician"), ("res", "researcher"), ("admin", "admin")):
+            user = User(username=name, password_hash=pw, role=role, site_id=site.id)
+            db.add(user)
+            db.flush()
+            record_row(db, "user.create", user, actor="bench")
+            token = new_token("dbr_")
+            db.add(ApiToken(user_id=user.id, name="bench", token_hash=token_hash(token)))
+            tokens[name] = token
+        db.commit()
+    engine.dispose()
+    getattr(provenance, "close_ledgers", lambda: None)()
+    return tokens
+
+
+def start_server(db_url: str, home: Path, port: int, log: Path) -> subprocess.Popen:
+    """``dbrain serve`` on 127.0.0.1:port, waited for until healthy."""
+    env = {**os.environ, "DBRAIN_HOME": str(home), "PYTHONPATH": os.environ.get("PYTHONPATH", str(HERE.parent))}
+    cmd = [
+        sys.executable,
+        "-m",
+        "dbrain",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "0",
+        "--db",
+        db_url,
+        "--log-level",
+        "warning",
+    ]
+    out = open(log, "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    end = time.time() + 90
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dbrain serve exited: {log.read_text()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                conn.request("GET", "/api/health")
+                if conn.getresponse().status == 200:
+                    proc.log_file = out
+                    return proc
+            finally:
+                conn.close()
+        except OSError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    proc.wait(30)
+    out.close()
+    raise RuntimeError("dbrain serve did not become healthy in 90 s")
+
+
+class Client:
+    """One HTTP/1.1 connection with a bearer token; records (kind, status, seconds)."""
+
+    def __init__(self, port: int, token: str, results: list, lock: threading.Lock):
+        self.port, self.auth = port, {"Authorization": f"Bearer {token}"}
+        self.results, self.lock = results, lock
+        self.conn = None
+        self.failures = FAILURES
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def call(self, kind: str, method: str, path: str, body=None, headers=None):
+        t0 = time.perf_counter()
+        status, data = -1, b""
+        for attempt in range(2):  # a keep-alive connection the server closed: reconnect once
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
+                self.conn.request(method, path, body=body, headers={**self.auth, **(headers or {})})
+                resp = self.conn.getresponse()
+                status, data = resp.status, resp.read()
+                break
+            except (OSError, http.client.HTTPException):
+                self.close()
+                if attempt:
+                    status = -1
+        with self.lock:
+            self.results.append((kind, status, time.perf_counter() - t0))
+            if status >= 400 or status < 0:
+                self.failures.setdefault(f"{kind} {status}", data[:300].decode("utf-8", "replace"))
+        return status, data
+
+
+def run_load(
+    port: int,
+    tokens: dict,
+    rec_id: int,
+    duration: float,
+    upload_path: Path | None,
+    *,
+    clients: int,
+    requests: int,
+    montage: str = "referential",
+    seed: int = 0,
+) -> dict:
+    """Drive ``clients`` concurrent clients of ``requests`` requests each; return counts and percentiles per kind."""
+    results: list = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+    writers = ("tech", "clin")
+
+    def client(i: int):
+        rng = random.Random(seed * 1000 + i)
+        who = writers[i % 2] if i % 4 < 2 else ("res" if i % 4 == 2 else "admin")
+        c = Client(port, tokens[who], results, lock)
+        start.wait()
+        mine = []
+        for _ in range(requests):
+            if time.perf_counter() - began > MAX_SECONDS:
+                break
+            kind = rng.choice(("list", "read", "window", "window", "write") if who in writers else ("list", "read", "window"))
+            if kind == "list":
+                c.call(kind, "GET", "/api/recordings")
+            elif kind == "read":
+                c.call(kind, "GET", rng.choice((f"/api/recordings/{rec_id}", f"/api/recordings/{rec_id}/annotations")))
+            elif kind == "window":
+                t0 = rng.uniform(0, max(0.0, duration - 10))
+                c.call(kind, "GET", f"/api/recordings/{rec_id}/window?start={t0:.2f}&duration=10&montage={montage}")
+            elif mine and rng.random() < 0.3:
+                c.call(
+                    kind,
+                    "PATCH",
+                    f"/api/annotations/{rng.choice(mine)}",
+                    json.dumps({"description": f"edited by client {i}"}),
+                    {"Content-Type": "application/json"},
+                )
+            else:
+                onset = round(rng.uniform(0, duration), 2)
+                status, data = c.call(
+                    kind,
+                    "POST",
+                    f"/api/recordings/{rec_id}/annotations",
+                    json.dumps({"onset": onset, "description": f"mark {i}"}),
+                    {"Content-Type": "application/json"},
+                )
+                if status == 201:
+                    mine.append(json.loads(data)["id"])
+        c.close()
+        if i == clients // 2 and upload_path is not None:
+            up = Client(port, tokens["tech"], results, lock)
+            up.call(
+                "upload",
+                "POST",
+                f"/api/recordings?filename={upload_path.name}",
+                upload_path.read_bytes(),
+                {"Content-Type": "application/octet-stream"},
+            )
+            up.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    began = t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    out = {
+        "clients": clients,
+        "requests": len(results),
+        "not_sent": clients * requests + (upload_path is not None) - len(results),
+        "seconds": round(wall, 1),
+        "server_errors": 0,
+        "transport_errors": 0,
+        "by_kind": {},
+    }
+    for kind in KINDS:
+        rows = [r for r in results if r[0] == kind]
+        if not rows:
+            continue
+        times = sorted(r[2] for r in rows)
+        codes: dict[str, int] = {}
+        for r in rows:
+            codes[str(r[1])] = codes.get(str(r[1]), 0) + 1
+        out["by_kind"][kind] = {
+            "n": len(rows),
+            "p50_ms": round(1000 * statistics.median(times), 1),
+            "p95_ms": round(1000 * times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+            "status": codes,
+        }
+    out["server_errors"] = sum(1 for r in results if r[1] >= 500)
+    out["transport_errors"] = sum(1 for r in results if r[1] < 0)
+    out["failures"] = dict(FAILURES)
+    FAILURES.clear()
+    return out
+
+
+def run_solo(port: int, token: str, rec_id: int, duration: float, n: int, montage: str = "referential") -> dict:
+    """One client, ``n`` window requests in a row: the service time without queueing."""
+    results: list = []
+    c = Client(port, token, results, threading.Lock())
+    rng = random.Random(7)
+    for _ in range(n):
+        t0 = rng.uniform(0, max(0.0, duration - 10))
+        c.call("window", "GET", f"/api/recordings/{rec_id}/window?start={t0:.2f}&duration=10&montage={montage}")
+    c.close()
+    times = sorted(r[2] for r in results)
+    return {
+        "n": n,
+        "p50_ms": round(1000 * statistics.median(times), 1),
+        "p95_ms": round(1000 * times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+        "errors": sum(1 for r in results if r[1] != 200),
+    }
+
+
+def upload_file(port: int, token: str, path: Path) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request(
+        "POST",
+        f"/api/recordings?filename={path.name}",
+        body=path.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
+    )
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    if resp.status != 201:
+        raise RuntimeError(f"upload failed: {resp.status} {data[:300]!r}")
+    return json.loads(data)
+
+
+def run_backend(
+    db_url: str,
+    home: Path,
+    edf: Path,
+    second: Path | None,
+    *,
+    clients: int,
+    requests: int,
+    montage: str = "referential",
+    solo_requests: int = 0,
+) -> dict:
+    """Prepare, serve, load, stop, verify; one backend."""
+    tokens = prepare(db_url, home)
+    port = _free_port()
+    server = start_server(db_url, home, port, home / "serve.log")
+    try:
+        rec = upload_file(port, tokens["tech"], edf)
+        solo = run_solo(port, tokens["res"], rec["id"], rec["duration"], solo_requests, montage) if solo_requests else None
+        out = run_load(port, tokens, rec["id"], rec["duration"], second, clients=clients, requests=requests, montage=montage)
+    finally:
+        server.terminate()
+        server.wait(30)
+        server.log_file.close()
+    env = {**os.environ, "DBRAIN_HOME": str(home)}
+    subprocess.run(
+        [sys.executable, "-m", "dbrain", "ledger", "seal", "--db", db_url], env=env, capture_output=True, text=True, timeout=300
+    )
+    ver = subprocess.run(
+        [sys.executable, "-m", "dbrain", "ledger", "verify", "--db", db_url, "--no-files"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out["solo_window"] = solo
+    out["requests_per_second"] = round(out["requests"] / max(out["seconds"], 1e-9), 1)
+    out["ledger_verify_exit"] = ver.returncode
+    out["ledger_verify"] = (ver.stdout.strip().splitlines() or [""])[-1][:300]
+    errors = [line for line in (home / "serve.log").read_text().splitlines() if "Traceback" in line or "internal error" in line]
+    out["server_log_errors"] = len(errors)
+    return out
+
+
+def postgres_cluster(base: Path):
+    """Start a throw-away PostgreSQL 15 cluster on 127.0.0.1; return (url, stop function) or None."""
+    import glob
+    import shutil
+
+    bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    bindir = next((Path(d) for d in bindirs if (Path(d) / "initdb").exists()), None)
+    if bindir is None:
+        return None
+    kw: dict = {"capture_output": True, "text": True, "timeout": 120}
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        import pwd
+
+        try:
+            entry = next(pwd.getpwnam(n) for n in ("postgres", "dbrain-pg") if _has_user(n))
+        except StopIteration:
+            return None
+        os.chown(base, entry.pw_uid, entry.pw_gid)
+        kw |= {
+            "user": entry.pw_uid,
+            "group": entry.pw_gid,
+            "extra_groups": [],
+            "env": {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"},
+        }
+    data, port = base / "data", _free_port()
+    if subprocess.run(
+        [bindir / "initdb", "-D", data, "-U", "dbrain", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], cwd=base, **kw
+    ).returncode:
+        return None
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c max_connections=200"
+    if subprocess.run(
+        [bindir / "pg_ctl", "-D", data, "-l", base / "server.log", "-o", opts, "-w", "-t", "60", "start"], cwd=base, **kw
+    ).returncode:
+        return None
+
+    def stop():
+        subprocess.run([bindir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], cwd=base, **kw)
+        shutil.rmtree(base, ignore_errors=True)
+
+    import pg8000.native
+
+    conn = pg8000.native.Connection("dbrain", host="127.0.0.1", port=port, database="postgres")
+    conn.run("CREATE DATABASE bench")
+    conn.close()
+    return f"postgresql://dbrain@127.0.0.1:{port}/bench", stop
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def patient_field(path: Path, text: str) -> None:
+    """Set the EDF header's patient field (the simulator's 'Simulated_EEG' trips the label bug of issue 15)."""
+    with open(path, "r+b") as fid:
+        fid.seek(8)
+        fid.write(text.encode("ascii").ljust(80))
+
+
+def login_flood() -> dict | None:
+    """Run ``benchmarks/_login_flood.py``'s ``main()`` when that benchmark exists."""
+    path = HERE / "_login_flood.py"
+    if not path.is_file():
+        print("login flood: skipped (benchmarks/_login_flood.py is not in this tree)")
+        return None
+    spec = importlib.util.spec_from_file_location("_login_flood", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main()
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=5, help="Requests per client.")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--duration", default="10min", help="Length of the simulated recording the windows are read from.")
+    parser.add_argument(
+        "--montage", default="referential", choices=("referential", "average", "double-banana", "transverse", "laplacian")
+    )
+    parser.add_argument(
+        "--solo", type=int, default=30, help="Window requests of one client alone first (service time, no queueing)."
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    # A SIGTERM (e.g. from timeout) unwinds normally, so the server and the PostgreSQL cluster are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.path.insert(0, str(HERE))
+    from _common import simulate_edf
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="dbrain-bench-server-") as tmp:
+        tmp = Path(tmp)
+        edf, second = tmp / "load.edf", tmp / "second.edf"
+        simulate_edf(edf, args.duration, seed=1, seizures=1, spikes=10)
+        simulate_edf(second, "5min", seed=2, seizures=1, spikes=5)
+        for path in (edf, second):
+            patient_field(path, "BENCH-1 X X Bench_Patient")
+        for backend in args.backends.split(","):
+            home = tmp / backend
+            home.mkdir()
+            if backend == "sqlite":
+                results[backend] = run_backend(
+                    f"sqlite:///{home / 'dbrain.sqlite'}",
+                    home,
+                    edf,
+                    second,
+                    clients=args.clients,
+                    requests=args.requests,
+                    montage=args.montage,
+                    solo_requests=args.solo,
+                )
+            elif backend == "postgresql":
+                pg = postgres_cluster(Path(tempfile.mkdtemp(prefix="dbrain-bench-pg-")))
+                if pg is None:
+                    print("postgresql: skipped (no initdb / server user)")
+                    continue
+                url, stop = pg
+                try:
+                    results[backend] = run_backend(
+                        url,
+                        home,
+                        edf,
+                        second,
+                        clients=args.clients,
+                        requests=args.requests,
+                        montage=args.montage,
+                        solo_requests=args.solo,
+                    )
+                finally:
+                    stop()
+            else:
+                raise SystemExit(f"unknown backend {backend!r} (sqlite, postgresql)")
+    flood = login_flood()
+    if flood is not None:
+        results["login_flood"] = flood
+    if args.json:
+        print(json.dumps(results, indent=2))
+    for backend, r in results.items():
+        if backend == "login_flood":
+            continue
+        print(
+            f"\n{backend}: {r['clients']} clients, {r['requests']} requests in {r['seconds']} s; "
+            f"5xx {r['server_errors']}, transport errors {r['transport_errors']}, server log errors {r['server_log_errors']}; "
+            f"ledger verify exit {r['ledger_verify_exit']}"
+        )
+        if r.get("solo_window"):
+            so = r["solo_window"]
+            print(
+                f"  one client alone: window p50 {so['p50_ms']} ms, p95 {so['p95_ms']} ms ({so['n']} requests, {so['errors']} errors)"
+            )
+        print(f"  under load: {r['requests_per_second']} requests/s")
+        print(f"  {'kind':<8} {'n':>5} {'p50 ms':>9} {'p95 ms':>9}  status")
+        for kind, k in r["by_kind"].items():
+            print(f"  {kind:<8} {k['n']:>5} {k['p50_ms']:>9} {k['p95_ms']:>9}  {k['status']}")
+        for what, detail in r["failures"].items():
+            print(f"  first {what}: {detail}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The ADHD screen: age gating, the theta/beta ratio and its norms, and 'dbrain train adhd'."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+
+from dbrain.diagnosis import ADHDScreen, array_features, compute_features
+from dbrain.diagnosis.tests.test_dementia_robust import CH19, _eeg
+
+
+def test_runs_only_for_children_with_a_known_age():
+    screen = ADHDScreen.load()
+    X = array_features(_eeg(CH19, 60.0, 128.0), 128.0, CH19, network=False, scale_to_uv=10.0).to_frame()
+    unknown = screen.assess(X)[0]
+    assert unknown["status"] == "not applicable" and "age unknown" in unknown["reason"]
+    adult = screen.assess(X, age=30)[0]
+    assert adult["status"] == "not applicable" and "age 30" in adult["reason"]
+    child = screen.assess(X, age=9)[0]
+    assert child["status"] == "ok" and 0 <= child["probability"] <= 1
+    teen = screen.assess(X, age=15)[0]
+    assert any("outside the training range 7-12" in n for n in teen["interval_notes"])
+    assert (teen["interval"][1] - teen["interval"][0]) > (child["interval"][1] - child["interval"][0])
+    norms = screen.applicability_["theta_beta_norms"]
+    assert norms["bands_hz"] == {"theta": [4.0, 8.0], "beta": [13.0, 21.0]} and norms["sd_log"] > 0
+
+
+def test_theta_beta_ratio_at_cz_or_c3_c4():
+    sf, n = 128.0, 256
+    t = np.arange(n) / sf
+    rng = np.random.default_rng(0)
+    ep = rng.standard_normal((6, 3, n)) * 1e-6
+    ep[:, 1] += 20e-6 * np.sin(2 * np.pi * 6.0 * t)  # theta at Cz only
+    with_cz = compute_features(ep, sf, ["C3", "Cz", "C4"], network=False, aperiodic=False)
+    without = compute_features(ep[:, [0, 2]], sf, ["C3", "C4"], network=False, aperiodic=False)
+    assert with_cz.values["theta_beta_ratio"] > 10 * without.values["theta_beta_ratio"]
+    none = compute_features(ep[:, :1], sf, ["O1"], network=False, aperiodic=False)
+    assert none.missing["theta_beta_ratio"] == "no Cz, C3 or C4"
+
+
+def test_train_adhd_cli_from_manifest(tmp_path):
+    import mne
+
+    rows = []
+    for i in range(8):
+        label = "adhd" if i % 2 else "control"
+        x = _eeg(CH19, 40.0, 128.0, alpha=8.0 if label == "adhd" else 10.5, seed=i)
+        f = tmp_path / f"child{i}_raw.fif"
+        mne.io.RawArray(x, mne.create_info(CH19, 128.0, "eeg"), verbose="error").save(f, verbose="error")
+        rows.append({"path": f.name, "label": label, "subject": f"c{i}"})
+    pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
+    out = tmp_path / "model"
+    cmd = [sys.executable, "-m", "dbrain", "train", "adhd", str(tmp_path / "manifest.csv"), "--out", str(out), "--repeats", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["screen"] == "adhd" and m["nested_cv"]["n_subjects"] == 8 and m["n_train"]["positive"] == 4
+    assert ADHDScreen.load(out).features_

@@ -1,0 +1,114 @@
+"""The cohort-robust dementia screen: short recordings, channel subsets, scale, age and the gating of the screens."""
+
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+from dbrain.diagnosis import ROBUST_FEATURES, DementiaScreen, array_features, recording_features
+from dbrain.diagnosis._features import short_clean_epochs
+
+CH19 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2"]
+CH16 = [c for c in CH19 if c not in ("Fz", "Cz", "Pz")]
+
+
+def _eeg(ch, seconds, sfreq, alpha=9.5, seed=0, scale=1.0):
+    """Pink-ish noise plus a posterior-weighted alpha rhythm, volts."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sfreq)
+    white = rng.standard_normal((len(ch), n))
+    f = np.fft.rfftfreq(n, 1 / sfreq)
+    pink = np.fft.irfft(np.fft.rfft(white) / np.maximum(f, 1.0), n)
+    pink /= pink.std(axis=1, keepdims=True)
+    t = np.arange(n) / sfreq
+    post = np.array([2.0 if c[0] in "PO" else 0.7 for c in ch])[:, None]
+    x = 10e-6 * pink + 12e-6 * post * np.sin(2 * np.pi * alpha * t + rng.uniform(0, 6.28, (len(ch), 1)))
+    return x * scale
+
+
+def _raw(ch, seconds, sfreq, **kw):
+    return mne.io.RawArray(_eeg(ch, seconds, sfreq, **kw), mne.create_info(ch, sfreq, "eeg"), verbose="error")
+
+
+def test_robust_features_need_no_midline_and_no_peak():
+    res = array_features(_eeg(CH16, 6.0, 256.0), 256.0, CH16, network=False)
+    for f in ROBUST_FEATURES:
+        assert np.isfinite(res.values[f]), (f, res.missing.get(f))
+    assert res.clean_seconds >= 5.0 and res.values["n_channels"] == 16
+    assert 8.5 < res.values["dominant_frequency_posterior"] < 10.5
+    # a slowed rhythm without a 7-13 Hz peak still has a posterior dominant frequency
+    slow = array_features(_eeg(CH16, 6.0, 256.0, alpha=5.5), 256.0, CH16, network=False)
+    assert slow.values["dominant_frequency_posterior"] < res.values["dominant_frequency_posterior"] - 1.5
+    assert slow.values["log_slowing_ratio"] > res.values["log_slowing_ratio"]
+
+
+def test_shipped_screen_gives_a_probability_for_16_channels_6_s_256_hz_without_midline():
+    raw = _raw(CH16, 6.0, 256.0)
+    feats = recording_features(raw)
+    assert not {"Fz", "Cz", "Pz"} & set(feats.ch_names)
+    res = DementiaScreen.load().assess(feats.to_frame())[0]
+    assert res["status"] == "ok" and res["applicable"] and res["reason"] is None
+    assert 0.0 <= res["probability"] <= 1.0
+    lo, hi = res["interval"]
+    assert lo <= res["probability"] <= hi
+    # short and without the midline: the interval is widened, and says why
+    notes = " ".join(res["interval_notes"])
+    assert "6 s of clean EEG" in notes and "16 channels" in notes
+
+
+def test_one_channel_transient_does_not_cost_a_short_recording_its_screen():
+    x = _eeg(CH19, 5.0, 128.0)
+    x[7, 300:340] += 400e-6  # one electrode pop on T7
+    ep, kept, clean = short_clean_epochs(x, 128.0, CH19)
+    assert clean >= 4.0 and len(kept) >= 12
+
+
+def test_scale_free_and_insufficient_only_below_the_stated_minimum():
+    from dbrain.diagnosis import compute_features
+
+    screen = DementiaScreen.load()
+    # the same clean epochs in other units: the features, hence the probability, do not change
+    ep = _eeg(CH19, 8.0, 128.0).reshape(len(CH19), 4, 256).transpose(1, 0, 2)
+    a = screen.assess(compute_features(ep, 128.0, CH19, network=False).to_frame())[0]
+    b = screen.assess(compute_features(ep * 10.0, 128.0, CH19, network=False).to_frame())[0]
+    assert a["probability"] == pytest.approx(b["probability"], abs=1e-9)
+    short = screen.assess(array_features(_eeg(CH19, 3.0, 128.0), 128.0, CH19, network=False).to_frame())[0]
+    assert short["outcome"] == "insufficient data" and "4 s of clean EEG" in short["reason"]
+    few = screen.assess(array_features(_eeg(CH19[:10], 30.0, 128.0), 128.0, CH19[:10], network=False).to_frame())[0]
+    assert few["outcome"] == "insufficient data" and "10 EEG channels, at least 12 needed" in few["reason"]
+
+
+def test_age_and_amplitude_gate_or_widen():
+    screen = DementiaScreen.load()
+    X = array_features(_eeg(CH19, 60.0, 128.0), 128.0, CH19, network=False).to_frame()
+    child = screen.assess(X, age=9)[0]
+    assert child["status"] == "not applicable" and child["probability"] is None and "age 9" in child["reason"]
+    mid = screen.assess(X, age=65)[0]
+    old = screen.assess(X, age=92)[0]
+    assert mid["status"] == old["status"] == "ok"
+    assert (old["interval"][1] - old["interval"][0]) > (mid["interval"][1] - mid["interval"][0])
+    assert any("outside the training range" in n for n in old["interval_notes"])
+    unknown = screen.assess(X)[0]
+    assert any("age unknown" in n for n in unknown["interval_notes"])
+    loud = screen.assess(array_features(_eeg(CH19, 60.0, 128.0, scale=100.0), 128.0, CH19, network=False).to_frame())[0]
+    assert loud["status"] == "not applicable" and "units or calibration" in loud["reason"]
+
+
+def test_gates_seizures_acute_patterns_and_heavy_artifact():
+    from dbrain.analyze._registry import StepResult
+    from dbrain.analyze._steps_diagnosis import _gates
+
+    class Ctx:
+        results = {}
+
+    none = pd.DataFrame(columns=["onset", "eventType", "channels"])
+    assert _gates(Ctx(), none) is None
+    sz = pd.DataFrame({"onset": [1.0, 50.0], "eventType": ["sz", "spike"], "channels": ["", ""]})
+    assert "1 seizure(s)" in _gates(Ctx(), sz)
+    assert "lpd" in _gates(Ctx(), pd.DataFrame({"onset": [1.0], "eventType": ["lpd"], "channels": [""]}))
+    ctx = Ctx()
+    ctx.results = {"qeeg": StepResult(summary={"mean_artifact_strength": 0.7})}
+    assert "heavy artifact" in _gates(ctx, none)
+    assert _gates(ctx, none, artifact=False) is None  # the ADHD screen chooses its own clean EEG after rescaling
+    ctx.results = {"qeeg": StepResult(summary={"mean_artifact_strength": 0.1})}
+    assert _gates(ctx, none) is None

@@ -1,0 +1,57 @@
+"""Bounded concurrency: at most a fixed number of API requests use the database at once.
+
+FastAPI runs the routes (synchronous functions) in a thread pool and a
+request's database session may hold a pooled connection between two of its
+steps (the route, then the session's clean-up after the response). With more
+requests in flight than pooled connections, the pool ran dry and requests failed
+with ``QueuePool limit … reached``. :class:`InFlightLimit` admits at most
+:data:`MAX_IN_FLIGHT` API requests at once (the rest wait in the event loop,
+in arrival order, costing no thread and no connection) and the thread pool and
+the connection pool are sized above that, so a request never waits for a
+connection it cannot get.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+#: API requests served at once per process (the others queue). Two cores do not
+#: go faster with more; the database pool (:data:`dbrain.server.db.POOL_SIZE`) is larger.
+MAX_IN_FLIGHT = int(os.environ.get("DBRAIN_MAX_IN_FLIGHT", "16"))
+#: Uploads at once (counted apart: a slow uploader must not hold a slot of the readers).
+MAX_UPLOADS = int(os.environ.get("DBRAIN_MAX_UPLOADS", "4"))
+
+
+class InFlightLimit:
+    """ASGI middleware admitting at most ``limit`` concurrent requests under ``/api/``.
+
+    Uploads (``POST /api/recordings``) have their own, smaller limit: a slow
+    uploader streaming a large body must not hold a slot of the readers.
+
+    Parameters
+    ----------
+    app : ASGI application
+    limit : int
+        Requests admitted at once.
+    uploads : int
+        Uploads admitted at once.
+    """
+
+    def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS):
+        self.app = app
+        self.limits = {"api": int(limit), "upload": int(uploads)}
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._loop = None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        kind = "upload" if scope["method"] == "POST" and scope["path"].rstrip("/") == "/api/recordings" else "api"
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # semaphores belong to one event loop (a test client may start several)
+            self._loop, self._sems = loop, {k: asyncio.Semaphore(n) for k, n in self.limits.items()}
+        sem = self._sems[kind]
+        async with sem:
+            await self.app(scope, receive, send)

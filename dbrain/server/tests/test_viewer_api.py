@@ -1,0 +1,155 @@
+"""The viewer's server side: compact int16 pages, gzip, ECG in every montage, user montages, event triage."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+import dbrain
+
+from .conftest import upload
+
+SAMPLE = Path(dbrain.__file__).parent / "data" / "sample" / "iiic_seizure_sample.edf"
+
+
+def decode_int16(payload: bytes) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The Python twin of the viewer's decoder (static/viewer-data.js)."""
+    assert payload[:4] == b"DBW1"
+    (n,) = struct.unpack("<I", payload[4:8])
+    head = json.loads(payload[8 : 8 + n])
+    off = 8 + n
+    m, ch = head["n_times"], len(head["channels"])
+    if head["has_times"]:
+        times = head["start"] + np.frombuffer(payload, "<f4", m, off).astype(float)
+        off += 4 * m
+    else:
+        times = head["t0"] + np.arange(m) * head["dt"]
+    planes = np.frombuffer(payload, np.uint8, 2 * m * ch, off).reshape(ch, 2, m).astype(np.int32)
+    deltas = (planes[:, 0] | (planes[:, 1] << 8)).astype(np.uint16).astype(np.int16)
+    counts = ((np.cumsum(deltas.astype(np.int64), axis=1) + 32768) % 65536) - 32768
+    data = counts * np.asarray(head["scale"])[:, None]
+    assert head["coding"] == "delta-int16-byteplanes" and off + 2 * m * ch == len(payload)
+    return head, times, data
+
+
+@pytest.fixture
+def sample_rec(sqlite_world):
+    up = upload(sqlite_world, SAMPLE)
+    assert up.status_code == 201, up.text
+    return up.json()
+
+
+@pytest.mark.parametrize("max_points", [5000, 500])
+def test_int16_page_matches_json_and_is_small(sqlite_world, sample_rec, max_points):
+    w = sqlite_world
+    url = f"/api/recordings/{sample_rec['id']}/window"
+    params = {"start": 12, "duration": 10, "highpass": 0.5, "max_points": max_points}
+    js = w.client.get(url, params=params, headers=w.as_("clin"))
+    binary = w.client.get(url, params={**params, "format": "i16"}, headers={**w.as_("clin"), "Accept-Encoding": "gzip"})
+    assert js.status_code == binary.status_code == 200
+    assert binary.headers["content-type"] == "application/octet-stream"
+    head, times, data = decode_int16(binary.content)
+    ref = js.json()
+    assert head["channels"] == ref["channels"] and head["channels"][-1] == "ECG"  # ECG below the EEG
+    np.testing.assert_allclose(times, ref["times"], atol=2e-4)
+    ref_data = np.asarray(ref["data"])
+    # Quantisation: half a count of the channel's scale (+ the JSON's 0.001 µV rounding).
+    assert np.all(np.abs(data - ref_data) <= np.asarray(head["scale"])[:, None] * 0.5 + 1e-3)
+    if max_points == 5000:  # every sample: 19 traces x 2000 samples x 2 bytes + header
+        assert head["decimation"] == "none" and len(binary.content) < 19 * 2000 * 2 + 4000
+        assert len(binary.content) < len(js.content) / 3
+
+
+def test_json_answers_are_gzipped(sqlite_world, sample_rec):
+    w = sqlite_world
+    r = w.client.get(
+        f"/api/recordings/{sample_rec['id']}/window",
+        params={"duration": 10},
+        headers={**w.as_("clin"), "Accept-Encoding": "gzip"},
+    )
+    assert r.status_code == 200 and r.headers.get("content-encoding") == "gzip"
+    assert int(r.headers["content-length"]) < len(r.content) / 2  # the wire size, vs the decoded body
+
+
+@pytest.mark.parametrize("montage", ["double-banana", "transverse", "referential", "average", "laplacian"])
+def test_ecg_is_last_in_every_montage(sqlite_world, sample_rec, montage):
+    w = sqlite_world
+    r = w.client.get(f"/api/recordings/{sample_rec['id']}/window", params={"montage": montage}, headers=w.as_("clin"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["channels"][-1] == "ECG" and body["groups"][-1] == ["ECG"] and body["channels"].count("ECG") == 1
+
+
+def test_custom_montage(sqlite_world, sample_rec):
+    w = sqlite_world
+    url = f"/api/recordings/{sample_rec['id']}/window"
+    params = [
+        ("montage", "custom"),
+        ("derivation", "fp1-f7"),
+        ("derivation", "C3-avg"),
+        ("derivation", "Cz"),
+        ("max_points", "5000"),
+    ]
+    r = w.client.get(url, params=params, headers=w.as_("clin"))
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["channels"] == ["Fp1-F7", "C3-Avg", "Cz", "ECG"] and body["montage"] == "custom"
+    ref = w.client.get(url, params={"montage": "double-banana", "max_points": 5000}, headers=w.as_("clin")).json()
+    np.testing.assert_allclose(body["data"][0], ref["data"][ref["channels"].index("Fp1-F7")], atol=2e-3)
+    for bad in (
+        [("montage", "custom")],
+        [("montage", "custom"), ("derivation", "Fp1;drop")],
+        [("montage", "custom"), ("derivation", "Xx1-Yy2")],
+    ):
+        r = w.client.get(url, params=bad, headers=w.as_("clin"))
+        assert r.status_code == 422 and "\n" not in r.json()["detail"], r.text[:300]
+
+
+def test_event_triage_is_stored_listed_audited_and_ledgered(sqlite_world, sample_rec):
+    from dbrain.ledger import Ledger
+    from dbrain.server.db import AuditEvent
+    from dbrain.server.worker import Worker
+
+    w = sqlite_world
+    rid = sample_rec["id"]
+    queued = w.client.post(f"/api/recordings/{rid}/analyses", json={"only": ["recording", "seizures"]}, headers=w.as_("tech"))
+    assert queued.status_code == 202, queued.text
+    worker = Worker(w.app.state.settings, worker_id="w")
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+    aid = queued.json()["id"]
+    assert w.client.get(f"/api/analyses/{aid}", headers=w.as_("tech")).json()["status"] == "done"
+    events = w.client.get(f"/api/recordings/{rid}/events", headers=w.as_("tech")).json()
+    detected = [e for e in events if e["source"] == "analysis"]
+    assert detected and all(e["review"] is None and e["analysis_id"] == aid for e in detected)
+    ev = next(e for e in detected if e["description"] == "sz")
+    body = {"onset": ev["onset"], "event_type": ev["description"], "channel": ev["channel"], "decision": "accepted"}
+    url = f"/api/analyses/{aid}/reviews"
+    assert w.client.put(url, json=body, headers=w.as_("res")).status_code == 403
+    assert w.client.put(url, json={**body, "onset": ev["onset"] + 1.5}, headers=w.as_("tech")).status_code == 404
+    assert w.client.put(url, json=body, headers=w.as_("tech_b")).status_code == 404  # another site's analysis
+    r = w.client.put(url, json=body, headers=w.as_("tech"))
+    assert r.status_code == 200, r.text
+    assert r.json()["decision"] == "accepted" and r.json()["reviewer_id"] == w.users["tech"]
+    r = w.client.put(url, json={**body, "decision": "rejected"}, headers=w.as_("clin"))  # the last decision counts
+    assert r.status_code == 200 and r.json()["decision"] == "rejected"
+    listed = w.client.get(url, headers=w.as_("res")).json()
+    assert [x["decision"] for x in listed] == ["rejected"] and listed[0]["reviewer_id"] == w.users["clin"]
+    again = w.client.get(f"/api/recordings/{rid}/events", headers=w.as_("tech")).json()
+    assert [
+        e["review"] for e in again if e["source"] == "analysis" and e["onset"] == ev["onset"] and e["description"] == "sz"
+    ] == ["rejected"]
+    with w.session() as db:
+        actions = [a.action for a in db.scalars(select(AuditEvent).where(AuditEvent.action.like("event.%")))]
+    assert actions.count("event.accept") == 1 and actions.count("event.reject") == 1
+    s = w.app.state.settings
+    with Ledger(s.db_url, keys=s.home / "keys" / "ledger") as ledger:
+        changes = [e for e in ledger.find(kind="annotation-changed") if e.record["details"].get("analysis_id") == aid]
+    assert [c.record["details"]["change"] for c in changes] == ["event-accepted", "event-rejected"]
