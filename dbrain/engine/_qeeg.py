@@ -94,6 +94,11 @@ class QEEGStep(Step):
         if self._error is not None:
             raise self._error
         self.feed.push(np.ascontiguousarray(chunk["signal"][self.picks]))
+        if self.feed._end >= self.feed.n_times:
+            # All samples are in: let compute_qeeg finish now, before the engine goes on to other steps' work.
+            # Its aperiodic fits fork worker processes, which must not happen while another thread is busy
+            # (a fork during another thread's file read deadlocked the run).
+            self._thread.join()
 
     def close(self) -> None:
         feed = getattr(self, "feed", None)
