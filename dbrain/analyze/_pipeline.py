@@ -15,13 +15,16 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from ..engine import FileSource, validate_params
+from ..engine import Step as EngineStep
+from ..engine import run as run_engine
 from ..errors import RecordingError
 from ..events import EVENT_COLUMNS, empty_events, with_datetime, write_annotations_edf, write_events
 from ..io import read_recording
 from ..utils import logger, verbose
 from ..utils._atomic import atomic_dir
 from ..utils._hash import sha256_path
-from ..utils.check import _check_option, _validate_type
+from ..utils.check import _check_option, _check_range, _validate_type
 from ._registry import AnalysisContext, get_steps
 
 _DEPENDENCIES = ("mne", "numpy", "scipy", "pandas", "edfio", "mne-bids", "matplotlib", "weasyprint", "jinja2")
@@ -75,10 +78,29 @@ def _step_overrides(step_params) -> dict[str, dict]:
     steps = {s.name: s for s in get_steps()}
     for name, params in step_params.items():
         _check_option("step", name, list(steps))
-        _validate_type(params, dict, f"step_params[{name!r}]", "dict")
-        for key in params:
-            _check_option(f"{name} step parameter", key, list(steps[name].params))
+        validate_params(name, steps[name].schema, params)
     return step_params
+
+
+class _WholeRecording(EngineStep):
+    """Adapter: a step that needs the whole recording runs once, when the engine finishes."""
+
+    whole_recording = True
+
+    def __init__(self, spec, ctx: AnalysisContext, params: dict):
+        super().__init__(**params)
+        self.name, self.version, self.spec, self.ctx = spec.name, spec.version, spec, ctx
+
+    def finish(self):
+        return self.spec.func(self.ctx, **self.params_)
+
+
+def _engine_step(spec, ctx: AnalysisContext, params: dict) -> EngineStep:
+    if spec.stream is None:
+        return _WholeRecording(spec, ctx, params)
+    step = spec.stream(**params)
+    step.context = ctx  # the analysis job's context, for a step that adds whole-recording facts at finish
+    return step
 
 
 #: Files the pipeline itself writes; steps cannot write files of these names.
@@ -143,16 +165,23 @@ def analyze(
     on_progress: Callable[[float, str], None] | None = None,
     ledger: bool = True,
     step_params: dict[str, dict] | None = None,
+    report: bool = True,
+    chunk_duration: float = 300.0,
     verbose=None,
 ) -> AnalysisOutput:
     """Analyse one recording and write the results folder.
 
     Writes ``summary.json`` (recording info, versions, parameters, steps),
     ``events.tsv`` (the dbrain events table), ``annotations.edf`` (the same
-    events as EDF+ annotations), ``report.html`` and ``report.pdf``. The folder
-    appears only when everything succeeded. A recording without a usable EEG
-    channel (:func:`usable_eeg_problem`) fails with
+    events as EDF+ annotations), the steps' tables, and with ``report``
+    ``report.html`` and ``report.pdf``. The folder appears only when
+    everything succeeded. A recording without a usable EEG channel
+    (:func:`usable_eeg_problem`) fails with
     :class:`~dbrain.errors.RecordingError` before anything is written.
+
+    Steps with a streaming form (see :mod:`dbrain.engine`) run in one pass
+    over the recording, read chunk by chunk; the others run afterwards on
+    the whole (lazy) recording, in the order their ``requires`` give.
 
     Parameters
     ----------
@@ -172,7 +201,13 @@ def analyze(
         ledger (:class:`dbrain.ledger.Ledger`) once the folder is in place.
     step_params : dict of str to dict | None
         Parameters overriding a step's defaults, by step name, e.g.
-        ``{"seizures": {"model": "MODEL_DIR"}}``; recorded in ``summary.json``.
+        ``{"seizures": {"model": "MODEL_DIR"}}``; checked against each step's
+        parameter schema before any reading; recorded in ``summary.json``.
+    report : bool
+        Render the figures and write ``report.html`` and ``report.pdf``. Without
+        it, steps that render afterwards draw nothing and no report is written.
+    chunk_duration : float
+        Seconds read per chunk by the single pass (memory, not results).
     verbose : bool | str | int | None
         Log level for this call.
 
@@ -180,14 +215,14 @@ def analyze(
     -------
     output : AnalysisOutput
     """
-    from ..report import render_html, write_report
-    from ..report._clinical import clinical_sections
-
     started = time.time()
+    _validate_type(report, bool, "report", "bool")
+    _check_range("chunk_duration", chunk_duration, 1.0)
     steps = _select(only, skip)
     overrides = _step_overrides(step_params)
-    report = on_progress or (lambda fraction, text: None)
-    report(0.0, "reading")
+    params = {s.name: validate_params(s.name, s.schema, overrides.get(s.name)) for s in steps}
+    progress = on_progress or (lambda fraction, text: None)
+    progress(0.0, "reading")
     raw, info = read_recording(path)
     problem = usable_eeg_problem(raw, f"'{Path(path).name}'")
     if problem is not None:
@@ -199,14 +234,21 @@ def analyze(
     sections = []
     events = [empty_events()]
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        for i, step in enumerate(steps):
-            report(0.05 + 0.8 * i / max(len(steps), 1), step.name)
-            t0 = time.time()
+        engine_steps = [_engine_step(s, ctx, params[s.name]) for s in steps]
+        n_stream = sum(not s.whole_recording for s in engine_steps)
+        by_name = {s.name: s for s in steps}
+
+        def write_result(name, result):
+            # Called as each step finishes: write it out and render it now, so that its large data
+            # (e.g. the qEEG arrays) is not held while the later steps run.
+            step = by_name[name]
             logger.info("step %s v%s", step.name, step.version)
-            params = {**step.params, **overrides.get(step.name, {})}
-            result = step.func(ctx, **params)
-            ctx.results[step.name] = result
-            sections.extend(result.sections)
+            if report:
+                sections.extend(result.sections)
+                if step.render is not None:
+                    sections.extend(step.render(result, ctx, params[step.name]))
+            if not report:
+                result.data = None  # nothing will draw from it: do not hold e.g. the qEEG arrays while later steps run
             for name, table in result.tables.items():
                 if (tmp / f"{name}.parquet").exists():
                     raise RuntimeError(f"step {step.name!r} writes table {name!r}, which another step wrote")
@@ -217,12 +259,24 @@ def analyze(
                 (tmp / name).write_bytes(content)
             if result.events is not None and len(result.events):
                 events.append(result.events[EVENT_COLUMNS])
+
+        engine = run_engine(
+            engine_steps,
+            FileSource(raw, chunk_duration=chunk_duration),
+            results=ctx.results,
+            on_progress=lambda f: progress(0.05 + 0.3 * f, "single pass"),
+            on_step=lambda i, name: progress(0.35 + 0.5 * i / max(len(steps), 1), name),
+            on_result=write_result,
+        )
+        for step in steps:
+            result = ctx.results[step.name]
             records.append(
                 {
                     "name": step.name,
                     "version": step.version,
-                    "params": params,
-                    "seconds": round(time.time() - t0, 3),
+                    "params": params[step.name],
+                    "seconds": round(engine.seconds[step.name], 3),
+                    "streaming": step.stream is not None,
                     "tables": sorted(f"{name}.parquet" for name in result.tables),
                     "files": sorted(result.files),
                     "summary": result.summary,
@@ -231,7 +285,7 @@ def analyze(
         table = pd.concat([e for e in events if len(e)], ignore_index=True) if any(len(e) for e in events) else empty_events()
         table = table.sort_values("onset", kind="stable").reset_index(drop=True)
         table = with_datetime(table, info.start_time)  # one clock for every step's events
-        report(0.88, "writing")
+        progress(0.88, "writing")
         write_events(table, tmp / "events.tsv")
         write_annotations_edf(table, tmp / "annotations.edf", meas_date=info.start_time)
         summary = {
@@ -241,6 +295,14 @@ def analyze(
             "recording": info.to_dict(),
             "parameters": {"only": list(only or []), "skip": list(skip or [])},
             "steps": records,
+            "engine": {
+                "chunk_duration": chunk_duration,
+                "streaming_steps": n_stream,
+                "read_seconds": round(engine.read_seconds, 3),
+                "thread_seconds": {k: round(v, 3) for k, v in engine.thread_seconds.items()},
+                "products": {k: round(v, 3) for k, v in engine.product_seconds.items()},
+            },
+            "report": bool(report),
             "n_events": int(len(table)),
             "environment": {"python": platform.python_version(), "platform": platform.platform(), "packages": _versions()},
         }
@@ -249,10 +311,14 @@ def analyze(
             "Format": info.format,
             "Start": info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "not recorded",
         }
-        # Findings first, then the EEG at the seizures and the trends; the steps' sections become the appendix.
-        sections = clinical_sections(raw, info, ctx.results, sections)
-        html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
-        write_report(html, tmp)
+        if report:
+            from ..report import render_html, write_report
+            from ..report._clinical import clinical_sections
+
+            # Findings first, then the EEG at the seizures and the trends; the steps' sections become the appendix.
+            sections = clinical_sections(raw, info, ctx.results, sections)
+            html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
+            write_report(html, tmp)
         summary["seconds"] = round(time.time() - started, 3)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     entry = None
@@ -260,5 +326,5 @@ def analyze(
         from ._provenance import record_analysis_run
 
         entry = record_analysis_run(out_dir, path, summary["input"]["sha256"], records)
-    report(1.0, "done")
+    progress(1.0, "done")
     return AnalysisOutput(out_dir=out_dir, summary=summary, events=table, ledger_entry=entry)

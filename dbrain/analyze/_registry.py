@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mne
-import pandas as pd
 
+from ..engine import Param, StepResult, as_schema, defaults, order_by_requires
+from ..engine import Step as EngineStep
 from ..io import RecordingInfo
 
 
@@ -30,52 +31,57 @@ class AnalysisContext:
     results: dict[str, StepResult] = field(default_factory=dict)
 
 
-@dataclass
-class StepResult:
-    """What a step returns.
+@dataclass(frozen=True)
+class Step:
+    """A registered analysis step.
 
     Attributes
     ----------
-    summary : dict
-        JSON-serialisable facts and measures, stored in ``summary.json``.
-    events : pandas.DataFrame | None
-        Rows for the events table (``dbrain.events`` columns).
-    sections : list of dbrain.report.Section
-        Report sections, in order.
-    tables : dict of str to pandas.DataFrame
-        Tidy result tables, written as ``DIR/<name>.parquet``.
-    files : dict of str to bytes
-        Other result files (e.g. ``{"diagnosis.json": b"..."}``), written as
-        ``DIR/<name>`` inside the same atomic write; a plain file name.
-    data : dict of str to object
-        In-memory results the report draws from after all steps ran (e.g. the
-        ``QEEGResult`` for the trend pages); not written to DIR.
+    name, version, description : str
+    func : callable
+        ``func(ctx, **params) -> StepResult`` on the whole recording.
+    order : int | None
+        Ignored (run order comes from ``requires``); kept so that older plug-ins still register.
+    params : dict
+        Default parameters.
+    requires : tuple of str
+        Steps whose results this one reads; it runs after them when they run.
+    schema : dict of str to dbrain.engine.Param
+        What each parameter accepts (checked before any reading).
+    stream : type | None
+        A :class:`dbrain.engine.Step` class computing the same result chunk by chunk; when set,
+        ``dbrain analyze`` runs it in the engine's single pass instead of ``func``.
+    render : callable | None
+        ``render(result, ctx, params) -> list of Section``, called only when a report is made,
+        for steps that return numbers only.
     """
-
-    summary: dict[str, Any] = field(default_factory=dict)
-    events: pd.DataFrame | None = None
-    sections: list = field(default_factory=list)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Step:
-    """A registered analysis step."""
 
     name: str
     version: str
     description: str
     func: Callable[..., StepResult]
-    order: int
+    order: int | None
     params: dict[str, Any]
+    requires: tuple[str, ...] = ()
+    schema: dict[str, Param] = field(default_factory=dict)
+    stream: type | None = None
+    render: Callable | None = None
 
 
 _STEPS: dict[str, Step] = {}
 
 
-def register_step(name: str, version: str, *, order: int, description: str = "", params: dict | None = None):
+def register_step(
+    name: str,
+    version: str,
+    *,
+    requires: tuple[str, ...] | list[str] = (),
+    order: int | None = None,
+    description: str = "",
+    params: dict | None = None,
+    stream: type | None = None,
+    render: Callable | None = None,
+):
     """Register ``func(ctx, **params) -> StepResult`` as an analysis step.
 
     Parameters
@@ -84,19 +90,41 @@ def register_step(name: str, version: str, *, order: int, description: str = "",
         Stable identifier used by ``--only``/``--skip`` and in provenance.
     version : str
         Bump when the step's output changes for the same input.
-    order : int
-        Steps run in increasing order (later steps may read earlier results).
+    requires : tuple of str
+        Steps whose results this step reads (``ctx.results``): it runs after
+        them. Steps run in a topological order of these declarations,
+        registration order among the rest; a cycle is refused.
+    order : int | None
+        Ignored; accepted so that plug-ins written for the order numbers still register.
     description : str
         One line for ``dbrain analyze --help`` and the summary.
     params : dict | None
-        Default parameters, recorded in ``summary.json``.
+        Parameters: a default value, or a :class:`dbrain.engine.Param` (default
+        and accepted values); defaults are recorded in ``summary.json``.
+    stream : type | None
+        A :class:`dbrain.engine.Step` subclass with the same name computing the
+        step chunk by chunk (run instead of ``func`` by ``dbrain analyze``).
+    render : callable | None
+        ``render(result, ctx, params)`` building the report sections afterwards.
     """
+    schema = as_schema(params)
 
     def decorator(func):
         if name in _STEPS:
             raise RuntimeError(f"analysis step {name!r} registered twice")
+        if stream is not None and (not issubclass(stream, EngineStep) or stream.name != name):
+            raise RuntimeError(f"stream= of step {name!r} must be a dbrain.engine.Step subclass named {name!r}")
         _STEPS[name] = Step(
-            name, version, description or (func.__doc__ or "").strip().splitlines()[0], func, order, dict(params or {})
+            name,
+            version,
+            description or ((func.__doc__ or "").strip().splitlines() or [""])[0],
+            func,
+            order,
+            defaults(schema),
+            tuple(requires),
+            schema,
+            stream,
+            render,
         )
         return func
 
@@ -152,5 +180,9 @@ def recording_clock(ctx: AnalysisContext) -> tuple[Any, float, bool]:
 
 
 def get_steps() -> list[Step]:
-    """All registered steps in run order."""
-    return sorted(_STEPS.values(), key=lambda s: (s.order, s.name))
+    """All registered steps in run order (dependencies first, then registration order)."""
+    for step in _STEPS.values():
+        unknown = [r for r in step.requires if r not in _STEPS]
+        if unknown:
+            raise RuntimeError(f"analysis step {step.name!r} requires unregistered step(s) {', '.join(map(repr, unknown))}")
+    return order_by_requires(_STEPS.values())

@@ -18,7 +18,7 @@ def _hms(seconds: float) -> str:
     return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-@register_step("recording", "1", order=0, description="Recording facts, channel mapping and annotations.")
+@register_step("recording", "1", description="Recording facts, channel mapping and annotations.")
 def recording_step(ctx: AnalysisContext) -> StepResult:
     """Recording facts, channel mapping and annotations."""
     info = ctx.info
@@ -77,7 +77,6 @@ def recording_step(ctx: AnalysisContext) -> StepResult:
 @register_step(
     "eeg_page",
     "1",
-    order=10,
     description="A 10 s page of EEG in double-banana montage.",
     params={"montage": "double-banana", "duration": 10.0},
 )

@@ -143,7 +143,7 @@ def _num(v):
 @register_step(
     "diagnosis",
     "1",
-    order=50,
+    requires=("recording", "seizures", "qeeg", "spikes", "patterns", "network", "norms"),
     description="Dementia, epilepsy and child ADHD screening, cited decision aids and similar cases (DIR/diagnosis.json)",
     params={
         "dementia_model": None,

@@ -70,7 +70,7 @@ def _car(x):
 @register_step(
     "network",
     "1",
-    order=40,
+    requires=("seizures",),
     description="Functional connectivity and graph measures of clean resting EEG, seizure-onset networks.",
     params={
         "epoch_length": 4.0,

@@ -60,7 +60,7 @@ def _maps(z: pd.DataFrame, electrodes: list[str]):
 @register_step(
     "norms",
     "1",
-    order=45,
+    requires=("qeeg", "network"),
     description="Z-scores of qEEG and network features against a normative database (dbrain analyze --norms FILE).",
     params={"norms": None, "age": None},
 )

@@ -13,7 +13,6 @@ from ._registry import AnalysisContext, StepResult, recording_clock, register_st
 @register_step(
     "patterns",
     "3",
-    order=26,
     description="Rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) per 10 s window: timeline, prevalence, events.",
     params={"window": 10.0},
 )

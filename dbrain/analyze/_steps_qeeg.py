@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 
 from ..ecg import compute_heart_rate
+from ..engine._qeeg import MIN_DURATION, QEEGStep
 from ..events import EVENT_COLUMNS
 from ..qeeg import compute_qeeg
 from ..report import KeyValues, Note, Section
 from ._registry import AnalysisContext, StepResult, register_step
 
-#: Shorter recordings get no trends: the aEEG needs 15 s segments and a trend needs several of them.
-MIN_DURATION = 30.0
 #: Time resolution (s) and frequency bin width (Hz) of viewer_trends.parquet (the viewer's DSA and artifact lanes).
 VIEWER_RESOLUTION = 60.0
 VIEWER_FREQ_BIN = 1.0
@@ -92,37 +91,82 @@ def viewer_trends(result, resolution: float = VIEWER_RESOLUTION, freq_bin: float
     return pd.concat(frames, ignore_index=True)[columns].sort_values(["start", "channel", "measure", "freq"], ignore_index=True)
 
 
+class _QEEGStep(QEEGStep):
+    """The engine's qEEG trends plus the heart rate of the ECG channel (read from the file at finish)."""
+
+    def finish(self) -> StepResult:
+        base = super().finish()
+        if not base.summary.get("computed"):
+            return base
+        p = self.params_
+        return qeeg_numbers(base.data, self.context.raw, p["window"], p["step"], p["fmin"], p["fmax"])
+
+
 @register_step(
     "qeeg",
     "3",
-    order=20,
     description="Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate.",
     # n_jobs: threads (and specparam processes) for one recording; it does not change the results.
     # dbrain batch sets it to 1 and runs recordings in parallel instead.
-    params={"window": 2.0, "step": 1.0, "fmin": 0.5, "fmax": 30.0, "n_jobs": 2},
+    params=dict(QEEGStep.params),
+    stream=_QEEGStep,
+    render=lambda result, ctx, params: qeeg_sections(result, **params),
 )
 def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fmax: float, n_jobs: int = 2) -> StepResult:
-    """Trend measures (DSA, asymmetry, aEEG, band powers, suppression), artifact strength, heart rate."""
+    """Trend measures, artifact strength and heart rate on the whole recording.
+
+    ``dbrain analyze`` runs the engine's form (:class:`dbrain.engine.QEEGStep`, fed the chunks the
+    engine reads); this is the whole-recording form it is tested against. Numbers only: see :func:`qeeg_sections`.
+    """
     raw = ctx.raw
     duration = raw.n_times / raw.info["sfreq"]
     has_eeg = "eeg" in raw.get_channel_types()
     if not has_eeg or duration < MIN_DURATION:
         reason = "no EEG channels" if not has_eeg else f"recording shorter than {MIN_DURATION:g} s"
-        return StepResult(
-            summary={"computed": False, "reason": reason}, sections=[Section("Trends", "trends", [Note(f"No trends: {reason}.")])]
-        )
+        return StepResult(summary={"computed": False, "reason": reason})
     # Mains frequency for the line-noise score: the recording's own when its format stores it, else 50 Hz.
     line_freq = raw.info["line_freq"] or 50.0
     result = compute_qeeg(raw, window=window, step=step, fmin=fmin, fmax=fmax, line_freq=line_freq, n_jobs=n_jobs)
+    return qeeg_numbers(result, raw, window, step, fmin, fmax)
+
+
+def qeeg_numbers(result, raw, window: float, step: float, fmin: float, fmax: float) -> StepResult:
+    """The qEEG step's table, events and summary from a :class:`~dbrain.qeeg.QEEGResult` and the ECG of ``raw``."""
     trend, hr_events = compute_heart_rate(raw)
     hr = None
     if len(trend) > 1:
         hr = np.interp(result.times, trend["time"].to_numpy(), trend["hr_trend"].to_numpy(), left=np.nan, right=np.nan)
     art = result.artifact
     table = result.to_frame()
-
     events = [e[EVENT_COLUMNS] for e in (result.burst_suppression, hr_events) if len(e)]
     mean_art = float(np.nanmean(art)) if art.size else float("nan")
+    summary = {
+        "computed": True,
+        "n_epochs": int(len(result.times)),
+        "median_suppression_ratio": float(np.nanmedian(result.suppression)),
+        "n_burst_suppression": int(len(result.burst_suppression)),
+        "mean_artifact_strength": mean_art,
+        "median_heart_rate": float(np.nanmedian(trend["hr"])) if len(trend) > 1 else None,
+        "n_heart_events": int(len(hr_events)),
+        "table": "qeeg.parquet (start, channel, measure, value; per minute)",
+        "viewer_table": "viewer_trends.parquet (start, channel, measure, freq, value; hemisphere DSA and artifact share by type, per minute)",
+    }
+    return StepResult(
+        summary=summary,
+        events=pd.concat(events, ignore_index=True) if events else None,
+        tables={"qeeg": table, "viewer_trends": viewer_trends(result)},
+        # For the renderers (this step's section and the report's trend pages); not written.
+        data={"qeeg": result, "heart_rate": hr, "trend": trend, "hr_events": hr_events},
+    )
+
+
+def qeeg_sections(step_result: StepResult, window: float, step: float, fmin: float, fmax: float, n_jobs: int = 2) -> list:
+    """The trends report section, from the step's result (drawn only when a report is made)."""
+    if not step_result.summary.get("computed"):
+        return [Section("Trend measures", "trends", [Note(f"No trends: {step_result.summary['reason']}.")])]
+    data = step_result.data
+    result, trend, hr_events = data["qeeg"], data["trend"], data["hr_events"]
+    mean_art = step_result.summary["mean_artifact_strength"]
     facts = [
         ("Epochs", f"{len(result.times)} × {window:g} s, step {step:g} s, {fmin:g}–{fmax:g} Hz"),
         ("Median suppression ratio", f"{np.nanmedian(result.suppression):.1f} %"),
@@ -136,23 +180,5 @@ def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fma
         ),
         ("Heart-rhythm events", str(len(hr_events))),
     ]
-    summary = {
-        "computed": True,
-        "n_epochs": int(len(result.times)),
-        "median_suppression_ratio": float(np.nanmedian(result.suppression)),
-        "n_burst_suppression": int(len(result.burst_suppression)),
-        "mean_artifact_strength": mean_art,
-        "median_heart_rate": float(np.nanmedian(trend["hr"])) if len(trend) > 1 else None,
-        "n_heart_events": int(len(hr_events)),
-        "table": "qeeg.parquet (start, channel, measure, value; per minute)",
-        "viewer_table": "viewer_trends.parquet (start, channel, measure, freq, value; hemisphere DSA and artifact share by type, per minute)",
-    }
     # The trend figures are drawn by the report (dbrain.report._clinical), in pages of at most 6 h with event marks.
-    blocks = [KeyValues(facts)]
-    return StepResult(
-        summary=summary,
-        events=pd.concat(events, ignore_index=True) if events else None,
-        sections=[Section("Trend measures", "trends", blocks)],
-        tables={"qeeg": table, "viewer_trends": viewer_trends(result)},
-        data={"qeeg": result, "heart_rate": hr},
-    )
+    return [Section("Trend measures", "trends", [KeyValues(facts)])]

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from ..detect import SeizureDetector
 from ..detect._seizures import _MIN_SFREQ
-from ..events import EVENT_COLUMNS
+from ..engine._seizures import SeizureStep, seizure_step_result
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table
 from ..report._clinical import percent, seizure_table
 from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
@@ -93,23 +93,34 @@ def plot_seizure_probability(result, *, title: str | None = None, start=None, mu
 @register_step(
     "seizures",
     "1",
-    order=15,
     description="Seizure probability per second and detected seizures (channels involved, lateralisation).",
-    params={"model": None, "sensitivity": "medium"},
+    params=dict(SeizureStep.params),
+    stream=SeizureStep,
+    render=lambda result, ctx, params: seizure_sections(result, ctx, **params),
 )
 def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") -> StepResult:
-    """Seizure probability per second and detected seizures (channels involved, lateralisation)."""
+    """Seizure probability per second and detected seizures, on the whole recording.
+
+    ``dbrain analyze`` runs the streaming form (:class:`dbrain.engine.SeizureStep`);
+    this is the whole-recording form it is tested against. Numbers only: see :func:`seizure_sections`.
+    """
     raw = ctx.raw
-    duration = raw.n_times / raw.info["sfreq"]
     reason = unusable_reason(raw, min_sfreq=_MIN_SFREQ, min_duration=10.0)
     if reason:
-        return StepResult(
-            summary={"computed": False, "reason": reason},
-            sections=[Section("Seizure detection", "seizures", [Note(f"No seizure detection: {reason}.")])],
-        )
+        return StepResult(summary={"computed": False, "reason": reason})
     detector = SeizureDetector(model, sensitivity=sensitivity)
-    result = detector.run(raw)
     _, meta = detector._booster()
+    return seizure_step_result(detector.run(raw), model=model, sensitivity=sensitivity, meta=meta)
+
+
+def seizure_sections(step_result: StepResult, ctx: AnalysisContext, model=None, sensitivity: str = "medium") -> list:
+    """The seizure report section, from the step's result (drawn only when a report is made)."""
+    raw = ctx.raw
+    duration = raw.n_times / raw.info["sfreq"]
+    reason = step_result.summary.get("reason")
+    if not step_result.summary.get("computed"):
+        return [Section("Seizure detection", "seizures", [Note(f"No seizure detection: {reason}.")])]
+    result = step_result.data["seizures"]
     start, _, multiday = recording_clock(ctx)
     events = result.events
     facts = [
@@ -137,33 +148,4 @@ def seizure_step(ctx: AnalysisContext, model=None, sensitivity: str = "medium") 
         blocks.append(Table(seizure_table(events, start, multiday), max_rows=100))
     else:
         blocks.append(Paragraph("No seizure detected at this sensitivity."))
-    summary = {
-        "computed": True,
-        "model": "shipped" if model is None else str(model),
-        "model_created_by": meta.get("created_by"),
-        "sensitivity": sensitivity,
-        "thresholds": list(result.thresholds),
-        "montage": result.montage,
-        "channels": result.channels,
-        "n_seizures": int(len(events)),
-        "max_probability": float(result.smoothed.max()),
-        "seizures": [
-            {"onset": float(o), "duration": float(d), "confidence": float(c), "lateralisation": s, "channels": ch}
-            for o, d, c, s, ch in zip(
-                events["onset"],
-                events["duration"],
-                events["confidence"],
-                events["lateralisation"],
-                events["channels"],
-                strict=True,
-            )
-        ],
-        "table": "seizure_probability.parquet (time, probability, smoothed; one row per second)",
-    }
-    return StepResult(
-        summary=summary,
-        events=events[EVENT_COLUMNS] if len(events) else None,
-        sections=[Section("Seizure detection", "seizures", blocks)],
-        tables={"seizure_probability": result.to_frame()},
-        data={"seizures": result},
-    )
+    return [Section("Seizure detection", "seizures", blocks)]

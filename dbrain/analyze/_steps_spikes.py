@@ -17,7 +17,6 @@ _MIN_DURATION = 10.0
 @register_step(
     "spikes",
     "2",
-    order=25,
     description="Interictal spikes and sharp waves: rate by region on a head map, review clusters by focus.",
     params={"sensitivity": "medium"},
 )

@@ -236,7 +236,14 @@ def _call_with_timeout(func: Callable, timeout: float | None):
 
 
 def _analyse_task(
-    item: dict, sha256: str, key: str, config: dict, cfg_hash: str, store: str, timeout: float | None = None
+    item: dict,
+    sha256: str,
+    key: str,
+    config: dict,
+    cfg_hash: str,
+    store: str,
+    timeout: float | None = None,
+    report: bool = False,
 ) -> dict:
     """Run on a worker: analyse one recording with the core's ``analyze`` and write its store rows."""
     from ..analyze import analyze
@@ -260,6 +267,7 @@ def _analyse_task(
                 overwrite=True,
                 ledger=False,
                 step_params=_task_params(config),
+                report=report,
             )
 
     try:
@@ -343,6 +351,7 @@ def run_batch(
     retry_errors: bool = False,
     timeout: float | None = None,
     ledger: bool | None = None,
+    report: bool = False,
     on_result: Callable[[dict, int, int], None] | None = None,
     verbose=None,
 ) -> BatchResult:
@@ -391,6 +400,10 @@ def run_batch(
     ledger : bool | None
         Append an ``analysis-run`` entry per computed recording to the
         provenance ledger; default (None): only if the ledger exists.
+    report : bool
+        Also render each recording's figures and ``report.html``/``report.pdf``
+        (off by default: the store holds numbers). Not part of the
+        configuration hash, so it does not recompute recordings already done.
     on_result : callable | None
         Called as ``on_result(row, n_done, n_total)`` after each recording.
     verbose : bool | str | int | None
@@ -402,6 +415,7 @@ def run_batch(
     """
     started = time.time()
     _validate_type(retries, int, "retries")
+    _validate_type(report, bool, "report")
     if timeout is not None:
         _check_range("timeout", timeout, 0, None, inclusive=False)
     if workers is not None:
@@ -465,6 +479,7 @@ def run_batch(
                 cfg_hash,
                 str(store),
                 None if timeout is None else float(timeout),
+                bool(report),
                 key=f"dbrain-analyse-{key}",
                 retries=retries,
                 pure=False,

@@ -18,6 +18,7 @@ def analyze(
     skip: list[str] = typer.Option(None, "--skip", help="Leave out these steps."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing results folder."),
     no_ledger: bool = typer.Option(False, "--no-ledger", help="Do not record this analysis in the provenance ledger."),
+    no_report: bool = typer.Option(False, "--no-report", help="Write the tables and summary only: no figures, no report."),
     seizure_model: Path = typer.Option(
         None, "--seizure-model", help="Seizure model folder (from 'dbrain train seizures'); default: the shipped model."
     ),
@@ -75,10 +76,11 @@ def analyze(
             on_progress=update,
             ledger=not no_ledger,
             step_params=params,
+            report=not no_report,
         )
     typer.echo(
         f"{output.out_dir}: {output.summary['n_events']} events, {len(output.summary['steps'])} steps, "
-        f"report {output.report_html.name} and {output.report_pdf.name}"
+        + (f"report {output.report_html.name} and {output.report_pdf.name}" if not no_report else "no report")
         + (f", ledger entry {output.ledger_entry.index}" if output.ledger_entry is not None else "")
     )
 

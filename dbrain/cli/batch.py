@@ -58,6 +58,7 @@ def batch(
         None, "--timeout", help="Longest one recording's analysis may take, e.g. 30min or 2h (over it: an error row)."
     ),
     no_ledger: bool = typer.Option(False, "--no-ledger", help="Do not append results to the provenance ledger."),
+    report: bool = typer.Option(False, "--report", help="Also write each recording's report.html and report.pdf."),
     seizure_sensitivity: str = typer.Option(None, "--seizure-sensitivity", help="Seizure preset: low, medium or high."),
     spike_sensitivity: str = typer.Option(None, "--spike-sensitivity", help="Spike preset: low, medium or high."),
 ):
@@ -87,6 +88,7 @@ def batch(
             retry_errors=retry_errors,
             timeout=seconds,
             ledger=False if no_ledger else None,
+            report=report,
             on_result=update,
         )
     rows = result.rows

@@ -435,13 +435,7 @@ class SeizureDetector(BaseDetector):
         if list(meta.get("features", [])) != list(F.FEATURES):
             raise ParameterError("the seizure model was trained on other features than this dbrain computes: retrain it.")
         X = F.recording_features(source, picks=picks, workers=1)
-        E, C, K = X.shape
-        p = booster.predict(X.reshape(-1, K), num_threads=int(self.n_jobs)).astype(np.float32).reshape(E, C)
-        if E < F.MIN_BACKGROUND_WINDOWS:
-            p = short_recording_map(p, meta)
-        # Flat windows (EDF+D gaps filled with zeros, disconnected electrodes) carry no EEG: probability 0.
-        p[X[..., F.FEATURES.index("log_power")] < _FLAT_LOG_POWER] = 0.0
-        return p, picks, used, n_seconds
+        return _window_proba(booster, X, self.n_jobs, meta, short=X.shape[0] < F.MIN_BACKGROUND_WINDOWS), picks, used, n_seconds
 
     def predict_channel_proba(self, raw) -> tuple[np.ndarray, list[str]]:
         """Seizure probability of each channel per second.
@@ -493,8 +487,12 @@ class SeizureDetector(BaseDetector):
         """
         self._validate()
         raw = as_normalized(raw)
-        on, off = self.thresholds()
         p, picks, used, n_seconds = self._channel_window_proba(raw)
+        return self._result(p, picks, used, n_seconds, raw.info["meas_date"], raw.n_times / raw.info["sfreq"])
+
+    def _result(self, p, picks, used, n_seconds, meas_date, duration) -> SeizureResult:
+        """Per-second probabilities and events from channel probabilities per window (file and stream paths)."""
+        on, off = self.thresholds()
         _, meta = self._booster()
         prob = _per_second(_aggregate(p, int(meta.get("top_k", self.top_k))), n_seconds)
         chan = _per_second(p, n_seconds)
@@ -514,14 +512,13 @@ class SeizureDetector(BaseDetector):
             conf.append(float(np.clip(smoothed[start:stop].max(), 0, 1)))
             channels.append(names)
             sides.append(lateralisation(names, mean_ch[involved]))
-        duration = raw.n_times / raw.info["sfreq"]
         events = make_events(
             onsets,
             durations,
             "sz",
             confidence=conf,
             channels=channels,
-            meas_date=raw.info["meas_date"],
+            meas_date=meas_date,
             recording_duration=duration,
         )
         events["lateralisation"] = pd.Series(sides, dtype=object) if len(events) else pd.Series(dtype=object)
@@ -546,6 +543,21 @@ class SeizureDetector(BaseDetector):
             ``bilateral`` or ``n/a``). Empty (same columns) when none.
         """
         return self.run(raw).events
+
+
+def _window_proba(booster, X: np.ndarray, n_jobs: int, meta: dict, *, short: bool) -> np.ndarray:
+    """Channel probability of each window from model features ``X`` (n_windows, n_channels, n_features).
+
+    ``short``: the windows belong to a recording (or a stream so far) under 2 minutes, whose
+    probabilities are mapped by :func:`short_recording_map`.
+    """
+    E, C, K = X.shape
+    p = booster.predict(X.reshape(-1, K), num_threads=int(n_jobs)).astype(np.float32).reshape(E, C)
+    if short:
+        p = short_recording_map(p, meta)
+    # Flat windows (EDF+D gaps filled with zeros, disconnected electrodes) carry no EEG: probability 0.
+    p[X[..., F.FEATURES.index("log_power")] < _FLAT_LOG_POWER] = 0.0
+    return p
 
 
 def short_recording_map(p: np.ndarray, meta: dict) -> np.ndarray:

@@ -285,6 +285,16 @@ class RawDerived(mne.io.BaseRaw):
         )
         self.set_annotations(inner.annotations, emit_warning=False)
 
+    @property
+    def weights(self) -> np.ndarray:
+        """The derivation matrix, shape (n_derivations, n_sources): ``derived = weights @ inner[sources]``."""
+        return self._raw_extras[0]["weights"]
+
+    @property
+    def sources(self) -> list[str]:
+        """The referential channels the derivations are formed from, in the columns' order."""
+        return list(self._raw_extras[0]["picks"])
+
     def _read_segment_file(self, data, idx, fi, start, stop, cals, mult):
         extra = self._raw_extras[fi]
         src = extra["inner"].get_data(picks=extra["picks"], start=start - extra["first"], stop=stop - extra["first"])

@@ -430,6 +430,7 @@ def compute_qeeg(
     n_jobs: int = 1,
     on_progress: Callable[[float], None] | None = None,
     verbose=None,
+    _feed=None,
 ) -> QEEGResult:
     """Compute quantitative EEG trends per epoch, channel and region, streaming over chunks.
 
@@ -505,6 +506,10 @@ def compute_qeeg(
         Called with the fraction done (0–1) after each chunk.
     verbose : bool | str | int | None
         Log level for this call.
+    _feed : dbrain.qeeg._stream.SampleFeed | None
+        Private, for :class:`dbrain.engine.QEEGStep`: read the samples from this
+        feed (pushed by the analysis engine) instead of from ``raw``, which then
+        only describes the channels; the results are the same.
 
     Returns
     -------
@@ -547,7 +552,9 @@ def compute_qeeg(
     n_win, n_step = int(round(window * sfreq)), int(round(step * sfreq))
     if n_win < 4 or n_step < 1:
         raise ParameterError(f"window={window} s at {sfreq} Hz gives too few samples per epoch.")
-    n_times = raw.n_times
+    # _feed: a dbrain.qeeg._stream.SampleFeed serving the samples pushed by the analysis engine
+    # (raw then only describes the channels); the chunks and results are the same as reading raw.
+    n_times = raw.n_times if _feed is None else _feed.n_times
     if n_times < n_win:
         raise ParameterError(f"the recording ({n_times / sfreq:.1f} s) is shorter than one window ({window} s).")
     n_ep = (n_times - n_win) // n_step + 1
@@ -654,7 +661,7 @@ def compute_qeeg(
     # threads (NumPy/SciPy release the GIL); at most n_jobs + 1 chunks are in memory.
     ap_lock = threading.Lock()
     chunks = iter_chunks(
-        raw, picks, n_times=n_times, n_win=n_win, n_step=n_step, n_epochs=n_ep, epochs_per_chunk=epochs_per_chunk, pad=pad
+        raw if _feed is None else _feed, picks, n_times=n_times, n_win=n_win, n_step=n_step, n_epochs=n_ep, epochs_per_chunk=epochs_per_chunk, pad=pad
     )
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         pending: deque = deque()

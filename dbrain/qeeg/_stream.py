@@ -12,6 +12,7 @@ a time: memory is bounded by ``chunk_duration``, not by recording length.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -49,3 +50,74 @@ def iter_chunks(
         data[:, rlo - lo : rhi - lo] = block
         del block
         yield Chunk(e0, e1, own_start, own_stop, lo, data)
+
+
+class SampleFeed:
+    """Samples pushed by one thread, read by :func:`iter_chunks` in another, as ``raw.get_data`` gives them.
+
+    The analysis engine pushes each chunk it reads (the EEG channels
+    :func:`compute_qeeg` uses, float64 volts); ``compute_qeeg`` runs in a
+    thread of its own and reads through :meth:`get_data` exactly the sample
+    ranges it would read from the file, so its chunks and results are the
+    same. Memory is bounded: :meth:`push` waits while ``max_buffer`` samples
+    are held, and samples before the latest request's start are dropped
+    (requests only move forward).
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels pushed (already picked).
+    n_times : int
+        Length of the whole stream in samples (known in advance).
+    max_buffer : int
+        Samples ahead of the reader before :meth:`push` waits; at least the span from
+        one request's start to the next one's stop.
+    """
+
+    def __init__(self, n_channels: int, n_times: int, max_buffer: int):
+        self.n_channels, self.n_times, self.max_buffer = int(n_channels), int(n_times), int(max_buffer)
+        self._cond = threading.Condition()
+        self._blocks: list[tuple[int, np.ndarray]] = []  # (first sample, data)
+        self._start = 0  # first sample still held
+        self._pos = 0  # start of the latest request: the reader never goes back before it
+        self._end = 0  # samples pushed
+        self._aborted = False
+
+    def push(self, data: np.ndarray) -> None:
+        """Append the next samples, shape (n_channels, n), float64 volts."""
+        with self._cond:
+            # Wait on the reader's position, not on what is held (a long block may straddle it):
+            # any request spans at most max_buffer samples from the previous one's start, so a
+            # waiting writer has always given the reader enough, and neither side can block the other.
+            while self._end - self._pos >= self.max_buffer and not self._aborted:
+                self._cond.wait()
+            if self._aborted:
+                return
+            self._blocks.append((self._end, data))
+            self._end += data.shape[1]
+            self._cond.notify_all()
+
+    def abort(self) -> None:
+        """Release a waiting reader or writer (the other side failed)."""
+        with self._cond:
+            self._aborted = True
+            self._cond.notify_all()
+
+    def get_data(self, picks=None, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Samples ``[start, stop)`` of the pushed channels (``picks`` are already applied); waits for them."""
+        stop = self.n_times if stop is None else stop
+        with self._cond:
+            while self._end < stop and not self._aborted:
+                self._cond.wait()
+            if self._aborted:
+                raise RuntimeError("the sample feed was aborted")
+            out = np.empty((self.n_channels, stop - start))
+            for first, block in self._blocks:
+                lo, hi = max(start, first), min(stop, first + block.shape[1])
+                if lo < hi:
+                    out[:, lo - start : hi - start] = block[:, lo - first : hi - first]
+            self._blocks = [(f, b) for f, b in self._blocks if f + b.shape[1] > start]
+            self._start = self._blocks[0][0] if self._blocks else self._end
+            self._pos = max(self._pos, start)
+            self._cond.notify_all()
+        return out

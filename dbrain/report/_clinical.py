@@ -133,7 +133,7 @@ def _get(results, name):
 
 def _data(results, name, key):
     r = _get(results, name)
-    return None if r is None else getattr(r, "data", {}).get(key)
+    return None if r is None else (getattr(r, "data", None) or {}).get(key)
 
 
 def _not_computed(results, name) -> str | None:

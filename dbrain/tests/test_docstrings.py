@@ -16,6 +16,7 @@ PACKAGES = [
     "dbrain.deid",
     "dbrain.simulate",
     "dbrain.analyze",
+    "dbrain.engine",
     "dbrain.report",
     "dbrain.ecg",
     "dbrain.qeeg",

@@ -95,7 +95,8 @@ def test_batch_local_cluster(batch_data, shared_data, tmp_path, monkeypatch):
     events_files = list((store / "events").rglob("*.parquet"))
     assert all(pq.read_schema(f).remove_metadata() == EVENTS_SCHEMA for f in events_files)
     key = rows.loc["sim0", "key"]
-    assert (store / "results" / key / "_SUCCESS").is_file() and (store / "results" / key / "report.html").is_file()
+    assert (store / "results" / key / "_SUCCESS").is_file() and (store / "results" / key / "summary.json").is_file()
+    assert not (store / "results" / key / "report.html").exists()  # a batch renders nothing unless asked (report=True)
 
     recs = query("SELECT subject, status, duration, n_eeg, sfreq FROM recordings ORDER BY subject", store)
     assert list(recs["subject"]) == ["corrupt", "real", "sim0", "sim1"]

@@ -1,0 +1,173 @@
+"""The chunk loop: read each chunk once, compute each product once, feed every step."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import ParameterError
+from ._products import ProductCache
+from ._protocol import Chunk, Step, StepResult, StreamInfo
+
+
+class Engine:
+    """Feeds one source's chunks to a list of steps (already in run order).
+
+    Push mode (a live stream): :meth:`start`, then :meth:`push` as samples
+    arrive (read :meth:`partial` between pushes), then :meth:`finish`.
+    Pull mode (a file): :func:`run` does the same over a source.
+
+    Parameters
+    ----------
+    steps : list of Step
+        Step objects, dependencies first. Whole-recording steps
+        (``whole_recording = True``) only run in :meth:`finish`.
+    results : dict | None
+        Where finished results go, by step name (shared with whole-recording
+        steps that read earlier results); a new dict by default.
+
+    Attributes
+    ----------
+    seconds : dict of str to float
+        Time spent in each step's start, update and finish, in the engine's thread.
+    thread_seconds : dict of str to float
+        Wall time of work steps run in threads of their own, overlapping the above (e.g. qeeg).
+    product_seconds : dict of str to float
+        Time spent computing each product.
+    read_seconds : float
+        Time spent reading the source (pull mode).
+    """
+
+    def __init__(self, steps: list[Step], *, results: dict | None = None):
+        for step in steps:
+            if not isinstance(step, Step):
+                raise ParameterError(f"engine steps must be dbrain.engine.Step objects, got {type(step).__name__}")
+        self.steps = list(steps)
+        self.results = {} if results is None else results
+        self._streaming = [s for s in self.steps if not s.whole_recording]
+        self._cache = ProductCache([p for s in self._streaming for p in s.requires])
+        self.seconds = {s.name: 0.0 for s in self.steps}
+        self.product_seconds = self._cache.seconds
+        self.read_seconds = 0.0
+        self.thread_seconds: dict[str, float] = {}
+        self.n_times = 0
+        self.info: StreamInfo | None = None
+
+    def _timed(self, step, method, *args):
+        t0 = time.perf_counter()
+        try:
+            return getattr(step, method)(*args)
+        finally:
+            self.seconds[step.name] += time.perf_counter() - t0
+
+    def start(self, info: StreamInfo) -> Engine:
+        """Start products and streaming steps for a source described by ``info``."""
+        self.info = info
+        self._cache.start(info)
+        info.products = dict(self._cache.instances)
+        for step in self._streaming:
+            self._timed(step, "start", info)
+        return self
+
+    def push(self, data: np.ndarray) -> None:
+        """Feed the next samples, shape (n_channels, n), float volts, any ``n`` ≥ 1."""
+        if self.info is None:
+            raise RuntimeError("Engine.push before Engine.start")
+        data = np.asarray(data)
+        if data.ndim != 2 or data.shape[0] != len(self.info.ch_names):
+            raise ParameterError(f"a chunk must be (n_channels={len(self.info.ch_names)}, n_times), got shape {data.shape}")
+        if data.shape[1] == 0:
+            return
+        chunk = Chunk(self.n_times, data, self._cache)
+        for step in self._streaming:
+            self._timed(step, "update", chunk)
+        self.n_times = chunk.stop
+
+    def partial(self) -> dict:
+        """Each streaming step's result so far (steps offering none are left out)."""
+        out = {}
+        for step in self._streaming:
+            value = step.partial()
+            if value is not None:
+                out[step.name] = value
+        return out
+
+    def close(self) -> None:
+        """Close every step (after :meth:`finish`, or to abandon a run)."""
+        for step in self.steps:
+            step.close()
+
+    def finish(
+        self,
+        on_step: Callable[[int, str], None] | None = None,
+        on_result: Callable[[str, StepResult], None] | None = None,
+    ) -> dict[str, StepResult]:
+        """Finish every step in order; returns (and stores in ``results``) their results by name.
+
+        ``on_step(i, name)`` is called before the ``i``-th step finishes (progress of long
+        whole-recording steps); ``on_result(name, result)`` right after, before the next
+        step runs (write the result out, render it, let go of its large data).
+        """
+        if self.info is None:
+            raise RuntimeError("Engine.finish before Engine.start")
+        for i, step in enumerate(self.steps):
+            if on_step is not None:
+                on_step(i, step.name)
+            result = self._timed(step, "finish")
+            self.results[step.name] = result
+            if step.thread_seconds is not None:
+                self.thread_seconds[step.name] = step.thread_seconds
+            if on_result is not None:
+                on_result(step.name, result)
+        return self.results
+
+
+def run(
+    steps: list[Step],
+    source,
+    *,
+    results: dict | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    on_step: Callable[[int, str], None] | None = None,
+    on_result: Callable[[str, StepResult], None] | None = None,
+) -> Engine:
+    """Run ``steps`` over every chunk of ``source`` and finish them.
+
+    Parameters
+    ----------
+    steps : list of Step
+        In run order.
+    source : FileSource | ArraySource | object
+        Has ``info`` and yields ``(start, data)``.
+    results : dict | None
+        As for :class:`Engine`.
+    on_progress : callable | None
+        Called with the fraction of the source consumed (when its length is known).
+    on_step, on_result : callable | None
+        Passed to :meth:`Engine.finish`.
+
+    Returns
+    -------
+    engine : Engine
+        Finished; results in ``engine.results``, timings in ``engine.seconds`` and ``engine.product_seconds``.
+    """
+    engine = Engine(steps, results=results)
+    try:
+        engine.start(source.info)
+        if engine._streaming:
+            total = source.info.n_times
+            t0 = time.perf_counter()
+            for start, data in source:
+                if start != engine.n_times:
+                    raise RuntimeError(f"source skipped or repeated samples: chunk at {start}, expected {engine.n_times}")
+                engine.read_seconds += time.perf_counter() - t0
+                engine.push(data)
+                if on_progress is not None and total:
+                    on_progress(engine.n_times / total)
+                t0 = time.perf_counter()
+        engine.finish(on_step, on_result)
+    finally:
+        engine.close()
+    return engine
