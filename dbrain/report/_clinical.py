@@ -131,6 +131,9 @@ def _get(results, name):
     return results.get(name)
 
 
+_SCREEN_NAMES = {"adhd": "ADHD", "dementia": "Dementia", "epilepsy": "Epilepsy"}
+
+
 def _data(results, name, key):
     r = _get(results, name)
     return None if r is None else (getattr(r, "data", None) or {}).get(key)
@@ -320,7 +323,8 @@ def _screen_lines(results) -> list[tuple[str, str]]:
                 text += f" (threshold {percent(s['threshold'])})"
         if s.get("reason"):
             text += f" — {s['reason']}"
-        lines.append((f"{str(s.get('screen', 'screen')).capitalize()} screen", text))
+        name = str(s.get("screen", "screen"))
+        lines.append((f"{_SCREEN_NAMES.get(name, name.capitalize())} screen", text))
     return lines
 
 
