@@ -97,7 +97,9 @@ def test_same_seizure_time_in_events_tsv_report_and_figures(two_day):
     trend = next(s for s in sections if s.key == "trends-1").blocks[0].figure
     assert any(t.startswith("Sz 1 " + expected) for t in _texts(trend))
     assert all(label.startswith(("D1 ", "D2 ")) for label in _time_labels(trend))
-    probability = next(b for b in ctx.results["seizures"].sections[0].blocks if hasattr(b, "figure")).figure
+    seizures = next(s for s in get_steps() if s.name == "seizures")
+    rendered = seizures.render(ctx.results["seizures"], ctx, seizures.params)  # the step returns numbers; render draws
+    probability = next(b for b in rendered[0].blocks if hasattr(b, "figure")).figure
     assert any(t.startswith("Sz 1 " + expected) for t in _texts(probability))
     assert all(label.startswith(("D1 ", "D2 ")) for label in _time_labels(probability))
 
