@@ -415,7 +415,7 @@ def patient_field(path: Path, text: str) -> None:
 
 
 def login_flood() -> dict | None:
-    """Run ``benchmarks/_login_flood.py``'s ``main()`` when that benchmark exists."""
+    """Run ``benchmarks/_login_flood.py``'s ``main()`` (its default settings) when that benchmark exists."""
     path = HERE / "_login_flood.py"
     if not path.is_file():
         print("login flood: skipped (benchmarks/_login_flood.py is not in this tree)")
@@ -423,7 +423,7 @@ def login_flood() -> dict | None:
     spec = importlib.util.spec_from_file_location("_login_flood", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main()
+    return module.main([])  # its own defaults (20 flood threads); this script's arguments are not its own
 
 
 def main(argv=None) -> dict:

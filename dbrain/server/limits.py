@@ -21,6 +21,10 @@ import os
 MAX_IN_FLIGHT = int(os.environ.get("DBRAIN_MAX_IN_FLIGHT", "16"))
 #: Uploads at once (counted apart: a slow uploader must not hold a slot of the readers).
 MAX_UPLOADS = int(os.environ.get("DBRAIN_MAX_UPLOADS", "4"))
+#: Sign-ins and password changes at once (counted apart: a flood of wrong passwords, each held by the
+#: login tarpit, must queue in its own lane and never take the readers' slots).
+MAX_LOGINS = int(os.environ.get("DBRAIN_MAX_LOGINS", "4"))
+_LOGIN_PATHS = ("/api/auth/login", "/api/auth/password")
 
 
 class InFlightLimit:
@@ -36,11 +40,13 @@ class InFlightLimit:
         Requests admitted at once.
     uploads : int
         Uploads admitted at once.
+    logins : int
+        Sign-ins and password changes admitted at once.
     """
 
-    def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS):
+    def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS):
         self.app = app
-        self.limits = {"api": int(limit), "upload": int(uploads)}
+        self.limits = {"api": int(limit), "upload": int(uploads), "login": int(logins)}
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._loop = None
 
@@ -48,7 +54,13 @@ class InFlightLimit:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        kind = "upload" if scope["method"] == "POST" and scope["path"].rstrip("/") == "/api/recordings" else "api"
+        path = scope["path"].rstrip("/")
+        if scope["method"] == "POST" and path == "/api/recordings":
+            kind = "upload"
+        elif scope["method"] == "POST" and path in _LOGIN_PATHS:
+            kind = "login"
+        else:
+            kind = "api"
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # semaphores belong to one event loop (a test client may start several)
             self._loop, self._sems = loop, {k: asyncio.Semaphore(n) for k, n in self.limits.items()}

@@ -243,3 +243,32 @@ def test_reads_stay_fast_during_a_login_flood(tmp_path):
         server.should_exit = True
         thread.join(timeout=30)
         w.app.state.engine.dispose()
+
+
+def test_sign_ins_queue_in_their_own_lane():
+    # A flood of held (tarpitted) sign-ins must never take the slots of the readers.
+    import asyncio
+
+    from dbrain.server.limits import InFlightLimit
+
+    async def scenario():
+        release = asyncio.Event()
+        served = []
+
+        async def app(scope, receive, send):
+            if scope["path"] == "/api/auth/login":
+                await release.wait()  # a login held by the tarpit
+            served.append(scope["path"])
+
+        limit = InFlightLimit(app, limit=1, uploads=1, logins=1)
+        login = {"type": "http", "method": "POST", "path": "/api/auth/login"}
+        read = {"type": "http", "method": "GET", "path": "/api/recordings"}
+        held = [asyncio.create_task(limit(login, None, None)) for _ in range(5)]
+        await asyncio.sleep(0)
+        await asyncio.wait_for(limit(read, None, None), timeout=1.0)  # not queued behind the logins
+        assert served == ["/api/recordings"]
+        release.set()
+        await asyncio.gather(*held)
+        assert served.count("/api/auth/login") == 5
+
+    asyncio.run(scenario())
