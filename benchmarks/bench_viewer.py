@@ -187,14 +187,14 @@ def _flips(base: str, rec_id: int, start: float, n: int, dwell: float, cold: boo
             page.fill("#login-username", "bench")
             page.fill("#login-password", PASSWORD)
             page.click("#login-submit")
-            page.wait_for_function(f"S.window && S.window.recId === {rec_id} && S.drawCount > 0", timeout=120_000)
+            page.wait_for_function(f"() => S.window && S.window.recId === {rec_id} && S.drawCount > 0", timeout=120_000)
             page.evaluate("S.flipTimes = []")
             time.sleep(dwell)
             for i in range(n):
                 if cold:
                     page.evaluate("clearPages()")
                 page.keyboard.press("ArrowRight")
-                page.wait_for_function(f"S.flipTimes.length >= {i + 1}", timeout=120_000)
+                page.wait_for_function(f"() => S.flipTimes.length >= {i + 1}", timeout=120_000)
                 time.sleep(dwell)
             assert page.evaluate("S.window.decimation") == "none"
             return page.evaluate("S.flipTimes")
