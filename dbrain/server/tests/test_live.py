@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -29,6 +30,43 @@ def _wait(predicate, timeout, what):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def running_server(env: dict, db: str, log_path: Path, workers: int = 1):
+    """``dbrain serve`` on a free port of 127.0.0.1 until the block ends; yields its base URL.
+
+    Its output goes to ``log_path``; a server that exits while starting fails the test with that log.
+    """
+    port = _free_port()
+    out = open(log_path, "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dbrain", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--db", db],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        if server.poll() is not None:
+            raise AssertionError(f"dbrain serve exited: {log_path.read_text()}")
+        try:
+            return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        _wait(healthy, 60, "dbrain serve")
+        yield base
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+        out.close()
 
 
 def test_serve_and_worker_processes_survive_a_killed_worker(real_edf, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 import dbrain
 
-from .test_live import _free_port, _wait
+from .test_live import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -52,36 +51,9 @@ def live_server(tmp_path):
             env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
-    port = _free_port()
     log_path = tmp_path / "serve.log"
-    out = open(log_path, "w")
-    server = subprocess.Popen(
-        [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--db", db],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        if server.poll() is not None:
-            raise AssertionError(f"dbrain serve exited: {log_path.read_text()}")
-        try:
-            return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        _wait(healthy, 60, "dbrain serve")
+    with running_server(env, db, log_path) as base:
         yield base, log_path
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        out.close()
 
 
 def test_viewer_login_upload_review_annotate_reload(live_server, tmp_path):

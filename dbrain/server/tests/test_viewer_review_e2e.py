@@ -7,10 +7,10 @@ crosses midnight (every time must then read ``D1 …``/``D2 …`` the same way i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_live import _free_port, _wait
+from .test_live import _wait, running_server
 from .test_viewer_e2e import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SAMPLE, httpx, sync_api
 
 expect = sync_api.expect
@@ -63,32 +63,14 @@ def world(tmp_path_factory):
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
     midnight = _midnight_edf(tmp)
-    port = _free_port()
     log_path = tmp / "serve.log"
-    out = open(log_path, "w")
-    server = subprocess.Popen(
-        [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--db", db],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        if server.poll() is not None:
-            raise AssertionError(f"dbrain serve exited: {log_path.read_text()}")
-        try:
-            return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        _wait(healthy, 60, "dbrain serve")
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(running_server(env, db, log_path))
         login = httpx.post(f"{base}/api/auth/login", json={"username": "clin", "password": PASSWORD}, timeout=60)
         assert login.status_code == 200, login.text
         session = {"Cookie": f"dbrain_session={login.cookies['dbrain_session']}", "X-CSRF-Token": login.json()["csrf_token"]}
         token = httpx.post(f"{base}/api/tokens", json={"name": "e2e"}, headers=session, timeout=60).json()["token"]
-        client = httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"})
+        client = stack.enter_context(httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"}))
         csrf = {}
         recs, analyses = {}, {}
         for key, path in (("sample", SAMPLE), ("midnight", midnight)):
@@ -119,16 +101,6 @@ def world(tmp_path_factory):
         )
         assert note.status_code == 201, note.text
         yield {"base": base, "recs": recs, "analyses": analyses, "client": client, "home": home, "db": db, "log": log_path}
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        out.close()
-        if "client" in locals():
-            client.close()
 
 
 @pytest.fixture
