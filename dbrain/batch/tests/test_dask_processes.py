@@ -123,7 +123,9 @@ def test_batch_on_dask_processes_with_a_killed_worker(dask_cluster, shared_data,
     assert set(lost) <= set(result.rows.loc[result.rows["status"] == "ok", "key"])
     assert len(result.rows) == 6
     assert (result.rows["status"] == "ok").all(), result.rows[["subject", "status", "error"]].to_string()
-    assert result.n_computed == 6
+    # A result the dead worker held in memory (finished, not yet gathered) or had written just before the
+    # kill is recomputed by Dask; the task then finds it done in the store and reports "skipped".
+    assert result.n_computed + result.n_skipped == 6
     recs = query("SELECT subject, status FROM recordings ORDER BY subject", store)
     assert list(recs["subject"]) == ["sim0", "sim1", "sim2", "sim3", "test", "test_bdf_stim_channel"]
     assert (recs["status"] == "ok").all()
