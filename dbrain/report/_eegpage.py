@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import numbers
 import re
+from typing import NamedTuple
 
 import mne
 import numpy as np
@@ -20,6 +21,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.transforms import blended_transform_factory
 
 from ..errors import ParameterError
+from ..preprocessing import display_padding, filter_display
 from ..utils._time import format_time, is_multiday
 from ..utils.check import _check_range, _validate_type
 
@@ -139,21 +141,32 @@ def _number(name: str, value, *, positive: bool = False, optional: bool = False)
     return float(value)
 
 
-def _filter_page(data, sfreq, highpass, lowpass, notch):
-    """Apply the display filters to ``data`` (finite values only); return it and the settings used."""
-    nyq = sfreq / 2
-    hp = highpass if highpass and highpass < nyq * 0.9 else None
-    lp = lowpass if lowpass and lowpass < nyq * 0.9 else None
-    nt = notch if notch and notch < nyq * 0.9 else None
-    if data.shape[1] >= 16:
-        if hp or lp:
-            iir = {"order": 2, "ftype": "butter", "output": "sos"}
-            data = mne.filter.filter_data(data, sfreq, hp, lp, method="iir", iir_params=iir, verbose="error")
-        if nt:
-            data = mne.filter.notch_filter(data, sfreq, nt, method="iir", verbose="error")
-    else:
-        hp = lp = nt = None
-    return data, (hp, lp, nt)
+class _Page(NamedTuple):
+    """One page of EEG as drawn: filtered, in µV, not yet centred on its rows."""
+
+    times: np.ndarray  # seconds from the first sample
+    data: np.ndarray  # (n_channels, n_times); NaN where nothing was recorded
+    has_data: np.ndarray  # per channel: any finite sample on the page
+    flat: np.ndarray  # per channel: no data, or under 0.5 µV peak to peak before filtering
+    used: dict  # the display filters applied (see dbrain.preprocessing.filter_display)
+
+
+def _read_page(raw, start: float, duration: float, highpass, lowpass, notch) -> _Page:
+    """Read one page plus the display filters' padding and filter it as the viewer does."""
+    sfreq = float(raw.info["sfreq"])
+    i0 = int(round(start * sfreq))
+    i1 = min(i0 + max(int(round(duration * sfreq)), 1), raw.n_times)
+    pad = display_padding(sfreq, highpass)
+    p0, p1 = max(i0 - pad, 0), min(i1 + pad, raw.n_times)
+    n_ch = len(raw.ch_names)
+    data = np.asarray(raw.get_data(start=p0, stop=p1) * 1e6 if n_ch else np.zeros((0, p1 - p0)), float)
+    filtered, used = filter_display(data, sfreq, highpass=highpass, lowpass=lowpass, notch=notch)
+    unfiltered = data[:, i0 - p0 : i1 - p0]
+    finite = np.isfinite(unfiltered)
+    has_data = finite.any(axis=1)
+    flat = np.array([not has_data[k] or np.ptp(unfiltered[k, finite[k]]) < 0.5 for k in range(n_ch)], bool)
+    times = start + np.arange(i1 - i0) / sfreq
+    return _Page(times, filtered[:, i0 - p0 : i1 - p0], has_data, flat, used)
 
 
 def _robust_amplitude(rows: np.ndarray) -> np.ndarray:
@@ -214,9 +227,12 @@ def plot_eeg_page(
     highpass : float | None
         Display high-pass in Hz (2nd-order Butterworth, zero phase); None for off.
     lowpass : float | None
-        Display low-pass in Hz; None for off. Off when at or above 90 % of Nyquist.
+        Display low-pass in Hz (4th-order Butterworth, zero phase); None for off.
+        Each filter is off when at or above 90 % of Nyquist.
     notch : float | None
-        Mains notch in Hz (50 or 60); None for off.
+        Mains notch in Hz (50 or 60), with its harmonics; None for off. The
+        filters are :func:`dbrain.preprocessing.filter_display`, the viewer's,
+        so a page looks the same printed and on screen.
     groups : list of list of str | None
         Channel groups (the chains of a bipolar montage); a blank space is
         left wherever the next channel belongs to another group. Channels in no
@@ -256,33 +272,13 @@ def plot_eeg_page(
     length = raw.n_times / sfreq
     duration = min(float(duration), length)
     start = float(np.clip(start, 0.0, max(length - duration, 0.0)))
-    i0 = int(round(start * sfreq))
-    i1 = min(i0 + max(int(round(duration * sfreq)), 1), raw.n_times)
-    # Pad so the filters settle outside the page: ~3 time constants of the high-pass.
-    pad_s = float(np.clip(3.0 / highpass, 2.0, 30.0)) if highpass else 2.0
-    p0, p1 = max(i0 - int(pad_s * sfreq), 0), min(i1 + int(pad_s * sfreq), raw.n_times)
     names = list(raw.ch_names)
     n_ch = len(names)
-    data = raw.get_data(start=p0, stop=p1) * 1e6 if n_ch else np.zeros((0, p1 - p0))
-    data = np.asarray(data, float)
-
-    # Missing samples: filter with them at the channel's median, blank them again after.
-    finite = np.isfinite(data)
-    centred = np.zeros_like(data)
-    for k in range(n_ch):
-        if finite[k].any():
-            row = data[k, finite[k]]
-            centred[k, finite[k]] = row - np.median(row)
-    filtered, (hp, lp, nt) = _filter_page(centred, sfreq, highpass, lowpass, notch)
-    filtered[~finite] = np.nan
-    page = filtered[:, i0 - p0 : i1 - p0]
-    raw_page = centred[:, i0 - p0 : i1 - p0]
-    has_data = finite[:, i0 - p0 : i1 - p0].any(axis=1)
+    t, page, has_data, flat, used = _read_page(raw, start, duration, highpass, lowpass, notch)
+    hp, lp, nt = used["highpass"], used["lowpass"], used["notch"]
     for k in range(n_ch):
         if has_data[k]:
             page[k] -= np.nanmedian(page[k])
-    t = start + np.arange(page.shape[1]) / sfreq
-    flat = np.array([(not has_data[k]) or np.ptp(raw_page[k]) < 0.5 for k in range(n_ch)], bool)
 
     # Vertical layout in "rows" (one row = one trace distance), top to bottom.
     group_of = {}

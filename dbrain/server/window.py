@@ -3,7 +3,8 @@
 The server never sends a whole recording: :func:`read_window` reads one
 window of a montage through the core (:func:`dbrain.io.read_recording`,
 :func:`dbrain.montages.apply_montage`, both lazy), filters it as a clinical
-viewer does (zero-phase Butterworth high-/low-pass, IIR notch at the mains
+viewer does (:func:`dbrain.preprocessing.filter_display`, the report's
+filters too: zero-phase Butterworth high-/low-pass, IIR notch at the mains
 frequency and its harmonics, with padding read around the window so edges
 are not distorted) and, when the window holds more samples than the page can
 draw, decimates it by min/max envelope: each bucket of samples becomes its
@@ -20,14 +21,12 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from ..errors import ParameterError
 
 _CACHE: OrderedDict[str, tuple] = OrderedDict()
 _LOCK = threading.Lock()
 _CACHE_SIZE = 8
-PAD_SECONDS = 2.0
 
 
 def _open(path: Path):
@@ -132,9 +131,11 @@ def read_window(
     derivations : list of str | None
         The derivations of a custom montage (``"Fp1-F7"``, ``"C3-AVG"``, ``"C3-LAP"``, ``"C3"``).
     highpass, lowpass : float | None
-        Filter corners in Hz (None: off).
+        Filter corners in Hz (None: off; off at or above 90 % of Nyquist).
     notch : float | None
-        Mains frequency in Hz (50 or 60), notched with its harmonics.
+        Mains frequency in Hz (50 or 60), notched with its harmonics. The
+        filters are :func:`dbrain.preprocessing.filter_display`, the same as
+        the report's page (:func:`dbrain.report.plot_eeg_page`).
     max_points : int
         Most points per channel in the answer (100 to 20000).
     arrays : bool
@@ -146,10 +147,11 @@ def read_window(
         ``start``, ``duration``, ``sfreq`` (of the recording), ``decimation``
         (``'none'`` or ``'minmax'``), ``times`` (s from recording start),
         ``channels`` (labels), ``groups``, ``data`` (µV, one list per
-        channel), ``units``, ``montage``, ``skipped``, ``filters``,
+        channel), ``units``, ``montage``, ``skipped``, ``filters`` (those applied),
         ``recording_duration``.
     """
     from ..montages import BUILTIN_MONTAGES, Derivation, Montage, apply_montage, get_montage
+    from ..preprocessing import display_padding, filter_display
 
     if montage not in BUILTIN_MONTAGES and montage != "custom":
         raise ParameterError(f"montage must be one of {', '.join(BUILTIN_MONTAGES)} or custom; got {montage!r}")
@@ -171,7 +173,7 @@ def read_window(
     filtering = any(v is not None for v in (highpass, lowpass, notch))
     i0 = int(round(start * sf))
     i1 = min(raw.n_times, int(round((start + duration) * sf)))
-    pad = int(PAD_SECONDS * sf) if filtering else 0
+    pad = display_padding(sf, highpass) if filtering else 0
     p0, p1 = max(0, i0 - pad), min(raw.n_times, i1 + pad)
     with lock:  # one lazy Raw per file: MNE readers are not thread-safe
         spec = _user_montage(raw, derivations or []) if montage == "custom" else get_montage(raw, montage)
@@ -183,16 +185,7 @@ def read_window(
             lacking = sorted({m for _, ms in result.skipped for m in ms})
             raise ParameterError(f"montage '{spec.name}' cannot be formed from this recording: missing {', '.join(lacking) or 'EEG channels'}")
         data = derived.get_data(start=p0, stop=p1)
-    data = data * 1e6
-    if filtering and data.shape[1] > 12:
-        if highpass is not None:
-            data = signal.sosfiltfilt(signal.butter(2, highpass, "highpass", fs=sf, output="sos"), data, axis=1)
-        if lowpass is not None:
-            data = signal.sosfiltfilt(signal.butter(4, lowpass, "lowpass", fs=sf, output="sos"), data, axis=1)
-        if notch is not None:
-            for f0 in np.arange(notch, nyq, notch):
-                b, a = signal.iirnotch(f0, 30.0, fs=sf)
-                data = signal.filtfilt(b, a, data, axis=1)
+    data, used = filter_display(data * 1e6, sf, highpass=highpass, lowpass=lowpass, notch=notch)
     data = data[:, i0 - p0 : i1 - p0]
     times = (np.arange(i0, i1)) / sf
     decimation = "none"
@@ -210,7 +203,7 @@ def read_window(
         "groups": [list(g) for g in result.groups],
         "skipped": [name for name, _ in result.skipped],
         "units": "uV",
-        "filters": {"highpass": highpass, "lowpass": lowpass, "notch": notch},
+        "filters": used,
         "times": times if arrays else np.round(times, 6).tolist(),
         "data": data if arrays else np.round(data, 3).tolist(),
     }
