@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import MontageError
 from ..events import events_from_annotations
-from ..montages import apply_montage
-from ..montages._montage import _scalp_eeg
+from ..montages import apply_montage_with_fallback
 from ..report import Figure, KeyValues, Note, Paragraph, Section, Table, plot_eeg_page, select_page_start
 from ..utils._time import format_time, is_multiday
 from ._registry import AnalysisContext, StepResult, recording_clock, register_step
@@ -88,13 +86,10 @@ def eeg_page_step(ctx: AnalysisContext, montage: str = "double-banana", duration
         return StepResult(
             summary={"drawn": False, "reason": "no EEG channels"}, sections=[Section("EEG page", "eeg-page", [note])]
         )
-    used = montage
-    try:
-        derived, result = apply_montage(raw, montage)
-    except MontageError:
-        # Too few 10-20 electrodes for the bipolar chains: show the channels as recorded.
-        used = "referential"
-        derived, result = apply_montage(raw, "referential") if _scalp_eeg(raw) else (raw.copy().pick("eeg"), None)
+    # Too few 10-20 electrodes for the bipolar chains: the referential montage, else the channels as recorded.
+    derived, picks, result, used = apply_montage_with_fallback(raw, (montage, "referential"))
+    if result is None:
+        derived, used = derived.copy().pick(picks), "referential"
     page = min(duration, raw.n_times / raw.info["sfreq"])
     start = select_page_start(derived, duration=page)
     groups = result.groups if result is not None else None

@@ -117,24 +117,17 @@ def select_channels(raw: mne.io.BaseRaw, montage: str = "auto") -> tuple[mne.io.
     used : str
         The montage used.
     """
-    from ..errors import MontageError
-    from ..montages import apply_montage
+    from ..montages import apply_montage, apply_montage_with_fallback
 
     _check_option("montage", montage, _MONTAGES)
-    if montage in ("auto", "double-banana", "referential", "average"):
-        name = "double-banana" if montage == "auto" else montage
-        try:
-            derived, result = apply_montage(raw, name)
-        except MontageError:
-            if montage != "auto":
-                raise
-        else:
-            if montage != "auto" or len(result.applied) >= 4:
-                return derived, list(derived.ch_names), name
-    picks = [c for c, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "eeg" and c not in raw.info["bads"]]
+    if montage in ("double-banana", "referential", "average"):
+        derived, _ = apply_montage(raw, montage)
+        return derived, list(derived.ch_names), montage
+    tried = ("double-banana",) if montage == "auto" else ()
+    source, picks, _, used = apply_montage_with_fallback(raw, tried, min_derivations=4, exclude_bads=True)
     if not picks:
         raise RecordingError("the recording has no EEG channels for seizure detection")
-    return raw, picks, "as-recorded"
+    return source, picks, used
 
 
 def _window_labels(n: int, events: pd.DataFrame, channels: list[str]) -> np.ndarray:

@@ -274,19 +274,14 @@ def _discharge_train(xt: np.ndarray, sfreq: float) -> tuple[np.ndarray, np.ndarr
 
 
 def _source(raw):
-    from ..errors import MontageError
-    from ..montages import apply_montage
+    from ..montages import apply_montage_with_fallback
 
-    try:
-        avg, _ = apply_montage(raw, "average")
-        if len(avg.ch_names) >= 3:
-            return avg, [c.split("-")[0] for c in avg.ch_names]
-    except MontageError:
-        pass
-    picks = [c for c, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "eeg"]
+    source, picks, result, _ = apply_montage_with_fallback(raw, ("average",), min_derivations=3)
+    if result is not None:
+        return source, [c.split("-")[0] for c in picks]
     if not picks:
         raise RecordingError("the recording has no EEG channels for pattern classification")
-    return raw.copy().pick(picks), picks
+    return source.copy().pick(picks), picks
 
 
 def detect_patterns(raw, **kwargs) -> pd.DataFrame:

@@ -401,18 +401,12 @@ def findings_section(raw, info, results) -> Section:
 
 
 def _montaged(raw, montage: str = "double-banana"):
-    from ..errors import MontageError
-    from ..montages import apply_montage
-    from ..montages._montage import _scalp_eeg
+    from ..montages import apply_montage_with_fallback
 
-    try:
-        derived, result = apply_montage(raw, montage)
-        return derived, result.groups, montage
-    except MontageError:
-        if _scalp_eeg(raw):
-            derived, result = apply_montage(raw, "referential")
-            return derived, result.groups, "referential"
-        return raw.copy().pick("eeg"), None, "referential"
+    source, picks, result, _ = apply_montage_with_fallback(raw, (montage, "referential"))
+    if result is None:  # the EEG channels as recorded are the referential recording
+        return source.copy().pick(picks), None, "referential"
+    return source, result.groups, result.name
 
 
 def _with_marks(derived, marks):
