@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         for n_workers in counts:
             store = folder / f"store-{n_workers}"
             shutil.rmtree(store, ignore_errors=True)
-            result = run_batch(data, store, steps=steps, workers=n_workers, ledger=False)
+            result = run_batch(data, store, steps=steps, n_jobs=n_workers, ledger=False)
             if result.n_errors:
                 print(result.rows[result.rows["status"] == "error"][["path", "error"]].to_string(), file=sys.stderr)
             rate = result.n_computed / (result.seconds / 60)

@@ -23,7 +23,7 @@ def main():
     for seed in range(3):
         write_simulated_edf(cohort / f"sim{seed}.edf", 60, spikes=5, seed=seed)
 
-    result = run_batch(cohort, out / "store", steps=["recording", "qeeg"], workers=1)
+    result = run_batch(cohort, out / "store", steps=["recording", "qeeg"], n_jobs=1)
     print(result.rows[["subject", "action"]])
 
     table = query(

@@ -136,7 +136,7 @@ def network_step(
         graphs = []
         for band in table["band"].unique():
             mat, _ = connectivity_matrix(table, band, "wpli", names)
-            g = graph_measures(mat, names, density=density, n_random=10, seed=0)
+            g = graph_measures(mat, names, density=density, n_random=10, random_state=0)
             graphs.append(g.assign(band=band))
         graph = pd.concat(graphs, ignore_index=True)
         frames += [

@@ -3,7 +3,7 @@
 ::
 
     from dbrain.batch import run_batch, query
-    result = run_batch("bids_root/", "store/", steps=["recording", "qeeg"], workers=2)
+    result = run_batch("bids_root/", "store/", steps=["recording", "qeeg"], n_jobs=2)
     query("SELECT dataset, subject, duration FROM recordings WHERE status = 'ok'", "store/")
 
 Each recording is one Dask task calling :func:`dbrain.analyze.analyze`;

@@ -21,6 +21,7 @@ from ..errors import DbrainError, ParameterError
 from ..store import _store
 from ..utils import logger, verbose
 from ..utils._hash import sha256_path as hash_recording
+from ..utils._rename import renamed_parameter
 from ..utils.check import _check_option, _check_range, _validate_type
 from ._inputs import BatchInput, collect_inputs
 
@@ -337,6 +338,7 @@ def _make_client(workers, scheduler, memory_limit):
     return Client(cluster), cluster
 
 
+@renamed_parameter("workers", "n_jobs", since="0.2")
 @verbose
 def run_batch(
     data: str | os.PathLike | list[BatchInput],
@@ -344,7 +346,7 @@ def run_batch(
     *,
     steps: list[str] | None = None,
     step_params: dict[str, dict] | None = None,
-    workers: int | None = None,
+    n_jobs: int | None = None,
     scheduler: str | None = None,
     memory_limit: str | float | None = "auto",
     retries: int = 2,
@@ -376,9 +378,9 @@ def run_batch(
         Analysis steps to run (default: all registered steps).
     step_params : dict of str to dict | None
         Step parameter overrides, as for :func:`dbrain.analyze.analyze`.
-    workers : int | None
-        Worker processes of the local cluster (one thread each); default: the
-        number of CPUs. Ignored with ``scheduler``.
+    n_jobs : int | None
+        Worker processes of the local cluster (one thread each); None or -1:
+        the number of CPUs. Ignored with ``scheduler``. (Formerly ``workers``.)
     scheduler : str | None
         Address of an existing Dask scheduler (``tcp://HOST:8786``); the
         workers must see ``data`` and ``store`` under the same paths.
@@ -418,10 +420,10 @@ def run_batch(
     _validate_type(report, bool, "report")
     if timeout is not None:
         _check_range("timeout", timeout, 0, None, inclusive=False)
-    if workers is not None:
-        _validate_type(workers, int, "workers")
-        if workers < 1:
-            raise ParameterError(f"workers must be at least 1, got {workers}")
+    if n_jobs is not None:
+        _validate_type(n_jobs, int, "n_jobs")
+        if n_jobs < 1 and n_jobs != -1:
+            raise ParameterError(f"n_jobs must be at least 1 (or -1: every CPU), got {n_jobs}")
     if scheduler is not None:
         _validate_type(scheduler, str, "scheduler")
     inputs = list(data) if isinstance(data, list) else collect_inputs(data)
@@ -445,7 +447,8 @@ def run_batch(
 
     from distributed import as_completed
 
-    client, cluster = _make_client(workers or os.cpu_count() or 1, scheduler, memory_limit)
+    n_workers = n_jobs if n_jobs not in (None, -1) else os.cpu_count() or 1
+    client, cluster = _make_client(n_workers, scheduler, memory_limit)
     try:
         hashes = client.gather(client.map(_hash_task, [i["path"] for i in items], pure=False))
         futures = {}

@@ -62,7 +62,7 @@ def _train_screen(kind, data, out, label_column, positive, negative, repeats, se
             positive=split(positive),
             negative=split(negative),
             repeats=repeats,
-            seed=seed,
+            random_state=seed,
             on_progress=update,
         )
     cv = m["nested_cv"]

@@ -14,7 +14,7 @@ import pandas as pd
 from ..channels._raw import as_normalized
 from ..errors import ParameterError, RecordingError
 from ..events import make_events
-from ..utils import _check_option, _check_range, _validate_type, logger
+from ..utils import _check_option, _check_range, _validate_type, logger, verbose
 from . import _features as F
 from ._base import BaseDetector
 from ._postprocess import PRESETS, channel_side, events_from_probability, lateralisation
@@ -603,7 +603,8 @@ def load_model(model_dir=None):
     return booster, meta
 
 
-def detect_seizures(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFrame:
+@verbose
+def detect_seizures(raw, *, sensitivity: str = "medium", verbose=None, **kwargs) -> pd.DataFrame:
     """Detect seizures with a trained model (the shipped one by default).
 
     Parameters
@@ -613,7 +614,9 @@ def detect_seizures(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFra
     sensitivity : {"low", "medium", "high"}
         Threshold preset.
     **kwargs
-        Other :class:`SeizureDetector` parameters (``model``, ``smoothing``, ``n_jobs`` …).
+        Other :class:`SeizureDetector` parameters (``model``, ``smoothing``, ``n_jobs``, ``random_state`` …).
+    verbose : bool | str | int | None
+        Log level for this call (MNE-style); None keeps the current one.
 
     Returns
     -------

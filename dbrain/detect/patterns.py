@@ -46,7 +46,7 @@ from scipy import ndimage, signal, stats
 from ..channels._raw import as_normalized
 from ..errors import ParameterError, RecordingError
 from ..events import make_events
-from ..utils import _check_range, _validate_type, logger
+from ..utils import _check_range, _validate_type, logger, verbose
 from ._filter import butter_sos, sosfiltfilt_rows
 from ._pattern_model import SEIZURE_FREQUENCY, PatternClassifier
 
@@ -284,7 +284,8 @@ def _source(raw):
     return source.copy().pick(picks), picks
 
 
-def detect_patterns(raw, **kwargs) -> pd.DataFrame:
+@verbose
+def detect_patterns(raw, *, verbose=None, **kwargs) -> pd.DataFrame:
     """Detect rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) as events.
 
     The ``detect_*`` verb of :func:`classify_patterns`: the same classification, returning only its
@@ -296,6 +297,8 @@ def detect_patterns(raw, **kwargs) -> pd.DataFrame:
         A recording (from :func:`dbrain.read_recording` or a plain MNE ``Raw``).
     **kwargs
         Parameters of :func:`classify_patterns` (``window``, ``chunk_duration``, ``min_windows``).
+    verbose : bool | str | int | None
+        Log level for this call (MNE-style); None keeps the current one.
 
     Returns
     -------
@@ -305,8 +308,15 @@ def detect_patterns(raw, **kwargs) -> pd.DataFrame:
     return classify_patterns(raw, **kwargs).events
 
 
+@verbose
 def classify_patterns(
-    raw, *, window: float = 10.0, chunk_duration: float = 600.0, min_windows: int = 2, classifier: PatternClassifier | None = None
+    raw,
+    *,
+    window: float = 10.0,
+    chunk_duration: float = 600.0,
+    min_windows: int = 2,
+    classifier: PatternClassifier | None = None,
+    verbose=None,
 ) -> PatternResult:
     """Classify consecutive windows of a recording into seizure / LPD / GPD / LRDA / GRDA / other.
 
@@ -328,6 +338,8 @@ def classify_patterns(
         :attr:`PatternResult.windows` (and the timeline).
     classifier : PatternClassifier | None
         The classifier; None for the shipped model.
+    verbose : bool | str | int | None
+        Log level for this call (MNE-style); None keeps the current one.
 
     Returns
     -------

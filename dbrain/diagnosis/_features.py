@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..network import RESTING_FEATURES
 from ..qeeg import band_powers, peak_frequency
+from ..utils._rename import renamed_parameter
 from ..utils.check import _check_range, _validate_type
 
 #: Bands of the diagnosis features (Hz), ``lo <= f < hi``.
@@ -157,6 +158,7 @@ def _aperiodic_exponent(psd, freqs):
     return float(ap[-1]) if ap.size else float("nan")
 
 
+@renamed_parameter("seed", "random_state", since="0.2")
 def compute_features(
     epochs,
     sfreq,
@@ -164,7 +166,7 @@ def compute_features(
     *,
     network: bool = True,
     aperiodic: bool = True,
-    seed: int = 0,
+    random_state: int = 0,
     clean_seconds=None,
     amplitude_uv=None,
 ) -> FeatureResult:
@@ -192,8 +194,8 @@ def compute_features(
         Compute the connectivity and graph features (the slowest part).
     aperiodic : bool
         Fit the aperiodic exponent with specparam.
-    seed : int
-        Seed of the graph measures.
+    random_state : int
+        Seed of the graph measures (formerly ``seed``).
     clean_seconds : float | None
         Seconds of distinct clean EEG behind the epochs (overlapping epochs
         from :func:`short_clean_epochs`); ``n_epochs * epoch length`` when None.
@@ -288,7 +290,7 @@ def compute_features(
             missing["aperiodic_exponent"] = "specparam fit failed"
     else:
         missing["aperiodic_exponent"] = "not requested"
-    _network_features(epochs, sfreq, ch_names, vals, missing, network, seed)
+    _network_features(epochs, sfreq, ch_names, vals, missing, network, random_state)
     _asymmetries(psd, freqs, ch_names, vals, missing)
     for k in FEATURES:
         if k not in missing and not np.isfinite(vals[k]):
@@ -296,7 +298,7 @@ def compute_features(
     return FeatureResult(pd.Series(vals), missing, ch_names, clean)
 
 
-def _network_features(epochs, sfreq, ch_names, vals, missing, network, seed):
+def _network_features(epochs, sfreq, ch_names, vals, missing, network, random_state):
     if not network:
         reason = "not requested"
     elif len(ch_names) < 4:
@@ -306,7 +308,7 @@ def _network_features(epochs, sfreq, ch_names, vals, missing, network, seed):
     else:
         from ..network import resting_state_features
 
-        row = resting_state_features(epochs, sfreq, ch_names, seed=seed).iloc[0]
+        row = resting_state_features(epochs, sfreq, ch_names, random_state=random_state).iloc[0]
         for k in _NETWORK:
             vals[k] = float(row[k])
             if not np.isfinite(vals[k]):

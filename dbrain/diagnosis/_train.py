@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
+from ..utils._rename import renamed_parameter
 from ..utils.check import _check_option
 from ._evaluate import nested_cross_validate
 from ._features import recording_features
@@ -104,7 +105,8 @@ def list_labelled_recordings(data, kind: str, *, label_column=None, positive=Non
     return table
 
 
-def write_model(screen, X: pd.DataFrame, y, groups, out, *, cohort: str, repeats: int = 3, seed: int = 0) -> dict:
+@renamed_parameter("seed", "random_state", since="0.2")
+def write_model(screen, X: pd.DataFrame, y, groups, out, *, cohort: str, repeats: int = 3, random_state: int = 0) -> dict:
     """Evaluate a screen by nested CV, fit it on all data and write a model folder.
 
     Parameters
@@ -123,8 +125,8 @@ def write_model(screen, X: pd.DataFrame, y, groups, out, *, cohort: str, repeats
         One line describing the training data, for the model card.
     repeats : int
         Repetitions of the outer cross-validation split.
-    seed : int
-        Seed.
+    random_state : int
+        Seed of the cross-validation splits (formerly ``seed``).
 
     Returns
     -------
@@ -133,7 +135,7 @@ def write_model(screen, X: pd.DataFrame, y, groups, out, *, cohort: str, repeats
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cv = nested_cross_validate(screen, X, y, groups, repeats=repeats, random_state=seed)
+    cv = nested_cross_validate(screen, X, y, groups, repeats=repeats, random_state=random_state)
     oof = cv.pop("oof")
     screen.fit(X, y, groups)
     screen.save(out / "model.json")
@@ -310,8 +312,18 @@ def model_card(metrics: dict, *, extra: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+@renamed_parameter("seed", "random_state", since="0.2")
 def train_diagnosis_model(
-    data, out, kind: str, *, label_column=None, positive=None, negative=None, repeats: int = 3, seed: int = 0, on_progress=None
+    data,
+    out,
+    kind: str,
+    *,
+    label_column=None,
+    positive=None,
+    negative=None,
+    repeats: int = 3,
+    random_state: int = 0,
+    on_progress=None,
 ) -> dict:
     """Train a dementia, epilepsy or ADHD screen on labelled recordings and write a model folder.
 
@@ -329,8 +341,8 @@ def train_diagnosis_model(
         Label values of the condition and of controls.
     repeats : int
         Repetitions of the outer cross-validation split.
-    seed : int
-        Seed.
+    random_state : int
+        Seed of the cross-validation splits (formerly ``seed``).
     on_progress : callable | None
         ``on_progress(fraction, text)`` while features are computed.
 
@@ -358,5 +370,5 @@ def train_diagnosis_model(
         out,
         cohort=f"{len(table)} recordings from {data}",
         repeats=repeats,
-        seed=seed,
+        random_state=random_state,
     )

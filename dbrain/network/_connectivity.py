@@ -34,6 +34,8 @@ import pandas as pd
 from ..errors import ParameterError
 from ..qeeg import BANDS as _QEEG_BANDS
 from ..qeeg import artifact_strength
+from ..utils._logging import verbose
+from ..utils._rename import renamed_parameter
 from ..utils.check import _check_option, _check_range, _validate_type
 
 #: Frequency bands (Hz), those of dbrain.qeeg.
@@ -443,6 +445,8 @@ def _all_measures(epochs, sfreq, band_sel, measures, var_order, ridge):
     return out
 
 
+@renamed_parameter("seed", "random_state", since="0.2")
+@verbose
 def compute_connectivity(
     epochs,
     sfreq=None,
@@ -454,7 +458,8 @@ def compute_connectivity(
     surrogate_measures=None,
     var_order: int = 5,
     ridge: float = 1e-3,
-    seed: int = 0,
+    random_state: int = 0,
+    verbose=None,
 ) -> pd.DataFrame:
     """Functional connectivity per band and measure, optionally tested against surrogates.
 
@@ -485,8 +490,10 @@ def compute_connectivity(
     ridge : float
         Ridge regularisation of the VAR fit, relative to the mean variance of
         the regressors.
-    seed : int
-        Seed of the surrogates.
+    random_state : int
+        Seed of the surrogates (formerly ``seed``).
+    verbose : bool | str | int | None
+        Log level for this call (MNE-style); None keeps the current one.
 
     Returns
     -------
@@ -519,7 +526,7 @@ def compute_connectivity(
     mats = _all_measures(epochs, sfreq, band_sel, measures, var_order, ridge)
     null = {}
     if n_surrogates and surrogate_measures:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_state)
         samples = {k: [] for k in mats if k[1] in surrogate_measures}
         for _ in range(n_surrogates):
             for k, v in _all_measures(

@@ -35,6 +35,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from ..errors import ParameterError
 from ..qeeg import REGIONS
+from ..utils._rename import renamed_parameter
 from ..utils.check import _check_range, _validate_type
 
 #: Columns of the graph table.
@@ -154,7 +155,8 @@ def _lattice_like(w):
     return out + out.T
 
 
-def graph_measures(matrix, ch_names, *, density: float | None = 0.3, n_random: int = 10, seed: int = 0) -> pd.DataFrame:
+@renamed_parameter("seed", "random_state", since="0.2")
+def graph_measures(matrix, ch_names, *, density: float | None = 0.3, n_random: int = 10, random_state: int = 0) -> pd.DataFrame:
     """Node, region, hemisphere and global graph measures of a connectivity matrix.
 
     Parameters
@@ -169,8 +171,8 @@ def graph_measures(matrix, ch_names, *, density: float | None = 0.3, n_random: i
         None keeps every non-zero edge.
     n_random : int
         Number of seeded random reference graphs for small-worldness (0 skips it).
-    seed : int
-        Seed of the random references and of the Louvain partition.
+    random_state : int
+        Seed of the random references and of the Louvain partition (formerly ``seed``).
 
     Returns
     -------
@@ -204,7 +206,7 @@ def graph_measures(matrix, ch_names, *, density: float | None = 0.3, n_random: i
     c_mean = float(clustering.mean())
     sigma = omega = float("nan")
     if n_random and np.any(w > 0):
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_state)
         c_r, l_r = [], []
         for _ in range(n_random):
             r = _random_like(w, rng)
@@ -217,7 +219,7 @@ def graph_measures(matrix, ch_names, *, density: float | None = 0.3, n_random: i
         if c_latt > 0 and path > 0:
             omega = l_rand / path - c_mean / c_latt
     if g.number_of_edges():
-        modules = nx.community.louvain_communities(g, weight="weight", seed=seed)
+        modules = nx.community.louvain_communities(g, weight="weight", seed=random_state)
         modularity = float(nx.community.modularity(g, modules, weight="weight"))
     else:
         modules, modularity = [set(range(n))], float("nan")
@@ -243,7 +245,7 @@ def graph_measures(matrix, ch_names, *, density: float | None = 0.3, n_random: i
     for k, mod in enumerate(sorted(modules, key=lambda s: min(s))):
         for i in mod:
             module_of[ch_names[i]] = k
-    table.attrs.update({"density": density, "n_random": n_random, "seed": seed, "modules": module_of})
+    table.attrs.update({"density": density, "n_random": n_random, "random_state": random_state, "modules": module_of})
     return table
 
 

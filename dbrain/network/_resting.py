@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..qeeg import peak_frequency
+from ..utils._rename import renamed_parameter
 from ._connectivity import _check_epochs, compute_connectivity, connectivity_matrix
 from ._graph import graph_measures
 
@@ -37,7 +38,10 @@ RESTING_FEATURES: tuple[str, ...] = (
 _POSTERIOR = ("o1", "o2", "p3", "p4", "pz")
 
 
-def resting_state_features(epochs, sfreq, ch_names, *, table: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+@renamed_parameter("seed", "random_state", since="0.2")
+def resting_state_features(
+    epochs, sfreq, ch_names, *, table: pd.DataFrame | None = None, random_state: int = 0
+) -> pd.DataFrame:
     """Resting-state network features of artifact-clean epochs, as one row.
 
     Parameters
@@ -51,8 +55,8 @@ def resting_state_features(epochs, sfreq, ch_names, *, table: pd.DataFrame | Non
     table : pandas.DataFrame | None
         A :func:`compute_connectivity` table of these epochs with the theta
         and alpha bands, to reuse; computed when None.
-    seed : int
-        Seed of the graph measures.
+    random_state : int
+        Seed of the graph measures (formerly ``seed``).
 
     Returns
     -------
@@ -71,7 +75,7 @@ def resting_state_features(epochs, sfreq, ch_names, *, table: pd.DataFrame | Non
             feats[f"{band}_{m}"] = float(sub["value"].abs().mean()) if len(sub) else float("nan")
         try:
             mat, _ = connectivity_matrix(table, band, "wpli", ch_names)
-            g = graph_measures(mat, ch_names, density=0.3, n_random=0, seed=seed).set_index(["level", "measure"])["value"]
+            g = graph_measures(mat, ch_names, density=0.3, n_random=0, random_state=random_state).set_index(["level", "measure"])["value"]
             feats[f"{band}_efficiency"] = float(g[("global", "efficiency")])
             feats[f"{band}_clustering"] = float(g[("global", "clustering")])
         except Exception:  # noqa: BLE001  no wPLI rows for this band: leave the graph features missing

@@ -78,7 +78,7 @@ def test_config_hash():
 def test_batch_local_cluster(batch_data, shared_data, tmp_path, monkeypatch):
     store = tmp_path / "store"
     seen = []
-    result = run_batch(batch_data, store, steps=STEPS, workers=2, on_result=lambda row, done, total: seen.append((done, total)))
+    result = run_batch(batch_data, store, steps=STEPS, n_jobs=2, on_result=lambda row, done, total: seen.append((done, total)))
     rows = result.rows.set_index("subject")
     assert seen[-1] == (4, 4)
     assert result.n_computed == 4 and result.n_skipped == 0
@@ -110,18 +110,18 @@ def test_batch_local_cluster(batch_data, shared_data, tmp_path, monkeypatch):
         query("SELECT * FROM nope", store)
 
     # A rerun does no work; a changed configuration recomputes (only what it must, with new keys).
-    again = run_batch(batch_data, store, steps=STEPS, workers=2)
+    again = run_batch(batch_data, store, steps=STEPS, n_jobs=2)
     assert again.n_computed == 0 and again.n_skipped == 4
     before = result.rows.set_index("subject")["status"].to_dict()
     assert again.rows.set_index("subject")["status"].to_dict() == before
-    retried = run_batch(batch_data, store, steps=STEPS, workers=1, retry_errors=True)
+    retried = run_batch(batch_data, store, steps=STEPS, n_jobs=1, retry_errors=True)
     assert retried.rows.set_index("subject")["action"].to_dict() == {
         "corrupt": "computed",
         "real": "skipped",
         "sim0": "skipped",
         "sim1": "skipped",
     }
-    changed = run_batch(batch_data, store, steps=["recording"], workers=1)
+    changed = run_batch(batch_data, store, steps=["recording"], n_jobs=1)
     assert changed.n_computed == 4
     assert set(changed.rows["key"]).isdisjoint(result.rows["key"])
     configs = query("SELECT DISTINCT config_hash FROM recordings", store)
@@ -175,7 +175,7 @@ def test_norms(batch_data, tmp_path, capsys):
     lines.append(f"{batch_data / 'sim0.edf'},patient,50,patient")
     (tmp_path / "cohort.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     store = tmp_path / "store"
-    result = run_batch(tmp_path / "cohort.csv", store, steps=STEPS, workers=1)
+    result = run_batch(tmp_path / "cohort.csv", store, steps=STEPS, n_jobs=1)
     assert (result.rows["status"] == "ok").all()
     assert query("SELECT count(*) AS n FROM recordings WHERE \"group\" = 'normal' AND age IS NOT NULL", store)["n"][0] == 3
 
@@ -204,11 +204,11 @@ def test_batch_appends_to_an_existing_ledger(batch_data, tmp_path):
     from dbrain.ledger import Ledger
 
     store = tmp_path / "store"
-    no_ledger = run_batch(batch_data, tmp_path / "store0", steps=["recording"], workers=1)
+    no_ledger = run_batch(batch_data, tmp_path / "store0", steps=["recording"], n_jobs=1)
     assert no_ledger.ledger_entries == []  # no ledger yet: nothing created
     with Ledger():  # creates $DBRAIN_HOME/dbrain.sqlite
         pass
-    result = run_batch(batch_data, store, steps=["recording"], workers=1)
+    result = run_batch(batch_data, store, steps=["recording"], n_jobs=1)
     ok = result.rows[result.rows["status"] == "ok"]
     assert len(result.ledger_entries) == len(ok) > 0
     with Ledger() as ledger:
@@ -229,14 +229,14 @@ def test_timeout_gives_an_error_row_and_the_batch_goes_on(tmp_path):
         side.unlink()
     store = tmp_path / "store"
     steps = ["recording", "spikes"]
-    result = run_batch(folder, store, steps=steps, workers=1, timeout=3.0, ledger=False)
+    result = run_batch(folder, store, steps=steps, n_jobs=1, timeout=3.0, ledger=False)
     rows = result.rows.set_index("subject")
     assert rows.loc["long", "status"] == "error", rows
     assert "did not finish within 3 s" in rows.loc["long", "error"]
     assert (rows.drop("long")["status"] == "ok").all()  # the worker that ran the long one was replaced
     stored = query("SELECT subject, status, coalesce(error_type, '') AS t FROM recordings ORDER BY subject", store)
     assert stored.values.tolist() == [["long", "error", "Timeout"], ["short0", "ok", ""], ["short1", "ok", ""]]
-    again = run_batch(folder, store, steps=steps, workers=1, timeout=3.0, ledger=False)
+    again = run_batch(folder, store, steps=steps, n_jobs=1, timeout=3.0, ledger=False)
     assert again.n_computed == 0 and again.n_skipped == 3  # the timed-out recording is an error row: skipped too
     with pytest.raises(ParameterError, match="timeout"):
-        run_batch(folder, store, steps=steps, workers=1, timeout=0, ledger=False)
+        run_batch(folder, store, steps=steps, n_jobs=1, timeout=0, ledger=False)

@@ -30,7 +30,7 @@ def cohort(tmp_path_factory):
         side.unlink()
     (root / "cohort.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     store = root / "store"
-    result = run_batch(root / "cohort.csv", store, steps=STEPS, workers=1, ledger=False)
+    result = run_batch(root / "cohort.csv", store, steps=STEPS, n_jobs=1, ledger=False)
     assert (result.rows["status"] == "ok").all(), result.rows[["path", "error"]]
     norms = build_norms(store, group="normal", age_bins=[18, 30, 60])
     norms.to_parquet(root / "norms.parquet", index=False)
@@ -111,7 +111,7 @@ def test_case_table_and_similar_cases_from_the_store(cohort, tmp_path):
 def test_case_table_needs_the_diagnosis_step(tmp_path):
     write_simulated_edf(tmp_path / "a.edf", "1min", seed=1)
     store = tmp_path / "store"
-    run_batch(tmp_path, store, steps=["recording"], workers=1, ledger=False)
+    run_batch(tmp_path, store, steps=["recording"], n_jobs=1, ledger=False)
     with pytest.raises(ParameterError, match="no recordings analysed with the diagnosis step"):
         case_table(store)
 

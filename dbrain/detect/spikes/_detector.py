@@ -47,7 +47,7 @@ from scipy import signal
 from ...channels._raw import as_normalized
 from ...errors import ParameterError, RecordingError
 from ...events import EVENT_COLUMNS, make_events
-from ...utils import _check_option, _check_range, _validate_type, logger
+from ...utils import _check_option, _check_range, _validate_type, logger, verbose
 from .._base import BaseDetector
 from .._filter import butter_sos, n_threads, sosfiltfilt_rows, thread_pool
 
@@ -587,7 +587,8 @@ def _empty() -> pd.DataFrame:
     return df
 
 
-def detect_spikes(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFrame:
+@verbose
+def detect_spikes(raw, *, sensitivity: str = "medium", verbose=None, **kwargs) -> pd.DataFrame:
     """Detect interictal spikes and sharp waves (builds and runs a :class:`SpikeDetector`).
 
     Parameters
@@ -599,6 +600,8 @@ def detect_spikes(raw, *, sensitivity: str = "medium", **kwargs) -> pd.DataFrame
     **kwargs
         Other :class:`SpikeDetector` parameters (``amplitude_ratio``,
         ``sharpness_ratio``, ``chunk_duration``).
+    verbose : bool | str | int | None
+        Log level for this call (MNE-style); None keeps the current one.
 
     Returns
     -------

@@ -48,7 +48,7 @@ def coupled():
 @pytest.fixture(scope="module")
 def table(coupled):
     return compute_connectivity(
-        coupled, SFREQ, NAMES, measures=ALL_MEASURES, bands={"alpha": (8.0, 12.0)}, n_surrogates=19, seed=1
+        coupled, SFREQ, NAMES, measures=ALL_MEASURES, bands={"alpha": (8.0, 12.0)}, n_surrogates=19, random_state=1
     )
 
 
@@ -135,7 +135,7 @@ def test_surrogate_false_positive_rate():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((30, 8, 256))
     names = [f"c{i}" for i in range(8)]
-    tab = compute_connectivity(x, SFREQ, names, measures=("coh", "wpli"), bands={"b": (10, 40)}, n_surrogates=39, seed=2)
+    tab = compute_connectivity(x, SFREQ, names, measures=("coh", "wpli"), bands={"b": (10, 40)}, n_surrogates=39, random_state=2)
     assert 0.0 <= tab["significant"].mean() <= 0.15  # nominal 5 % on 56 tests
     assert tab["threshold"].notna().all()
 

@@ -58,9 +58,9 @@ def test_two_modules_and_bridge_hubs():
 def test_small_world_sigma():
     names = [f"n{i}" for i in range(40)]
     ws = nx.to_numpy_array(nx.watts_strogatz_graph(40, 6, 0.1, seed=1))
-    sigma_ws = _glob(graph_measures(ws, names, density=None, n_random=10, seed=0))["small_world_sigma"]
+    sigma_ws = _glob(graph_measures(ws, names, density=None, n_random=10, random_state=0))["small_world_sigma"]
     rnd = nx.to_numpy_array(nx.gnm_random_graph(40, int(ws.sum() / 2), seed=2))
-    sigma_rnd = _glob(graph_measures(rnd, names, density=None, n_random=10, seed=0))["small_world_sigma"]
+    sigma_rnd = _glob(graph_measures(rnd, names, density=None, n_random=10, random_state=0))["small_world_sigma"]
     assert sigma_ws > 2.0
     assert 0.6 < sigma_rnd < 1.4
 
