@@ -227,42 +227,77 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
     if size == 0:
         raise CorruptRecordingError(f"cannot read '{name}': the file is empty (0 bytes)")
     with open(path, "rb") as fid:
-        main = fid.read(256)
-        if len(main) < 256:
-            raise CorruptRecordingError(f"cannot read '{name}': the file ends at byte {size}, inside the 256-byte EDF header")
-        version = main[:8]
-        bdf = version == b"\xffBIOSEMI"
-        if not bdf and version.strip() != b"0":
-            raise CorruptRecordingError(
-                f"cannot read '{name}': not an EDF or BDF file (version field is {version!r}, expected '0' or '\\xffBIOSEMI')"
-            )
-        values, pos = {}, 8
-        for key, width in _MAIN[1:]:
-            chunk = main[pos : pos + width]
-            pos += width
-            if key in ("patient", "recording"):
-                # Patient and recording are free text that older devices fill with
-                # Latin-1; keep them readable instead of refusing the file.
-                values[key] = chunk.decode("latin-1").strip()
-            else:
-                values[key] = _field(chunk, key, path)
-        n_signals = _number(values["n_signals"], "number of signals", path, int)
-        if n_signals < 0:
-            raise CorruptRecordingError(f"cannot read '{name}': header declares {n_signals} signals")
-        if n_signals > MAX_SIGNALS:
-            raise _limit(name, "the number of signals", n_signals, MAX_SIGNALS)
+        bdf, values, n_signals = _read_main_fields(fid, path, size)
         needed = 256 * (n_signals + 1)
-        if size < needed:
-            raise CorruptRecordingError(
-                f"cannot read '{name}': header declares {n_signals} signals but the file ends at byte {size} "
-                f"(the header alone needs {needed} bytes)"
-            )
-        header_bytes = _number(values["header_bytes"], "header bytes", path, int)
-        if header_bytes != needed:
-            raise CorruptRecordingError(
-                f"cannot read '{name}': header-bytes field says {header_bytes} but {n_signals} signals need {needed}"
-            )
         sig_raw = fid.read(needed - 256)
+    signals = _signal_headers(_signal_columns(sig_raw, n_signals, path), n_signals, path)
+    _check_unique_labels(signals, name)
+    header = EdfHeader(
+        path=path,
+        bdf=bdf,
+        patient=values["patient"],
+        recording=values["recording"],
+        start=_parse_start(values["startdate"], values["starttime"]),
+        header_bytes=needed,
+        reserved=values["reserved"],
+        n_records=_number(values["n_records"], "number of data records", path, int),
+        record_duration=_number(values["record_duration"], "data record duration", path, float),
+        signals=signals,
+        file_size=size,
+    )
+    if header.record_duration < 0:
+        raise CorruptRecordingError(f"cannot read '{name}': data record duration is negative")
+    # Before the size check, so a hostile header is named by the limit it breaks.
+    _check_limits(header, name)
+    if check_size and n_signals:
+        _check_records_present(header, size, needed, name)
+    _check_limits(header, name)  # again: '-1 records' is now the count the file holds
+    return header
+
+
+def _read_main_fields(fid, path: Path, size: int) -> tuple[bool, dict[str, str], int]:
+    """Read the 256-byte main header: whether it is BDF, its fields as text, and the number of signals (checked)."""
+    name = path.name
+    main = fid.read(256)
+    if len(main) < 256:
+        raise CorruptRecordingError(f"cannot read '{name}': the file ends at byte {size}, inside the 256-byte EDF header")
+    version = main[:8]
+    bdf = version == b"\xffBIOSEMI"
+    if not bdf and version.strip() != b"0":
+        raise CorruptRecordingError(
+            f"cannot read '{name}': not an EDF or BDF file (version field is {version!r}, expected '0' or '\\xffBIOSEMI')"
+        )
+    values, pos = {}, 8
+    for key, width in _MAIN[1:]:
+        chunk = main[pos : pos + width]
+        pos += width
+        if key in ("patient", "recording"):
+            # Patient and recording are free text that older devices fill with
+            # Latin-1; keep them readable instead of refusing the file.
+            values[key] = chunk.decode("latin-1").strip()
+        else:
+            values[key] = _field(chunk, key, path)
+    n_signals = _number(values["n_signals"], "number of signals", path, int)
+    if n_signals < 0:
+        raise CorruptRecordingError(f"cannot read '{name}': header declares {n_signals} signals")
+    if n_signals > MAX_SIGNALS:
+        raise _limit(name, "the number of signals", n_signals, MAX_SIGNALS)
+    needed = 256 * (n_signals + 1)
+    if size < needed:
+        raise CorruptRecordingError(
+            f"cannot read '{name}': header declares {n_signals} signals but the file ends at byte {size} "
+            f"(the header alone needs {needed} bytes)"
+        )
+    header_bytes = _number(values["header_bytes"], "header bytes", path, int)
+    if header_bytes != needed:
+        raise CorruptRecordingError(
+            f"cannot read '{name}': header-bytes field says {header_bytes} but {n_signals} signals need {needed}"
+        )
+    return bdf, values, n_signals
+
+
+def _signal_columns(sig_raw: bytes, n_signals: int, path: Path) -> dict[str, list[str]]:
+    """Split the per-signal header (stored field by field, each for every signal) into text columns."""
     columns: dict[str, list[str]] = {}
     pos = 0
     for key, width in _SIGNAL:
@@ -274,6 +309,11 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
                 columns[key].append(chunk.decode("latin-1").strip())
             else:
                 columns[key].append(_field(chunk, key, path, i))
+    return columns
+
+
+def _signal_headers(columns: dict[str, list[str]], n_signals: int, path: Path) -> list[EdfSignalHeader]:
+    """One checked :class:`EdfSignalHeader` per signal."""
     signals = []
     for i in range(n_signals):
         sig = EdfSignalHeader(
@@ -287,21 +327,31 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
             prefiltering=columns["prefiltering"][i],
             samples_per_record=_number(columns["samples_per_record"][i], "samples per record", path, int, i),
         )
-        if sig.samples_per_record <= 0:
-            raise CorruptRecordingError(
-                f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has {sig.samples_per_record} samples per record"
-            )
-        if sig.samples_per_record > MAX_SAMPLES_PER_RECORD:
-            raise _limit(name, f"signal {i + 1} ({sig.label!r}) samples per record", sig.samples_per_record, MAX_SAMPLES_PER_RECORD)
-        if sig.digital_max <= sig.digital_min:
-            raise CorruptRecordingError(
-                f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has digital maximum {sig.digital_max} <= minimum {sig.digital_min}"
-            )
-        if sig.physical_max == sig.physical_min:
-            raise CorruptRecordingError(
-                f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has equal physical minimum and maximum"
-            )
+        _check_signal(sig, i, path.name)
         signals.append(sig)
+    return signals
+
+
+def _check_signal(sig: EdfSignalHeader, i: int, name: str) -> None:
+    """Samples per record within limits, digital range not empty, physical range not zero."""
+    if sig.samples_per_record <= 0:
+        raise CorruptRecordingError(
+            f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has {sig.samples_per_record} samples per record"
+        )
+    if sig.samples_per_record > MAX_SAMPLES_PER_RECORD:
+        raise _limit(name, f"signal {i + 1} ({sig.label!r}) samples per record", sig.samples_per_record, MAX_SAMPLES_PER_RECORD)
+    if sig.digital_max <= sig.digital_min:
+        raise CorruptRecordingError(
+            f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has digital maximum {sig.digital_max} <= minimum {sig.digital_min}"
+        )
+    if sig.physical_max == sig.physical_min:
+        raise CorruptRecordingError(
+            f"cannot read '{name}': signal {i + 1} ({sig.label!r}) has equal physical minimum and maximum"
+        )
+
+
+def _check_unique_labels(signals: list[EdfSignalHeader], name: str) -> None:
+    """No two data signals share a label (annotation signals may repeat)."""
     seen: dict[str, int] = {}
     for i, sig in enumerate(signals):
         if sig.is_annotation:
@@ -311,34 +361,18 @@ def read_edf_header(path: str | os.PathLike, *, check_size: bool = True) -> EdfH
                 f"cannot read '{name}': duplicate channel label {sig.label!r} (signals {seen[sig.label] + 1} and {i + 1})"
             )
         seen[sig.label] = i
-    header = EdfHeader(
-        path=path,
-        bdf=bdf,
-        patient=values["patient"],
-        recording=values["recording"],
-        start=_parse_start(values["startdate"], values["starttime"]),
-        header_bytes=header_bytes,
-        reserved=values["reserved"],
-        n_records=_number(values["n_records"], "number of data records", path, int),
-        record_duration=_number(values["record_duration"], "data record duration", path, float),
-        signals=signals,
-        file_size=size,
-    )
-    if header.record_duration < 0:
-        raise CorruptRecordingError(f"cannot read '{name}': data record duration is negative")
-    # Before the size check, so a hostile header is named by the limit it breaks.
-    _check_limits(header, name)
-    if check_size and n_signals:
-        record_bytes = header.record_bytes
-        available = (size - needed) // record_bytes
-        if header.n_records == -1:
-            header.n_records = available
-        elif header.n_records < 0:
-            raise CorruptRecordingError(f"cannot read '{name}': header declares {header.n_records} data records")
-        elif available < header.n_records:
-            raise CorruptRecordingError(
-                f"cannot read '{name}': header declares {header.n_records} data records of {record_bytes} bytes "
-                f"but the file holds only {available} (file ends at byte {size}, expected {needed + header.n_records * record_bytes})"
-            )
-    _check_limits(header, name)  # again: '-1 records' is now the count the file holds
-    return header
+
+
+def _check_records_present(header: EdfHeader, size: int, needed: int, name: str) -> None:
+    """The file holds every declared data record; ``n_records == -1`` (recording in progress) becomes the count it holds."""
+    record_bytes = header.record_bytes
+    available = (size - needed) // record_bytes
+    if header.n_records == -1:
+        header.n_records = available
+    elif header.n_records < 0:
+        raise CorruptRecordingError(f"cannot read '{name}': header declares {header.n_records} data records")
+    elif available < header.n_records:
+        raise CorruptRecordingError(
+            f"cannot read '{name}': header declares {header.n_records} data records of {record_bytes} bytes "
+            f"but the file holds only {available} (file ends at byte {size}, expected {needed + header.n_records * record_bytes})"
+        )
