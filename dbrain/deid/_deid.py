@@ -254,34 +254,10 @@ def deidentify(
     dbrain.errors.OutputError
         The output exists (without ``overwrite``) or cannot be written.
     """
-    from ..io._edf_header import read_edf_header
-
-    _validate_type(in_path, (str, os.PathLike), "in_path", "path-like")
-    _validate_type(out_path, (str, os.PathLike), "out_path", "path-like")
-    if date_shift_days is not None:
-        _validate_type(date_shift_days, int, "date_shift_days", "int or None")
-    _validate_type(remove_date, bool, "remove_date")
-    _validate_type(overwrite, bool, "overwrite")
-    if remove_date and date_shift_days is not None:
-        raise ParameterError("give either date_shift_days or remove_date, not both")
-    if on_progress is not None and not callable(on_progress):
-        raise ParameterError(f"on_progress must be callable or None, got {type(on_progress).__name__}")
+    _check_arguments(in_path, out_path, date_shift_days, remove_date, overwrite, on_progress)
     in_path, out_path = Path(in_path), Path(out_path)
     name = in_path.name
-
-    bdf = _kind(in_path)
-    if not os.access(in_path, os.R_OK):
-        raise RecordingError(f"cannot read '{in_path}': permission denied")
-    _check_paths(in_path, out_path, overwrite, bdf)
-    try:
-        header = read_edf_header(in_path)
-    except OSError as exc:
-        raise RecordingError(f"cannot read '{in_path}': {exc.strerror or exc}") from None
-    if header.bdf != bdf:
-        kind = "BDF" if header.bdf else "EDF"
-        raise CorruptRecordingError(f"cannot read '{name}': the file holds a {kind} header but is named '{in_path.suffix}'")
-    if not header.signals:
-        raise CorruptRecordingError(f"cannot read '{name}': the header declares no signals")
+    header = _read_input_header(in_path, out_path, overwrite)
     n_records = header.n_records
     data_bytes = n_records * header.record_bytes
     trailing = header.file_size - header.header_bytes - data_bytes
@@ -303,22 +279,8 @@ def deidentify(
     new_signals, scrubbed = new_signal_header(raw_header[256:], len(header.signals), annotation, redactor.phi_lower)
     if trailing:
         logger.warning(f"'{name}': {trailing} bytes after the last of {n_records} data records are not copied")
-
-    total = max(data_bytes, 1)
-
-    def progress(done: int):
-        if on_progress is not None:
-            on_progress(min(done / total, 1.0))
-
-    with atomic_file(out_path, overwrite=overwrite) as tmp, open(in_path, "rb") as src:
-        try:
-            with open(tmp, "wb") as dst:
-                dst.write(new_main)
-                dst.write(new_signals)
-                src.seek(header.header_bytes)
-                _copy_records(src, dst, header, n_records, redactor, name, progress)
-        except OSError as exc:
-            raise OutputError(f"cannot write '{out_path}': {exc.strerror or exc}") from exc
+    progress = _fraction_done(on_progress, data_bytes)
+    _write_copy(in_path, out_path, header, new_main + new_signals, redactor, overwrite=overwrite, progress=progress)
     progress(data_bytes)
     report = DeidReport(
         in_path=in_path,
@@ -338,3 +300,61 @@ def deidentify(
     )
     logger.info(report.summary())
     return report
+
+
+def _check_arguments(in_path, out_path, date_shift_days, remove_date, overwrite, on_progress) -> None:
+    """Types and combinations of :func:`deidentify`'s arguments."""
+    _validate_type(in_path, (str, os.PathLike), "in_path", "path-like")
+    _validate_type(out_path, (str, os.PathLike), "out_path", "path-like")
+    if date_shift_days is not None:
+        _validate_type(date_shift_days, int, "date_shift_days", "int or None")
+    _validate_type(remove_date, bool, "remove_date")
+    _validate_type(overwrite, bool, "overwrite")
+    if remove_date and date_shift_days is not None:
+        raise ParameterError("give either date_shift_days or remove_date, not both")
+    if on_progress is not None and not callable(on_progress):
+        raise ParameterError(f"on_progress must be callable or None, got {type(on_progress).__name__}")
+
+
+def _read_input_header(in_path: Path, out_path: Path, overwrite: bool):
+    """The input's validated EDF/BDF header, once the input is readable and the output acceptable."""
+    from ..io._edf_header import read_edf_header
+
+    name = in_path.name
+    bdf = _kind(in_path)
+    if not os.access(in_path, os.R_OK):
+        raise RecordingError(f"cannot read '{in_path}': permission denied")
+    _check_paths(in_path, out_path, overwrite, bdf)
+    try:
+        header = read_edf_header(in_path)
+    except OSError as exc:
+        raise RecordingError(f"cannot read '{in_path}': {exc.strerror or exc}") from None
+    if header.bdf != bdf:
+        kind = "BDF" if header.bdf else "EDF"
+        raise CorruptRecordingError(f"cannot read '{name}': the file holds a {kind} header but is named '{in_path.suffix}'")
+    if not header.signals:
+        raise CorruptRecordingError(f"cannot read '{name}': the header declares no signals")
+    return header
+
+
+def _fraction_done(on_progress, data_bytes: int) -> Callable[[int], None]:
+    """``progress(bytes copied)`` that reports the fraction done to ``on_progress`` (if any)."""
+    total = max(data_bytes, 1)
+
+    def progress(done: int):
+        if on_progress is not None:
+            on_progress(min(done / total, 1.0))
+
+    return progress
+
+
+def _write_copy(in_path: Path, out_path: Path, header, new_header: bytes, redactor: Redactor, *, overwrite: bool, progress) -> None:
+    """Write the new header and the redacted data records; the output appears whole or not at all."""
+    with atomic_file(out_path, overwrite=overwrite) as tmp, open(in_path, "rb") as src:
+        try:
+            with open(tmp, "wb") as dst:
+                dst.write(new_header)
+                src.seek(header.header_bytes)
+                _copy_records(src, dst, header, header.n_records, redactor, in_path.name, progress)
+        except OSError as exc:
+            raise OutputError(f"cannot write '{out_path}': {exc.strerror or exc}") from exc
