@@ -254,23 +254,12 @@ def evaluate(
     reference's ``recordingDuration`` sets the scored length; seizure events
     are the rows accepted by :func:`~dbrain.evaluate.is_seizure`.
     """
-    from ..events import read_events
-
     _check_option("missing", missing, ("error", "empty"))
     for name, value in (("tolerance_before", tolerance_before), ("tolerance_after", tolerance_after), ("min_gap", min_gap)):
         _check_range(name, value, 0, None)
     _check_range("max_duration", max_duration, 0, None, inclusive=False)
     _check_range("sample_fs", sample_fs, 0, None, inclusive=False)
-    ref_path, hyp_path = Path(ref_path), Path(hyp_path)
-    refs = _collect(ref_path, "reference")
-    hyps = _collect(hyp_path, "hypothesis")
-    if ref_path.is_file() != hyp_path.is_file():
-        raise ParameterError(f"reference '{ref_path}' and hypothesis '{hyp_path}' must both be files or both be folders")
-    if ref_path.is_file():
-        pairs = [(next(iter(refs)), ref_path, hyp_path)]
-    else:
-        pairs = _pair(refs, hyps, missing)
-
+    pairs = _pairs_of(Path(ref_path), Path(hyp_path), missing)
     event_params = {
         "tolerance_before": tolerance_before,
         "tolerance_after": tolerance_after,
@@ -279,29 +268,55 @@ def evaluate(
     }
     records = []
     for key, ref_file, hyp_file in pairs:
-        ref = read_events(ref_file)
-        duration = _duration_of(ref, ref_file, required=True)
-        if hyp_file is None:
-            hyp = ref.iloc[0:0]
-        else:
-            hyp = read_events(hyp_file)
-            hyp_duration = _duration_of(hyp, hyp_file, required=False)
-            if hyp_duration is not None and abs(hyp_duration - duration) > DURATION_TOLERANCE:
-                raise EventsError(
-                    f"hypothesis '{hyp_file}' is for a recording of {hyp_duration:g} s"
-                    f" but its reference '{ref_file}' lasts {duration:g} s"
-                )
-        base = {
-            "subject": _subject_of(key),
-            "recording": key,
-            "ref_file": str(ref_file),
-            "hyp_file": "" if hyp_file is None else str(hyp_file),
-        }
-        records.append({"scoring": "event", **base, **score_events(ref, hyp, duration, **event_params)})
-        records.append({"scoring": "sample", **base, **score_samples(ref, hyp, duration, fs=sample_fs)})
-
+        records += _score_recording(key, ref_file, hyp_file, event_params, sample_fs)
     columns = ["scoring", "subject", "recording", "ref_file", "hyp_file", *SCORE_KEYS]
     recordings = pd.DataFrame.from_records(records, columns=columns)
+    subjects, summary = _aggregate(recordings)
+    parameters = {**event_params, "sample_fs": sample_fs, "missing": missing, "aggregation": "mean over subjects"}
+    return EvaluationResult(recordings=recordings, subjects=subjects, summary=summary, parameters=parameters)
+
+
+def _pairs_of(ref_path: Path, hyp_path: Path, missing: str) -> list[tuple[str, Path, Path | None]]:
+    """``(recording key, reference file, hypothesis file or None)`` for two files or two folders."""
+    refs = _collect(ref_path, "reference")
+    hyps = _collect(hyp_path, "hypothesis")
+    if ref_path.is_file() != hyp_path.is_file():
+        raise ParameterError(f"reference '{ref_path}' and hypothesis '{hyp_path}' must both be files or both be folders")
+    if ref_path.is_file():
+        return [(next(iter(refs)), ref_path, hyp_path)]
+    return _pair(refs, hyps, missing)
+
+
+def _score_recording(key: str, ref_file: Path, hyp_file: Path | None, event_params: dict, sample_fs: float) -> list[dict]:
+    """The event-scoring and the sample-scoring row of one recording (no hypothesis: no detections)."""
+    from ..events import read_events
+
+    ref = read_events(ref_file)
+    duration = _duration_of(ref, ref_file, required=True)
+    if hyp_file is None:
+        hyp = ref.iloc[0:0]
+    else:
+        hyp = read_events(hyp_file)
+        hyp_duration = _duration_of(hyp, hyp_file, required=False)
+        if hyp_duration is not None and abs(hyp_duration - duration) > DURATION_TOLERANCE:
+            raise EventsError(
+                f"hypothesis '{hyp_file}' is for a recording of {hyp_duration:g} s"
+                f" but its reference '{ref_file}' lasts {duration:g} s"
+            )
+    base = {
+        "subject": _subject_of(key),
+        "recording": key,
+        "ref_file": str(ref_file),
+        "hyp_file": "" if hyp_file is None else str(hyp_file),
+    }
+    return [
+        {"scoring": "event", **base, **score_events(ref, hyp, duration, **event_params)},
+        {"scoring": "sample", **base, **score_samples(ref, hyp, duration, fs=sample_fs)},
+    ]
+
+
+def _aggregate(recordings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-subject sums and the dataset summary (mean and SD over subjects, and pooled), per scoring."""
     subject_rows, summary_rows = [], {}
     for scoring in ("event", "sample"):
         part = recordings[recordings["scoring"] == scoring]
@@ -321,5 +336,4 @@ def evaluate(
     subjects = pd.DataFrame.from_records(subject_rows, columns=["scoring", "subject", "n_recordings", *SCORE_KEYS])
     summary = pd.DataFrame.from_dict(summary_rows, orient="index")
     summary.index.name = "scoring"
-    parameters = {**event_params, "sample_fs": sample_fs, "missing": missing, "aggregation": "mean over subjects"}
-    return EvaluationResult(recordings=recordings, subjects=subjects, summary=summary, parameters=parameters)
+    return subjects, summary
