@@ -193,6 +193,35 @@ def onset_network(
     result : OnsetResult
         Ranking, evolution and the matrices behind them.
     """
+    data, ch_names, weights = _check_onset_args(data, sfreq, ch_names, onset, pre, post, z_threshold, var_order, weights)
+    band = _onset_band(band, kind, sfreq)
+    if window is None:
+        window = float(np.clip(min(pre, onset) / 4, 0.25, 1.0))
+    _check_range("window", window, 0, None, inclusive=False)
+    n_win = int(round(window * sfreq))
+    i_on = int(round(onset * sfreq))
+    i_pre = max(0, i_on - int(round(pre * sfreq)))
+    i_post = min(data.shape[1], i_on + int(round(post * sfreq)))
+    if (i_on - i_pre) < 2 * n_win or (i_post - i_on) < 2 * n_win:
+        raise ParameterError(
+            f"need at least two {window:g}-s windows before and after onset; have {(i_on - i_pre) / sfreq:g} s and {(i_post - i_on) / sfreq:g} s."
+        )
+    sos = butter(4, band, btype="bandpass", fs=sfreq, output="sos")
+    fast = sosfiltfilt(sos, data - data.mean(axis=1, keepdims=True), axis=1)
+    inv = _involvement(fast, sfreq, onset, i_pre, i_post, n_win, z_threshold)
+    coh, out = _network_change(fast, sfreq, ch_names, band, (i_pre, i_on, i_post), n_win, var_order, ridge)
+    flat = np.ptp(data[:, i_pre:i_post], axis=1) == 0
+    ranking = _combined_ranking(ch_names, inv, coh, out, weights, flat)
+    ranking.attrs.update({"band": list(band), "window": window, "z_threshold": z_threshold, "weights": list(weights)})
+
+    evo = _evolution(fast, sfreq, ch_names, band, i_pre, i_post, i_on, n_win, inv.z, inv.t_end, z_threshold) if evolution else None
+    if evo is None:
+        evo = pd.DataFrame(columns=list(EVOLUTION_COLUMNS))
+    return OnsetResult(ranking, evo, coh["pre"], coh["ictal"], out["pre"], out["ictal"], ch_names, band)
+
+
+def _check_onset_args(data, sfreq, ch_names, onset, pre, post, z_threshold, var_order, weights):
+    """Validated ``data`` (float, 2-D), ``ch_names`` (str) and ``weights`` (three floats)."""
     data = np.asarray(data, dtype=float)
     if data.ndim != 2:
         raise ParameterError(f"data must be 2-D (n_channels, n_times), got shape {data.shape}.")
@@ -212,22 +241,22 @@ def onset_network(
     dur = data.shape[1] / sfreq
     if not 0 < onset < dur:
         raise ParameterError(f"onset {onset:g} s lies outside the data (0–{dur:g} s).")
-    band = _onset_band(band, kind, sfreq)
-    if window is None:
-        window = float(np.clip(min(pre, onset) / 4, 0.25, 1.0))
-    _check_range("window", window, 0, None, inclusive=False)
-    n_win = int(round(window * sfreq))
-    i_on = int(round(onset * sfreq))
-    i_pre = max(0, i_on - int(round(pre * sfreq)))
-    i_post = min(data.shape[1], i_on + int(round(post * sfreq)))
-    if (i_on - i_pre) < 2 * n_win or (i_post - i_on) < 2 * n_win:
-        raise ParameterError(
-            f"need at least two {window:g}-s windows before and after onset; have {(i_on - i_pre) / sfreq:g} s and {(i_post - i_on) / sfreq:g} s."
-        )
-    sos = butter(4, band, btype="bandpass", fs=sfreq, output="sos")
-    fast = sosfiltfilt(sos, data - data.mean(axis=1, keepdims=True), axis=1)
+    return data, ch_names, (w_inv, w_str, w_out)
 
-    # 1. earliest involvement: onset-band line length vs the channel's own baseline
+
+@dataclass
+class _Involvement:
+    """Onset-band line length of each channel against its own pre-ictal baseline."""
+
+    z: np.ndarray  # (n_channels, n_windows) line-length z-scores
+    t_end: np.ndarray  # end of each window relative to onset (s)
+    peak_z: np.ndarray  # per channel, the largest z after onset
+    time: np.ndarray  # per channel, the end of the first window after onset at or over the threshold (NaN: never)
+    rank: np.ndarray  # earliest first, ties broken by peak z
+
+
+def _involvement(fast, sfreq, onset, i_pre, i_post, n_win, z_threshold) -> _Involvement:
+    """Earliest involvement: when each channel's onset-band line length first reaches ``z_threshold``."""
     ll = np.abs(np.diff(fast[:, i_pre:i_post], axis=1))
     cs = np.concatenate([np.zeros((ll.shape[0], 1)), np.cumsum(ll, axis=1)], axis=1)
     hop = max(1, n_win // 5)
@@ -242,16 +271,19 @@ def onset_network(
     sd[sd == 0] = np.inf
     z = (L - mu) / sd
     peak_z = z[:, after].max(axis=1)
-    inv_time = np.full(len(ch_names), np.nan)
-    for i in range(len(ch_names)):
+    inv_time = np.full(len(fast), np.nan)
+    for i in range(len(fast)):
         hit = np.flatnonzero(z[i, after] >= z_threshold)
         if hit.size:
             inv_time[i] = t_end[after][hit[0]]
     # ties (and the not-involved) broken by peak z
     inv_key = np.where(np.isnan(inv_time), 1e9, inv_time) - 1e-6 * np.tanh(peak_z / 100.0)
-    rank_inv = _rank(inv_key, ascending=True)
+    return _Involvement(z, t_end, peak_z, inv_time, _rank(inv_key, ascending=True))
 
-    # 2. network change: coherence strength and PDC outflow, pre vs early ictal
+
+def _network_change(fast, sfreq, ch_names, band, bounds, n_win, var_order, ridge) -> tuple[dict, dict]:
+    """Onset-band coherence matrices and PDC outflow of the pre-ictal and early-ictal epochs."""
+    i_pre, i_on, i_post = bounds
     # as many epochs on both sides (coherence is biased upwards by few epochs): the last before onset, the first after
     pre_ep, ict_ep = _epochs(fast, i_pre, i_on, n_win), _epochs(fast, i_on, i_post, n_win)
     n_ep = min(len(pre_ep), len(ict_ep))
@@ -260,7 +292,6 @@ def onset_network(
     for name, ep in (("pre", pre_ep), ("ictal", ict_ep)):
         tab = compute_connectivity(ep, sfreq, ch_names, measures=("coh",), bands={"fast": band})
         coh[name], _ = connectivity_matrix(tab, "fast", "coh", ch_names)
-    strength_change = coh["ictal"].sum(0) - coh["pre"].sum(0)
     factor = max(1, int(sfreq // (2.5 * band[1])))
     sf_d = sfreq / factor
     out = {}
@@ -270,14 +301,20 @@ def onset_network(
             out[name] = _outflow(epd, sf_d, ch_names, (band[0], min(band[1], 0.45 * sf_d)), var_order, ridge)
         except (ParameterError, np.linalg.LinAlgError):
             out[name] = np.full(len(ch_names), np.nan)
+    return coh, out
+
+
+def _combined_ranking(ch_names, inv: _Involvement, coh: dict, out: dict, weights, flat) -> pd.DataFrame:
+    """Rank the channels by the weighted percentiles of earliest involvement, strength and outflow change."""
+    w_inv, w_str, w_out = weights
+    strength_change = coh["ictal"].sum(0) - coh["pre"].sum(0)
     outflow_change = out["ictal"] - out["pre"]
     rank_str = _rank(strength_change, ascending=False)
     rank_out = _rank(outflow_change, ascending=False)
     n = len(ch_names)
     pct = lambda r: (r - 1) / max(n - 1, 1)  # noqa: E731
     total = w_inv + w_str + w_out
-    score = 1.0 - (w_inv * pct(rank_inv) + w_str * pct(rank_str) + w_out * pct(rank_out)) / total
-    flat = np.ptp(data[:, i_pre:i_post], axis=1) == 0
+    score = 1.0 - (w_inv * pct(inv.rank) + w_str * pct(rank_str) + w_out * pct(rank_out)) / total
     score[flat] = 0.0  # a flat channel is never a candidate: score 0, ranked last
     final = _rank(-score + 2.0 * flat, ascending=True)
     ranking = pd.DataFrame(
@@ -285,22 +322,16 @@ def onset_network(
             "rank": final,
             "channel": ch_names,
             "score": score,
-            "involvement_time": inv_time,
-            "peak_z": peak_z,
+            "involvement_time": inv.time,
+            "peak_z": inv.peak_z,
             "strength_change": strength_change,
             "outflow_change": outflow_change,
-            "rank_involvement": rank_inv,
+            "rank_involvement": inv.rank,
             "rank_strength": rank_str,
             "rank_outflow": rank_out,
         }
     ).sort_values("rank", kind="stable")
-    ranking = ranking.reset_index(drop=True)[list(RANKING_COLUMNS)]
-    ranking.attrs.update({"band": list(band), "window": window, "z_threshold": z_threshold, "weights": [w_inv, w_str, w_out]})
-
-    evo = _evolution(fast, sfreq, ch_names, band, i_pre, i_post, i_on, n_win, z, t_end, z_threshold) if evolution else None
-    if evo is None:
-        evo = pd.DataFrame(columns=list(EVOLUTION_COLUMNS))
-    return OnsetResult(ranking, evo, coh["pre"], coh["ictal"], out["pre"], out["ictal"], ch_names, band)
+    return ranking.reset_index(drop=True)[list(RANKING_COLUMNS)]
 
 
 def _evolution(fast, sfreq, ch_names, band, i_pre, i_post, i_on, n_win, z, t_end, z_threshold):
