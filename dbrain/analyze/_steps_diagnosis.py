@@ -164,16 +164,7 @@ def diagnosis_step(
     person's age (``age``, else the header's birth date) is outside the range
     the screen applies to.
     """
-    from ..diagnosis import (
-        DISCLAIMER,
-        ADHDScreen,
-        DementiaScreen,
-        EpilepsyScreen,
-        findings_from_events,
-        recording_features,
-        similar_cases,
-        suggestions,
-    )
+    from ..diagnosis import DISCLAIMER, findings_from_events, recording_features, suggestions
     from ._steps_norms import recording_age
 
     n_eeg = sum(1 for c in ctx.raw.get_channel_types() if c == "eeg")
@@ -191,67 +182,16 @@ def diagnosis_step(
         blocks.append(Note(f"No screening: {n_eeg} EEG channel(s), at least {MIN_CHANNELS} needed."))
     else:
         feats = recording_features(ctx.raw, max_duration=float(max_duration))
-        X = feats.to_frame()
-        for cls, path in ((DementiaScreen, dementia_model), (EpilepsyScreen, epilepsy_model), (ADHDScreen, adhd_model)):
-            model_name = str(path) if path else f"shipped ({cls._name})"
-            why = gate
-            if cls is ADHDScreen:
-                why = _gates(ctx, events, artifact=False)
-            if cls is ADHDScreen and not why:
-                if age is None:
-                    why = "age unknown (no --age and no birth date in the header): the ADHD screen runs only for people under 18"
-                elif age >= CHILD_AGE:
-                    why = f"age {age:g} y: the ADHD screen runs only for people under {CHILD_AGE:g}"
-            if why:
-                screens.append(_not_applicable(cls._name, why, model_name))
-                continue
-            screen = cls.load(path)
-            if cls is ADHDScreen:
-                # the ADHD model saw the first 60 s of each child, rescaled (units unknown): the same here
-                scale = (screen.applicability_ or {}).get("scale_to_uv")
-                fa = recording_features(ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale)
-                res = screen.assess(fa.to_frame(), age=age)[0]
-                res["theta_beta"] = _theta_beta(fa.values, screen)
-                res["caveats"] = [ADHD_CAVEAT]
-            else:
-                fa = feats
-                res = screen.assess(X, age=age)[0]
-            res["model"] = model_name
-            res["features_imputed"] = [f for f in screen.features_ if f in fa.missing]
-            res["n_features"] = len(screen.features_)
-            screens.append(res)
-            name = res["screen"]
-            if res["outcome"] == "insufficient data":
-                findings.append({"finding": "insufficient_data", "evidence": f"{name} screen: {res['reason']}"})
-            elif res["outcome"] == "not applicable":
-                pass  # no finding, hence no suggestion, from a screen that does not apply
-            else:
-                findings.append(
-                    {
-                        "finding": f"{name}_screen_{res['outcome']}",
-                        "evidence": f"{name} screen probability {res['probability']:.2f} "
-                        f"(interval {res['interval'][0]:.2f}-{res['interval'][1]:.2f}) vs threshold {res['threshold']:.2f}"
-                        if res["interval"]
-                        else f"{name} screen probability {res['probability']:.2f}",
-                    }
-                )
+        models = {"dementia": dementia_model, "epilepsy": epilepsy_model, "adhd": adhd_model}
+        screens = _run_screens(ctx, feats, events, gate, age, models)
+        findings += [f for f in map(_screen_finding, screens) if f is not None]
         if gate:
             blocks.append(Note(f"Screens not applicable: {gate}."))
         slow = _slowing(feats.values)
         if slow:
             findings.append(slow)
     sugg = suggestions(findings)
-    cases, store_note = None, "No data store given (dbrain analyze --store STORE), so no similar cases."
-    if store is not None and feats is not None:
-        table = _case_table(store, ctx.info.path)
-        if len(table):
-            cases = similar_cases(feats.values, table, k=5)
-            store_note = (
-                f"Nearest {len(cases)} recordings of the data store '{store}' by standardised feature distance "
-                "(this recording itself left out), with their recorded outcome."
-            )
-        else:
-            store_note = f"The data store '{store}' holds no other recording with diagnosis features."
+    cases, store_note = _similar_cases(ctx, store, feats)
     doc = {
         "disclaimer": DISCLAIMER,
         "age": age,
@@ -266,54 +206,8 @@ def diagnosis_step(
         "similar_cases": None if cases is None else cases.to_dict(orient="records"),
     }
     if screens:
-        rows = []
-        for s in screens:
-            p = "n/a" if s["probability"] is None else f"{s['probability']:.2f}"
-            iv = f"{s['interval'][0]:.2f}–{s['interval'][1]:.2f}" if s.get("interval") else "n/a"
-            rows.append(
-                {
-                    "screen": s["screen"],
-                    "outcome": s["outcome"],
-                    "probability": p,
-                    "interval (5–95 %)": iv,
-                    "threshold": "n/a" if s["threshold"] is None else f"{s['threshold']:.2f}",
-                    "features imputed": f"{len(s['features_imputed'])} of {s['n_features']}",
-                    "main drivers": ", ".join(f"{d['feature']} ({d['direction']})" for d in s["drivers"][:3]),
-                    "reason / caveats": _caveats(s),
-                }
-            )
-        blocks.append(
-            Table(
-                pd.DataFrame(rows),
-                caption="Calibrated screen probabilities (see the model cards for their subject-wise accuracy).",
-            )
-        )
-        blocks.append(
-            Paragraph(
-                "The shipped screens were trained on small research cohorts (dementia: 131 people of two cohorts, evaluated "
-                "leave-one-cohort-out; epilepsy: 65 people, 14-channel consumer headset) and assume awake resting EEG. "
-                "Their probabilities transfer only partly to other amplifiers, montages or clinical states (see the model "
-                "cards); treat them as a research aid."
-            )
-        )
-        blocks.append(KeyValues([("Clean EEG used", f"{feats.clean_seconds:.0f} s on {len(feats.ch_names)} channels")]))
-    if sugg:
-        srows = [
-            {
-                "finding": s["trigger"],
-                "suggestion": s["title"],
-                "considerations": " ".join(
-                    f"{_LABELS.get(k, k.capitalize())}: {' '.join(v)}" for k, v in s["considerations"].items() if v
-                ),
-                "source": "; ".join(f"{src['name']} ({src['year']}), {src['section']}" for src in s["sources"]),
-            }
-            for s in sugg
-        ]
-        blocks.append(
-            Table(pd.DataFrame(srows), caption="Guideline considerations triggered by the findings, each with its source.")
-        )
-    else:
-        blocks.append(Note("No finding triggered a knowledge-base entry.", "info"))
+        blocks += _screen_blocks(screens, feats)
+    blocks.append(_suggestion_block(sugg))
     blocks.append(Note(store_note, "info"))
     if cases is not None:
         blocks.append(Table(cases))
@@ -332,3 +226,127 @@ def diagnosis_step(
         sections=[Section(*_SECTION, blocks)],
         files={"diagnosis.json": (json.dumps(doc, indent=1, default=str) + "\n").encode("utf-8")},
     )
+
+
+def _run_screens(ctx: AnalysisContext, feats, events: pd.DataFrame, gate: str | None, age, models: dict) -> list[dict]:
+    """Each screen's result, or "not applicable" with the reason (``models``: screen name → model path or None)."""
+    from ..diagnosis import ADHDScreen, DementiaScreen, EpilepsyScreen, recording_features
+
+    X = feats.to_frame()
+    screens = []
+    for cls, path in ((DementiaScreen, models["dementia"]), (EpilepsyScreen, models["epilepsy"]), (ADHDScreen, models["adhd"])):
+        model_name = str(path) if path else f"shipped ({cls._name})"
+        why = _adhd_gate(ctx, events, age) if cls is ADHDScreen else gate
+        if why:
+            screens.append(_not_applicable(cls._name, why, model_name))
+            continue
+        screen = cls.load(path)
+        if cls is ADHDScreen:
+            # the ADHD model saw the first 60 s of each child, rescaled (units unknown): the same here
+            scale = (screen.applicability_ or {}).get("scale_to_uv")
+            fa = recording_features(ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale)
+            res = screen.assess(fa.to_frame(), age=age)[0]
+            res["theta_beta"] = _theta_beta(fa.values, screen)
+            res["caveats"] = [ADHD_CAVEAT]
+        else:
+            fa = feats
+            res = screen.assess(X, age=age)[0]
+        res["model"] = model_name
+        res["features_imputed"] = [f for f in screen.features_ if f in fa.missing]
+        res["n_features"] = len(screen.features_)
+        screens.append(res)
+    return screens
+
+
+def _adhd_gate(ctx: AnalysisContext, events: pd.DataFrame, age) -> str | None:
+    """Why the ADHD screen does not apply (acute patterns; age unknown or adult), or None."""
+    why = _gates(ctx, events, artifact=False)
+    if not why:
+        if age is None:
+            why = "age unknown (no --age and no birth date in the header): the ADHD screen runs only for people under 18"
+        elif age >= CHILD_AGE:
+            why = f"age {age:g} y: the ADHD screen runs only for people under {CHILD_AGE:g}"
+    return why
+
+
+def _screen_finding(res: dict) -> dict | None:
+    """The finding a screen result adds (none from a screen that does not apply)."""
+    name = res["screen"]
+    if res["outcome"] == "insufficient data":
+        return {"finding": "insufficient_data", "evidence": f"{name} screen: {res['reason']}"}
+    if res["outcome"] == "not applicable":
+        return None  # no finding, hence no suggestion, from a screen that does not apply
+    return {
+        "finding": f"{name}_screen_{res['outcome']}",
+        "evidence": f"{name} screen probability {res['probability']:.2f} "
+        f"(interval {res['interval'][0]:.2f}-{res['interval'][1]:.2f}) vs threshold {res['threshold']:.2f}"
+        if res["interval"]
+        else f"{name} screen probability {res['probability']:.2f}",
+    }
+
+
+def _similar_cases(ctx: AnalysisContext, store, feats):
+    """The nearest recordings of the data store (or None) and the note that says where they come from."""
+    from ..diagnosis import similar_cases
+
+    if store is None or feats is None:
+        return None, "No data store given (dbrain analyze --store STORE), so no similar cases."
+    table = _case_table(store, ctx.info.path)
+    if not len(table):
+        return None, f"The data store '{store}' holds no other recording with diagnosis features."
+    cases = similar_cases(feats.values, table, k=5)
+    return cases, (
+        f"Nearest {len(cases)} recordings of the data store '{store}' by standardised feature distance "
+        "(this recording itself left out), with their recorded outcome."
+    )
+
+
+def _screen_blocks(screens: list[dict], feats) -> list:
+    """The screens' table, the caveat on their training cohorts and the clean EEG used."""
+    rows = []
+    for s in screens:
+        p = "n/a" if s["probability"] is None else f"{s['probability']:.2f}"
+        iv = f"{s['interval'][0]:.2f}–{s['interval'][1]:.2f}" if s.get("interval") else "n/a"
+        rows.append(
+            {
+                "screen": s["screen"],
+                "outcome": s["outcome"],
+                "probability": p,
+                "interval (5–95 %)": iv,
+                "threshold": "n/a" if s["threshold"] is None else f"{s['threshold']:.2f}",
+                "features imputed": f"{len(s['features_imputed'])} of {s['n_features']}",
+                "main drivers": ", ".join(f"{d['feature']} ({d['direction']})" for d in s["drivers"][:3]),
+                "reason / caveats": _caveats(s),
+            }
+        )
+    return [
+        Table(
+            pd.DataFrame(rows),
+            caption="Calibrated screen probabilities (see the model cards for their subject-wise accuracy).",
+        ),
+        Paragraph(
+            "The shipped screens were trained on small research cohorts (dementia: 131 people of two cohorts, evaluated "
+            "leave-one-cohort-out; epilepsy: 65 people, 14-channel consumer headset) and assume awake resting EEG. "
+            "Their probabilities transfer only partly to other amplifiers, montages or clinical states (see the model "
+            "cards); treat them as a research aid."
+        ),
+        KeyValues([("Clean EEG used", f"{feats.clean_seconds:.0f} s on {len(feats.ch_names)} channels")]),
+    ]
+
+
+def _suggestion_block(sugg: list[dict]):
+    """The guideline considerations the findings triggered, each with its source (or a note that none did)."""
+    if not sugg:
+        return Note("No finding triggered a knowledge-base entry.", "info")
+    srows = [
+        {
+            "finding": s["trigger"],
+            "suggestion": s["title"],
+            "considerations": " ".join(
+                f"{_LABELS.get(k, k.capitalize())}: {' '.join(v)}" for k, v in s["considerations"].items() if v
+            ),
+            "source": "; ".join(f"{src['name']} ({src['year']}), {src['section']}" for src in s["sources"]),
+        }
+        for s in sugg
+    ]
+    return Table(pd.DataFrame(srows), caption="Guideline considerations triggered by the findings, each with its source.")
