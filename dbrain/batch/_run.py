@@ -416,6 +416,30 @@ def run_batch(
     result : BatchResult
     """
     started = time.time()
+    _check_batch_args(retries=retries, report=report, timeout=timeout, n_jobs=n_jobs, scheduler=scheduler)
+    inputs = list(data) if isinstance(data, list) else collect_inputs(data)
+    config = analysis_config(steps, step_params)
+    cfg_hash = config_hash(config)
+    store = _prepare_store(store, config, cfg_hash)
+    use_ledger = _ledger_exists() if ledger is None else bool(ledger)
+    items = [{"path": i.path, "dataset": i.dataset, "subject": i.subject, "meta": dict(i.meta)} for i in inputs]
+    run = _Run(store, config, cfg_hash, len(items), on_result)
+    n_workers = n_jobs if n_jobs not in (None, -1) else os.cpu_count() or 1
+    client, cluster = _make_client(n_workers, scheduler, memory_limit)
+    try:
+        hashes = client.gather(client.map(_hash_task, [i["path"] for i in items], pure=False))
+        task = {"timeout": None if timeout is None else float(timeout), "report": bool(report), "retries": retries}
+        futures, by_key = _submit(client, run, items, hashes, retry_errors=retry_errors, task=task)
+        _collect(run, futures, by_key, use_ledger=use_ledger)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return run.result(time.time() - started)
+
+
+def _check_batch_args(*, retries, report, timeout, n_jobs, scheduler) -> None:
+    """Types and ranges of :func:`run_batch`'s scalar arguments."""
     _validate_type(retries, int, "retries")
     _validate_type(report, bool, "report")
     if timeout is not None:
@@ -426,98 +450,114 @@ def run_batch(
             raise ParameterError(f"n_jobs must be at least 1 (or -1: every CPU), got {n_jobs}")
     if scheduler is not None:
         _validate_type(scheduler, str, "scheduler")
-    inputs = list(data) if isinstance(data, list) else collect_inputs(data)
-    config = analysis_config(steps, step_params)
-    cfg_hash = config_hash(config)
+
+
+def _prepare_store(store, config: dict, cfg_hash: str) -> Path:
+    """Create the store folder and write the configuration under its hash."""
     store = Path(store).expanduser().resolve()
     store.mkdir(parents=True, exist_ok=True)
     (store / "_config").mkdir(exist_ok=True)
     (store / "_config" / f"{cfg_hash[:12]}.json").write_text(json.dumps(config, indent=2, default=str) + "\n", encoding="utf-8")
-    use_ledger = _ledger_exists() if ledger is None else bool(ledger)
-    items = [{"path": i.path, "dataset": i.dataset, "subject": i.subject, "meta": dict(i.meta)} for i in inputs]
-    rows: list[dict] = []
-    entries = []
-    total = len(items)
+    return store
 
-    def finish(item, row):
+
+@dataclass
+class _Run:
+    """One batch in progress: what it writes to and the rows it has finished."""
+
+    store: Path
+    config: dict
+    cfg_hash: str
+    total: int
+    on_result: Callable[[dict, int, int], None] | None
+    rows: list[dict] = field(default_factory=list)
+    entries: list = field(default_factory=list)
+
+    def finish(self, item: dict, row: dict) -> None:
+        """Record one recording's row (and tell ``on_result``)."""
         row = {**row, "dataset": item["dataset"], "subject": item["subject"], "path": item["path"]}
-        rows.append(row)
-        if on_result is not None:
-            on_result(row, len(rows), total)
+        self.rows.append(row)
+        if self.on_result is not None:
+            self.on_result(row, len(self.rows), self.total)
 
+    def result(self, seconds: float) -> BatchResult:
+        """The rows as a table, logged in one line."""
+        frame = pd.DataFrame(self.rows)
+        for col in ("key", "status", "error", "action"):
+            if col not in frame:
+                frame[col] = None
+        logger.info(
+            "batch: %d recordings, %d computed, %d skipped, %d errors in %.1f s",
+            self.total,
+            int((frame["action"] != "skipped").sum()),
+            int((frame["action"] == "skipped").sum()),
+            int((frame["status"] == "error").sum()),
+            seconds,
+        )
+        return BatchResult(store=self.store, rows=frame, seconds=seconds, config_hash=self.cfg_hash, ledger_entries=self.entries)
+
+
+def _submit(client, run: _Run, items: list[dict], hashes, *, retry_errors: bool, task: dict):
+    """Submit one analysis task per recording not yet done (once per content); finish the others at once.
+
+    Returns the futures (future → (item, sha256, key)) and the items of each key.
+    """
+    futures = {}
+    by_key: dict[str, list] = {}
+    for item, (sha, err) in zip(items, hashes, strict=True):
+        if sha is None:
+            key = "path-" + hashlib.sha256(item["path"].encode()).hexdigest()[:19] + "-" + run.cfg_hash[:12]
+            row = _write_error(run.store, item, _base_row(item, None, key, run.cfg_hash, run.config), err, "OSError", final=False)
+            run.finish(item, {**row, "action": "computed"})
+            continue
+        key = f"{sha[:24]}-{run.cfg_hash[:12]}"
+        done = _store.is_done(run.store, key)
+        if done is not None and not (retry_errors and done.get("status") == "error"):
+            run.finish(
+                item,
+                {"key": key, "sha256": sha, "action": "skipped", "status": done.get("status"), "error": done.get("error")},
+            )
+            continue
+        if done is not None:  # an error row to retry: it is not done any more
+            (_store.result_dir(run.store, key) / _store.SUCCESS).unlink(missing_ok=True)
+        if key in by_key:  # the same content twice: analysed once
+            by_key[key].append(item)
+            continue
+        by_key[key] = [item]
+        future = client.submit(
+            _analyse_task,
+            item,
+            sha,
+            key,
+            run.config,
+            run.cfg_hash,
+            str(run.store),
+            task["timeout"],
+            task["report"],
+            key=f"dbrain-analyse-{key}",
+            retries=task["retries"],
+            pure=False,
+        )
+        futures[future] = (item, sha, key)
+    return futures, by_key
+
+
+def _collect(run: _Run, futures: dict, by_key: dict[str, list], *, use_ledger: bool) -> None:
+    """Finish each recording as its task completes: an error row for a failed task, a ledger entry for a computed one."""
     from distributed import as_completed
 
-    n_workers = n_jobs if n_jobs not in (None, -1) else os.cpu_count() or 1
-    client, cluster = _make_client(n_workers, scheduler, memory_limit)
-    try:
-        hashes = client.gather(client.map(_hash_task, [i["path"] for i in items], pure=False))
-        futures = {}
-        by_key: dict[str, list] = {}
-        for item, (sha, err) in zip(items, hashes, strict=True):
-            if sha is None:
-                key = "path-" + hashlib.sha256(item["path"].encode()).hexdigest()[:19] + "-" + cfg_hash[:12]
-                row = _write_error(store, item, _base_row(item, None, key, cfg_hash, config), err, "OSError", final=False)
-                finish(item, {**row, "action": "computed"})
-                continue
-            key = f"{sha[:24]}-{cfg_hash[:12]}"
-            done = _store.is_done(store, key)
-            if done is not None and not (retry_errors and done.get("status") == "error"):
-                finish(
-                    item,
-                    {"key": key, "sha256": sha, "action": "skipped", "status": done.get("status"), "error": done.get("error")},
-                )
-                continue
-            if done is not None:  # an error row to retry: it is not done any more
-                (_store.result_dir(store, key) / _store.SUCCESS).unlink(missing_ok=True)
-            if key in by_key:  # the same content twice: analysed once
-                by_key[key].append(item)
-                continue
-            by_key[key] = [item]
-            future = client.submit(
-                _analyse_task,
-                item,
-                sha,
-                key,
-                config,
-                cfg_hash,
-                str(store),
-                None if timeout is None else float(timeout),
-                bool(report),
-                key=f"dbrain-analyse-{key}",
-                retries=retries,
-                pure=False,
-            )
-            futures[future] = (item, sha, key)
-        for future in as_completed(list(futures)):
-            item, sha, key = futures[future]
-            try:
-                row = future.result()
-            except Exception as exc:  # noqa: BLE001 - KilledWorker (died too often) and the like: an error row
-                message = f"task failed on the cluster ({type(exc).__name__}): {_one_line(exc)}"
-                base = _base_row(item, sha, key, cfg_hash, config)
-                row = {**_write_error(store, item, base, message, type(exc).__name__, final=False), "action": "failed"}
-            if use_ledger and row.get("action") == "computed" and row.get("status") == "ok":
-                from ..analyze._provenance import record_analysis_run
+    for future in as_completed(list(futures)):
+        item, sha, key = futures[future]
+        try:
+            row = future.result()
+        except Exception as exc:  # noqa: BLE001 - KilledWorker (died too often) and the like: an error row
+            message = f"task failed on the cluster ({type(exc).__name__}): {_one_line(exc)}"
+            base = _base_row(item, sha, key, run.cfg_hash, run.config)
+            row = {**_write_error(run.store, item, base, message, type(exc).__name__, final=False), "action": "failed"}
+        if use_ledger and row.get("action") == "computed" and row.get("status") == "ok":
+            from ..analyze._provenance import record_analysis_run
 
-                entries.append(record_analysis_run(_store.result_dir(store, key), item["path"], sha, config["steps"]))
-            for same in by_key[key]:
-                finish(same, row if same is item else {**row, "action": "skipped"})
-            future.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    frame = pd.DataFrame(rows)
-    for col in ("key", "status", "error", "action"):
-        if col not in frame:
-            frame[col] = None
-    seconds = time.time() - started
-    logger.info(
-        "batch: %d recordings, %d computed, %d skipped, %d errors in %.1f s",
-        total,
-        int((frame["action"] != "skipped").sum()),
-        int((frame["action"] == "skipped").sum()),
-        int((frame["status"] == "error").sum()),
-        seconds,
-    )
-    return BatchResult(store=store, rows=frame, seconds=seconds, config_hash=cfg_hash, ledger_entries=entries)
+            run.entries.append(record_analysis_run(_store.result_dir(run.store, key), item["path"], sha, run.config["steps"]))
+        for same in by_key[key]:
+            run.finish(same, row if same is item else {**row, "action": "skipped"})
+        future.release()
