@@ -520,6 +520,134 @@ def compute_qeeg(
     raw = as_normalized(raw)
     _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
     sfreq = float(raw.info["sfreq"])
+    opts = {
+        "window": window,
+        "step": step,
+        "fmin": fmin,
+        "fmax": fmax,
+        "asymmetry_mode": asymmetry_mode,
+        "suppression_threshold": suppression_threshold,
+        "min_suppression": min_suppression,
+        "burst_suppression_threshold": burst_suppression_threshold,
+        "aperiodic_window": aperiodic_window,
+        "aperiodic_range": aperiodic_range,
+        "line_freq": line_freq,
+        "chunk_duration": chunk_duration,
+        "n_jobs": n_jobs,
+    }
+    _check_qeeg_args(sfreq, on_progress=on_progress, **opts)
+    # _feed: a dbrain.qeeg._stream.SampleFeed serving the samples pushed by the analysis engine
+    # (raw then only describes the channels); the chunks and results are the same as reading raw.
+    n_times = raw.n_times if _feed is None else _feed.n_times
+    plan = _plan(raw, n_times, aeeg_pairs, opts)
+    worker = _ChunkWorker(plan, _allocate(plan), opts)
+    t0 = time.perf_counter()
+    chunks = iter_chunks(
+        raw if _feed is None else _feed,
+        plan.picks,
+        n_times=n_times,
+        n_win=plan.n_win,
+        n_step=plan.n_step,
+        n_epochs=plan.n_ep,
+        epochs_per_chunk=max(1, int(chunk_duration / step)),
+        pad=plan.pad,
+    )
+    env_parts = _run_chunks(chunks, worker, n_jobs=n_jobs, n_epochs=plan.n_ep, on_progress=on_progress)
+    return _result(raw, plan, worker.out, env_parts, opts, t0=t0)
+
+
+def _result(raw, plan: _Plan, out: _Outputs, env_parts, opts: dict, *, t0: float) -> QEEGResult:
+    """Burst suppression, aEEG margins and aperiodic fits from the filled arrays, and the result around them all."""
+    sfreq, n_ch = plan.sfreq, len(plan.ch_names)
+    suppression = np.median(out.measures[:, :n_ch, MEASURES.index("suppression_ratio")], axis=1)
+    times = np.arange(plan.n_ep) * plan.n_step / sfreq
+    duration = plan.n_times / sfreq
+    meas_date = raw.info["meas_date"]
+    bs = detect_burst_suppression(
+        suppression,
+        times,
+        step=plan.n_step / sfreq,
+        window=plan.n_win / sfreq,
+        threshold=opts["burst_suppression_threshold"],
+        meas_date=meas_date,
+        recording_duration=duration,
+    )
+    aeeg = _aeeg_table(env_parts, plan.pairs, sfreq, plan.n_block)
+    t_stream = time.perf_counter() - t0
+    freqs_full = plan.spec.freqs
+    aperiodic = _fit_aperiodic(
+        out.ap_sum,
+        out.ap_cnt,
+        freqs_full[plan.ap_sel],
+        plan.ch_names,
+        opts["aperiodic_window"] or 0.0,
+        opts["aperiodic_range"],
+        opts["n_jobs"],
+    )
+    logger.info("qEEG: streaming %.1f s, aperiodic fits %.1f s", t_stream, time.perf_counter() - t0 - t_stream)
+    return QEEGResult(
+        times=times,
+        freqs=freqs_full[plan.fsel],
+        ch_names=plan.ch_names,
+        region_names=plan.region_names,
+        pair_names=plan.pair_names,
+        spectrogram=out.spectrogram,
+        region_spectrogram=out.region_spec,
+        asymmetry=out.asym,
+        measures=out.measures,
+        measure_names=list(MEASURES),
+        aeeg=aeeg,
+        aperiodic=aperiodic,
+        burst_suppression=bs,
+        suppression=suppression,
+        asymmetry_index=out.asym_index,
+        artifact=out.artifact,
+        artifact_type=out.artifact_type,
+        params=_params(plan, opts),
+        sfreq=sfreq,
+        duration=duration,
+        meas_date=meas_date,
+    )
+
+
+def _params(plan: _Plan, opts: dict) -> dict:
+    """The settings as used (window and step rounded to whole samples), for :attr:`QEEGResult.params`."""
+    return {
+        "window": plan.n_win / plan.sfreq,
+        "step": plan.n_step / plan.sfreq,
+        "fmin": float(opts["fmin"]),
+        "fmax": float(opts["fmax"]),
+        "bands": plan.bands,
+        "asymmetry_mode": opts["asymmetry_mode"],
+        "suppression_threshold": float(opts["suppression_threshold"]),
+        "min_suppression": float(opts["min_suppression"]),
+        "burst_suppression_threshold": float(opts["burst_suppression_threshold"]),
+        "aeeg_pairs": [p[0] for p in plan.pairs],
+        "aperiodic_window": opts["aperiodic_window"],
+        "aperiodic_range": tuple(opts["aperiodic_range"]),
+        "line_freq": opts["line_freq"],
+    }
+
+
+def _check_qeeg_args(
+    sfreq,
+    *,
+    window,
+    step,
+    fmin,
+    fmax,
+    asymmetry_mode,
+    suppression_threshold,
+    min_suppression,
+    burst_suppression_threshold,
+    aperiodic_window,
+    aperiodic_range,
+    line_freq,
+    chunk_duration,
+    n_jobs,
+    on_progress,
+) -> None:
+    """Ranges and types of :func:`compute_qeeg`'s parameters."""
     _check_range("window", window, 0, None, inclusive=False)
     _check_range("step", step, 0, window, inclusive=True)
     if step <= 0:
@@ -545,6 +673,39 @@ def compute_qeeg(
     if on_progress is not None and not callable(on_progress):
         raise ParameterError(f"on_progress must be callable or None, got {type(on_progress).__name__}.")
 
+
+@dataclass
+class _Plan:
+    """The layout of one qEEG pass: channels, epochs, frequencies, regions, pairs, decimation."""
+
+    sfreq: float
+    picks: np.ndarray
+    ch_names: list[str]
+    n_win: int
+    n_step: int
+    n_times: int
+    n_ep: int
+    pad: int
+    n_block: int  # samples per aEEG block
+    q: int  # decimation of the time-domain measures
+    min_len: int  # shortest suppressed run, in decimated samples
+    pairs: list  # aEEG pairs (name, i, j)
+    spec: EpochSpectrum
+    fsel: np.ndarray  # frequencies kept in the spectrograms
+    bands: dict
+    region_names: list[str]
+    weights: np.ndarray  # (regions, channels)
+    pair_names: list[str]
+    apairs: list  # asymmetry pairs (kind, i, j)
+    ap_sel: np.ndarray  # frequencies of the aperiodic fit
+    n_aw: int  # aperiodic windows
+
+
+def _plan(raw, n_times: int, aeeg_pairs, opts: dict) -> _Plan:
+    """Lay out the pass (and check that the recording and the parameters allow one); log its size."""
+    window, step, fmin, fmax = opts["window"], opts["step"], opts["fmin"], opts["fmax"]
+    aperiodic_window, aperiodic_range = opts["aperiodic_window"], opts["aperiodic_range"]
+    sfreq = float(raw.info["sfreq"])
     picks = mne.pick_types(raw.info, eeg=True, exclude="bads")
     if picks.size == 0:
         raise ParameterError("raw has no EEG channels (that are not marked bad) to analyse.")
@@ -552,154 +713,208 @@ def compute_qeeg(
     n_win, n_step = int(round(window * sfreq)), int(round(step * sfreq))
     if n_win < 4 or n_step < 1:
         raise ParameterError(f"window={window} s at {sfreq} Hz gives too few samples per epoch.")
-    # _feed: a dbrain.qeeg._stream.SampleFeed serving the samples pushed by the analysis engine
-    # (raw then only describes the channels); the chunks and results are the same as reading raw.
-    n_times = raw.n_times if _feed is None else _feed.n_times
     if n_times < n_win:
         raise ParameterError(f"the recording ({n_times / sfreq:.1f} s) is shorter than one window ({window} s).")
-    n_ep = (n_times - n_win) // n_step + 1
-    epochs_per_chunk = max(1, int(chunk_duration / step))
     pad = int(round(PAD_SECONDS * sfreq))
     n_block = int(round(AEEG_BLOCK * sfreq))
     q = decimation_factor(sfreq, n_step, n_win, n_block, pad)  # time-domain measures at sfreq / q
-    min_len = max(1, int(round(min_suppression * sfreq / q)))
     pairs = _parse_pairs(DEFAULT_AEEG_PAIRS if aeeg_pairs is None else aeeg_pairs, ch_names, explicit=aeeg_pairs is not None)
-
     spec = EpochSpectrum(sfreq, n_win, n_step)
     freqs_full = spec.freqs
     fsel = np.flatnonzero((freqs_full >= fmin - 1e-9) & (freqs_full <= fmax + 1e-9))
     if fsel.size < 2:
         raise ParameterError(f"fmin–fmax ({fmin}–{fmax} Hz) holds fewer than 2 frequencies at {freqs_full[1]:.3g} Hz resolution.")
-    bands = {k: (lo, min(hi, sfreq / 2)) for k, (lo, hi) in BANDS.items()}
     region_names, weights = region_weights(ch_names)
     pair_names, apairs = asymmetry_pairs(ch_names, region_names)
-    n_ch, n_reg, n_f, n_m = len(ch_names), len(region_names), fsel.size, len(MEASURES)
-    ap_sel = np.flatnonzero((freqs_full >= aperiodic_range[0]) & (freqs_full <= aperiodic_range[1]))
-    n_aw = 0 if aperiodic_window is None else int(np.ceil(n_times / sfreq / aperiodic_window))
-    ap_sum = np.zeros((n_aw, n_ch, ap_sel.size))
-    ap_cnt = np.zeros(n_aw)
-    sr_idx = MEASURES.index("suppression_ratio")
-
+    n_ep = (n_times - n_win) // n_step + 1
     logger.info(
         "qEEG: %d epochs × %d channels, %d regions, %d asymmetry pairs, %d aEEG pairs",
         n_ep,
-        n_ch,
-        n_reg,
+        len(ch_names),
+        len(region_names),
         len(pair_names),
         len(pairs),
     )
-    spectrogram = np.empty((n_ep, n_ch, n_f), np.float16)
-    region_spec = np.empty((n_ep, n_reg, n_f), np.float16)
-    asym = np.empty((n_ep, len(pair_names), n_f), np.float16)
-    measures = np.empty((n_ep, n_ch + n_reg, n_m), np.float32)
-    asym_index = np.empty((n_ep, len(pair_names)), np.float32)
-    artifact = np.empty((n_ep, n_ch), np.float32)
-    artifact_type = np.empty((n_ep, n_ch), np.int8)
-    scorer = ArtifactScorer(sfreq, n_win, n_step, ch_names, line_freq)
-    df = np.float32(sfreq / n_win)
-    env_parts: list[np.ndarray] = []
-    filt = ChunkFilter(sfreq, q)
-    t0 = time.perf_counter()
+    return _Plan(
+        sfreq=sfreq,
+        picks=picks,
+        ch_names=ch_names,
+        n_win=n_win,
+        n_step=n_step,
+        n_times=n_times,
+        n_ep=n_ep,
+        pad=pad,
+        n_block=n_block,
+        q=q,
+        min_len=max(1, int(round(opts["min_suppression"] * sfreq / q))),
+        pairs=pairs,
+        spec=spec,
+        fsel=fsel,
+        bands={k: (lo, min(hi, sfreq / 2)) for k, (lo, hi) in BANDS.items()},
+        region_names=region_names,
+        weights=weights,
+        pair_names=pair_names,
+        apairs=apairs,
+        ap_sel=np.flatnonzero((freqs_full >= aperiodic_range[0]) & (freqs_full <= aperiodic_range[1])),
+        n_aw=0 if aperiodic_window is None else int(np.ceil(n_times / sfreq / aperiodic_window)),
+    )
 
-    def process(chunk) -> np.ndarray | None:
-        # Fills disjoint epoch slices of the output arrays; returns this chunk's aEEG block envelopes.
+
+@dataclass
+class _Outputs:
+    """The result arrays, filled chunk by chunk in disjoint epoch slices."""
+
+    spectrogram: np.ndarray
+    region_spec: np.ndarray
+    asym: np.ndarray
+    measures: np.ndarray
+    asym_index: np.ndarray
+    artifact: np.ndarray
+    artifact_type: np.ndarray
+    ap_sum: np.ndarray  # summed spectra per aperiodic window (shared by the workers: ap_lock)
+    ap_cnt: np.ndarray
+    ap_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _allocate(plan: _Plan) -> _Outputs:
+    n_ep, n_ch, n_reg, n_f = plan.n_ep, len(plan.ch_names), len(plan.region_names), plan.fsel.size
+    n_pairs = len(plan.pair_names)
+    return _Outputs(
+        spectrogram=np.empty((n_ep, n_ch, n_f), np.float16),
+        region_spec=np.empty((n_ep, n_reg, n_f), np.float16),
+        asym=np.empty((n_ep, n_pairs, n_f), np.float16),
+        measures=np.empty((n_ep, n_ch + n_reg, len(MEASURES)), np.float32),
+        asym_index=np.empty((n_ep, n_pairs), np.float32),
+        artifact=np.empty((n_ep, n_ch), np.float32),
+        artifact_type=np.empty((n_ep, n_ch), np.int8),
+        ap_sum=np.zeros((plan.n_aw, n_ch, plan.ap_sel.size)),
+        ap_cnt=np.zeros(plan.n_aw),
+    )
+
+
+class _ChunkWorker:
+    """Computes every measure of one chunk into its epochs' slices of the outputs (thread-safe across chunks)."""
+
+    def __init__(self, plan: _Plan, out: _Outputs, settings: dict):
+        self.plan, self.out, self.settings = plan, out, settings
+        self.aperiodic_window = settings["aperiodic_window"]
+        self.scorer = ArtifactScorer(plan.sfreq, plan.n_win, plan.n_step, plan.ch_names, settings["line_freq"])
+        self.filt = ChunkFilter(plan.sfreq, plan.q)
+        self.df = np.float32(plan.sfreq / plan.n_win)
+        self.sr_idx = MEASURES.index("suppression_ratio")
+
+    def __call__(self, chunk) -> np.ndarray | None:
+        """Fill this chunk's epochs; return its aEEG block envelopes (None without aEEG pairs)."""
+        self._frequency_domain(chunk)
+        # time domain: suppression ratio and aEEG on the padded chunk
+        fspec, n, nfft = self.filt.spectrum(chunk.data)
+        h_bp, h_aeeg = self.filt.responses(nfft)
+        self._suppression(chunk, self.filt.apply(fspec, h_bp, n, nfft), n)
+        if not self.plan.pairs:
+            return None
+        pspec = np.stack([fspec[a] - fspec[b] for _, a, b in self.plan.pairs])
+        del fspec  # the chunk's spectrum is the largest array here: free it before filtering the pairs
+        return self._aeeg_envelope(chunk, pspec, h_aeeg, n, nfft)
+
+    def _frequency_domain(self, chunk) -> None:
+        """Periodograms of the chunk's epochs: artifact, band measures, spectrograms, asymmetry, aperiodic sums."""
+        plan, out, st = self.plan, self.out, self.settings
+        n_ch, n_reg = len(plan.ch_names), len(plan.region_names)
+        freqs_full, fsel = plan.spec.freqs, plan.fsel
         e0, e1 = chunk.e0, chunk.e1
         ne = e1 - e0
-        mid = chunk.data[:, chunk.local(e0 * n_step) :]
-        psd = spec(mid, ne)  # (ne, ch, F)
-        artifact[e0:e1], artifact_type[e0:e1] = scorer.score(mid, ne, psd * df)
-        rpsd = np.matmul(weights, psd) if n_reg else np.empty((ne, 0, psd.shape[-1]), np.float32)
-        measures[e0:e1, :n_ch] = epoch_measures(psd, freqs_full, bands, fmin, fmax)
+        mid = chunk.data[:, chunk.local(e0 * plan.n_step) :]
+        psd = plan.spec(mid, ne)  # (ne, ch, F)
+        out.artifact[e0:e1], out.artifact_type[e0:e1] = self.scorer.score(mid, ne, psd * self.df)
+        rpsd = np.matmul(plan.weights, psd) if n_reg else np.empty((ne, 0, psd.shape[-1]), np.float32)
+        out.measures[e0:e1, :n_ch] = epoch_measures(psd, freqs_full, plan.bands, st["fmin"], st["fmax"])
         if n_reg:
-            measures[e0:e1, n_ch:] = epoch_measures(rpsd, freqs_full, bands, fmin, fmax)
-        spectrogram[e0:e1] = to_db(psd[..., fsel])
-        region_spec[e0:e1] = to_db(rpsd[..., fsel])
-        for k, (kind, i, j) in enumerate(apairs):
+            out.measures[e0:e1, n_ch:] = epoch_measures(rpsd, freqs_full, plan.bands, st["fmin"], st["fmax"])
+        out.spectrogram[e0:e1] = to_db(psd[..., fsel])
+        out.region_spec[e0:e1] = to_db(rpsd[..., fsel])
+        for k, (kind, i, j) in enumerate(plan.apairs):
             src = rpsd if kind == "region" else psd
-            a = asymmetry(src[:, i, fsel], src[:, j, fsel], mode=asymmetry_mode)
-            asym[e0:e1, k] = a
-            asym_index[e0:e1, k] = a.mean(axis=-1)
-        if n_aw:
-            widx = ((e0 + np.arange(ne)) * n_step / sfreq // aperiodic_window).astype(int)
-            for w in np.unique(widx):
-                sel = widx == w
-                part = psd[sel][..., ap_sel].sum(axis=0, dtype=np.float64)
-                with ap_lock:
-                    ap_sum[w] += part
-                    ap_cnt[w] += sel.sum()
-        del psd, rpsd
+            a = asymmetry(src[:, i, fsel], src[:, j, fsel], mode=st["asymmetry_mode"])
+            out.asym[e0:e1, k] = a
+            out.asym_index[e0:e1, k] = a.mean(axis=-1)
+        if plan.n_aw:
+            self._aperiodic_sums(e0, ne, psd)
 
-        # time domain: suppression ratio and aEEG on the padded chunk
-        fspec, n, nfft = filt.spectrum(chunk.data)
-        h_bp, h_aeeg = filt.responses(nfft)
-        starts = chunk.local((e0 + np.arange(ne)) * n_step)
-        lo, hi = max(0, chunk.local(0)), min(n, chunk.local(n_times))
+    def _aperiodic_sums(self, e0: int, ne: int, psd: np.ndarray) -> None:
+        """Add the epochs' spectra to the sums of their aperiodic windows."""
+        plan, out = self.plan, self.out
+        widx = ((e0 + np.arange(ne)) * plan.n_step / plan.sfreq // self.aperiodic_window).astype(int)
+        for w in np.unique(widx):
+            sel = widx == w
+            part = psd[sel][..., plan.ap_sel].sum(axis=0, dtype=np.float64)
+            with out.ap_lock:
+                out.ap_sum[w] += part
+                out.ap_cnt[w] += sel.sum()
+
+    def _suppression(self, chunk, band_passed: np.ndarray, n: int) -> None:
+        """Suppression ratio (%) per epoch and channel (and region) from the band-passed chunk of ``n`` samples."""
+        plan, out, q = self.plan, self.out, self.plan.q
+        n_ch, n_reg = len(plan.ch_names), len(plan.region_names)
+        e0, e1 = chunk.e0, chunk.e1
+        starts = chunk.local((e0 + np.arange(e1 - e0)) * plan.n_step)
+        lo, hi = max(0, chunk.local(0)), min(n, chunk.local(plan.n_times))
         counts = suppressed_counts(
-            filt.apply(fspec, h_bp, n, nfft),
-            suppression_threshold,
-            min_len,
+            band_passed,
+            self.settings["suppression_threshold"],
+            plan.min_len,
             starts // q,
-            n_win // q,
+            plan.n_win // q,
             valid=(lo // q, -(-hi // q)),
         )
-        sr = counts.T * np.float32(100.0 / (n_win // q))  # (ne, ch)
-        measures[e0:e1, :n_ch, sr_idx] = sr
+        sr = counts.T * np.float32(100.0 / (plan.n_win // q))  # (ne, ch)
+        out.measures[e0:e1, :n_ch, self.sr_idx] = sr
         if n_reg:
-            measures[e0:e1, n_ch:, sr_idx] = sr @ weights.T
-        if not pairs:
-            return None
-        b_first = -(-chunk.own_start // n_block)
-        b_stop = -(-chunk.own_stop // n_block)
-        bstarts = np.arange(b_first, b_stop) * n_block
-        bstarts = bstarts[bstarts + n_block <= n_times]
-        pspec = np.stack([fspec[a] - fspec[b] for _, a, b in pairs])
-        del fspec
-        y = filt.apply(pspec, h_aeeg, n, nfft)
-        return block_envelope(y, chunk.local(bstarts) // q, n_block // q)
+            out.measures[e0:e1, n_ch:, self.sr_idx] = sr @ plan.weights.T
 
-    # Chunks are read in this thread, in order, and computed by n_jobs worker
-    # threads (NumPy/SciPy release the GIL); at most n_jobs + 1 chunks are in memory.
-    ap_lock = threading.Lock()
-    chunks = iter_chunks(
-        raw if _feed is None else _feed, picks, n_times=n_times, n_win=n_win, n_step=n_step, n_epochs=n_ep, epochs_per_chunk=epochs_per_chunk, pad=pad
-    )
+    def _aeeg_envelope(self, chunk, pspec, h_aeeg, n: int, nfft: int) -> np.ndarray:
+        """Envelopes of the aEEG pairs (spectra ``pspec`` of the bipolar pairs) in the blocks this chunk owns."""
+        plan, q = self.plan, self.plan.q
+        b_first = -(-chunk.own_start // plan.n_block)
+        b_stop = -(-chunk.own_stop // plan.n_block)
+        bstarts = np.arange(b_first, b_stop) * plan.n_block
+        bstarts = bstarts[bstarts + plan.n_block <= plan.n_times]
+        y = self.filt.apply(pspec, h_aeeg, n, nfft)
+        return block_envelope(y, chunk.local(bstarts) // q, plan.n_block // q)
+
+
+def _run_chunks(chunks, worker: _ChunkWorker, *, n_jobs: int, n_epochs: int, on_progress) -> list[np.ndarray]:
+    """Run ``worker`` over the chunks; return the aEEG envelopes in chunk order.
+
+    Chunks are read in this thread, in order, and computed by n_jobs worker
+    threads (NumPy/SciPy release the GIL); at most n_jobs + 1 chunks are in memory.
+    """
+    env_parts = []
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         pending: deque = deque()
         for chunk in chunks:
-            pending.append((chunk.e1, pool.submit(process, chunk)))
+            pending.append((chunk.e1, pool.submit(worker, chunk)))
             del chunk
             while len(pending) > n_jobs:
                 e1, fut = pending.popleft()
                 env_parts.append(fut.result())
                 if on_progress is not None:
-                    on_progress(e1 / n_ep)
+                    on_progress(e1 / n_epochs)
         while pending:
             e1, fut = pending.popleft()
             env_parts.append(fut.result())
             if on_progress is not None:
-                on_progress(e1 / n_ep)
-    env_parts = [e for e in env_parts if e is not None]
+                on_progress(e1 / n_epochs)
+    return [e for e in env_parts if e is not None]
 
-    suppression = np.median(measures[:, :n_ch, sr_idx], axis=1)
-    times = np.arange(n_ep) * n_step / sfreq
-    duration = n_times / sfreq
-    meas_date = raw.info["meas_date"]
-    bs = detect_burst_suppression(
-        suppression,
-        times,
-        step=n_step / sfreq,
-        window=n_win / sfreq,
-        threshold=burst_suppression_threshold,
-        meas_date=meas_date,
-        recording_duration=duration,
-    )
 
+def _aeeg_table(env_parts: list[np.ndarray], pairs, sfreq: float, n_block: int) -> pd.DataFrame:
+    """aEEG lower and upper margins per pair and segment (an empty table without pairs)."""
     per_seg = int(round(AEEG_SEGMENT / AEEG_BLOCK))
     if pairs and env_parts:
         env = np.concatenate(env_parts, axis=-1)
         lower, upper = margins(env, per_seg)
         n_seg = lower.shape[-1]
-        aeeg = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "start": np.tile(np.arange(n_seg) * per_seg * n_block / sfreq, len(pairs)),
                 "pair": np.repeat([p[0] for p in pairs], n_seg),
@@ -707,54 +922,11 @@ def compute_qeeg(
                 "upper": upper.reshape(-1),
             }
         )
-    else:
-        aeeg = pd.DataFrame(
-            {
-                "start": pd.Series(dtype=float),
-                "pair": pd.Series(dtype=object),
-                "lower": pd.Series(dtype=np.float32),
-                "upper": pd.Series(dtype=np.float32),
-            }
-        )
-    t_stream = time.perf_counter() - t0
-    aperiodic = _fit_aperiodic(ap_sum, ap_cnt, freqs_full[ap_sel], ch_names, aperiodic_window or 0.0, aperiodic_range, n_jobs)
-    logger.info("qEEG: streaming %.1f s, aperiodic fits %.1f s", t_stream, time.perf_counter() - t0 - t_stream)
-
-    params = {
-        "window": n_win / sfreq,
-        "step": n_step / sfreq,
-        "fmin": float(fmin),
-        "fmax": float(fmax),
-        "bands": bands,
-        "asymmetry_mode": asymmetry_mode,
-        "suppression_threshold": float(suppression_threshold),
-        "min_suppression": float(min_suppression),
-        "burst_suppression_threshold": float(burst_suppression_threshold),
-        "aeeg_pairs": [p[0] for p in pairs],
-        "aperiodic_window": aperiodic_window,
-        "aperiodic_range": tuple(aperiodic_range),
-        "line_freq": line_freq,
-    }
-    return QEEGResult(
-        times=times,
-        freqs=freqs_full[fsel],
-        ch_names=ch_names,
-        region_names=region_names,
-        pair_names=pair_names,
-        spectrogram=spectrogram,
-        region_spectrogram=region_spec,
-        asymmetry=asym,
-        measures=measures,
-        measure_names=list(MEASURES),
-        aeeg=aeeg,
-        aperiodic=aperiodic,
-        burst_suppression=bs,
-        suppression=suppression,
-        asymmetry_index=asym_index,
-        artifact=artifact,
-        artifact_type=artifact_type,
-        params=params,
-        sfreq=sfreq,
-        duration=duration,
-        meas_date=meas_date,
+    return pd.DataFrame(
+        {
+            "start": pd.Series(dtype=float),
+            "pair": pd.Series(dtype=object),
+            "lower": pd.Series(dtype=np.float32),
+            "upper": pd.Series(dtype=np.float32),
+        }
     )
