@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import numbers
 import re
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import mne
@@ -251,6 +252,40 @@ def plot_eeg_page(
         shown under their label.
     """
     _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
+    start, duration, highpass, lowpass, notch, scale_uv, clip = _check_page_args(
+        start, duration, highpass, lowpass, notch, scale_uv, clip, groups
+    )
+    sfreq = float(raw.info["sfreq"])
+    length = raw.n_times / sfreq
+    duration = min(float(duration), length)
+    start = float(np.clip(start, 0.0, max(length - duration, 0.0)))
+    names = list(raw.ch_names)
+    t, page, has_data, flat, used = _read_page(raw, start, duration, highpass, lowpass, notch)
+    for k in range(len(names)):
+        if has_data[k]:
+            page[k] -= np.nanmedian(page[k])
+
+    rows = _PageRows.of(names, groups)
+    types = raw.get_channel_types() if names else []
+    scale_uv, scales, own_scale, sens_label = _page_scales(page, types, flat, scale_uv, rows.mm_per_row)
+    fig = MplFigure(figsize=(_WIDTH, rows.height), facecolor="white")
+    FigureCanvasAgg(fig)
+    axes_w_in = _WIDTH - _LEFT - _RIGHT
+    ax = fig.add_axes((_LEFT / _WIDTH, _BOTTOM / rows.height, axes_w_in / _WIDTH, (rows.height - _TOP - _BOTTOM) / rows.height))
+    ax.set_xlim(start, start + duration)
+    ax.set_ylim(rows.y_bottom, rows.y_top)
+    _draw_grid(ax, start, duration, rows)
+    _draw_annotations(ax, raw, start, duration, rows.y_top, sec_per_in=duration / axes_w_in)
+    _draw_traces(ax, t, page, names, rows.pos, scales, clip)
+    _draw_channel_labels(ax, names, rows.pos, flat, has_data, own_scale, axes_w_in)
+    _draw_scale_bar(ax, scale_uv, start, duration, rows.y_bottom)
+    origin, multiday = _draw_time_axis(ax, raw, start, duration)
+    _draw_header(fig, rows.height, title, origin, multiday, start, duration, used, sens_label)
+    return fig
+
+
+def _check_page_args(start, duration, highpass, lowpass, notch, scale_uv, clip, groups):
+    """The page's numbers as floats (or None where allowed), checked."""
     start = _number("start", start)
     duration = _number("duration", duration, positive=True)
     highpass, lowpass, notch, scale_uv, clip = (
@@ -267,41 +302,49 @@ def plot_eeg_page(
         raise ParameterError(f"highpass ({highpass:g} Hz) must be below lowpass ({lowpass:g} Hz).")
     if groups is not None:
         _validate_type(groups, (list, tuple), "groups", "list of lists of channel names")
+    return start, duration, highpass, lowpass, notch, scale_uv, clip
 
-    sfreq = float(raw.info["sfreq"])
-    length = raw.n_times / sfreq
-    duration = min(float(duration), length)
-    start = float(np.clip(start, 0.0, max(length - duration, 0.0)))
-    names = list(raw.ch_names)
-    n_ch = len(names)
-    t, page, has_data, flat, used = _read_page(raw, start, duration, highpass, lowpass, notch)
-    hp, lp, nt = used["highpass"], used["lowpass"], used["notch"]
-    for k in range(n_ch):
-        if has_data[k]:
-            page[k] -= np.nanmedian(page[k])
 
-    # Vertical layout in "rows" (one row = one trace distance), top to bottom.
-    group_of = {}
-    for gi, g in enumerate(groups or []):
-        for c in g:
-            group_of.setdefault(str(c), gi)
-    pos, y, last = [], 0.0, object()
-    for c in names:
-        g = group_of.get(c, -1)
-        if pos and g != last:
-            y -= 0.6
-        pos.append(y)
-        last = g
-        y -= 1.0
-    pos = np.array(pos, float)
-    top_extra, bottom_extra = 1.25, 2.35  # annotation strip above, scale bar below
-    span_rows = (pos[0] - pos[-1] if n_ch else 0.0) + top_extra + bottom_extra
-    row_in = min(_ROW_MAX, (_MAX_HEIGHT - _TOP - _BOTTOM) / span_rows)
-    height = _TOP + _BOTTOM + row_in * span_rows
-    mm_per_row = row_in * 25.4
-    axes_w_in = _WIDTH - _LEFT - _RIGHT
+@dataclass
+class _PageRows:
+    """Vertical layout in "rows" (one row = one trace distance), top to bottom, and the page height it needs."""
 
-    types = raw.get_channel_types() if n_ch else []
+    pos: np.ndarray  # each channel's baseline
+    y_top: float
+    y_bottom: float
+    height: float  # inches
+    mm_per_row: float
+
+    @classmethod
+    def of(cls, names: list[str], groups) -> _PageRows:
+        group_of = {}
+        for gi, g in enumerate(groups or []):
+            for c in g:
+                group_of.setdefault(str(c), gi)
+        pos, y, last = [], 0.0, object()
+        for c in names:
+            g = group_of.get(c, -1)
+            if pos and g != last:
+                y -= 0.6  # a blank between groups (the chains of a bipolar montage)
+            pos.append(y)
+            last = g
+            y -= 1.0
+        pos = np.array(pos, float)
+        top_extra, bottom_extra = 1.25, 2.35  # annotation strip above, scale bar below
+        span_rows = (pos[0] - pos[-1] if names else 0.0) + top_extra + bottom_extra
+        row_in = min(_ROW_MAX, (_MAX_HEIGHT - _TOP - _BOTTOM) / span_rows)
+        return cls(
+            pos=pos,
+            y_top=(pos[0] if names else 0.0) + top_extra,
+            y_bottom=(pos[-1] if names else 0.0) - bottom_extra,
+            height=_TOP + _BOTTOM + row_in * span_rows,
+            mm_per_row=row_in * 25.4,
+        )
+
+
+def _page_scales(page, types, flat, scale_uv, mm_per_row: float) -> tuple[float, np.ndarray, dict, str]:
+    """µV per row of the EEG and of each trace, the own sensitivity (µV/mm) of non-EEG channels, the EEG's label."""
+    n_ch = len(page)
     eeg_like = np.array([ty in _EEG_LIKE for ty in types], bool)
     amp = _robust_amplitude(page)
     if scale_uv is None:
@@ -319,26 +362,23 @@ def plot_eeg_page(
         if not eeg_like[k] and not flat[k]:
             scales[k] = _nearest(_SENSITIVITIES, max(2.5 * amp[k], 1e-3) / mm_per_row) * mm_per_row
             own_scale[k] = scales[k] / mm_per_row
+    return scale_uv, scales, own_scale, sens_label
 
-    fig = MplFigure(figsize=(_WIDTH, height), facecolor="white")
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((_LEFT / _WIDTH, _BOTTOM / height, axes_w_in / _WIDTH, (height - _TOP - _BOTTOM) / height))
+
+def _draw_grid(ax, start: float, duration: float, rows: _PageRows) -> None:
+    """1 s lines, and 200 ms lines on short pages (as on paper EEG)."""
     end = start + duration
-    y_top = (pos[0] if n_ch else 0.0) + top_extra
-    y_bottom = (pos[-1] if n_ch else 0.0) - bottom_extra
-    ax.set_xlim(start, end)
-    ax.set_ylim(y_bottom, y_top)
-
-    # Grid: 1 s lines, 200 ms lines on short pages (as on paper EEG).
     if duration <= 15:
         minor = np.arange(math.ceil(start * 5) / 5, end + 1e-9, 0.2)
-        ax.vlines(minor, y_bottom, y_top, colors=_GRID_MINOR, linewidth=0.3, zorder=0)
+        ax.vlines(minor, rows.y_bottom, rows.y_top, colors=_GRID_MINOR, linewidth=0.3, zorder=0)
     step = 1.0 if duration <= 60 else float(10 ** math.floor(math.log10(duration / 6)))
     seconds = np.arange(math.ceil(start / step) * step, end + 1e-9, step)
-    ax.vlines(seconds, y_bottom, y_top, colors=_GRID, linewidth=0.55, zorder=0)
+    ax.vlines(seconds, rows.y_bottom, rows.y_top, colors=_GRID, linewidth=0.55, zorder=0)
 
-    # Annotations: shaded spans, onset lines and labels in the strip above the traces.
-    sec_per_in = duration / axes_w_in
+
+def _draw_annotations(ax, raw, start: float, duration: float, y_top: float, *, sec_per_in: float) -> None:
+    """Shaded spans, onset lines and labels (on alternating levels, never overlapping) in the strip above the traces."""
+    end = start + duration
     levels: list[float] = []
     for onset, dur, text in _annotation_spans(raw):
         a0, a1 = onset, onset + dur
@@ -368,14 +408,18 @@ def plot_eeg_page(
             clip_on=True,
         )
 
-    # Traces.
+
+def _draw_traces(ax, t, page, names, pos, scales, clip) -> None:
+    """One line per channel on its row, clipped at ``clip`` rows, negative up (the clinical convention)."""
     for k, c in enumerate(names):
         trace = page[k] / scales[k]
         if clip is not None:
             trace = np.clip(trace, -clip, clip)
-        # Clinical convention: negative up.
         ax.plot(t, pos[k] - trace, color=_TRACE, linewidth=0.42, gid=f"trace:{c}", solid_joinstyle="round")
 
+
+def _draw_channel_labels(ax, names, pos, flat, has_data, own_scale: dict, axes_w_in: float) -> None:
+    """Channel names at their rows, each with "flat", "no data" or its own sensitivity on a smaller second line."""
     left_margin = blended_transform_factory(ax.transAxes, ax.transData)
     ax.set_yticks(pos, names)
     ax.tick_params(axis="y", length=0, pad=4, labelsize=7.5)
@@ -396,7 +440,10 @@ def plot_eeg_page(
                 va="center",
             )
 
-    # Calibration bar, bottom right: a round µV value tall, 1 s wide.
+
+def _draw_scale_bar(ax, scale_uv: float, start: float, duration: float, y_bottom: float) -> None:
+    """Calibration bar, bottom right: a round µV value tall, 1 s wide."""
+    end = start + duration
     bar_uv = float(_BARS[_BARS <= 1.15 * scale_uv].max()) if np.any(_BARS <= 1.15 * scale_uv) else float(_BARS[0])
     bar_rows = bar_uv / scale_uv
     yb = y_bottom + 0.3
@@ -412,13 +459,20 @@ def plot_eeg_page(
         fontsize=6.8,
     )
 
-    # Time axis: dbrain's one time convention (clock time, D<n> across midnight, +h:mm:ss without a start).
+
+def _draw_time_axis(ax, raw, start: float, duration: float):
+    """Time labels in dbrain's one convention (clock time, D<n> across midnight, +h:mm:ss without a start).
+
+    Returns the clock time of the first sample (None when unknown) and whether the recording crosses midnight.
+    """
+    end = start + duration
+    sfreq = float(raw.info["sfreq"])
     label_step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600, 1e9) if duration / s <= 12)
     ticks = np.arange(math.ceil(start / label_step) * label_step, end + 1e-9, label_step)
     meas = raw.info["meas_date"]
     first = raw.first_samp / sfreq
     origin = None if meas is None else meas + dt.timedelta(seconds=first)
-    multiday = is_multiday(origin, length)
+    multiday = is_multiday(origin, raw.n_times / sfreq)
     tick_labels = [format_time(float(s), origin, multiday=multiday) for s in ticks]
     ax.set_xticks(ticks, tick_labels)
     ax.tick_params(axis="x", labelsize=6.8, length=2.5, pad=2, color="#555555")
@@ -426,8 +480,12 @@ def plot_eeg_page(
         ax.spines[side].set_visible(False)
     ax.spines["bottom"].set_color("#555555")
     ax.spines["bottom"].set_linewidth(0.6)
+    return origin, multiday
 
-    # Header: title and date on the left, display settings on the right.
+
+def _draw_header(fig, height: float, title, origin, multiday: bool, start: float, duration: float, used: dict, sens_label: str) -> None:
+    """Title and date on the left, display settings on the right."""
+    end = start + duration
     heading = title or "EEG"
     if origin is not None:
         t0 = origin + dt.timedelta(seconds=start)
@@ -436,6 +494,7 @@ def plot_eeg_page(
         if multiday:  # the day index the tick labels carry
             heading += f"  ({format_time(start, origin, multiday=True).split()[0]})"
     fig.text(_LEFT / _WIDTH, 1 - 0.2 / height, heading, ha="left", va="center", fontsize=8.5, fontweight="bold", color="#1d2430")
+    hp, lp, nt = used["highpass"], used["lowpass"], used["notch"]
     settings = [
         f"HP {hp:g} Hz" if hp else "HP off",
         f"LP {lp:g} Hz" if lp else "LP off",
@@ -444,4 +503,3 @@ def plot_eeg_page(
         f"{duration:g} s/page",
     ]
     fig.text(1 - _RIGHT / _WIDTH, 1 - 0.2 / height, "   ".join(settings), ha="right", va="center", fontsize=7.5, color="#33404f")
-    return fig
