@@ -8,9 +8,11 @@ they arrived — the start of the latency the session measures.
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -116,6 +118,8 @@ class LSLSource:
     """
 
     def __init__(self, name: str, *, timeout: float = 5.0, stall: float = 5.0):
+        # liblsl reads its settings once, when first loaded: quiet its INFO lines unless the user set a file.
+        os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
         from mne_lsl.stream import StreamLSL
 
         self.name = name
@@ -128,10 +132,8 @@ class LSLSource:
         stream = StreamLSL(bufsize=10.0, name=name)
         try:
             stream.connect(acquisition_delay=0.001, timeout=timeout)
-        except (RuntimeError, TimeoutError, OSError) as exc:
-            raise ParameterError(
-                f"no LSL stream named {name!r} found within {timeout:g} s ({' '.join(str(exc).split())[:120]})"
-            ) from None
+        except (RuntimeError, TimeoutError, OSError):
+            raise ParameterError(f"no LSL stream named {name!r} found within {timeout:g} s") from None
         self.stream = stream
         info = stream.info
         if not info["sfreq"]:

@@ -149,9 +149,15 @@ class _Ring:
         return back[:, : b - a]
 
 
+def _key(name: str) -> str:
+    # "Cz", "CZ", "Cz.." (EDF padding) and "EEG Cz" name one electrode.
+    name = name.lower().removeprefix("eeg").strip()
+    return "".join(c for c in name if c.isalnum())
+
+
 def _match(names: list[str], wanted: str) -> int | None:
-    low = [n.lower() for n in names]
-    return low.index(wanted.lower()) if wanted.lower() in low else None
+    keys = [_key(n) for n in names]
+    return keys.index(_key(wanted)) if _key(wanted) in keys else None
 
 
 class NFBStep(Step):
