@@ -127,7 +127,6 @@ class LSLSource:
         self.description = f"lsl:{name}"
         self.n_times = None
         self.lag_s = 0.0
-        self.transport_ms: list[float] = []
         self._queue: queue.Queue = queue.Queue()
         stream = StreamLSL(bufsize=10.0, name=name)
         try:
@@ -153,9 +152,7 @@ class LSLSource:
         return np.array([10.0 ** float(mult) if unit is not None else 1.0 for unit, mult in units])
 
     def _callback(self, data, timestamps, info):
-        from mne_lsl.lsl import local_clock
-
-        self._queue.put((np.array(data, dtype=np.float64).T, time.perf_counter(), local_clock() - float(timestamps[-1])))
+        self._queue.put((np.array(data, dtype=np.float64).T, time.perf_counter()))
         return data, timestamps
 
     def chunks(self, stop_event=None) -> Iterator[tuple[np.ndarray, float]]:
@@ -164,13 +161,12 @@ class LSLSource:
             if stop_event is not None and stop_event.is_set():
                 return
             try:
-                data, arrival, transport = self._queue.get(timeout=0.1)
+                data, arrival = self._queue.get(timeout=0.1)
             except queue.Empty:
                 if time.monotonic() - last > self.stall:
                     return
                 continue
             last = time.monotonic()
-            self.transport_ms.append(transport * 1e3)
             yield data * self._scale[:, None], arrival
 
     def close(self) -> None:
