@@ -19,6 +19,10 @@ import numpy as np
 
 from ..errors import DbrainError, ParameterError
 
+# liblsl reads its settings once, when first loaded (by mne-lsl, here or in a test's player): quiet its
+# INFO lines so that a command's bad input stays one line, unless the user names a settings file.
+os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
+
 #: Samples per chunk of a replay: 1/32 s, about what an LSL amplifier sends at a time.
 CHUNKS_PER_SECOND = 32
 
@@ -118,8 +122,6 @@ class LSLSource:
     """
 
     def __init__(self, name: str, *, timeout: float = 5.0, stall: float = 5.0):
-        # liblsl reads its settings once, when first loaded: quiet its INFO lines unless the user set a file.
-        os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
         from mne_lsl.stream import StreamLSL
 
         self.name = name
