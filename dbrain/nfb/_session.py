@@ -18,7 +18,7 @@ from ..engine import Engine, StreamInfo
 from ..errors import OutputError, ParameterError
 from ._protocol import Protocol, load_protocol
 from ._sources import open_source
-from ._step import NFBStep, parse_blocks
+from ._step import NFBStep, SessionControl, parse_blocks
 
 
 @dataclass
@@ -108,6 +108,7 @@ def run_session(
     seed: int = 0,
     record: bool = True,
     overwrite: bool = False,
+    control: SessionControl | None = None,
 ) -> SessionResult:
     """Run one neurofeedback session headless and write its results.
 
@@ -145,6 +146,9 @@ def run_session(
         Also write the received samples as ``signal_raw.fif`` (float32).
     overwrite : bool
         Replace an earlier session in ``out_dir``.
+    control : SessionControl | None
+        Change the target or hold the threshold by hand while the session runs, or stop it, from
+        another thread; each change is listed in ``session.json`` (``controls``).
 
     Returns
     -------
@@ -155,6 +159,10 @@ def run_session(
     dbrain.errors.ParameterError
         Bad protocol, source, electrodes, plan or sham file — before anything is written.
     """
+    if control is not None and not isinstance(control, SessionControl):
+        raise ParameterError(f"control must be a dbrain.nfb.SessionControl, got {type(control).__name__}")
+    if control is not None and stop_event is None:
+        stop_event = control.stop_event
     proto = load_protocol(protocol)
     if target_reward_fraction is not None:
         proto = proto.with_target(target_reward_fraction)
@@ -178,7 +186,7 @@ def run_session(
 
     src = open_source(source, seconds=seconds, speed=speed, seed=seed) if isinstance(source, str) else source
     try:
-        step = NFBStep.create({"protocol": proto, "blocks": plan})
+        step = NFBStep.create({"protocol": proto, "blocks": plan, "control": control})
         engine = Engine([step])
         engine.start(StreamInfo(src.info, None))  # electrodes resolved here: a missing one fails before output
         try:
