@@ -81,7 +81,9 @@ class _Sham:
                 f"sham feedback '{path}' has {len(df)} updates ({len(df) / update_hz / 60:.2f} min); this session needs {n_needed}"
             )
         self.path = path
-        self.rows = df[list(self.COLUMNS)].to_dict("records")
+        # per-inhibit flags too, so that the display's inhibits dict is the other session's as well
+        cols = list(self.COLUMNS) + [c for c in df.columns if c.startswith("inhibit_") and not c.endswith("_score")]
+        self.rows = df[cols].to_dict("records")
 
     def __getitem__(self, k: int) -> dict:
         return self.rows[k % len(self.rows)]  # only wraps if a live stream outlasts its plan
@@ -221,7 +223,8 @@ def run_session(
                     msg = {key: value[key] for key in ("t", "block", "block_kind", "feedback", "quality", "inhibits")}
                     msg.update(shown, reward=disp_reward, level=disp_level, latency_ms=latency)
                     if sham is not None:
-                        msg["inhibits"] = dict.fromkeys(value["inhibits"], shown["inhibit"])
+                        row = sham[k - 1]
+                        msg["inhibits"] = {n: bool(row.get(f"inhibit_{n}", shown["inhibit"])) for n in value["inhibits"]}
                     on_feedback(msg)
             if n_in >= max_samples:
                 break

@@ -92,6 +92,7 @@ def test_sham_reproduces_other_sessions_timeline(tmp_path):
     assert np.array_equal(fs["displayed_level"].to_numpy(), fa["level"].to_numpy())
     assert [v["reward"] for v in shown] == fa["reward"].tolist()
     assert np.allclose([v["feature"] for v in shown], fa["feature"], equal_nan=True)
+    assert [v["inhibits"]["blink"] for v in shown] == fa["inhibit_blink"].tolist()
     # ... while this session's own signal is analysed and scored as without sham
     for col in ("feature", "threshold", "reward", "inhibit", "level"):
         assert np.array_equal(fs[col].to_numpy(), fo[col].to_numpy()), col
