@@ -247,14 +247,17 @@ class NFBStep(Step):
         self.inhibit_rows = []
         for inh in proto.inhibits:
             chans = []
-            for c in inh.channels:
-                c = self.reward_channel if c == REWARD_CHANNEL else c
-                j = _match(names, c)
-                if j is not None and names[j] not in chans:
-                    chans.append(names[j])
+            for group in (inh.channels, inh.fallback):
+                for c in group:
+                    c = self.reward_channel if c == REWARD_CHANNEL else c
+                    j = _match(names, c)
+                    if j is not None and names[j] not in chans:
+                        chans.append(names[j])
+                if chans:
+                    break
             if not chans:
                 raise ParameterError(
-                    f"protocol {proto.name!r}: inhibit {inh.name!r} needs one of {', '.join(inh.channels)}; "
+                    f"protocol {proto.name!r}: inhibit {inh.name!r} needs one of {', '.join((*inh.channels, *inh.fallback))}; "
                     f"the source has none of them (channels: {', '.join(names[:40])})"
                 )
             idx = []
