@@ -158,6 +158,13 @@ def test_cli(tmp_path, capsys):
                 "artifact_fraction", "blocks"):  # fmt: skip
         assert key in s
     assert (tmp_path / "s" / "feedback.parquet").is_file()
+    # a block plan and the sham arm from the command line
+    code, _, err = _cli(capsys, "nfb", "run", "--protocol", "theta-beta", "--source", "synthetic", "--blocks",
+                        "baseline:0.25,training:0.75", "--speed", "100000", "--seed", "5", "--no-record",
+                        "--sham-feedback", str(tmp_path / "s" / "feedback.parquet"), "--out", str(tmp_path / "sham"))  # fmt: skip
+    assert code == 0, err
+    sham = json.loads((tmp_path / "sham" / "session.json").read_text())
+    assert [b["kind"] for b in sham["blocks"]] == ["baseline", "training"] and sham["sham"] is not None
     bad = [
         (["--protocol", "nope", "--source", "synthetic", "--minutes", "1"], "unknown protocol 'nope'"),
         (["--protocol", "smr", "--source", "serial:COM1", "--minutes", "1"], "source must be"),
