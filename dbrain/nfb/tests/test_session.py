@@ -208,3 +208,26 @@ def test_session_control(tmp_path):
     assert abs(late.loc[~late["inhibit"], "reward"].mean() - 0.3) <= 0.1
     with pytest.raises(ParameterError, match="target reward fraction must be in"):
         control.set_target(1.2)
+
+
+def test_course_summary(tmp_path):
+    from dbrain.nfb import course_summary
+
+    plan = [{"kind": "baseline", "seconds": 20}, {"kind": "training", "seconds": 60}, {"kind": "transfer", "seconds": 20}]
+    dirs = []
+    for seed in (1, 2, 3):
+        run_session("alpha", "synthetic", blocks=plan, speed=1e5, out_dir=tmp_path / str(seed), seed=seed, record=False)
+        dirs.append(tmp_path / str(seed))
+    table, curve = course_summary(dirs)
+    assert table["session"].tolist() == [1, 2, 3] and (table["protocol"] == "alpha").all()
+    df = pd.read_parquet(dirs[1] / "feedback.parquet")
+    assert table["training_feature"].iloc[1] == pytest.approx(df.loc[df["block_kind"] == "training", "feature"].mean())
+    assert table["baseline_feature"].notna().all() and table["transfer_feature"].notna().all()
+    want = np.polyfit([1, 2, 3], table["training_feature"], 1)[0]
+    assert curve["slope_per_session"] == pytest.approx(want) and curve["direction"] == "up"
+    assert curve["towards_target"] == (want > 0)
+    run_session("smr", "synthetic", minutes=0.5, speed=1e5, out_dir=tmp_path / "smr", record=False)
+    with pytest.raises(ParameterError, match="one protocol"):
+        course_summary([*dirs, tmp_path / "smr"])
+    with pytest.raises(ParameterError, match="cannot read"):
+        course_summary([tmp_path / "missing"])
