@@ -433,7 +433,7 @@ class NFBStep(Step):
         finite = bool(np.isfinite(x))
         clean = finite and not inhibit
         if block.kind in ("baseline", "training") and th.warming and clean:
-            th.observe_warmup(x)
+            th.observe_warmup(x, auto_end=block.kind == "training")
         passed = finite and th.rewarded(x)
         reward = passed and not inhibit
         level = 0.0 if (inhibit or not finite) else th.level(x)

@@ -68,6 +68,9 @@ def test_blocks(tmp_path):
     assert not [v for v in values if v["block_kind"] != "training" and (v["reward"] or v["level"])]
     # the baseline sets the first threshold (no warm-up inside training); the transfer threshold is frozen
     assert not train["warmup"].any()
+    clean_base = base.loc[~base["inhibit"], "feature"]
+    assert s["thresholds"]["initial"] == pytest.approx(np.quantile(clean_base, 0.65))  # the whole baseline, p quantile (down)
+    assert train["threshold"].iloc[0] == pytest.approx(s["thresholds"]["initial"])
     assert transfer["threshold"].nunique() == 1
     assert transfer["threshold"].iloc[0] == s["thresholds"]["final"]
     assert abs(s["reward_fraction"] - 0.65) <= 0.1
