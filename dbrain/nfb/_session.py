@@ -259,7 +259,7 @@ def run_session(
         "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else None,
         "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else None,
         "latency_ms_max": float(lat.max()) if lat.size else None,
-        "latency_definition": "time.perf_counter() when the feedback value is ready minus the arrival of the chunk that completed its window (replay: the chunk's due time; LSL: when the acquisition thread received it)",
+        "latency_definition": "time.perf_counter() when the feedback value is ready minus the arrival of the chunk that completed its window (replay: the chunk's due time; LSL: when the acquisition thread received it; BrainFlow: its newest sample's board timestamp)",
         "replay_lag_s": getattr(src, "lag_s", None),
         "engine_seconds": dict(engine.seconds),
     }
