@@ -37,6 +37,7 @@ the GIL); the result does not depend on the number of threads.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 
 import mne
@@ -50,9 +51,14 @@ from ...events import EVENT_COLUMNS, make_events
 from ...utils import _check_option, _check_range, _validate_type, logger
 from .._base import BaseDetector
 from .._filter import butter_sos, n_threads, sosfiltfilt_rows, thread_pool
+from ._stage2 import STAGE2_FLOOR, chunk_features, ecg_rule, load_spike_model, shipped_presets, stage2_confidence
 
-#: Confidence from which each sensitivity preset reports a discharge.
-SENSITIVITY_PRESETS: dict[str, float] = {"low": 0.75, "medium": 0.45, "high": 0.3}
+#: First-stage (rule) confidence from which each preset reported a discharge before the second stage
+#: (version 2; kept as the baseline the benchmarks print beside the model).
+RULE_PRESETS: dict[str, float] = {"low": 0.75, "medium": 0.45, "high": 0.3}
+#: Calibrated second-stage confidence from which each sensitivity preset reports a discharge (the shipped
+#: model's cut-offs, read from its ``model.json``; a retrained model brings its own).
+SENSITIVITY_PRESETS: dict[str, float] = shipped_presets()
 
 #: Columns of the spike table: the events-table columns, then the spike's own.
 SPIKE_COLUMNS = [
@@ -166,11 +172,14 @@ class SpikeDetector(BaseDetector):
         "chunk_duration": (10.0, 3600.0),
     }
 
-    def __init__(self, sensitivity="medium", *, amplitude_ratio=4.0, sharpness_ratio=3.0, chunk_duration=_CHUNK_S):
+    def __init__(
+        self, sensitivity="medium", *, amplitude_ratio=4.0, sharpness_ratio=3.0, chunk_duration=_CHUNK_S, model=None
+    ):
         self.sensitivity = sensitivity
         self.amplitude_ratio = amplitude_ratio
         self.sharpness_ratio = sharpness_ratio
         self.chunk_duration = chunk_duration
+        self.model = model
 
     def fit(self, X=None, y=None):
         """Validate the parameters and set the preset's threshold.
@@ -191,7 +200,10 @@ class SpikeDetector(BaseDetector):
             value = getattr(self, name)
             _validate_type(value, (int, float, np.integer, np.floating), name, "number")
             _check_range(name, float(value), *self._parameter_constraints[name])
-        self.threshold_ = SENSITIVITY_PRESETS[self.sensitivity]
+        if self.model is not None:
+            _validate_type(self.model, (str, os.PathLike), "model", "path-like or None")
+        _, meta = load_spike_model(None if self.model is None else str(self.model))
+        self.threshold_ = float(meta["presets"][self.sensitivity])
         return self
 
     def predict(self, raw):
@@ -239,9 +251,31 @@ class SpikeDetector(BaseDetector):
         dbrain.errors.RecordingError
             If the recording has too few scalp electrodes or a low sampling rate.
         """
-        raw = as_normalized(raw)
         if not hasattr(self, "threshold_"):
             self.fit()
+        cands, names, sfreq, raw = self._scored(raw)
+        keep = cands["confidence"].to_numpy() >= self.threshold_ if len(cands) else np.zeros(0, bool)
+        table = _to_table(cands[keep].reset_index(drop=True), names, sfreq, raw)
+        # What the report and viewer state beside the list: the cut-off used and how many scored candidates
+        # lie below it (a reader lowering the preset would see those).
+        table.attrs.update(
+            cutoff=float(self.threshold_), sensitivity=self.sensitivity, n_below_cutoff=int((~keep).sum())
+        )
+        logger.info(
+            "Spike detection: %d discharge(s) on %d electrodes at confidence >= %.2f (%d candidate(s) below)",
+            len(table), len(names), self.threshold_, int((~keep).sum()),
+        )  # fmt: skip
+        return table
+
+    def _scored(self, raw, *, score: bool = True):
+        """Every second-stage candidate with its features, first-stage and calibrated confidence.
+
+        Returns the candidate table (columns of the first stage, :data:`~._stage2.STAGE2_FEATURES`,
+        ``rule_confidence``, ``benign`` — the rule that rejects it or ``""`` — and ``confidence``, 0 for a
+        rejected candidate; without ``score`` no ``confidence``), the electrode names, the sampling rate
+        and the normalised recording.
+        """
+        raw = as_normalized(raw)
         _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
         sfreq = float(raw.info["sfreq"])
         if sfreq < _MIN_SFREQ:
@@ -249,9 +283,19 @@ class SpikeDetector(BaseDetector):
         avg, bip, names = _montages(raw)
         self.n_channels_in_ = len(names)
         cands = self._candidates(raw, avg, bip, names, sfreq)
-        table = _to_table(cands, names, sfreq, raw, self.threshold_)
-        logger.info("Spike detection: %d discharge(s) on %d electrodes", len(table), len(names))
-        return table
+        if not len(cands):
+            cands = pd.DataFrame({"sample": pd.Series(dtype=int), "channel": pd.Series(dtype=int), "benign": []})
+        else:
+            # Electrode pop: a single electrode without a field (a phase reversal alone is not enough; at the
+            # end of a bipolar chain a 4 SD bipolar deflection will do), as in the first stage.
+            plausible = (cands["n_field"] >= 1) | (cands["chain_end"] & (cands["bipolar"] >= 4.0))
+            cands["benign"] = np.where(plausible, "", "no field (electrode pop)")
+            r_peaks = _r_peaks(raw, sfreq)
+            ecg = ecg_rule(cands, r_peaks, sfreq)
+            cands.loc[ecg & (cands["benign"] == ""), "benign"] = "R-peak locked (ECG)"
+        if score:
+            cands["confidence"] = stage2_confidence(cands, None if self.model is None else str(self.model))
+        return cands, names, sfreq, raw
 
     # ------------------------------------------------------------------ internals
     @staticmethod
@@ -308,7 +352,8 @@ class SpikeDetector(BaseDetector):
         local_slope_sd = _local_sd(slope, sfreq)
         sd_chunk = local_sd.min(axis=-1)  # the chunk floor: candidates are then checked against the local SD
         # Muscle: high-frequency (> 25 Hz) activity in the 1 s block, relative to the chunk's typical block.
-        hf = _block_rms(sosfiltfilt_rows(self._hf_sos(sfreq), x), sfreq)
+        hf_sig = sosfiltfilt_rows(self._hf_sos(sfreq), x)
+        hf = _block_rms(hf_sig, sfreq)
         hf_ratio = hf / (np.median(hf, axis=-1, keepdims=True) + 1e-9)
         s = lambda sec: int(round(sec * sfreq))  # noqa: E731
         samples, chans, proms = [], [], []
@@ -409,14 +454,17 @@ class SpikeDetector(BaseDetector):
                 }
             )
         df = pd.DataFrame(out)
-        # The rhythmic background can only lower the confidence: measure it only where the confidence without
-        # it reaches the preset's threshold (elsewhere it is never reported; NaN share, infinite ratio).
-        df["alpha_share"], df["alpha_ratio"] = np.nan, np.inf
-        need = _confidence(df, rhythm=False) >= self.threshold_
-        if need.any():
-            share, ratio = _rhythm(x, df["sample"].to_numpy()[need] - offset, df["channel"].to_numpy()[need],
-                                   df["amplitude"].to_numpy()[need], sfreq)  # fmt: skip
-            df.loc[need, "alpha_share"], df.loc[need, "alpha_ratio"] = share, ratio
+        # The rhythmic background can only lower the first-stage confidence: candidates below the second
+        # stage's floor without it are never reported, so they are dropped before the costlier features.
+        df = df[_confidence(df, rhythm=False) >= STAGE2_FLOOR].reset_index(drop=True)
+        if not len(df):
+            return pd.DataFrame()
+        local_idx, chan = df["sample"].to_numpy() - offset, df["channel"].to_numpy()
+        df["alpha_share"], df["alpha_ratio"] = _rhythm(x, local_idx, chan, df["amplitude"].to_numpy(), sfreq)
+        df["rule_confidence"] = _confidence(df)
+        feats = chunk_features(x, hf_sig, local_idx, chan, df["amplitude"].to_numpy(), sfreq, names, neighbours, local_sd)
+        for name, values in feats.items():
+            df[name] = values
         return df
 
 
@@ -543,21 +591,21 @@ def _confidence(df: pd.DataFrame, *, rhythm: bool = True) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-2.0 * score))
 
 
-def _to_table(cands: pd.DataFrame, names, sfreq, raw, threshold) -> pd.DataFrame:
+def _r_peaks(raw, sfreq) -> np.ndarray:
+    """R peaks of the recording's ECG channel (empty without one): the ECG rule's reference."""
+    ecg = [c for c, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "ecg"]
+    if not ecg:
+        return np.zeros(0, np.int64)
+    from ...ecg._heart_rate import _stream_peaks
+
+    return _stream_peaks(raw, ecg[0], sfreq)[0]
+
+
+def _to_table(cands: pd.DataFrame, names, sfreq, raw) -> pd.DataFrame:
+    """The spike table of the reported candidates (``confidence`` already at or above the cut-off)."""
     if not len(cands):
         return _empty()
-    # A plausible field: a same-sign deflection of at least 10 % on a neighbour. A phase reversal alone is
-    # not enough (a single popping electrode reverses too); only at the end of a bipolar chain (Fp1, Fp2,
-    # O1, O2), where the field may lie off the 10-20 grid, a clear bipolar deflection (4 SDs) is accepted.
-    plausible = (cands["n_field"] >= 1) | (cands["chain_end"] & (cands["bipolar"] >= 4.0))
-    cands = cands[plausible].reset_index(drop=True)
-    if not len(cands):
-        return _empty()
-    conf = _confidence(cands)
-    cands = cands[conf >= threshold].reset_index(drop=True)
-    conf = conf[conf >= threshold]
-    if not len(cands):
-        return _empty()
+    conf = cands["confidence"].to_numpy()
     peak = cands["sample"].to_numpy() / sfreq
     peak_ch = [names[c] for c in cands["channel"]]
     events = make_events(
