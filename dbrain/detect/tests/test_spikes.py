@@ -269,9 +269,12 @@ def test_analyze_writes_spike_and_pattern_events_and_sections(tmp_path):
     summary = json.loads((out.out_dir / "summary.json").read_text())
     steps = {s["name"]: s for s in summary["steps"]}
     assert steps["spikes"]["summary"]["n_spikes"] == len(spikes)
+    assert steps["spikes"]["summary"]["cutoff"] == SENSITIVITY_PRESETS["medium"]
+    assert steps["spikes"]["summary"]["n_below_cutoff"] >= 0
     assert steps["patterns"]["summary"]["n_windows"] == 12
     html = out.report_html.read_text()
     assert "Spike-review clusters" in html and "Class probabilities per window" in html
+    assert "Below the cut-off" in html
     assert (out.out_dir / "annotations.edf").stat().st_size > 256
 
 
