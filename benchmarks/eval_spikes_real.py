@@ -68,18 +68,21 @@ def spikenet_report(data: Path) -> None:
     )
     from dbrain.detect.spikes import SpikeDetector
 
-    spikes = SpikeDetector("medium").fit().detect(raw)
-    review = review_spikes(raw, spikes)
-    table = spikes[["peak_time", "peak_channel", "confidence", "amplitude", "region"]].copy()
-    table["cluster"] = review.labels + 1 if len(spikes) else []
-    print(
-        f"model at medium (cut-off {SENSITIVITY_PRESETS['medium']}): {len(spikes)} detections, "
-        f"{len(spikes) / minutes:.2f}/min (before the second stage: {counts['rules_medium']}, "
-        f"{counts['rules_medium'] / minutes:.2f}/min); {spikes.attrs.get('n_below_cutoff')} scored candidates below the cut-off"
-    )
-    print(table.round(3).to_string(index=False))
-    if len(spikes):
-        print(review.to_frame().to_string(index=False))
+    for preset in ("medium", "high"):
+        spikes = SpikeDetector(preset).fit().detect(raw)
+        review = review_spikes(raw, spikes)
+        table = spikes[["peak_time", "peak_channel", "confidence", "amplitude", "region"]].copy()
+        table["cluster"] = review.labels + 1 if len(spikes) else []
+        print(
+            f"model at {preset} (cut-off {SENSITIVITY_PRESETS[preset]}): {len(spikes)} detections, "
+            f"{len(spikes) / minutes:.2f}/min (before the second stage: {counts[f'rules_{preset}']}, "
+            f"{counts[f'rules_{preset}'] / minutes:.2f}/min); {spikes.attrs.get('n_below_cutoff')} scored candidates "
+            "below the cut-off"
+        )
+        if len(spikes):
+            print(table.round(3).to_string(index=False))
+            frame = review.to_frame()[["cluster", "focus", "region", "count"]]
+            print(frame.assign(cluster=frame["cluster"] + 1).to_string(index=False))
 
 
 def main():
