@@ -22,6 +22,9 @@ with overlap (only one chunk in memory) and, per electrode:
 
 Candidates within 70 ms of each other on different electrodes are one
 discharge; its peak channel is the electrode with the largest deflection.
+Since issue 18 the rule confidence below is an input of a second stage
+(``_stage2.py``: a learned model, the pop and ECG rules, a calibrated
+confidence), and the presets are cut-offs on that confidence.
 A discharge needs an amplitude of ``amplitude_ratio`` local background SDs,
 both flanks sharper than ``sharpness_ratio`` background slope SDs, and a
 field (a neighbour at 10 % or more; at the end of a bipolar chain a 4 SD
@@ -139,22 +142,28 @@ def _window_values(x: np.ndarray, idx: np.ndarray, lo: int, hi: int, rows: np.nd
 class SpikeDetector(BaseDetector):
     """Detect interictal spikes and sharp waves (scikit-learn estimator conventions).
 
-    The detector is rule-based: ``fit`` only validates the parameters and
-    records the preset's threshold (``threshold_``), so it needs no data;
-    :meth:`detect` fits on first use.
+    A rule stage finds candidates and their evidence; a second stage (a
+    small LightGBM model on morphology and context, :mod:`._stage2`) gives
+    each a calibrated confidence. ``fit`` needs no data: it validates the
+    parameters and reads the preset's cut-off (``threshold_``) from the
+    model; :meth:`detect` fits on first use. Retrain the second stage with
+    :func:`train_spike_model` (``dbrain train spikes``).
 
     Parameters
     ----------
     sensitivity : {"low", "medium", "high"}
-        Preset: the confidence from which a discharge is reported (0.75, 0.45
-        and 0.3; see :data:`SENSITIVITY_PRESETS`). ``"high"`` finds more
-        spikes and more false ones.
+        Preset: the calibrated confidence from which a discharge is reported
+        (the model's cut-offs; see :data:`SENSITIVITY_PRESETS`). ``"high"``
+        finds more spikes and more false ones.
     amplitude_ratio : float
         A candidate's prominence must exceed this many background SDs.
     sharpness_ratio : float
         Both flanks' steepest slopes must exceed this many background slope SDs.
     chunk_duration : float
         Seconds read at a time (memory is bounded by it, not by the recording).
+    model : path-like | None
+        A second-stage model folder from :func:`train_spike_model`; None for
+        the shipped model.
 
     Attributes
     ----------
@@ -187,7 +196,7 @@ class SpikeDetector(BaseDetector):
         Parameters
         ----------
         X : ignored
-            Not used; the detector is rule-based.
+            Not used; the second stage is trained by :func:`train_spike_model`.
         y : ignored
             Not used.
 
@@ -254,16 +263,11 @@ class SpikeDetector(BaseDetector):
         if not hasattr(self, "threshold_"):
             self.fit()
         cands, names, sfreq, raw = self._scored(raw)
-        keep = cands["confidence"].to_numpy() >= self.threshold_ if len(cands) else np.zeros(0, bool)
-        table = _to_table(cands[keep].reset_index(drop=True), names, sfreq, raw)
-        # What the report and viewer state beside the list: the cut-off used and how many scored candidates
-        # lie below it (a reader lowering the preset would see those).
-        table.attrs.update(
-            cutoff=float(self.threshold_), sensitivity=self.sensitivity, n_below_cutoff=int((~keep).sum())
-        )
+        table = _to_table(cands, names, sfreq, raw, self.threshold_)
+        table.attrs["sensitivity"] = self.sensitivity
         logger.info(
             "Spike detection: %d discharge(s) on %d electrodes at confidence >= %.2f (%d candidate(s) below)",
-            len(table), len(names), self.threshold_, int((~keep).sum()),
+            len(table), len(names), self.threshold_, table.attrs["n_below_cutoff"],
         )  # fmt: skip
         return table
 
@@ -283,19 +287,8 @@ class SpikeDetector(BaseDetector):
         avg, bip, names = _montages(raw)
         self.n_channels_in_ = len(names)
         cands = self._candidates(raw, avg, bip, names, sfreq)
-        if not len(cands):
-            cands = pd.DataFrame({"sample": pd.Series(dtype=int), "channel": pd.Series(dtype=int), "benign": []})
-        else:
-            # Electrode pop: a single electrode without a field (a phase reversal alone is not enough; at the
-            # end of a bipolar chain a 4 SD bipolar deflection will do), as in the first stage.
-            plausible = (cands["n_field"] >= 1) | (cands["chain_end"] & (cands["bipolar"] >= 4.0))
-            cands["benign"] = np.where(plausible, "", "no field (electrode pop)")
-            r_peaks = _r_peaks(raw, sfreq)
-            ecg = ecg_rule(cands, r_peaks, sfreq)
-            cands.loc[ecg & (cands["benign"] == ""), "benign"] = "R-peak locked (ECG)"
-        if score:
-            cands["confidence"] = stage2_confidence(cands, None if self.model is None else str(self.model))
-        return cands, names, sfreq, raw
+        model = None if self.model is None else str(self.model)
+        return _score(cands, sfreq, raw, model=model, confidence=score), names, sfreq, raw
 
     # ------------------------------------------------------------------ internals
     @staticmethod
@@ -601,8 +594,47 @@ def _r_peaks(raw, sfreq) -> np.ndarray:
     return _stream_peaks(raw, ecg[0], sfreq)[0]
 
 
-def _to_table(cands: pd.DataFrame, names, sfreq, raw) -> pd.DataFrame:
-    """The spike table of the reported candidates (``confidence`` already at or above the cut-off)."""
+def _score(cands: pd.DataFrame, sfreq, raw, *, model=None, r_peaks=None, confidence: bool = True) -> pd.DataFrame:
+    """The second stage on the candidates of ``SpikeDetector._candidates``: rules, then calibrated confidence.
+
+    Adds ``benign`` (the rule that rejects a candidate, or ``""``) and, with ``confidence``, the calibrated
+    ``confidence`` (0 where a rule rejects). The ECG rule uses ``r_peaks`` (samples) when given, else the
+    R peaks of ``raw``'s ECG channel when ``raw`` is a recording (a streamed table without them: no ECG rule).
+    """
+    if not len(cands):
+        cands = pd.DataFrame({"sample": pd.Series(dtype=int), "channel": pd.Series(dtype=int), "benign": []})
+    else:
+        cands = cands.copy()
+        # Electrode pop: a single electrode without a field (a phase reversal alone is not enough; at the
+        # end of a bipolar chain a 4 SD bipolar deflection will do), as in the first stage.
+        plausible = (cands["n_field"] >= 1) | (cands["chain_end"] & (cands["bipolar"] >= 4.0))
+        cands["benign"] = np.where(plausible, "", "no field (electrode pop)")
+        if r_peaks is None:
+            r_peaks = _r_peaks(raw, sfreq) if isinstance(raw, mne.io.BaseRaw) else np.zeros(0, np.int64)
+        ecg = ecg_rule(cands, np.asarray(r_peaks, np.int64), sfreq)
+        cands.loc[ecg & (cands["benign"] == ""), "benign"] = "R-peak locked (ECG)"
+    if confidence:
+        cands["confidence"] = stage2_confidence(cands, model)
+    return cands
+
+
+def _to_table(cands: pd.DataFrame, names, sfreq, raw, threshold, *, model=None, r_peaks=None) -> pd.DataFrame:
+    """The spike table: candidates scored by the second stage (here, unless already) at or above ``threshold``.
+
+    ``raw`` is the recording (or anything with ``info["meas_date"]`` and ``n_times``: a stream's table then
+    has no ECG rule unless ``r_peaks`` is given). The table's ``attrs`` hold ``cutoff`` and
+    ``n_below_cutoff`` (scored candidates below it, rule-rejected ones included): the report and the viewer
+    state both beside the list.
+    """
+    if "confidence" not in cands.columns:
+        cands = _score(cands, sfreq, raw, model=model, r_peaks=r_peaks)
+    keep = cands["confidence"].to_numpy() >= threshold if len(cands) else np.zeros(0, bool)
+    table = _table(cands[keep].reset_index(drop=True), names, sfreq, raw)
+    table.attrs.update(cutoff=float(threshold), n_below_cutoff=int((~keep).sum()))
+    return table
+
+
+def _table(cands: pd.DataFrame, names, sfreq, raw) -> pd.DataFrame:
     if not len(cands):
         return _empty()
     conf = cands["confidence"].to_numpy()

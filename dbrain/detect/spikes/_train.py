@@ -229,6 +229,8 @@ def save_spike_model(out, booster, meta) -> Path:
     return out
 
 
+#: Event types an events file of a recording without discharges may hold (besides none at all).
+NORMAL_EVENT_TYPES = ("bckg", "normal")
 _READABLE = (".edf", ".bdf", ".set", ".vhdr", ".fif", ".gdf", ".cnt")
 
 
@@ -264,8 +266,9 @@ def train_spike_model(data, out, *, simulated: int = 24, folds: int = 5, rounds:
 
     Every recording under ``data`` with an events file beside it (``X.edf`` + ``X_events.tsv``, BIDS
     names welcome) is used: rows with ``eventType`` ``spike`` mark discharges (peak at ``peak_time``
-    when the column exists, else the middle of the event); a recording whose events file has no spike
-    row is taken as free of discharges, so every candidate on it is false, and a copy of it with synthetic
+    when the column exists, else the middle of the event); a recording whose events file has no row, or
+    only ``bckg`` / ``normal`` rows, is taken as free of discharges, so every candidate on it is false (one
+    with other events but no spike row is skipped: it is not known to be free of them), and a copy of it with synthetic
     discharges added (:func:`inject_spikes`) gives positives on that person's background. ``simulated``
     recordings (10 min, 40 spikes, artifacts; seeds 7001… — the shipped model's training seeds) add more.
 
@@ -304,7 +307,12 @@ def train_spike_model(data, out, *, simulated: int = 24, folds: int = 5, rounds:
     for k, (f, events, person) in enumerate(recs):
         raw, _ = read_recording(f)
         ev = pd.read_csv(events, sep="\t")
-        spk = ev[ev.get("eventType", pd.Series(dtype=str)).astype(str) == "spike"] if len(ev) else ev
+        kinds = ev["eventType"].astype(str) if "eventType" in ev else pd.Series([""] * len(ev))
+        spk = ev[kinds == "spike"]
+        if not len(spk) and not kinds.isin(NORMAL_EVENT_TYPES).all():
+            # Other events (a seizure …) but no spike marked: not known to be free of discharges.
+            logger.info("skipping %s: events other than %s but no spike row", f, ", ".join(NORMAL_EVENT_TYPES))
+            continue
         if "peak_time" in spk:
             peaks = spk["peak_time"].to_numpy(float)
         else:
@@ -323,7 +331,9 @@ def train_spike_model(data, out, *, simulated: int = 24, folds: int = 5, rounds:
     if on_progress:
         on_progress(1.0)
     if not minutes:
-        raise ParameterError("no recording without spikes: the presets need normal EEG (an events file with no spike row).")
+        raise ParameterError(
+            "no recording without discharges: the presets need normal EEG (an events file with no row, or only bckg/normal rows)."
+        )
     booster, meta, _ = fit_spike_model(pd.concat(parts, ignore_index=True), minutes, folds=folds, rounds=rounds, seed=seed)
     save_spike_model(out, booster, meta)
     return meta

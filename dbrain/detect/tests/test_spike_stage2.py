@@ -203,11 +203,23 @@ def test_training_smoke(tmp_path):
         train_spike_model(tmp_path / "model", tmp_path / "m2")
 
 
-def test_cli_train_spikes_bad_input_is_one_line(tmp_path):
-    from typer.testing import CliRunner
 
-    from dbrain.cli import app
+def test_table_from_unscored_candidates_as_a_stream_builds_it():
+    # The analysis engine's streaming wrapper gathers the rule stage's candidates chunk by chunk and calls
+    # _to_table(cands, names, sfreq, recording-like, threshold): the second stage must run there too.
+    from types import SimpleNamespace
 
-    res = CliRunner().invoke(app, ["train", "spikes", str(tmp_path / "missing"), "--out", str(tmp_path / "m")])
-    assert res.exit_code == 2
-    assert "Traceback" not in res.output
+    from dbrain.channels._raw import as_normalized
+    from dbrain.detect.spikes._detector import _montages, _to_table
+
+    raw, _ = simulate_eeg(120, spikes=10, seed=333, ekg=False, verbose="error")
+    det = SpikeDetector("high").fit()
+    ref = det.detect(raw)
+    norm = as_normalized(raw)
+    avg, bip, names = _montages(norm)
+    cands = det._candidates(norm, avg, bip, names, norm.info["sfreq"])
+    like = SimpleNamespace(info={"meas_date": raw.info["meas_date"]}, n_times=raw.n_times)
+    table = _to_table(cands, names, norm.info["sfreq"], like, det.threshold_)
+    assert len(ref) > 0
+    pd.testing.assert_frame_equal(table, ref)
+    assert table.attrs["n_below_cutoff"] == ref.attrs["n_below_cutoff"] and table.attrs["cutoff"] == det.threshold_
