@@ -203,7 +203,6 @@ def test_training_smoke(tmp_path):
         train_spike_model(tmp_path / "model", tmp_path / "m2")
 
 
-
 def test_table_from_unscored_candidates_as_a_stream_builds_it():
     # The analysis engine's streaming wrapper gathers the rule stage's candidates chunk by chunk and calls
     # _to_table(cands, names, sfreq, recording-like, threshold): the second stage must run there too.
