@@ -455,7 +455,10 @@ class SpikeDetector(BaseDetector):
         local_idx, chan = df["sample"].to_numpy() - offset, df["channel"].to_numpy()
         df["alpha_share"], df["alpha_ratio"] = _rhythm(x, local_idx, chan, df["amplitude"].to_numpy(), sfreq)
         df["rule_confidence"] = _confidence(df)
-        feats = chunk_features(x, hf_sig, local_idx, chan, df["amplitude"].to_numpy(), sfreq, names, neighbours, local_sd)
+        hf_usual = np.median(hf, axis=-1)
+        feats = chunk_features(
+            x, hf_sig, hf_usual, local_idx, chan, df["amplitude"].to_numpy(), sfreq, names, neighbours, local_sd
+        )
         for name, values in feats.items():
             df[name] = values
         return df

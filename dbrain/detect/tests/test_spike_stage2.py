@@ -29,7 +29,7 @@ def _features(x, channel, peak):
     ch = np.array([NAMES.index(channel)])
     idx = np.array([peak])
     sd = np.full((len(NAMES), x.shape[1] // int(SF)), 5.0)
-    f = chunk_features(x, x * 0.01, idx, ch, np.array([50.0]), SF, NAMES, _neighbours(NAMES), sd)
+    f = chunk_features(x, x * 0.01, np.full(len(NAMES), 0.03), idx, ch, np.array([50.0]), SF, NAMES, _neighbours(NAMES), sd)
     return {k: float(v[0]) for k, v in f.items()}
 
 
