@@ -1,15 +1,18 @@
-"""Spike detections on real EEG without expert marks: the EEGLAB tutorial, the SpikeNet demo, healthy controls.
+"""Spike detections on real EEG: false detections per minute on normal EEG held out by person, the SpikeNet demo.
 
-    python benchmarks/eval_spikes_real.py [--data ../shared/data] [--controls N]
+    nice -n 10 python benchmarks/eval_spikes_real.py [--data ../shared/data] [--split test|dev]
 
-Prints, per recording and preset, the number of detections and detections per minute:
+Three methods from one detector pass per recording (benchmarks/_spike_data.py): ``model`` (the released
+detector with its second stage), ``rules`` (the detector before it: rule confidence, version 2) and
+``threshold`` (a prominence/sharpness threshold with the field gate).
 
-* the EEGLAB tutorial recording (healthy adult, task, 32 ch 10-10, 128 Hz, 238 s) — no epileptiform
-  discharges: every detection is false; it was looked at while choosing the alpha-rhythm rule;
-* the SpikeNet demo EEG (180 s, 19 ch, 128 Hz) — contains interictal discharges (not marked);
-* the control group of the Guinea-Bissau Emotiv recordings (30 in this snapshot; 14 ch 10-10, 128 Hz, ~5 min, eyes
-  closed and open; people without epilepsy) — no discharges expected: every detection is false. Not used
-  for any choice. The consumer headset is noisy (movement, poor contacts), so this is a hard floor.
+* Normal EEG — no discharges, every detection is false — per dataset: the Guinea-Bissau controls
+  (consumer Emotiv headset), the ADHD-set control children, the ADFSU healthy adults. ``--split test``
+  (default) reads only the persons held out from training (every fourth by id); ``--split dev`` the
+  training persons (their figures are not held out: development figures).
+* The EEGLAB tutorial (one healthy adult; in training, looked at for version 2's rule): development.
+* The SpikeNet demo EEG (contains discharges, not marked; never used for training): detections per method
+  and the model's detections listed with their review cluster.
 """
 
 from __future__ import annotations
@@ -17,73 +20,90 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import mne
-import numpy as np
 import pandas as pd
+from _spike_data import DATA, METHODS, NORMAL_SETS, normal_recordings, reported, scored, spikenet
 
-from dbrain.detect.spikes import SpikeDetector
-from dbrain.io import read_recording
+from dbrain.detect.spikes import SENSITIVITY_PRESETS, review_spikes
 
 PRESETS = ("low", "medium", "high")
-SPIKENET = "Fp1 F3 C3 P3 F7 T7 P7 O1 Fz Cz Pz Fp2 F4 C4 P4 F8 T8 P8 O2".split()
-EMOTIV = ["AF3", "AF4", "F3", "F4", "F7", "F8", "FC5", "FC6", "O1", "O2", "P7", "P8", "T7", "T8"]
 
 
-def guinea_bissau_controls(folder: Path, limit: int):
-    """The control recordings as (name, raw); µV with the Emotiv DC offset removed (median per channel)."""
-    meta = pd.read_csv(folder / "metadata_guineabissau.csv")
-    for sid in meta.loc[meta["Group"] == "Control", "subject.id"].head(limit):
-        df = pd.read_csv(folder / "EEGs" / f"signal-{sid}.csv.gz", usecols=EMOTIV)
-        x = df[EMOTIV].to_numpy(float).T
-        x -= np.median(x, axis=1, keepdims=True)
-        yield f"gb-control-{sid}", mne.io.RawArray(x * 1e-6, mne.create_info(EMOTIV, 128.0, "eeg"), verbose="error")
-
-
-def count(raw, detector_cls=SpikeDetector) -> dict:
-    """Detections per preset of ``raw``."""
-    return {p: int(len(detector_cls(p).fit().detect(raw))) for p in PRESETS}
-
-
-def evaluate(data: Path, controls: int, detector_cls=SpikeDetector) -> pd.DataFrame:
-    """One row per recording: minutes and detections per preset."""
+def normal_table(data: Path, split: str, only=None) -> pd.DataFrame:
+    """One row per normal recording: dataset, person, minutes and detections per method and preset."""
     rows = []
-    raw, _ = read_recording(data / "formats" / "eeglab-sample-data" / "sample_data" / "eeglab_data.set")
-    rows.append(
-        {"recording": "eeglab-tutorial (healthy)", "minutes": raw.n_times / raw.info["sfreq"] / 60, **count(raw, detector_cls)}
-    )
-    spikenet = data / "spikes" / "spikenet-sample-eeg" / "sample_eeg.mat"
-    if spikenet.exists():
-        import h5py
-
-        with h5py.File(spikenet, "r") as f:
-            x = np.asarray(f["data"], float).T  # (19, 23040) µV
-        raw = mne.io.RawArray(x * 1e-6, mne.create_info(SPIKENET, 128.0, "eeg"), verbose="error")
-        rows.append(
-            {"recording": "spikenet-demo (has discharges)", "minutes": raw.n_times / 128 / 60, **count(raw, detector_cls)}
-        )
-    gb = data / "epilepsy-diagnosis" / "guinea-bissau"
-    if gb.exists():
-        for name, raw in guinea_bissau_controls(gb, controls):
-            rows.append({"recording": name, "minutes": raw.n_times / 128 / 60, **count(raw, detector_cls)})
+    for dataset, person, raw in normal_recordings(data, split, only):
+        cands, _, sfreq = scored(raw)
+        row = {"dataset": dataset, "person": person, "minutes": raw.n_times / sfreq / 60.0}
+        for m in METHODS:
+            for p in PRESETS:
+                row[f"{m}_{p}"] = int(reported(cands, m, p).sum())
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """False detections per minute per dataset (persons pooled), method and preset."""
+    out = []
+    for dataset, g in df.groupby("dataset", sort=False):
+        row = {"dataset": NORMAL_SETS.get(dataset, dataset), "persons": g["person"].nunique(), "minutes": g["minutes"].sum()}
+        for m in METHODS:
+            for p in PRESETS:
+                row[f"{m}_{p}"] = g[f"{m}_{p}"].sum() / g["minutes"].sum()
+        row["persons with 0 at medium (model)"] = int((g.groupby("person")["model_medium"].sum() == 0).sum())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def spikenet_report(data: Path) -> None:
+    raw = spikenet(data)
+    if raw is None:
+        print("SpikeNet demo: not found")
+        return
+    cands, names, sfreq = scored(raw)
+    minutes = raw.n_times / sfreq / 60.0
+    counts = {f"{m}_{p}": int(reported(cands, m, p).sum()) for m in METHODS for p in PRESETS}
+    print(
+        f"\nSpikeNet demo ({minutes:.1f} min, discharges present but not marked): detections "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
+    from dbrain.detect.spikes import SpikeDetector
+
+    for preset in ("medium", "high"):
+        spikes = SpikeDetector(preset).fit().detect(raw)
+        review = review_spikes(raw, spikes)
+        table = spikes[["peak_time", "peak_channel", "confidence", "amplitude", "region"]].copy()
+        table["cluster"] = review.labels + 1 if len(spikes) else []
+        print(
+            f"model at {preset} (cut-off {SENSITIVITY_PRESETS[preset]}): {len(spikes)} detections, "
+            f"{len(spikes) / minutes:.2f}/min (before the second stage: {counts[f'rules_{preset}']}, "
+            f"{counts[f'rules_{preset}'] / minutes:.2f}/min); {spikes.attrs.get('n_below_cutoff')} scored candidates "
+            "below the cut-off"
+        )
+        if len(spikes):
+            print(table.round(3).to_string(index=False))
+            frame = review.to_frame()[["cluster", "focus", "region", "count"]]
+            print(frame.assign(cluster=frame["cluster"] + 1).to_string(index=False))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-    parser.add_argument("--controls", type=int, default=46)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--split", choices=("test", "dev"), default="test")
     args = parser.parse_args()
-    df = evaluate(args.data, args.controls)
-    pd.set_option("display.width", 200)
-    print(df.round(2).to_string(index=False))
-    gb = df[df["recording"].str.startswith("gb-control")]
-    if len(gb):
-        per_min = {p: gb[p].sum() / gb["minutes"].sum() for p in PRESETS}
-        print(
-            f"\nGuinea-Bissau controls: {len(gb)} recordings, {gb['minutes'].sum():.0f} min; detections per minute "
-            + ", ".join(f"{p} {v:.2f}" for p, v in per_min.items())
-            + f"; recordings with no detection at medium: {(gb['medium'] == 0).sum()}"
-        )
+    pd.set_option("display.width", 250)
+    print(f"presets (calibrated confidence cut-offs): {SENSITIVITY_PRESETS}")
+    df = normal_table(args.data, args.split)
+    label = "HELD-OUT test persons" if args.split == "test" else "DEVELOPMENT persons (in training)"
+    print(f"\nNormal EEG, {label}: false detections per minute")
+    print(summary(df).round(3).to_string(index=False))
+    if args.split == "test":
+        eeglab = normal_table(args.data, "dev", only={"eeglab"})
+        if len(eeglab):
+            print(
+                "\nEEGLAB tutorial (development: in training): detections "
+                + ", ".join(f"{m}_{p} {int(eeglab[f'{m}_{p}'].sum())}" for m in METHODS for p in PRESETS)
+            )
+    spikenet_report(args.data)
 
 
 if __name__ == "__main__":

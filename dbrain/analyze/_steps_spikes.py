@@ -16,7 +16,7 @@ _MIN_DURATION = 10.0
 
 @register_step(
     "spikes",
-    "2",
+    "3",
     description="Interictal spikes and sharp waves: rate by region on a head map, review clusters by focus.",
     params={"sensitivity": "medium"},
 )
@@ -44,6 +44,7 @@ def spikes_step(ctx: AnalysisContext, sensitivity: str = "medium") -> StepResult
     hours = duration / 3600.0
     facts = [
         ("Sensitivity", f"{sensitivity} (confidence ≥ {detector.threshold_:g})"),
+        ("Below the cut-off", f"{spikes.attrs.get('n_below_cutoff', 0)} scored candidate(s) not reported"),
         ("Electrodes", f"{detector.n_channels_in_} (common average; checked in double banana)"),
         ("Spikes and sharp waves", f"{len(spikes)} ({len(spikes) / hours:.1f} per hour)"),
         ("Clusters (foci)", str(len(review.clusters))),
@@ -88,6 +89,8 @@ def spikes_step(ctx: AnalysisContext, sensitivity: str = "medium") -> StepResult
     summary = {
         "computed": True,
         "sensitivity": sensitivity,
+        "cutoff": float(detector.threshold_),
+        "n_below_cutoff": int(spikes.attrs.get("n_below_cutoff", 0)),
         "n_spikes": int(len(spikes)),
         "per_hour": float(len(spikes) / hours),
         "n_clusters": int(len(review.clusters)),

@@ -1,4 +1,4 @@
-"""``dbrain train seizures|dementia|epilepsy|adhd DATA --out MODEL_DIR``: retrain dbrain's models on your data."""
+"""``dbrain train seizures|spikes|dementia|epilepsy|adhd DATA --out MODEL_DIR``: retrain dbrain's models on your data."""
 
 from __future__ import annotations
 
@@ -42,6 +42,37 @@ def seizures(
         sens = "n/a" if med["sensitivity"] is None else f"{med['sensitivity']:.2f}"
         line += f"; {cv['folds']}-fold subject-grouped CV at medium: sensitivity {sens}, {med['fp_per_24h']:.2f} FP/24 h"
     typer.echo(line)
+
+
+@train_app.command("spikes")
+def spikes(
+    data: Path = typer.Argument(
+        ..., help="Folder of recordings, each with X_events.tsv beside it ('spike' rows; none = normal EEG)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Model folder to write (model.txt, model.json)."),
+    simulated: int = typer.Option(24, "--simulated", help="Simulated 10-min recordings with spikes to add (0: none)."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds, grouped by person."),
+    rounds: int = typer.Option(200, "--rounds", help="LightGBM boosting rounds."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an existing model folder."),
+):
+    """Train the spike detector's second stage; use it with SpikeDetector(model=MODEL_DIR)."""
+    from ..detect.spikes import train_spike_model
+    from ._progress import progress_bar
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"'{out}' exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"'{out}' is not empty (use --overwrite to replace the model in it)")
+    with progress_bar("training") as update:
+        meta = train_spike_model(data, out, simulated=simulated, folds=folds, rounds=rounds, seed=seed, on_progress=update)
+    med = meta["out_of_fold"]["medium"]
+    fp = ", ".join(f"{k} {v:.2f}" for k, v in med["fp_per_min"].items())
+    typer.echo(
+        f"{out}: {meta['training']['rows']} candidates of {meta['training']['persons']} persons; presets "
+        f"{meta['presets']}; out of fold at medium: {med['positives_found']:.2f} of spike candidates kept, "
+        f"false per minute {fp}"
+    )
 
 
 def _train_screen(kind, data, out, label_column, positive, negative, repeats, seed, overwrite):

@@ -186,6 +186,8 @@ class EventOut(BaseModel):
     id: int | None = None
     analysis_id: int | None = Field(default=None, description="The analysis that detected it (source 'analysis').")
     review: Literal["accepted", "rejected"] | None = Field(default=None, description="A reviewer's triage of a detected event.")
+    cutoff: float | None = Field(default=None, description="Detected spikes: the confidence cut-off the detector reported from.")
+    below_cutoff: int | None = Field(default=None, description="Detected spikes: scored candidates below that cut-off (not listed).")
 
 
 class EventReviewIn(BaseModel):

@@ -77,6 +77,14 @@ def test_train_errors(tmp_path, bids):
     rec = next(bids.glob("sub-01/ses-01/eeg/*_eeg.edf"))
     assert_clean_failure(run("analyze", rec, "--out", tmp_path / "o", "--seizure-model", tmp_path), "not a seizure model folder")
     assert_clean_failure(run("analyze", rec, "--out", tmp_path / "o", "--seizure-sensitivity", "max"), "sensitivity")
+    # dbrain train spikes (issue 18): a missing folder, a folder without events files, a full output folder.
+    assert_clean_failure(run("train", "spikes", tmp_path / "nope", "--out", tmp_path / "m"), "is not a folder")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_clean_failure(run("train", "spikes", empty, "--out", tmp_path / "m"), "_events.tsv")
+    # The BIDS seizure recordings have seizure events and no spike row: not known to be spike-free, so skipped.
+    assert_clean_failure(run("train", "spikes", bids, "--out", tmp_path / "m", "--simulated", "0"), "no recording without")
+    assert_clean_failure(run("train", "spikes", bids, "--out", full), "is not empty")
 
 
 def test_analyze_spike_sensitivity(tmp_path):

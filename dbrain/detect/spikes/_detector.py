@@ -22,6 +22,9 @@ with overlap (only one chunk in memory) and, per electrode:
 
 Candidates within 70 ms of each other on different electrodes are one
 discharge; its peak channel is the electrode with the largest deflection.
+Since issue 18 the rule confidence below is an input of a second stage
+(``_stage2.py``: a learned model, the pop and ECG rules, a calibrated
+confidence), and the presets are cut-offs on that confidence.
 A discharge needs an amplitude of ``amplitude_ratio`` local background SDs,
 both flanks sharper than ``sharpness_ratio`` background slope SDs, and a
 field (a neighbour at 10 % or more; at the end of a bipolar chain a 4 SD
@@ -37,6 +40,7 @@ the GIL); the result does not depend on the number of threads.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 
 import mne
@@ -50,9 +54,14 @@ from ...events import EVENT_COLUMNS, make_events
 from ...utils import _check_option, _check_range, _validate_type, logger, verbose
 from .._base import BaseDetector
 from .._filter import butter_sos, n_threads, sosfiltfilt_rows, thread_pool
+from ._stage2 import STAGE2_FLOOR, chunk_features, ecg_rule, load_spike_model, shipped_presets, stage2_confidence
 
-#: Confidence from which each sensitivity preset reports a discharge.
-SENSITIVITY_PRESETS: dict[str, float] = {"low": 0.75, "medium": 0.45, "high": 0.3}
+#: First-stage (rule) confidence from which each preset reported a discharge before the second stage
+#: (version 2; kept as the baseline the benchmarks print beside the model).
+RULE_PRESETS: dict[str, float] = {"low": 0.75, "medium": 0.45, "high": 0.3}
+#: Calibrated second-stage confidence from which each sensitivity preset reports a discharge (the shipped
+#: model's cut-offs, read from its ``model.json``; a retrained model brings its own).
+SENSITIVITY_PRESETS: dict[str, float] = shipped_presets()
 
 #: Columns of the spike table: the events-table columns, then the spike's own.
 SPIKE_COLUMNS = [
@@ -133,22 +142,28 @@ def _window_values(x: np.ndarray, idx: np.ndarray, lo: int, hi: int, rows: np.nd
 class SpikeDetector(BaseDetector):
     """Detect interictal spikes and sharp waves (scikit-learn estimator conventions).
 
-    The detector is rule-based: ``fit`` only validates the parameters and
-    records the preset's threshold (``threshold_``), so it needs no data;
-    :meth:`detect` fits on first use.
+    A rule stage finds candidates and their evidence; a second stage (a
+    small LightGBM model on morphology and context, :mod:`._stage2`) gives
+    each a calibrated confidence. ``fit`` needs no data: it validates the
+    parameters and reads the preset's cut-off (``threshold_``) from the
+    model; :meth:`detect` fits on first use. Retrain the second stage with
+    :func:`train_spike_model` (``dbrain train spikes``).
 
     Parameters
     ----------
     sensitivity : {"low", "medium", "high"}
-        Preset: the confidence from which a discharge is reported (0.75, 0.45
-        and 0.3; see :data:`SENSITIVITY_PRESETS`). ``"high"`` finds more
-        spikes and more false ones.
+        Preset: the calibrated confidence from which a discharge is reported
+        (the model's cut-offs; see :data:`SENSITIVITY_PRESETS`). ``"high"``
+        finds more spikes and more false ones.
     amplitude_ratio : float
         A candidate's prominence must exceed this many background SDs.
     sharpness_ratio : float
         Both flanks' steepest slopes must exceed this many background slope SDs.
     chunk_duration : float
         Seconds read at a time (memory is bounded by it, not by the recording).
+    model : path-like | None
+        A second-stage model folder from :func:`train_spike_model`; None for
+        the shipped model.
 
     Attributes
     ----------
@@ -166,11 +181,14 @@ class SpikeDetector(BaseDetector):
         "chunk_duration": (10.0, 3600.0),
     }
 
-    def __init__(self, sensitivity="medium", *, amplitude_ratio=4.0, sharpness_ratio=3.0, chunk_duration=_CHUNK_S):
+    def __init__(
+        self, sensitivity="medium", *, amplitude_ratio=4.0, sharpness_ratio=3.0, chunk_duration=_CHUNK_S, model=None
+    ):
         self.sensitivity = sensitivity
         self.amplitude_ratio = amplitude_ratio
         self.sharpness_ratio = sharpness_ratio
         self.chunk_duration = chunk_duration
+        self.model = model
 
     def fit(self, X=None, y=None):
         """Validate the parameters and set the preset's threshold.
@@ -178,7 +196,7 @@ class SpikeDetector(BaseDetector):
         Parameters
         ----------
         X : ignored
-            Not used; the detector is rule-based.
+            Not used; the second stage is trained by :func:`train_spike_model`.
         y : ignored
             Not used.
 
@@ -191,7 +209,10 @@ class SpikeDetector(BaseDetector):
             value = getattr(self, name)
             _validate_type(value, (int, float, np.integer, np.floating), name, "number")
             _check_range(name, float(value), *self._parameter_constraints[name])
-        self.threshold_ = SENSITIVITY_PRESETS[self.sensitivity]
+        if self.model is not None:
+            _validate_type(self.model, (str, os.PathLike), "model", "path-like or None")
+        _, meta = load_spike_model(None if self.model is None else str(self.model))
+        self.threshold_ = float(meta["presets"][self.sensitivity])
         return self
 
     def predict(self, raw):
@@ -239,9 +260,26 @@ class SpikeDetector(BaseDetector):
         dbrain.errors.RecordingError
             If the recording has too few scalp electrodes or a low sampling rate.
         """
-        raw = as_normalized(raw)
         if not hasattr(self, "threshold_"):
             self.fit()
+        cands, names, sfreq, raw = self._scored(raw)
+        table = _to_table(cands, names, sfreq, raw, self.threshold_)
+        table.attrs["sensitivity"] = self.sensitivity
+        logger.info(
+            "Spike detection: %d discharge(s) on %d electrodes at confidence >= %.2f (%d candidate(s) below)",
+            len(table), len(names), self.threshold_, table.attrs["n_below_cutoff"],
+        )  # fmt: skip
+        return table
+
+    def _scored(self, raw, *, score: bool = True):
+        """Every second-stage candidate with its features, first-stage and calibrated confidence.
+
+        Returns the candidate table (columns of the first stage, :data:`~._stage2.STAGE2_FEATURES`,
+        ``rule_confidence``, ``benign`` — the rule that rejects it or ``""`` — and ``confidence``, 0 for a
+        rejected candidate; without ``score`` no ``confidence``), the electrode names, the sampling rate
+        and the normalised recording.
+        """
+        raw = as_normalized(raw)
         _validate_type(raw, mne.io.BaseRaw, "raw", "mne.io.BaseRaw")
         sfreq = float(raw.info["sfreq"])
         if sfreq < _MIN_SFREQ:
@@ -249,9 +287,8 @@ class SpikeDetector(BaseDetector):
         avg, bip, names = _montages(raw)
         self.n_channels_in_ = len(names)
         cands = self._candidates(raw, avg, bip, names, sfreq)
-        table = _to_table(cands, names, sfreq, raw, self.threshold_)
-        logger.info("Spike detection: %d discharge(s) on %d electrodes", len(table), len(names))
-        return table
+        model = None if self.model is None else str(self.model)
+        return _score(cands, sfreq, raw, model=model, confidence=score), names, sfreq, raw
 
     # ------------------------------------------------------------------ internals
     @staticmethod
@@ -308,7 +345,8 @@ class SpikeDetector(BaseDetector):
         local_slope_sd = _local_sd(slope, sfreq)
         sd_chunk = local_sd.min(axis=-1)  # the chunk floor: candidates are then checked against the local SD
         # Muscle: high-frequency (> 25 Hz) activity in the 1 s block, relative to the chunk's typical block.
-        hf = _block_rms(sosfiltfilt_rows(self._hf_sos(sfreq), x), sfreq)
+        hf_sig = sosfiltfilt_rows(self._hf_sos(sfreq), x)
+        hf = _block_rms(hf_sig, sfreq)
         hf_ratio = hf / (np.median(hf, axis=-1, keepdims=True) + 1e-9)
         s = lambda sec: int(round(sec * sfreq))  # noqa: E731
         samples, chans, proms = [], [], []
@@ -409,14 +447,20 @@ class SpikeDetector(BaseDetector):
                 }
             )
         df = pd.DataFrame(out)
-        # The rhythmic background can only lower the confidence: measure it only where the confidence without
-        # it reaches the preset's threshold (elsewhere it is never reported; NaN share, infinite ratio).
-        df["alpha_share"], df["alpha_ratio"] = np.nan, np.inf
-        need = _confidence(df, rhythm=False) >= self.threshold_
-        if need.any():
-            share, ratio = _rhythm(x, df["sample"].to_numpy()[need] - offset, df["channel"].to_numpy()[need],
-                                   df["amplitude"].to_numpy()[need], sfreq)  # fmt: skip
-            df.loc[need, "alpha_share"], df.loc[need, "alpha_ratio"] = share, ratio
+        # The rhythmic background can only lower the first-stage confidence: candidates below the second
+        # stage's floor without it are never reported, so they are dropped before the costlier features.
+        df = df[_confidence(df, rhythm=False) >= STAGE2_FLOOR].reset_index(drop=True)
+        if not len(df):
+            return pd.DataFrame()
+        local_idx, chan = df["sample"].to_numpy() - offset, df["channel"].to_numpy()
+        df["alpha_share"], df["alpha_ratio"] = _rhythm(x, local_idx, chan, df["amplitude"].to_numpy(), sfreq)
+        df["rule_confidence"] = _confidence(df)
+        hf_usual = np.median(hf, axis=-1)
+        feats = chunk_features(
+            x, hf_sig, hf_usual, local_idx, chan, df["amplitude"].to_numpy(), sfreq, names, neighbours, local_sd
+        )
+        for name, values in feats.items():
+            df[name] = values
         return df
 
 
@@ -543,21 +587,60 @@ def _confidence(df: pd.DataFrame, *, rhythm: bool = True) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-2.0 * score))
 
 
-def _to_table(cands: pd.DataFrame, names, sfreq, raw, threshold) -> pd.DataFrame:
+def _r_peaks(raw, sfreq) -> np.ndarray:
+    """R peaks of the recording's ECG channel (empty without one): the ECG rule's reference."""
+    ecg = [c for c, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "ecg"]
+    if not ecg:
+        return np.zeros(0, np.int64)
+    from ...ecg._heart_rate import _stream_peaks
+
+    return _stream_peaks(raw, ecg[0], sfreq)[0]
+
+
+def _score(cands: pd.DataFrame, sfreq, raw, *, model=None, r_peaks=None, confidence: bool = True) -> pd.DataFrame:
+    """The second stage on the candidates of ``SpikeDetector._candidates``: rules, then calibrated confidence.
+
+    Adds ``benign`` (the rule that rejects a candidate, or ``""``) and, with ``confidence``, the calibrated
+    ``confidence`` (0 where a rule rejects). The ECG rule uses ``r_peaks`` (samples) when given, else the
+    R peaks of ``raw``'s ECG channel when ``raw`` is a recording (a streamed table without them: no ECG rule).
+    """
+    if not len(cands):
+        cands = pd.DataFrame({"sample": pd.Series(dtype=int), "channel": pd.Series(dtype=int), "benign": []})
+    else:
+        cands = cands.copy()
+        # Electrode pop: a single electrode without a field (a phase reversal alone is not enough; at the
+        # end of a bipolar chain a 4 SD bipolar deflection will do), as in the first stage.
+        plausible = (cands["n_field"] >= 1) | (cands["chain_end"] & (cands["bipolar"] >= 4.0))
+        cands["benign"] = np.where(plausible, "", "no field (electrode pop)")
+        if r_peaks is None:
+            r_peaks = _r_peaks(raw, sfreq) if isinstance(raw, mne.io.BaseRaw) else np.zeros(0, np.int64)
+        ecg = ecg_rule(cands, np.asarray(r_peaks, np.int64), sfreq)
+        cands.loc[ecg & (cands["benign"] == ""), "benign"] = "R-peak locked (ECG)"
+    if confidence:
+        cands["confidence"] = stage2_confidence(cands, model)
+    return cands
+
+
+def _to_table(cands: pd.DataFrame, names, sfreq, raw, threshold, *, model=None, r_peaks=None) -> pd.DataFrame:
+    """The spike table: candidates scored by the second stage (here, unless already) at or above ``threshold``.
+
+    ``raw`` is the recording (or anything with ``info["meas_date"]`` and ``n_times``: a stream's table then
+    has no ECG rule unless ``r_peaks`` is given). The table's ``attrs`` hold ``cutoff`` and
+    ``n_below_cutoff`` (scored candidates below it, rule-rejected ones included): the report and the viewer
+    state both beside the list.
+    """
+    if "confidence" not in cands.columns:
+        cands = _score(cands, sfreq, raw, model=model, r_peaks=r_peaks)
+    keep = cands["confidence"].to_numpy() >= threshold if len(cands) else np.zeros(0, bool)
+    table = _table(cands[keep].reset_index(drop=True), names, sfreq, raw)
+    table.attrs.update(cutoff=float(threshold), n_below_cutoff=int((~keep).sum()))
+    return table
+
+
+def _table(cands: pd.DataFrame, names, sfreq, raw) -> pd.DataFrame:
     if not len(cands):
         return _empty()
-    # A plausible field: a same-sign deflection of at least 10 % on a neighbour. A phase reversal alone is
-    # not enough (a single popping electrode reverses too); only at the end of a bipolar chain (Fp1, Fp2,
-    # O1, O2), where the field may lie off the 10-20 grid, a clear bipolar deflection (4 SDs) is accepted.
-    plausible = (cands["n_field"] >= 1) | (cands["chain_end"] & (cands["bipolar"] >= 4.0))
-    cands = cands[plausible].reset_index(drop=True)
-    if not len(cands):
-        return _empty()
-    conf = _confidence(cands)
-    cands = cands[conf >= threshold].reset_index(drop=True)
-    conf = conf[conf >= threshold]
-    if not len(cands):
-        return _empty()
+    conf = cands["confidence"].to_numpy()
     peak = cands["sample"].to_numpy() / sfreq
     peak_ch = [names[c] for c in cands["channel"]]
     events = make_events(

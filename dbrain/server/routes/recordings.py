@@ -256,6 +256,7 @@ def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(
     if done is not None and "events.tsv" in (done.results or {}):
         table = read_events(request.app.state.store.named(done.results["events.tsv"]["sha256"], ".tsv"))
         reviews = {r.event_key: r.decision for r in db.scalars(select(EventReview).where(EventReview.analysis_id == done.id))}
+        spk = next((s.get("summary") or {} for s in (done.summary or {}).get("steps", []) if s.get("name") == "spikes"), {})
         for row in table.itertuples(index=False):
             conf = None if row.confidence is None or (isinstance(row.confidence, float) and math.isnan(row.confidence)) else float(row.confidence)
             chan = None if not isinstance(row.channels, str) else row.channels
@@ -264,6 +265,7 @@ def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(
                 EventOut(
                     onset=float(row.onset), duration=float(row.duration), description=str(row.eventType), source="analysis",
                     channel=chan, confidence=conf, analysis_id=done.id, review=review,
+                    **({"cutoff": spk.get("cutoff"), "below_cutoff": spk.get("n_below_cutoff")} if row.eventType == "spike" else {}),
                 )
             )  # fmt: skip
     for a in db.scalars(select(Annotation).where(Annotation.recording_id == rec.id).order_by(Annotation.onset)):

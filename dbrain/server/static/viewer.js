@@ -433,7 +433,8 @@ function renderEvents() {
   for (const g of ordered) {
     const head = document.createElement("li");
     head.className = "group";
-    head.textContent = `${g.name} (${g.items.length})`;
+    const cut = g.items[0].cutoff;  // detected spikes: the cut-off used and how many candidates lie below it
+    head.textContent = `${g.name} (${g.items.length})` + (cut != null ? ` · confidence ≥ ${cut}, ${g.items[0].below_cutoff ?? 0} below` : "");
     ul.appendChild(head);
     for (const ev of g.items) ul.appendChild(eventItem(ev));
   }

@@ -182,3 +182,31 @@ def test_event_times_follow_the_one_clock_across_midnight(sqlite_world, tmp_path
     mine = [e for e in events if e["source"] == "annotation"]
     assert [e["time"] for e in mine] == ["D2 00:00:10"]
     assert all(e["time"].startswith(("D1 ", "D2 ")) for e in events)
+
+
+def test_detected_spikes_carry_the_cutoff_and_the_count_below(sqlite_world, tmp_path):
+    # Issue 18: the viewer states the confidence cut-off of the spike list and how many candidates lie below it.
+    from dbrain.detect.spikes import SENSITIVITY_PRESETS
+    from dbrain.server.worker import Worker
+    from dbrain.simulate import write_simulated_edf
+
+    w = sqlite_world
+    edf, _ = write_simulated_edf(tmp_path / "spikes.edf", 60, spikes=10, seed=312, verbose="error")
+    up = upload(w, edf)
+    assert up.status_code == 201, up.text
+    rid = up.json()["id"]
+    queued = w.client.post(f"/api/recordings/{rid}/analyses", json={"only": ["recording", "spikes"]}, headers=w.as_("tech"))
+    assert queued.status_code == 202, queued.text
+    worker = Worker(w.app.state.settings, worker_id="w")
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+    summary = w.client.get(f"/api/analyses/{queued.json()['id']}", headers=w.as_("tech")).json()
+    assert summary["status"] == "done"
+    events = w.client.get(f"/api/recordings/{rid}/events", headers=w.as_("tech")).json()
+    spikes = [e for e in events if e["source"] == "analysis" and e["description"] == "spike"]
+    assert spikes, "the sample has spikes at medium"
+    assert {e["cutoff"] for e in spikes} == {SENSITIVITY_PRESETS["medium"]}
+    assert all(isinstance(e["below_cutoff"], int) and e["below_cutoff"] >= 0 for e in spikes)
+    assert all(e["cutoff"] is None for e in events if e["description"] != "spike")

@@ -1,0 +1,68 @@
+#!/usr/bin/env python
+"""The spikes step's detector with and without the second stage, on the same long recording, same run.
+
+    nice -n 10 python benchmarks/bench_spikes_stage2.py --baseline DIR [--duration 24h] [--workdir DIR]
+
+``DIR`` is a source tree of dbrain before the second stage (e.g. ``git archive 84e27fb | tar -x -C DIR``).
+Both run ``bench_spikes.py --_spikes EDF`` of their own tree (``read_recording`` lazy +
+``SpikeDetector("medium").fit().detect``) in fresh processes, alternately, ``--repeats`` times each, on the
+simulated 19-channel 256 Hz EDF+ of ``bench_spikes.py`` (seed 2026, 40 spikes per hour). Wall time
+excludes imports. Prints the table and the load average (timings on a shared machine vary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from _common import markdown_table, simulate_edf, workdir
+
+HERE = Path(__file__).resolve().parent
+
+
+def _run(tree: Path, path: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, str(tree / "benchmarks" / "bench_spikes.py"), "--_spikes", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env, cwd=tree / "benchmarks")
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip())
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", type=Path, required=True, help="dbrain source tree before the second stage")
+    parser.add_argument("--duration", default="24h")
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args(argv)
+    if not (args.baseline / "dbrain" / "detect" / "spikes" / "_detector.py").is_file():
+        print(f"bench_spikes_stage2: '{args.baseline}' is not a dbrain source tree", file=sys.stderr)
+        return 2
+    with workdir(args.workdir) as folder:
+        from dbrain.simulate import parse_duration
+
+        seconds = parse_duration(args.duration)
+        spikes = max(10, round(40 * seconds / 3600))
+        path = folder / f"spikes_sim_{int(seconds)}s_{spikes}sp_seed2026.edf"
+        if not path.exists():
+            print(f"simulating {args.duration} -> {path} ...", file=sys.stderr, flush=True)
+            simulate_edf(path, args.duration, seed=2026, spikes=spikes)
+        rows = []
+        for k in range(args.repeats):
+            for name, tree in (("before (rules only, version 2)", args.baseline), ("with the second stage", HERE.parent)):
+                load = os.getloadavg()[0]
+                r = _run(tree, path)
+                rows.append([name, k + 1, f"{r['wall_s']:.1f}", f"{r['peak_mb']:.0f}", f"{r['hours'] * 3600 / r['wall_s']:,.0f}x",
+                             r["n_detections"], f"{r['hits']} / {r['n_true']}", f"{load:.1f}"])  # fmt: skip
+                print(rows[-1], file=sys.stderr, flush=True)
+    print(markdown_table(rows, ["detector", "run", "wall (s)", "peak RSS (MB)", "real time", "detections", "found", "load"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
