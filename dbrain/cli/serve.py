@@ -56,6 +56,7 @@ def serve(
     if login_storage is not None:
         fields["login_storage"] = login_storage
     settings = Settings(**fields)
+    _one_blas_thread()
     app = create_app(settings)  # creates or migrates the database first
     if not settings.login_storage.startswith("memory://") and not app.state.login_guard.storage.check():
         raise ParameterError(f"--login-storage {_safe(settings.login_storage)} is not reachable")
@@ -99,7 +100,24 @@ def app_from_environment():
 
     from ..server import Settings, create_app
 
+    _one_blas_thread()
     return create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
+
+
+def _one_blas_thread() -> None:
+    """One BLAS/OpenMP thread per web process: its requests already run in parallel threads.
+
+    A viewer page multiplies a small montage matrix (~20 x 20 by 20 x 3000). With OpenBLAS's default of one
+    thread per core, every such product in every request thread wakes (and spins) a team of BLAS threads;
+    on a busy 2-core machine read_window's median went from 7.9 ms to 47 ms that way. Analyses run in
+    ``dbrain worker`` processes, which keep their BLAS threads.
+    """
+    import numpy  # noqa: F401 - load the BLAS libraries the pages use, so the limit reaches them
+    import scipy.linalg  # noqa: F401
+    import scipy.signal  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
 
 
 def _safe(url: str) -> str:
