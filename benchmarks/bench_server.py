@@ -206,8 +206,8 @@ def run_load(
 
     ``think`` = 0 is a closed loop (each client sends its next request as soon as the answer came: the
     issue's "200 concurrent clients" taken literally). ``think`` > 0 waits a random time (exponential, that
-    mean, in seconds) before each request, as a reader does between pages; the first request of every
-    client still starts at the same instant.
+    mean, in seconds) before each request, the first included, as a reader does between pages: requests then
+    arrive about as a Poisson stream of ``clients / think`` per second instead of all at one instant.
     """
     results: list = []
     lock = threading.Lock()
@@ -220,10 +220,10 @@ def run_load(
         c = Client(port, tokens[who], results, lock)
         start.wait()
         mine = []
-        for n in range(requests):
+        for _ in range(requests):
             if time.perf_counter() - began > MAX_SECONDS:
                 break
-            if think > 0 and n:
+            if think > 0:
                 time.sleep(rng.expovariate(1.0 / think))
             kind = rng.choice(("list", "read", "window", "window", "write") if who in writers else ("list", "read", "window"))
             if kind == "list":

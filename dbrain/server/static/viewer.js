@@ -331,7 +331,7 @@ async function loadReport(token = S.recToken) {
     const st = $("#report-status");
     st.dataset.status = rep.status;
     st.textContent = rep.status === "signed" ? `signed ${String(rep.signed_at || "").slice(0, 16).replace("T", " ")}` : "draft, not signed";
-    $("#report-link").href = `/api/analyses/${a.id}/files/report.pdf`;
+    $("#report-link").href = `/api/analyses/${a.id}/report/pdf`;  // signed: the signed PDF; draft: with the triage so far
     $("#sign-report").hidden = rep.status !== "draft";
   } catch (e) {
     if (token === S.recToken) $("#report-box").hidden = true;
