@@ -66,6 +66,8 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("POST", "/api/auth/login"): Rule(PUBLIC, 200, body="login"),
     ("POST", "/api/auth/logout"): Rule(ANY, 204),
     ("GET", "/api/auth/me"): Rule(ANY, 200),
+    ("GET", "/api/auth/me/settings"): Rule(ANY, 200),
+    ("PUT", "/api/auth/me/settings"): Rule(ANY, 200, body={"montages": {"mine": ["Fp1-F7", "C3-AVG"]}}),
     ("POST", "/api/auth/password"): Rule(
         ANY, 204, body={"current_password": PASSWORD, "new_password": "violet tram under a quiet harbour"}
     ),
