@@ -348,10 +348,22 @@ def get_report_pdf(analysis_id: IdPath, request: Request, who: Principal = Depen
     if report.status == "signed":
         path, checked = request.app.state.store.verified_path(report.sha256)
         return Response(path.read_bytes(), media_type="application/pdf", headers={**headers, "X-Content-SHA256": report.sha256, "X-Dbrain-Integrity": checked})
-    pdf = _reviewed_pdf(request, db, row, rec, reviewer=None, signed_at=None)
-    if pdf is None:  # an analysis without events.tsv (no detection step): the report as written
-        pdf = request.app.state.store.verified_path(report.sha256)[0].read_bytes()
-    return Response(pdf, media_type="application/pdf", headers=headers)
+    from .. import pages
+
+    # Printing takes seconds: a draft is printed once per review set (kept in the page cache; the key names the
+    # report page, the events and the decisions, so any new decision prints it again).
+    reviews = _reviews_hash(db.scalars(select(EventReview).where(EventReview.analysis_id == row.id)))
+    results = row.results or {}
+    key = ("report-draft", row.id, results.get("report.html", {}).get("sha256"), results.get("events.tsv", {}).get("sha256"), reviews)
+
+    def render() -> pages.Page:
+        pdf = _reviewed_pdf(request, db, row, rec, reviewer=None, signed_at=None)
+        if pdf is None:  # an analysis without events.tsv (no detection step): the report as written
+            pdf = request.app.state.store.verified_path(report.sha256)[0].read_bytes()
+        return pages.make_page(pdf, "application/pdf")
+
+    page = pages.cache_of(request.app).get(key, render)
+    return Response(page.body, media_type="application/pdf", headers={**headers, "ETag": page.etag})
 
 
 @router.get("/api/analyses/{analysis_id}/reviews", response_model=list[EventReviewOut], responses={**ERRORS, **NOT_FOUND})

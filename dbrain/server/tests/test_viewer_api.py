@@ -161,6 +161,8 @@ def test_event_triage_is_stored_listed_audited_and_ledgered(sqlite_world, sample
     # The draft PDF is printed with the triage so far; the signed one says who confirmed what, on page 1.
     draft = w.client.get(f"/api/analyses/{aid}/report/pdf", headers=w.as_("res"))
     assert draft.status_code == 200 and draft.content[:4] == b"%PDF"
+    again = w.client.get(f"/api/analyses/{aid}/report/pdf", headers=w.as_("clin"))  # printed once per review set
+    assert again.headers["etag"] == draft.headers["etag"] and again.content == draft.content
     page1 = _pdf_page1(draft.content, tmp_path)
     if page1 is not None:
         assert "Clinician review" in page1 and "DRAFT" in page1 and "0 confirmed, 1 rejected" in page1
