@@ -89,7 +89,8 @@ def review_section(
     else:
         items.append(("Seizures", "none detected"))
     for kind in sorted(k for k in counts if k != sz_kind):
-        items.append((kind.replace("_", " ").capitalize(), _count_text(counts[kind])))
+        label = kind.replace("_", " ")
+        items.append((label[:1].upper() + label[1:], _count_text(counts[kind])))  # "IIIC" stays upper case
     if signed_at is not None:
         when = signed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         items.append(("Signed", f"{reviewer or 'a clinician'}, {when}"))

@@ -410,9 +410,11 @@ def review_event(
         raise HTTPException(409, f"the report of analysis {analysis_id} is signed; its events can no longer be triaged")
     table = read_events(request.app.state.store.named(row.results["events.tsv"]["sha256"], ".tsv"))
     match = None
+    # The events list gives a TSV "n/a" as the channel; it names no channel (as in the key below).
+    wanted = None if body.channel in (None, "", "n/a") else body.channel
     for ev in table.itertuples(index=False):
         chan = ev.channels if isinstance(ev.channels, str) and ev.channels not in ("", "n/a") else None  # TSV's "n/a": no channels
-        if str(ev.eventType) == body.event_type and (chan or None) == (body.channel or None) and math.isclose(float(ev.onset), body.onset, abs_tol=1e-5):
+        if str(ev.eventType) == body.event_type and (chan or None) == wanted and math.isclose(float(ev.onset), body.onset, abs_tol=1e-5):
             match = (float(ev.onset), float(ev.duration), chan)
             break
     if match is None:

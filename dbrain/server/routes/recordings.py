@@ -254,7 +254,7 @@ def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(
         for row in table.itertuples(index=False):
             conf = None if row.confidence is None or (isinstance(row.confidence, float) and math.isnan(row.confidence)) else float(row.confidence)
             chan = None if not isinstance(row.channels, str) else row.channels
-            review = reviews.get(event_key(row.onset, str(row.eventType), chan))
+            review = reviews.get(event_key(row.onset, str(row.eventType), None if chan in ("", "n/a") else chan))  # keyed as the review route keys it
             out.append(
                 EventOut(
                     onset=float(row.onset), duration=float(row.duration), description=str(row.eventType), source="analysis",

@@ -153,11 +153,19 @@ def test_event_triage_is_stored_listed_audited_and_ledgered(sqlite_world, sample
     with Ledger(s.db_url, keys=s.home / "keys" / "ledger") as ledger:
         changes = [e for e in ledger.find(kind="annotation-changed") if e.record["details"].get("analysis_id") == aid]
     assert [c.record["details"]["change"] for c in changes] == ["event-accepted", "event-rejected"]
+    # An event without channels (events.tsv "n/a", e.g. the file's scored segment) can be triaged too: the list
+    # gives "n/a" as its channel and the review route used to answer 404 for it.
+    bare = [e for e in detected if e["channel"] in (None, "n/a")]
+    assert bare, "the sample's analysis should list an event without channels"
+    nb = {"onset": bare[0]["onset"], "event_type": bare[0]["description"], "channel": bare[0]["channel"], "decision": "accepted"}
+    assert w.client.put(url, json=nb, headers=w.as_("clin")).status_code == 200
+    listed = w.client.get(f"/api/recordings/{rid}/events", headers=w.as_("tech")).json()
+    assert [e["review"] for e in listed if e["source"] == "analysis" and e["description"] == nb["event_type"]] == ["accepted"]
     # The triage reaches the report and is sealed with the signature (#16: triage -> report and ledger).
     report = w.client.get(f"/api/analyses/{aid}/report", headers=w.as_("clin")).json()
     n = report["triage"]["n_events"]
-    assert report["triage"]["rejected"] == 1 and report["triage"]["accepted"] == 0 and report["triage"]["not_reviewed"] == n - 1
-    assert report["triage"]["by_type"] == {"sz": {"accepted": 0, "rejected": 1}}
+    assert report["triage"]["rejected"] == 1 and report["triage"]["accepted"] == 1 and report["triage"]["not_reviewed"] == n - 2
+    assert report["triage"]["by_type"] == {"sz": {"accepted": 0, "rejected": 1}, nb["event_type"]: {"accepted": 1, "rejected": 0}}
     # The draft PDF is printed with the triage so far; the signed one says who confirmed what, on page 1.
     draft = w.client.get(f"/api/analyses/{aid}/report/pdf", headers=w.as_("res"))
     assert draft.status_code == 200 and draft.content[:4] == b"%PDF"
