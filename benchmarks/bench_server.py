@@ -91,8 +91,8 @@ def prepare(db_url: str, home: Path) -> dict:
     return tokens
 
 
-def start_server(db_url: str, home: Path, port: int, log: Path) -> subprocess.Popen:
-    """``dbrain serve`` on 127.0.0.1:port, waited for until healthy."""
+def start_server(db_url: str, home: Path, port: int, log: Path, web_workers: int = 1) -> subprocess.Popen:
+    """``dbrain serve`` on 127.0.0.1:port (``web_workers`` web processes), waited for until healthy."""
     env = {**os.environ, "DBRAIN_HOME": str(home), "PYTHONPATH": os.environ.get("PYTHONPATH", str(HERE.parent))}
     cmd = [
         sys.executable,
@@ -110,6 +110,8 @@ def start_server(db_url: str, home: Path, port: int, log: Path) -> subprocess.Po
         "--log-level",
         "warning",
     ]
+    if web_workers > 1:  # the login throttle is not exercised here: per-process counters are fine
+        cmd += ["--web-workers", str(web_workers), "--login-storage", "memory://"]
     out = open(log, "w")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     end = time.time() + 90
@@ -170,6 +172,23 @@ class Client:
         return status, data
 
 
+def server_cpu(server: subprocess.Popen) -> float | None:
+    """CPU seconds (user + system) used so far by the server process and its web processes (None without psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    proc = psutil.Process(server.pid)
+    total = 0.0
+    for p in (proc, *proc.children(recursive=True)):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def run_load(
     port: int,
     tokens: dict,
@@ -181,8 +200,15 @@ def run_load(
     requests: int,
     montage: str = "referential",
     seed: int = 0,
+    think: float = 0.0,
 ) -> dict:
-    """Drive ``clients`` concurrent clients of ``requests`` requests each; return counts and percentiles per kind."""
+    """Drive ``clients`` concurrent clients of ``requests`` requests each; return counts and percentiles per kind.
+
+    ``think`` = 0 is a closed loop (each client sends its next request as soon as the answer came: the
+    issue's "200 concurrent clients" taken literally). ``think`` > 0 waits a random time (exponential, that
+    mean, in seconds) before each request, the first included, as a reader does between pages: requests then
+    arrive about as a Poisson stream of ``clients / think`` per second instead of all at one instant.
+    """
     results: list = []
     lock = threading.Lock()
     start = threading.Barrier(clients)
@@ -197,6 +223,8 @@ def run_load(
         for _ in range(requests):
             if time.perf_counter() - began > MAX_SECONDS:
                 break
+            if think > 0:
+                time.sleep(rng.expovariate(1.0 / think))
             kind = rng.choice(("list", "read", "window", "window", "write") if who in writers else ("list", "read", "window"))
             if kind == "list":
                 c.call(kind, "GET", "/api/recordings")
@@ -248,6 +276,7 @@ def run_load(
         "requests": len(results),
         "not_sent": clients * requests + (upload_path is not None) - len(results),
         "seconds": round(wall, 1),
+        "think_seconds": think,
         "server_errors": 0,
         "transport_errors": 0,
         "by_kind": {},
@@ -317,15 +346,26 @@ def run_backend(
     requests: int,
     montage: str = "referential",
     solo_requests: int = 0,
+    web_workers: int = 1,
+    think: tuple[float, ...] = (0.0,),
 ) -> dict:
-    """Prepare, serve, load, stop, verify; one backend."""
+    """Prepare, serve, load (once per think time; the upload in the first), stop, verify; one backend."""
     tokens = prepare(db_url, home)
     port = _free_port()
-    server = start_server(db_url, home, port, home / "serve.log")
+    server = start_server(db_url, home, port, home / "serve.log", web_workers)
     try:
         rec = upload_file(port, tokens["tech"], edf)
         solo = run_solo(port, tokens["res"], rec["id"], rec["duration"], solo_requests, montage) if solo_requests else None
-        out = run_load(port, tokens, rec["id"], rec["duration"], second, clients=clients, requests=requests, montage=montage)
+        runs = []
+        for i, t in enumerate(think):
+            one = dict(clients=clients, requests=requests, montage=montage, think=t, seed=i)
+            cpu0 = server_cpu(server)
+            runs.append(run_load(port, tokens, rec["id"], rec["duration"], second if i == 0 else None, **one))
+            if cpu0 is not None:  # the server's own CPU per request: comparable between loaded and quiet machines
+                runs[-1]["server_cpu_ms_per_request"] = round(
+                    1000 * (server_cpu(server) - cpu0) / max(runs[-1]["requests"], 1), 2
+                )
+        out = {**runs[0], "more_runs": runs[1:]}
     finally:
         server.terminate()
         server.wait(30)
@@ -342,6 +382,7 @@ def run_backend(
         timeout=600,
     )
     out["solo_window"] = solo
+    out["web_workers"] = web_workers
     out["requests_per_second"] = round(out["requests"] / max(out["seconds"], 1e-9), 1)
     out["ledger_verify_exit"] = ver.returncode
     out["ledger_verify"] = (ver.stdout.strip().splitlines() or [""])[-1][:300]
@@ -438,12 +479,22 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--solo", type=int, default=30, help="Window requests of one client alone first (service time, no queueing)."
     )
+    parser.add_argument("--web-workers", type=int, default=1, help="Web processes of dbrain serve (--web-workers).")
+    parser.add_argument(
+        "--think",
+        default="0",
+        help="Mean think time between a client's requests, seconds; comma-separated for several runs on one server "
+        "(0 = closed loop, the figure of the issue). E.g. --think 0,2",
+    )
+    parser.add_argument("--no-login-flood", action="store_true", help="Skip the login-flood benchmark.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     # A SIGTERM (e.g. from timeout) unwinds normally, so the server and the PostgreSQL cluster are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(HERE))
     from _common import simulate_edf
+
+    think = tuple(float(t) for t in args.think.split(","))
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="dbrain-bench-server-") as tmp:
@@ -466,6 +517,8 @@ def main(argv=None) -> dict:
                     requests=args.requests,
                     montage=args.montage,
                     solo_requests=args.solo,
+                    web_workers=args.web_workers,
+                    think=think,
                 )
             elif backend == "postgresql":
                 pg = postgres_cluster(Path(tempfile.mkdtemp(prefix="dbrain-bench-pg-")))
@@ -483,12 +536,14 @@ def main(argv=None) -> dict:
                         requests=args.requests,
                         montage=args.montage,
                         solo_requests=args.solo,
+                        web_workers=args.web_workers,
+                        think=think,
                     )
                 finally:
                     stop()
             else:
                 raise SystemExit(f"unknown backend {backend!r} (sqlite, postgresql)")
-    flood = login_flood()
+    flood = None if args.no_login_flood else login_flood()
     if flood is not None:
         results["login_flood"] = flood
     if args.json:
@@ -506,12 +561,19 @@ def main(argv=None) -> dict:
             print(
                 f"  one client alone: window p50 {so['p50_ms']} ms, p95 {so['p95_ms']} ms ({so['n']} requests, {so['errors']} errors)"
             )
-        print(f"  under load: {r['requests_per_second']} requests/s")
-        print(f"  {'kind':<8} {'n':>5} {'p50 ms':>9} {'p95 ms':>9}  status")
-        for kind, k in r["by_kind"].items():
-            print(f"  {kind:<8} {k['n']:>5} {k['p50_ms']:>9} {k['p95_ms']:>9}  {k['status']}")
-        for what, detail in r["failures"].items():
-            print(f"  first {what}: {detail}")
+        for run in (r, *r.get("more_runs", [])):
+            mode = "closed loop" if not run["think_seconds"] else f"think time {run['think_seconds']} s (mean, exponential)"
+            print(
+                f"  {r['web_workers']} web process(es), {mode}: {run['requests']} requests in {run['seconds']} s, "
+                f"{run['requests'] / max(run['seconds'], 1e-9):.1f} requests/s; 5xx {run['server_errors']}, "
+                f"transport errors {run['transport_errors']}"
+                + (f"; server CPU {run['server_cpu_ms_per_request']} ms/request" if "server_cpu_ms_per_request" in run else "")
+            )
+            print(f"  {'kind':<8} {'n':>5} {'p50 ms':>9} {'p95 ms':>9}  status")
+            for kind, k in run["by_kind"].items():
+                print(f"  {kind:<8} {k['n']:>5} {k['p50_ms']:>9} {k['p95_ms']:>9}  {k['status']}")
+            for what, detail in run["failures"].items():
+                print(f"  first {what}: {detail}")
     return results
 
 

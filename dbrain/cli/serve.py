@@ -14,8 +14,23 @@ def serve(
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     workers: int = typer.Option(1, "--workers", help="'dbrain worker' processes to start beside the web process (0: run them yourself)."),
+    web_workers: int = typer.Option(
+        1, "--web-workers", help="Web (uvicorn) processes serving the API, e.g. one per core; more than 1 needs --login-storage."
+    ),
+    login_storage: str = typer.Option(
+        None,
+        "--login-storage",
+        help="Where the login throttle counts: redis://HOST:6379 (shared by all web processes) or memory:// (per process).",
+    ),
+    proxy_headers: bool = typer.Option(
+        False, "--proxy-headers", help="Take the client address and scheme from X-Forwarded-For/-Proto (behind a reverse proxy)."
+    ),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1", "--forwarded-allow-ips", help="Proxies whose X-Forwarded-* headers are trusted (comma-separated addresses or networks)."
+    ),
 ):
     """Run the data-centre web service (and, by default, one analysis worker process beside it)."""
+    import json
     import os
     import subprocess
     import sys
@@ -25,18 +40,46 @@ def serve(
 
     if workers < 0:
         raise ParameterError(f"--workers must be 0 or more, got {workers}")
+    if not 1 <= web_workers <= 64:
+        raise ParameterError(f"--web-workers must be between 1 and 64, got {web_workers}")
+    if web_workers > 1 and login_storage is None:
+        # Counters in each process's memory would give an attacker up to N times the attempts: choose.
+        raise ParameterError(
+            f"--web-workers {web_workers} needs --login-storage: redis://HOST:6379 (one throttle for all processes) "
+            f"or memory:// (each process throttles alone: up to {web_workers} times the login attempts)"
+        )
+    if login_storage is not None and not login_storage.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        raise ParameterError(f"--login-storage must be memory:// or a redis:// URL, got {login_storage!r}")
     import uvicorn
-    settings = Settings(db_url=db, cookie_secure=not insecure_cookies)
+
+    fields = {"db_url": db, "cookie_secure": not insecure_cookies}
+    if login_storage is not None:
+        fields["login_storage"] = login_storage
+    settings = Settings(**fields)
+    _one_blas_thread()
     app = create_app(settings)  # creates or migrates the database first
-    typer.echo(f"dbrain data centre on http://{host}:{port} (database {_safe(settings.db_url)}, objects in {settings.home})", err=True)
+    if not settings.login_storage.startswith("memory://") and not app.state.login_guard.storage.check():
+        raise ParameterError(f"--login-storage {_safe(settings.login_storage)} is not reachable")
+    typer.echo(
+        f"dbrain data centre on http://{host}:{port} (database {_safe(settings.db_url)}, objects in {settings.home}, "
+        f"{web_workers} web process{'es' if web_workers > 1 else ''})",
+        err=True,
+    )
     env = {**os.environ, "DBRAIN_HOME": str(settings.home)}
     # Workers are separate processes: analyses never run in the web process.
     # uvicorn re-raises SIGTERM/SIGINT after shutting down, so this process may end before the
     # finally below; the workers then notice their parent is gone and stop after their job.
     cmd = [sys.executable, "-m", "dbrain", "worker", "--db", settings.db_url, "--parent-pid", str(os.getpid())]
     procs = [subprocess.Popen(cmd, env=env) for _ in range(workers)]
+    run = {"host": host, "port": port, "log_level": log_level, "proxy_headers": proxy_headers, "forwarded_allow_ips": forwarded_allow_ips}
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
+        if web_workers == 1:
+            uvicorn.run(app, **run)
+        else:
+            # uvicorn starts each web process from an import string; the settings travel in the environment.
+            app.state.engine.dispose()
+            os.environ[_SETTINGS_ENV] = json.dumps({**fields, "db_url": settings.db_url, "home": str(settings.home)})
+            uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=web_workers, **run)
     finally:
         for proc in procs:
             proc.terminate()  # SIGTERM: each finishes its current job, then exits
@@ -45,6 +88,36 @@ def serve(
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+_SETTINGS_ENV = "DBRAIN_SERVE_SETTINGS"
+
+
+def app_from_environment():
+    """The app of one web process started by ``dbrain serve --web-workers N`` (settings from the environment)."""
+    import json
+    import os
+
+    from ..server import Settings, create_app
+
+    _one_blas_thread()
+    return create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
+
+
+def _one_blas_thread() -> None:
+    """One BLAS/OpenMP thread per web process: its requests already run in parallel threads.
+
+    A viewer page multiplies a small montage matrix (~20 x 20 by 20 x 3000). With OpenBLAS's default of one
+    thread per core, every such product in every request thread wakes (and spins) a team of BLAS threads;
+    on a busy 2-core machine read_window's median went from 7.9 ms to 47 ms that way. Analyses run in
+    ``dbrain worker`` processes, which keep their BLAS threads.
+    """
+    import numpy  # noqa: F401 - load the BLAS libraries the pages use, so the limit reaches them
+    import scipy.linalg  # noqa: F401
+    import scipy.signal  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
 
 
 def _safe(url: str) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .roles import ROLES, SITE_ROLES
 
@@ -303,3 +303,31 @@ class AuditOut(BaseModel):
     patient_id: int | None = None
     outcome: str
     detail: dict
+
+
+#: A derivation of a user montage (as ``dbrain.server.window`` forms them): ``A-B``, ``A-AVG``, ``A-LAP`` or ``A``.
+_DERIVATION_PATTERN = r"^[A-Za-z0-9'_.]{1,16}(-[A-Za-z0-9'_.]{1,16})?$"
+Derivation = Annotated[str, StringConstraints(pattern=_DERIVATION_PATTERN)]
+MontageName = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f<>]+$")]
+#: A screen as the viewer names it: ``<width>x<height>@<devicePixelRatio>`` (CSS pixels).
+ScreenKey = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}x[0-9]{2,5}@[0-9]{1,2}(\.[0-9]{1,4})?$")]
+ChannelLabel = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f<>]+$")]
+
+
+class UserSettingsIn(BaseModel):
+    """A user's viewer settings (the whole set: a PUT replaces it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    montages: dict[MontageName, Annotated[list[Derivation], Field(min_length=1, max_length=128)]] = Field(
+        default_factory=dict, max_length=50, description="User montages: name -> derivations ('Fp1-F7', 'C3-AVG', 'C3-LAP', 'Cz')."
+    )
+    calibrations: dict[ScreenKey, Annotated[float, Field(gt=0.01, lt=2.0)]] = Field(
+        default_factory=dict, max_length=20, description="Screen calibration, mm per CSS pixel, per screen ('1920x1080@1')."
+    )
+    channel_gains: dict[ChannelLabel, Annotated[float, Field(ge=0.1, le=10000)]] = Field(
+        default_factory=dict, max_length=256, description="Per-channel sensitivity, µV/mm, by channel label."
+    )
+
+
+class UserSettingsOut(UserSettingsIn):
+    updated_at: dt.datetime | None = None

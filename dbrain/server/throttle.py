@@ -125,13 +125,14 @@ class LoginGuard:
         longest = 0.0
         for kind, value in (("account", username), ("client", client)):
             key = _key(kind, value)
-            n = self.storage.incr(key + "/fails", s.login_failure_window)
+            # Whole seconds: redis EXPIRE refuses "3600.0" (the memory storage took floats, so this went unseen).
+            n = self.storage.incr(key + "/fails", math.ceil(s.login_failure_window))
             # A shared address (a hospital's NAT) fails more often than one account: four times the allowance.
             free = s.login_free_failures * (4 if kind == "client" else 1)
             if n >= free:
                 lock = min(s.login_lock_max_seconds, s.login_lock_seconds * 2.0 ** min(n - free, 40))
                 self.storage.clear(key + "/lock")
-                self.storage.incr(key + "/lock", lock)
+                self.storage.incr(key + "/lock", math.ceil(lock))
                 longest = max(longest, lock)
         return longest
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import mimetypes
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth import ANY_ROLE, CAN_ANALYSE, CAN_ANNOTATE, CAN_SIGN, Principal, audit, get_db, require
-from ..db import Analysis, EventReview, Report, utcnow
+from ..db import Analysis, EventReview, Report, utcnow, write_lock
 from ..jobs import enqueue
 from ..provenance import record_row
 from ..schemas import AnalysisIn, AnalysisOut, EventReviewIn, EventReviewOut, ReportOut, TableOut
@@ -241,8 +241,27 @@ def sign_report(
         raise HTTPException(404, f"analysis {analysis_id} has no report (yet)")
     if report.status == "signed":
         raise HTTPException(409, f"report of analysis {analysis_id} is already signed")
-    report.status, report.signed_by, report.signed_at = "signed", who.user.id, utcnow()
     rec = recording_of_site(db, who, row.recording_id)
+    signed_at = utcnow()
+    # The signed report says what the clinician confirmed: page 1 is printed again with the triage on top
+    # (dbrain.report._review). Printing takes seconds and happens before any write of this request.
+    before = _reviews_hash(db.scalars(select(EventReview).where(EventReview.analysis_id == row.id)))
+    pdf = _reviewed_pdf(request, db, row, rec, reviewer=who.user.username, signed_at=signed_at)
+    if pdf is not None:
+        sha, _size = _store_bytes(request, pdf, ".pdf")
+    # From here on as a writer (SQLite's write lock, the report row locked on PostgreSQL), so no decision can
+    # land between this check and the signature (the review route re-checks the status under the same lock).
+    report_id = report.id
+    db.commit()  # nothing written yet: ends the read snapshot
+    write_lock(db)
+    report = db.scalar(select(Report).where(Report.id == report_id).with_for_update())
+    if report.status == "signed":
+        raise HTTPException(409, f"report of analysis {analysis_id} is already signed")
+    if _reviews_hash(db.scalars(select(EventReview).where(EventReview.analysis_id == row.id))) != before:
+        raise HTTPException(409, "the events were triaged again while the report was being printed; sign again")
+    if pdf is not None:
+        report.sha256 = sha
+    report.status, report.signed_by, report.signed_at = "signed", who.user.id, signed_at
     audit(db, who, "report.sign", object_type="report", object_id=report.id, patient_id=rec.patient_id, request=request)
     record_row(db, "report.sign", report, actor=f"user:{who.user.id}")
     db.commit()
@@ -264,6 +283,87 @@ def sign_report(
             },
         )  # fmt: skip
     return _report_out(request, row, report)
+
+
+def _review_events(request: Request, db: Session, row: Analysis):
+    """The analysis's events.tsv with each row's triage decision (``review``: accepted, rejected or None)."""
+    from ...events import read_events
+
+    entry = (row.results or {}).get("events.tsv")
+    if entry is None:
+        return None
+    table = read_events(request.app.state.store.verified_path(entry["sha256"])[0]).copy()
+    decisions = {r.event_key: r.decision for r in db.scalars(select(EventReview).where(EventReview.analysis_id == row.id))}
+    chans = table["channels"] if "channels" in table.columns else [None] * len(table)
+    table["review"] = [
+        decisions.get(event_key(o, str(t), c if isinstance(c, str) and c not in ("", "n/a") else None))  # as review_event keys them
+        for o, t, c in zip(table["onset"], table["eventType"], chans, strict=True)
+    ]
+    return table
+
+
+def _reviewed_pdf(request: Request, db: Session, row: Analysis, rec, *, reviewer: str | None, signed_at) -> bytes | None:
+    """The report printed again with the clinician's review first on page 1 (None: no report.html/events.tsv)."""
+    from ...report._review import report_pdf, review_section, reviewed_report_html
+    from .recordings import _start_of
+
+    html_entry = (row.results or {}).get("report.html")
+    events = _review_events(request, db, row)
+    if html_entry is None or events is None:
+        return None
+    html = request.app.state.store.verified_path(html_entry["sha256"])[0].read_text(encoding="utf-8")
+    section = review_section(events, start=_start_of(rec), duration=rec.duration, reviewer=reviewer, signed_at=signed_at)
+    return report_pdf(reviewed_report_html(html, section))
+
+
+def _store_bytes(request: Request, data: bytes, suffix: str) -> tuple[str, int]:
+    store = request.app.state.store
+    scratch = store.scratch()
+    try:
+        path = scratch / f"object{suffix}"
+        path.write_bytes(data)
+        return store.put_file(path, move=True)
+    finally:
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@router.get(
+    "/api/analyses/{analysis_id}/report/pdf",
+    response_class=Response,
+    responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/pdf": {}}, "description": "The report as PDF"}},
+)
+def get_report_pdf(analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> Response:
+    """The report to read and sign: once signed, the signed PDF (with the clinician's review on page 1);
+    while a draft, printed now with the triage as it stands (marked DRAFT)."""
+    row = analysis_of_site(db, who, analysis_id)
+    report = db.scalar(select(Report).where(Report.analysis_id == row.id))
+    if report is None or not report.sha256:
+        raise HTTPException(404, f"analysis {analysis_id} has no report (yet)")
+    rec = recording_of_site(db, who, row.recording_id)
+    audit(db, who, "report.read", object_type="report", object_id=report.id, patient_id=rec.patient_id, request=request)
+    db.commit()
+    headers = {"Content-Disposition": f'inline; filename="report-{row.id}.pdf"'}
+    if report.status == "signed":
+        path, checked = request.app.state.store.verified_path(report.sha256)
+        return Response(path.read_bytes(), media_type="application/pdf", headers={**headers, "X-Content-SHA256": report.sha256, "X-Dbrain-Integrity": checked})
+    from .. import pages
+
+    # Printing takes seconds: a draft is printed once per review set (kept in the page cache; the key names the
+    # report page, the events and the decisions, so any new decision prints it again).
+    reviews = _reviews_hash(db.scalars(select(EventReview).where(EventReview.analysis_id == row.id)))
+    results = row.results or {}
+    key = ("report-draft", row.id, results.get("report.html", {}).get("sha256"), results.get("events.tsv", {}).get("sha256"), reviews)
+
+    def render() -> pages.Page:
+        pdf = _reviewed_pdf(request, db, row, rec, reviewer=None, signed_at=None)
+        if pdf is None:  # an analysis without events.tsv (no detection step): the report as written
+            pdf = request.app.state.store.verified_path(report.sha256)[0].read_bytes()
+        return pages.make_page(pdf, "application/pdf")
+
+    page = pages.cache_of(request.app).get(key, render)
+    return Response(page.body, media_type="application/pdf", headers={**headers, "ETag": page.etag})
 
 
 @router.get("/api/analyses/{analysis_id}/reviews", response_model=list[EventReviewOut], responses={**ERRORS, **NOT_FOUND})
@@ -310,9 +410,11 @@ def review_event(
         raise HTTPException(409, f"the report of analysis {analysis_id} is signed; its events can no longer be triaged")
     table = read_events(request.app.state.store.named(row.results["events.tsv"]["sha256"], ".tsv"))
     match = None
+    # The events list gives a TSV "n/a" as the channel; it names no channel (as in the key below).
+    wanted = None if body.channel in (None, "", "n/a") else body.channel
     for ev in table.itertuples(index=False):
         chan = ev.channels if isinstance(ev.channels, str) and ev.channels not in ("", "n/a") else None  # TSV's "n/a": no channels
-        if str(ev.eventType) == body.event_type and (chan or None) == (body.channel or None) and math.isclose(float(ev.onset), body.onset, abs_tol=1e-5):
+        if str(ev.eventType) == body.event_type and (chan or None) == wanted and math.isclose(float(ev.onset), body.onset, abs_tol=1e-5):
             match = (float(ev.onset), float(ev.duration), chan)
             break
     if match is None:
@@ -328,6 +430,11 @@ def review_event(
     else:
         review.decision, review.reviewer_id, review.reviewed_at = body.decision, who.user.id, utcnow()
     db.flush()
+    # Serialised with signing (the flush holds SQLite's write lock; FOR UPDATE on PostgreSQL): a report signed
+    # meanwhile is printed without this decision, so the decision is refused, never silently left out.
+    if db.scalar(select(Report.status).where(Report.analysis_id == row.id).with_for_update()) == "signed":
+        db.rollback()
+        raise HTTPException(409, f"the report of analysis {analysis_id} is signed; its events can no longer be triaged")
     audit(
         db, who, f"event.{body.decision[:-2]}", object_type="analysis", object_id=row.id, patient_id=rec.patient_id,
         request=request, detail={"event": key},

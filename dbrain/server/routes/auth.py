@@ -23,8 +23,8 @@ from ..auth import (
     revoke_credentials,
     token_hash,
 )
-from ..db import ApiToken, Site, User, UserSession, utcnow
-from ..schemas import LoginIn, MeOut, PasswordChangeIn, TokenCreated, TokenIn, TokenOut, UserOut
+from ..db import ApiToken, Site, User, UserSession, UserSettings, utcnow
+from ..schemas import LoginIn, MeOut, PasswordChangeIn, TokenCreated, TokenIn, TokenOut, UserOut, UserSettingsIn, UserSettingsOut
 from ..throttle import TooManyAttempts
 from ._common import ERRORS, NOT_FOUND, IdPath
 
@@ -222,3 +222,30 @@ def revoke_token(token_id: IdPath, request: Request, who: Principal = Depends(cu
     audit(db, who, "token.revoke", object_type="api_token", object_id=row.id, request=request)
     db.commit()
     return Response(status_code=204)
+
+
+@router.get("/api/auth/me/settings", response_model=UserSettingsOut, responses=ERRORS)
+def get_settings(who: Principal = Depends(current_principal), db: Session = Depends(get_db)) -> UserSettingsOut:
+    """The caller's viewer settings (montages, screen calibrations, channel gains); empty until first saved."""
+    row = db.get(UserSettings, who.user.id)
+    if row is None:
+        return UserSettingsOut()
+    return UserSettingsOut(**UserSettingsIn.model_validate(row.data or {}).model_dump(), updated_at=row.updated_at)
+
+
+@router.put("/api/auth/me/settings", response_model=UserSettingsOut, responses=ERRORS)
+def put_settings(
+    body: UserSettingsIn, request: Request, who: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> UserSettingsOut:
+    """Replace the caller's viewer settings (they follow the user to any workstation)."""
+    row = db.get(UserSettings, who.user.id)
+    if row is None:
+        row = UserSettings(user_id=who.user.id)
+        db.add(row)
+    row.data, row.updated_at = body.model_dump(), utcnow()
+    audit(
+        db, who, "settings.update", object_type="user", object_id=who.user.id, request=request,
+        detail={"montages": len(body.montages), "calibrations": len(body.calibrations), "channel_gains": len(body.channel_gains)},
+    )  # fmt: skip
+    db.commit()
+    return UserSettingsOut(**body.model_dump(), updated_at=row.updated_at)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ...errors import DbrainError
 from ...utils._time import format_time, is_multiday
+from .. import pages
 from ..auth import ANY_ROLE, CAN_ANNOTATE, CAN_SEE_IDENTITY, CAN_UPLOAD, Principal, audit, get_db, require
 from ..db import Analysis, Annotation, EventReview, Patient, PatientIdentity, Recording, utcnow
 from ..ingest import check_extension, discard, ingest_file, ledger_ingest, safe_filename
@@ -219,25 +220,19 @@ def get_window(
     More samples than ``max_points`` are reduced by min/max envelope, so
     spikes stay visible. Values in µV.
     """
-    from ..window import read_window
-
     rec = recording_of_site(db, who, recording_id)
     audit(
         db, who, "recording.window", object_type="recording", object_id=rec.id, patient_id=rec.patient_id, request=request,
         detail={"start": start, "duration": duration, "montage": montage},
     )
     db.commit()
-    from ..window import encode_int16
-
     if montage == "custom" and not derivation:
         raise HTTPException(422, "montage=custom needs its derivations (derivation=Fp1-F7&derivation=…)")
-    window = read_window(
-        _named(request, rec), start=start, duration=duration, montage=montage, derivations=derivation,
-        highpass=highpass, lowpass=lowpass, notch=notch, max_points=max_points, arrays=fmt == "i16",
-    )  # fmt: skip
-    if fmt == "i16":
-        return Response(encode_int16(window), media_type="application/octet-stream", headers={"Cache-Control": "private, no-store"})
-    return WindowOut(**window)
+    # The rendered page comes from the per-process page cache (dbrain.server.pages): keyed by the object's
+    # hash and every parameter; the access check and audit row above are done for every request.
+    path = _named(request, rec)  # the integrity check runs on every request, cached page or not
+    params = dict(start=start, duration=duration, montage=montage, derivations=derivation, highpass=highpass, lowpass=lowpass, notch=notch, max_points=max_points)
+    return pages.answer(request, pages.window_key(rec.sha256, fmt, **params), lambda: pages.render_window(path, fmt, **params))
 
 
 @router.get("/api/recordings/{recording_id}/events", response_model=list[EventOut], responses={**ERRORS, **NOT_FOUND})
@@ -260,7 +255,7 @@ def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(
         for row in table.itertuples(index=False):
             conf = None if row.confidence is None or (isinstance(row.confidence, float) and math.isnan(row.confidence)) else float(row.confidence)
             chan = None if not isinstance(row.channels, str) else row.channels
-            review = reviews.get(event_key(row.onset, str(row.eventType), chan))
+            review = reviews.get(event_key(row.onset, str(row.eventType), None if chan in ("", "n/a") else chan))  # keyed as the review route keys it
             out.append(
                 EventOut(
                     onset=float(row.onset), duration=float(row.duration), description=str(row.eventType), source="analysis",

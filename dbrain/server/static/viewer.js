@@ -71,8 +71,49 @@ function loadLocal(name, fallback) {
   try { const v = JSON.parse(localStorage.getItem(localKey(name))); return v ?? fallback; } catch (_) { return fallback; }
 }
 function saveLocal(name, value) { localStorage.setItem(localKey(name), JSON.stringify(value)); }
+
+// ---------------------------------------------------------------- settings kept on the server, per user
+// Montages, screen calibrations (per screen) and channel gains follow the user to any workstation
+// (GET/PUT /api/auth/me/settings). Settings an older viewer kept in this browser are moved there once.
+S.settings = { montages: {}, calibrations: {}, channel_gains: {} };
+function screenKey() {
+  const r = Math.round((window.devicePixelRatio || 1) * 1000) / 1000;
+  return `${screen.width}x${screen.height}@${r}`;
+}
+async function loadSettings() {
+  try {
+    const got = await api("/api/auth/me/settings");
+    S.settings = { montages: got.montages || {}, calibrations: got.calibrations || {}, channel_gains: got.channel_gains || {} };
+  } catch (e) {
+    message(`Your settings could not be loaded: ${e.message}`, true);
+    return;
+  }
+  const oldMontages = loadLocal("montages", {});
+  const oldCal = Number(localStorage.getItem("dbrain.mmPerPx"));
+  const moved = Object.keys(oldMontages).some((k) => !(k in S.settings.montages)) || (oldCal > 0 && !(screenKey() in S.settings.calibrations));
+  if (moved) {
+    S.settings.montages = { ...oldMontages, ...S.settings.montages };
+    if (oldCal > 0 && !(screenKey() in S.settings.calibrations)) S.settings.calibrations[screenKey()] = oldCal;
+    if (await saveSettings()) { localStorage.removeItem(localKey("montages")); localStorage.removeItem("dbrain.mmPerPx"); }
+  }
+  renderMontageOptions();
+  showCalibration();
+}
+async function saveSettings() {
+  try {
+    await api("/api/auth/me/settings", { method: "PUT", json: S.settings });
+    return true;
+  } catch (e) {
+    message(`Your settings were not saved: ${e.message}`, true);
+    return false;
+  }
+}
+function showCalibration() {
+  const cal = S.settings.calibrations[screenKey()];
+  $("#cal-status").textContent = cal > 0 ? `${cal.toFixed(4)} mm/px` : "not calibrated (96 dpi assumed)";
+}
 function mmPerPx() {
-  const v = Number(localStorage.getItem("dbrain.mmPerPx"));
+  const v = Number(S.settings.calibrations[screenKey()]);
   return v > 0 ? v : DEFAULT_MM_PER_PX;
 }
 function pxPerMm() { return 1 / mmPerPx(); }
@@ -113,6 +154,7 @@ async function boot() {
 async function showApp() {
   $("#login-view").hidden = true;
   $("#app").hidden = false;
+  await loadSettings();
   await loadRecordings();
   const params = new URLSearchParams(location.hash.slice(1));
   const id = Number(params.get("rec"));
@@ -221,7 +263,7 @@ async function openRecording(id, start = 0) {
   S.rec = rec;
   S.startUs = DbrainTime.parseStart(rec.start_time);
   S.multiday = DbrainTime.isMultiday(S.startUs, rec.duration);
-  S.chanSens = loadLocal("chanSens", {});
+  S.chanSens = S.settings.channel_gains;
   fitFiltersToRecording(rec.sfreq);
   $("#recording-panel").hidden = false;
   $("#events-panel").hidden = false;
@@ -331,7 +373,7 @@ async function loadReport(token = S.recToken) {
     const st = $("#report-status");
     st.dataset.status = rep.status;
     st.textContent = rep.status === "signed" ? `signed ${String(rep.signed_at || "").slice(0, 16).replace("T", " ")}` : "draft, not signed";
-    $("#report-link").href = `/api/analyses/${a.id}/files/report.pdf`;
+    $("#report-link").href = `/api/analyses/${a.id}/report/pdf`;  // signed: the signed PDF; draft: with the triage so far
     $("#sign-report").hidden = rep.status !== "draft";
   } catch (e) {
     if (token === S.recToken) $("#report-box").hidden = true;
@@ -340,12 +382,16 @@ async function loadReport(token = S.recToken) {
 
 async function signReport() {
   if (!confirm("Sign this report? You confirm you have reviewed the recording and the findings.")) return;
+  const btn = $("#sign-report");
+  btn.disabled = true;
+  message("Signing: printing the report with your review on page 1…");
   try {
     await api(`/api/analyses/${S.analysis.id}/report/sign`, { method: "POST" });
     message("Report signed");
   } catch (e) {
     message(`Signing failed: ${e.message}`, true);
   }
+  btn.disabled = false;
   await loadReport();
 }
 
@@ -680,7 +726,8 @@ function setChannelSens(name, delta) {
   const next = GAINS[Math.min(GAINS.length - 1, Math.max(0, (i < 0 ? GAINS.length - 1 : i) + delta))];
   if (next === S.sens && !/^(ECG|EKG)/i.test(name)) delete S.chanSens[name];
   else S.chanSens[name] = next;
-  saveLocal("chanSens", S.chanSens);
+  S.settings.channel_gains = S.chanSens;
+  saveSettings();
   renderChannels(true);
   drawBase();
 }
@@ -967,15 +1014,15 @@ function saveCalibration(e) {
   e.preventDefault();
   const mm = Number($("#cal-mm").value);
   if (!(mm > 5 && mm < 500)) { message("Enter the bar's length in millimetres (5–500).", true); return; }
-  localStorage.setItem("dbrain.mmPerPx", String(mm / 200));
+  S.settings.calibrations[screenKey()] = mm / 200;
   $("#calibration-form").hidden = true;
-  $("#cal-status").textContent = `${(mm / 200).toFixed(4)} mm/px`;
-  message(`Screen calibrated: ${(mm / 200).toFixed(4)} mm per pixel (kept in this browser)`);
+  showCalibration();
+  saveSettings().then((ok) => { if (ok) message(`Screen calibrated: ${(mm / 200).toFixed(4)} mm per pixel (saved for you, this screen size)`); });
   drawBase();
 }
 
-// User montages live in this browser's localStorage, per user name (not on the server).
-function userMontages() { return loadLocal("montages", {}); }
+// User montages are the user's settings on the server (they follow the user to any workstation).
+function userMontages() { return S.settings.montages; }
 
 function renderMontageOptions(selectName = null) {
   const sel = $("#montage");
@@ -1013,12 +1060,10 @@ function saveMontage(e) {
   if (!name || !derivations.length) { message("A montage needs a name and at least one derivation.", true); return; }
   const bad = derivations.filter((d) => !/^[A-Za-z0-9'_.]{1,16}(-[A-Za-z0-9'_.]{1,16})?$/.test(d));
   if (bad.length) { message(`Not a derivation: ${bad.join(", ")} (write A-B, A-AVG, A-LAP or A)`, true); return; }
-  const all = userMontages();
-  all[name] = derivations;
-  saveLocal("montages", all);
+  S.settings.montages[name] = derivations;
   $("#montage-form").hidden = true;
   renderMontageOptions(name);
-  message(`Montage "${name}" saved in this browser`);
+  saveSettings().then((ok) => { if (ok) message(`Montage "${name}" saved`); });
   loadWindow();
 }
 
@@ -1027,7 +1072,7 @@ function deleteMontage() {
   const all = userMontages();
   if (!(name in all)) { $("#montage-form").hidden = true; return; }
   delete all[name];
-  saveLocal("montages", all);
+  saveSettings();
   $("#montage-form").hidden = true;
   renderMontageOptions();
   if ($("#montage").value === `user:${name}` || !$("#montage").value) $("#montage").value = "double-banana";
@@ -1160,8 +1205,7 @@ function bindControls() {
   $("#trend").addEventListener("mouseleave", () => { $("#trend-hover").hidden = true; S.trendHoverX = null; drawTrends(); });
   document.addEventListener("keydown", onKey);
   window.addEventListener("resize", () => { S.trendBase = null; drawBase(); drawTrends(); });
-  const cal = Number(localStorage.getItem("dbrain.mmPerPx"));
-  $("#cal-status").textContent = cal > 0 ? `${cal.toFixed(4)} mm/px` : "not calibrated (96 dpi assumed)";
+  showCalibration();
 }
 
 document.addEventListener("DOMContentLoaded", boot);

@@ -66,6 +66,8 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("POST", "/api/auth/login"): Rule(PUBLIC, 200, body="login"),
     ("POST", "/api/auth/logout"): Rule(ANY, 204),
     ("GET", "/api/auth/me"): Rule(ANY, 200),
+    ("GET", "/api/auth/me/settings"): Rule(ANY, 200),
+    ("PUT", "/api/auth/me/settings"): Rule(ANY, 200, body={"montages": {"mine": ["Fp1-F7", "C3-AVG"]}}),
     ("POST", "/api/auth/password"): Rule(
         ANY, 204, body={"current_password": PASSWORD, "new_password": "violet tram under a quiet harbour"}
     ),
@@ -105,6 +107,7 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("GET", "/api/analyses/{analysis_id}/tables/{name}"): Rule(SITE_ROLES, 200, target="analysis"),
     ("GET", "/api/analyses/{analysis_id}/report"): Rule(SITE_ROLES, 200, target="analysis"),
     ("POST", "/api/analyses/{analysis_id}/report/sign"): Rule(CAN_SIGN, 200, target="analysis"),
+    ("GET", "/api/analyses/{analysis_id}/report/pdf"): Rule(SITE_ROLES, 200, target="analysis"),
     ("GET", "/api/analyses/{analysis_id}/reviews"): Rule(SITE_ROLES, 200, target="analysis"),
     ("PUT", "/api/analyses/{analysis_id}/reviews"): Rule(
         CAN_ANNOTATE, 200, target="analysis", body={"onset": 1.0, "event_type": "sz", "decision": "accepted"}
@@ -186,7 +189,10 @@ class Matrix:
             )
             db.add(row)
             db.flush()
-            db.add(Report(analysis_id=row.id, recording_id=rec["id"], site_id=rec["site_id"], status="draft"))
+            pdf = self.tmp / f"report{next(self.n)}.pdf"
+            pdf.write_bytes(b"%PDF-1.4 report of analysis " + str(row.id).encode())
+            pdf_sha, _ = store.put_file(pdf)
+            db.add(Report(analysis_id=row.id, recording_id=rec["id"], site_id=rec["site_id"], status="draft", sha256=pdf_sha))
             db.commit()
             return row.id
 

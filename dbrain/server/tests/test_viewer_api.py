@@ -110,7 +110,7 @@ def test_custom_montage(sqlite_world, sample_rec):
         assert r.status_code == 422 and "\n" not in r.json()["detail"], r.text[:300]
 
 
-def test_event_triage_is_stored_listed_audited_and_ledgered(sqlite_world, sample_rec):
+def test_event_triage_is_stored_listed_audited_and_ledgered(sqlite_world, sample_rec, tmp_path):
     from dbrain.ledger import Ledger
     from dbrain.server.db import AuditEvent
     from dbrain.server.worker import Worker
@@ -153,18 +153,58 @@ def test_event_triage_is_stored_listed_audited_and_ledgered(sqlite_world, sample
     with Ledger(s.db_url, keys=s.home / "keys" / "ledger") as ledger:
         changes = [e for e in ledger.find(kind="annotation-changed") if e.record["details"].get("analysis_id") == aid]
     assert [c.record["details"]["change"] for c in changes] == ["event-accepted", "event-rejected"]
+    # An event without channels (events.tsv "n/a", e.g. the file's scored segment) can be triaged too: the list
+    # gives "n/a" as its channel and the review route used to answer 404 for it.
+    bare = [e for e in detected if e["channel"] in (None, "n/a")]
+    assert bare, "the sample's analysis should list an event without channels"
+    nb = {"onset": bare[0]["onset"], "event_type": bare[0]["description"], "channel": bare[0]["channel"], "decision": "accepted"}
+    assert w.client.put(url, json=nb, headers=w.as_("clin")).status_code == 200
+    listed = w.client.get(f"/api/recordings/{rid}/events", headers=w.as_("tech")).json()
+    assert [e["review"] for e in listed if e["source"] == "analysis" and e["description"] == nb["event_type"]] == ["accepted"]
     # The triage reaches the report and is sealed with the signature (#16: triage -> report and ledger).
     report = w.client.get(f"/api/analyses/{aid}/report", headers=w.as_("clin")).json()
     n = report["triage"]["n_events"]
-    assert report["triage"]["rejected"] == 1 and report["triage"]["accepted"] == 0 and report["triage"]["not_reviewed"] == n - 1
-    assert report["triage"]["by_type"] == {"sz": {"accepted": 0, "rejected": 1}}
+    assert report["triage"]["rejected"] == 1 and report["triage"]["accepted"] == 1 and report["triage"]["not_reviewed"] == n - 2
+    assert report["triage"]["by_type"] == {"sz": {"accepted": 0, "rejected": 1}, nb["event_type"]: {"accepted": 1, "rejected": 0}}
+    # The draft PDF is printed with the triage so far; the signed one says who confirmed what, on page 1.
+    draft = w.client.get(f"/api/analyses/{aid}/report/pdf", headers=w.as_("res"))
+    assert draft.status_code == 200 and draft.content[:4] == b"%PDF"
+    again = w.client.get(f"/api/analyses/{aid}/report/pdf", headers=w.as_("clin"))  # printed once per review set
+    assert again.headers["etag"] == draft.headers["etag"] and again.content == draft.content
+    page1 = _pdf_page1(draft.content, tmp_path)
+    if page1 is not None:
+        assert "Clinician review" in page1 and "DRAFT" in page1 and "0 confirmed, 1 rejected" in page1
+        assert "Findings (automatic detections, before review)" in page1
     signed = w.client.post(f"/api/analyses/{aid}/report/sign", headers=w.as_("clin"))
     assert signed.status_code == 200, signed.text
     assert w.client.put(url, json=body, headers=w.as_("tech")).status_code == 409  # no triage after signing
+    pdf = w.client.get(f"/api/analyses/{aid}/report/pdf", headers=w.as_("res"))
+    assert pdf.status_code == 200 and pdf.headers["x-content-sha256"] == signed.json()["sha256"]
+    original = w.client.get(f"/api/analyses/{aid}/files/report.pdf", headers=w.as_("res"))
+    assert original.headers["x-content-sha256"] != signed.json()["sha256"]  # the analysis's own PDF is kept as written
+    page1 = _pdf_page1(pdf.content, tmp_path)
+    if page1 is not None:
+        assert "Clinician review" in page1 and "DRAFT" not in page1 and "0 confirmed, 1 rejected" in page1
+        assert "Signed" in page1 and "clin," in page1
     with Ledger(s.db_url, keys=s.home / "keys" / "ledger") as ledger:
         entry = [e for e in ledger.find(kind="report-signed") if e.record["details"].get("analysis_id") == aid][-1]
     sealed = entry.record["details"]["triage"]
     assert sealed["rejected"] == "1" and sealed["reviews_sha256"] == report["triage"]["reviews_sha256"]
+    # The ledger's signature is over the PDF the clinician signed (the one with the review on page 1).
+    assert [a["sha256"] for a in entry.record["artifacts"]] == [signed.json()["sha256"]]
+
+
+def _pdf_page1(pdf: bytes, tmp_path) -> str | None:
+    """Page 1 of a PDF as text (poppler's pdftotext); None when poppler is not installed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        return None
+    path = tmp_path / "page.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(path), "-"], capture_output=True, text=True, timeout=60)
+    return " ".join(out.stdout.split())
 
 
 def test_event_times_follow_the_one_clock_across_midnight(sqlite_world, tmp_path):

@@ -150,7 +150,8 @@ def test_viewer_login_upload_review_annotate_reload(live_server, tmp_path):
             # Sign the report (clinician).
             page.once("dialog", lambda d: d.accept())
             page.click("#sign-report")
-            expect(page.locator("#report-status")).to_have_attribute("data-status", "signed")
+            # Signing prints the report again with the review on page 1: seconds, more on a loaded machine.
+            expect(page.locator("#report-status")).to_have_attribute("data-status", "signed", timeout=60_000)
             page.screenshot(path=str(shot), full_page=True)
 
             # Reload: still signed in, same recording and page, the annotation still listed and drawn.

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -294,6 +295,16 @@ def test_triage_accept_is_persisted_audited_and_ledgered(world, page):
             if e.record["details"].get("analysis_id") == aid
         ]
     assert changes[:2] == ["event-accepted", "event-rejected"]
+    # The report the viewer links to is printed with the triage: page 1 says the seizure was rejected.
+    expect(page.locator("#report-link")).to_have_attribute("href", f"/api/analyses/{aid}/report/pdf")
+    pdf = world["client"].get(f"/api/analyses/{aid}/report/pdf")
+    assert pdf.status_code == 200 and pdf.content[:4] == b"%PDF"
+    if shutil.which("pdftotext"):
+        (world["home"] / "triaged.pdf").write_bytes(pdf.content)
+        text = subprocess.run(["pdftotext", "-l", "1", str(world["home"] / "triaged.pdf"), "-"], capture_output=True, text=True).stdout
+        page1 = " ".join(text.split())
+        assert "Clinician review" in page1 and "DRAFT" in page1
+        assert re.search(r"Seizures 0 confirmed, 1 rejected, \d+ not reviewed", page1), page1[:600]
     # The confidence filter hides low-confidence detections; "hide rejected" hides the rejected one.
     page.check("#event-hide-rejected")
     expect(page.locator('#events li.event[data-review="rejected"]')).to_have_count(0)
@@ -363,7 +374,9 @@ def test_gain_calibration_channel_gain_montage_editor_and_measurement(world, pag
     page.click("#calibrate")
     page.fill("#cal-mm", "40")
     page.click("#calibration-form button[type=submit]")
-    assert page.evaluate("localStorage.getItem('dbrain.mmPerPx')") == "0.2"
+    # Kept on the server for this user and this screen size (not in the browser).
+    page.wait_for_function("async () => (await api('/api/auth/me/settings')).calibrations[screenKey()] === 0.2")
+    assert page.evaluate("localStorage.getItem('dbrain.mmPerPx')") is None
     assert page.evaluate("S.rows[0].pxPerUv") == pytest.approx(5 / 7)
     # Per-channel gain: Fp1-F7 to 10 µV/mm, kept in this browser.
     page.locator('#channels .ch:has(input[data-channel="Fp1-F7"]) button.ch-gain-down').click()
@@ -390,9 +403,15 @@ def test_gain_calibration_channel_gain_montage_editor_and_measurement(world, pag
     page.click("#montage-save")
     expect(page.locator("#window-status")).to_contain_text("4 traces")
     assert page.evaluate("S.window.channels") == ["Fp1-F7", "C3-Avg", "Cz", "ECG"]
+    page.wait_for_function("async () => 'mine' in (await api('/api/auth/me/settings')).montages")
+    # Saved on the server for the user: a browser with nothing stored (another workstation) has it too.
+    page.evaluate("localStorage.clear()")
     page.reload()
     page.wait_for_function("() => S.window !== null")
     assert page.evaluate("[...document.querySelectorAll('#montage option')].map(o => o.value)")[-1] == "user:mine"
+    assert page.evaluate("S.settings.montages.mine") == ["Fp1-F7", "C3-AVG", "Cz"]
+    assert page.evaluate("S.settings.channel_gains['Fp1-F7']") == 10
+    assert page.evaluate("mmPerPx()") == pytest.approx(0.2)
 
 
 def test_a_failed_analysis_shows_its_reason_and_offers_no_report(world, page):

@@ -1,0 +1,118 @@
+"""``dbrain serve --web-workers N``: several web processes, one login throttle shared through redis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+httpx = pytest.importorskip("httpx2")
+psutil = pytest.importorskip("psutil")
+
+from .test_live import _free_port, _wait  # noqa: E402
+
+PASSWORD = "a long admin password"
+
+
+def test_web_workers_need_a_chosen_login_storage(tmp_path):
+    env = {**os.environ, "DBRAIN_HOME": str(tmp_path)}
+    for args, message in (
+        (["--web-workers", "2"], "--web-workers 2 needs --login-storage"),
+        (["--web-workers", "0"], "--web-workers must be between 1 and 64"),
+        (["--web-workers", "2", "--login-storage", "ftp://x"], "--login-storage must be memory:// or a redis:// URL"),
+    ):
+        cmd = [sys.executable, "-m", "dbrain", "serve", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", *args]
+        run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2, run.stderr
+        assert message in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt install redis-server)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+
+    def up():
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        _wait(up, 20, "redis-server")
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_two_web_processes_share_one_login_throttle(tmp_path, redis_url):
+    import redis
+
+    home = tmp_path / "home"
+    db = f"sqlite:///{home / 'dbrain.sqlite'}"
+    env = {**os.environ, "DBRAIN_HOME": str(home), "DBRAIN_ADMIN_PASSWORD": PASSWORD}
+    made = subprocess.run(
+        [sys.executable, "-m", "dbrain", "admin", "create-user", "--username", "ada", "--site", "Site A", "--role", "clinician", "--db", db],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    cmd = [sys.executable, "-m", "dbrain", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "0", "--db", db]
+    cmd += ["--web-workers", "2", "--login-storage", redis_url, "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"]
+    with open(log, "w") as out:
+        server = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy():
+            if server.poll() is not None:
+                raise AssertionError(f"dbrain serve exited: {log.read_text()}")
+            try:
+                return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        _wait(healthy, 90, "dbrain serve --web-workers 2")
+        # uvicorn's supervisor plus two web processes (each started from the import string).
+        _wait(lambda: len(psutil.Process(server.pid).children(recursive=True)) >= 2, 30, "two web processes")
+        # Wrong passwords, each on a new connection (the kernel spreads them over both processes) and from
+        # one forwarded client address: the account is locked after 5, whichever process counted them.
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        codes = []
+        for _ in range(5):
+            r = httpx.post(
+                f"{base}/api/auth/login",
+                json={"username": "ada", "password": "wrong password 123"},
+                headers=forwarded,
+                timeout=30,
+            )
+            codes.append(r.status_code)
+        assert codes == [401] * 5
+        right = httpx.post(
+            f"{base}/api/auth/login", json={"username": "ada", "password": PASSWORD}, headers=forwarded, timeout=30
+        )
+        assert right.status_code == 429 and int(right.headers["Retry-After"]) >= 1
+        keys = redis.Redis.from_url(redis_url).keys("*dbrain-login*")
+        assert keys, "the throttle's counters are not in redis"
+        time.sleep(int(right.headers["Retry-After"]) + 0.5)
+        ok = httpx.post(f"{base}/api/auth/login", json={"username": "ada", "password": PASSWORD}, headers=forwarded, timeout=30)
+        assert ok.status_code == 200, ok.text
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert "Traceback" not in log.read_text()
