@@ -15,6 +15,7 @@ if [ "$extra" = "test" ]; then
   command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the viewer's Playwright end-to-end test
+  command -v redis-server >/dev/null || need_apt+=(redis-server)  # two web processes sharing one login throttle
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
