@@ -1,0 +1,401 @@
+"""Neurofeedback in the data centre: sealed allocations, one-time codes and the live session runner.
+
+The signal processing is :mod:`dbrain.nfb` (``run_session``); this module
+only runs it for the server and fans its feedback out to the browsers.
+
+Blinding
+--------
+A course's arm (``real`` or ``sham``) is drawn at creation from a per-course
+seed (``sham`` with probability ``sham_fraction``, 0.5 by default: 1:1) and
+*sealed*: the course row carries ``allocation_commitment`` = SHA-256 of the
+canonical JSON ``{"arm", "course", "nonce"}`` with a random 256-bit nonce,
+and that row's state goes into the provenance ledger in the same commit. The
+arm and nonce live in ``nfb_allocations``, which no therapist or patient
+answer reads. Unblinding (admin or clinician, with a reason, audited and
+ledgered) reveals arm and nonce; anyone can then recompute the commitment and
+check it against the ledger entry written at creation, so the arm cannot have
+been changed afterwards.
+
+A sham session runs exactly like a real one (the patient's own EEG is
+recorded, quality and artifacts are computed), but its display follows the
+feedback timeline of another recorded session (``run_session``'s
+``sham_feedback``): the most recent finished session of the same protocol at
+the same site, of another patient, in the real arm. Every answer and stream
+event is built from the same whitelist of keys for both arms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("dbrain.server")
+
+#: Characters of a display code (no 0/O, 1/I/L: read aloud and typed by a child or parent).
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+#: Minutes a display code stays valid.
+CODE_MINUTES = 30
+#: The keys of one live feedback event, identical for both arms and for therapist and patient.
+EVENT_KEYS = ("type", "t", "level", "reward", "inhibit", "block", "block_kind", "quality", "arrival_ms", "sent_ms")
+#: session.json keys kept in the API's session summary (the same for both arms; nothing names the source of the display).
+SUMMARY_KEYS = (
+    "protocol",
+    "minutes",
+    "reward_fraction",
+    "target_reward_fraction",
+    "artifact_fraction",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "n_updates",
+)
+#: Kinds of block a session plan may hold.
+BLOCK_KINDS = ("baseline", "training", "transfer")
+
+
+# --------------------------------------------------------------------------- allocation
+
+
+def draw_arm(seed: str, sham_fraction: float) -> str:
+    """The arm a course's seed gives: ``'sham'`` with probability ``sham_fraction``.
+
+    Parameters
+    ----------
+    seed : str
+        The course's seed (hex).
+    sham_fraction : float
+        In [0, 1].
+
+    Returns
+    -------
+    arm : str
+        ``'real'`` or ``'sham'``.
+    """
+    import numpy as np
+
+    u = np.random.default_rng(int(seed, 16)).random()
+    return "sham" if u < sham_fraction else "real"
+
+
+def commitment(course_id: int, arm: str, nonce: str) -> str:
+    """SHA-256 of the canonical JSON ``{"arm", "course", "nonce"}`` (the sealed allocation).
+
+    Parameters
+    ----------
+    course_id : int
+    arm : str
+    nonce : str
+
+    Returns
+    -------
+    sha256 : str
+    """
+    from ..ledger.records import canonical_json
+
+    return hashlib.sha256(canonical_json({"arm": arm, "course": int(course_id), "nonce": nonce})).hexdigest()
+
+
+# --------------------------------------------------------------------------- codes
+
+
+def new_code() -> str:
+    """A new one-time display code, ``XXXX-XXXX`` (40 bits).
+
+    Returns
+    -------
+    code : str
+    """
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return raw[:4] + "-" + raw[4:]
+
+
+def normalise_code(code: str) -> str:
+    """The code as stored: upper case, no separators or spaces.
+
+    Parameters
+    ----------
+    code : str
+
+    Returns
+    -------
+    code : str
+    """
+    return "".join(c for c in code.upper() if c.isalnum())
+
+
+def code_hash(code: str) -> str:
+    """SHA-256 of a normalised display code (only the hash is stored).
+
+    Parameters
+    ----------
+    code : str
+
+    Returns
+    -------
+    sha256 : str
+    """
+    return hashlib.sha256(("nfb-code:" + normalise_code(code)).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- plans and summaries
+
+
+def default_plan(minutes: float) -> list[dict]:
+    """A session plan: 2-min eyes-open baseline, training blocks, one transfer block (no feedback).
+
+    Parameters
+    ----------
+    minutes : float
+        Whole session length.
+
+    Returns
+    -------
+    blocks : list of dict
+        ``[{"kind", "minutes"}, …]`` summing to ``minutes``.
+    """
+    minutes = float(minutes)
+    base = min(2.0, minutes * 0.2)
+    transfer = min(3.0, minutes * 0.2)
+    rest = minutes - base - transfer
+    n = max(1, min(4, int(rest // 3) or 1))
+    training = [{"kind": "training", "minutes": round(rest / n, 4)} for _ in range(n)]
+    return [{"kind": "baseline", "minutes": round(base, 4)}, *training, {"kind": "transfer", "minutes": round(transfer, 4)}]
+
+
+def public_summary(session_json: dict) -> dict:
+    """The session.json fields shown to therapists: :data:`SUMMARY_KEYS` and per-block figures, same keys for both arms.
+
+    Parameters
+    ----------
+    session_json : dict
+
+    Returns
+    -------
+    summary : dict
+    """
+    out = {k: session_json.get(k) for k in SUMMARY_KEYS}
+    blocks = []
+    for b in session_json.get("blocks") or []:
+        if isinstance(b, dict):
+            blocks.append(
+                {
+                    "kind": b.get("kind"),
+                    "reward_fraction": b.get("reward_fraction"),
+                    "artifact_fraction": b.get("artifact_fraction"),
+                    "feature_mean": b.get("feature_mean"),
+                }
+            )
+    out["blocks"] = blocks
+    return out
+
+
+# --------------------------------------------------------------------------- live sessions
+
+
+@dataclass
+class LiveSession:
+    """One running session: its thread, stop flag and the browsers listening to it."""
+
+    session_id: int
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    subscribers: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last: dict | None = None
+    ended: bool = False
+    blocks: list = field(default_factory=list)
+
+    def subscribe(self) -> asyncio.Queue:
+        """A queue that receives every event from now on (the last one first, so a display starts at once)."""
+        loop = asyncio.get_running_loop()
+        q: asyncio.Queue = asyncio.Queue(maxsize=256)
+        with self.lock:
+            self.subscribers.append((loop, q))
+            if self.last is not None:
+                q.put_nowait(self.last)
+            if self.ended:
+                q.put_nowait({"type": "end"})
+        return q
+
+    def unsubscribe(self, q) -> None:
+        with self.lock:
+            self.subscribers = [(lp, x) for lp, x in self.subscribers if x is not q]
+
+    def publish(self, event: dict) -> None:
+        """Hand one event to every listener (called from the session's thread)."""
+        with self.lock:
+            if event.get("type") == "feedback":
+                self.last = event
+            if event.get("type") == "end":
+                self.ended = True
+            subs = list(self.subscribers)
+        for loop, q in subs:
+            try:
+                loop.call_soon_threadsafe(_offer, q, event)
+            except RuntimeError:  # the listener's loop is closed
+                self.unsubscribe(q)
+
+    def block_kind(self, index) -> str | None:
+        try:
+            return self.blocks[int(index)]["kind"]
+        except (TypeError, ValueError, IndexError, KeyError):
+            return None
+
+    def feed(self, fb: dict) -> None:
+        """``run_session``'s ``on_feedback``: one event of :data:`EVENT_KEYS` (the same for both arms)."""
+        now = time.time() * 1000.0
+        latency = float(fb.get("latency_ms") or 0.0)
+        event = {
+            "type": "feedback",
+            "t": _num(fb.get("t")),
+            "level": _num(fb.get("level")),
+            "reward": bool(fb.get("reward")),
+            "inhibit": bool(fb.get("inhibit")),
+            "block": fb.get("block"),
+            "block_kind": self.block_kind(fb.get("block")),
+            "quality": {str(k): str(v) for k, v in (fb.get("quality") or {}).items()},
+            # When the newest sample of this update arrived (wall clock, ms): the display measures its own latency.
+            "arrival_ms": round(now - latency, 3),
+            "sent_ms": round(now, 3),
+        }
+        self.publish(event)
+
+
+def _offer(q: asyncio.Queue, event: dict) -> None:
+    if q.full():  # a stalled listener loses its oldest events, never the session
+        try:
+            q.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+    q.put_nowait(event)
+
+
+def _num(x):
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return round(v, 6) if v == v and abs(v) != float("inf") else None
+
+
+class Runner:
+    """The live sessions of one web process (sessions run in threads of the web process).
+
+    Parameters
+    ----------
+    app : fastapi.FastAPI
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.live: dict[int, LiveSession] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session_id: int) -> LiveSession | None:
+        return self.live.get(int(session_id))
+
+    def running(self, session_id: int) -> bool:
+        live = self.get(session_id)
+        return live is not None and live.thread is not None and live.thread.is_alive()
+
+    def start(self, session_id: int, *, protocol: str, source: str, minutes: float, speed: float, blocks: list,
+              sham_feedback: str | None, target_reward_fraction: float | None) -> LiveSession:  # fmt: skip
+        """Start ``run_session`` for one session in a thread.
+
+        Parameters
+        ----------
+        session_id : int
+        protocol : str
+        source : str
+            ``lsl:NAME``, ``file:PATH`` or ``synthetic``.
+        minutes, speed : float
+        blocks : list of dict
+        sham_feedback : str | None
+            Path of the feedback.parquet that drives a sham session's display.
+        target_reward_fraction : float | None
+
+        Returns
+        -------
+        live : LiveSession
+        """
+        with self._lock:
+            if self.running(session_id):
+                raise RuntimeError(f"session {session_id} is already running")
+            live = LiveSession(int(session_id), blocks=list(blocks))
+            self.live[int(session_id)] = live
+        args = (live, protocol, source, float(minutes), float(speed), list(blocks), sham_feedback, target_reward_fraction)
+        live.thread = threading.Thread(target=self._run, args=args, name=f"dbrain-nfb-{session_id}", daemon=True)
+        live.thread.start()
+        return live
+
+    def _run(self, live, protocol, source, minutes, speed, blocks, sham_feedback, target) -> None:
+        status, error, files, summary = "failed", None, {}, None
+        with tempfile.TemporaryDirectory(prefix="dbrain-nfb-", dir=self.app.state.store.scratch()) as tmp:
+            try:
+                from .. import nfb
+
+                proto = nfb.load_protocol(protocol)
+                proto = _with_target(proto, target)
+                nfb.run_session(
+                    proto, source, minutes=minutes, speed=speed, out_dir=Path(tmp), blocks=_nfb_blocks(blocks),
+                    on_feedback=live.feed, sham_feedback=sham_feedback, stop_event=live.stop,
+                )  # fmt: skip
+                store = self.app.state.store
+                for name in ("session.json", "feedback.parquet"):
+                    path = Path(tmp) / name
+                    if path.is_file():
+                        sha, size = store.put_file(path)
+                        files[name] = {"sha256": sha, "size": size}
+                raw = json.loads((Path(tmp) / "session.json").read_text())
+                summary = public_summary(raw)
+                status = "stopped" if live.stop.is_set() else "done"
+            except Exception as exc:  # noqa: BLE001 - a failed session is recorded with its one-line reason
+                log.error("neurofeedback session %s failed", live.session_id, exc_info=exc)
+                error = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+        try:
+            self._finish(live.session_id, status, error, files, summary)
+        finally:
+            live.publish({"type": "end", "status": status})
+
+    def _finish(self, session_id, status, error, files, summary) -> None:
+        from .db import utcnow
+        from .nfb_db import NfbSession
+        from .provenance import record_row
+
+        with self.app.state.sessionmaker() as db:
+            row = db.get(NfbSession, session_id)
+            row.status = status
+            row.error = error
+            row.results = files
+            row.summary = summary
+            row.finished_at = utcnow()
+            record_row(db, f"nfb_session.{status}", row, actor="server")
+            db.commit()
+
+    def stop_all(self) -> None:
+        """Ask every running session to stop (server shutdown)."""
+        for live in list(self.live.values()):
+            live.stop.set()
+
+
+def _nfb_blocks(blocks: list) -> list:
+    # dbrain.nfb's block layout: (kind, seconds) pairs; kind 'transfer' runs without feedback.
+    return [(b["kind"], float(b["minutes"]) * 60.0) for b in blocks]
+
+
+def _with_target(proto, target):
+    if target is None:
+        return proto
+    import dataclasses
+
+    if dataclasses.is_dataclass(proto) and any(f.name == "target_reward_fraction" for f in dataclasses.fields(proto)):
+        return dataclasses.replace(proto, target_reward_fraction=float(target))
+    return proto
