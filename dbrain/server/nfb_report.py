@@ -25,16 +25,27 @@ def _f(x):
     return round(v, 6) if np.isfinite(v) else None
 
 
-def _blocks_of(frame, blocks: list) -> np.ndarray:
-    """Block index of every feedback row: the ``block`` column, or the plan's boundaries over ``time``."""
-    if "block" in frame.columns:
-        return frame["block"].to_numpy()
-    t = frame["time"].to_numpy(float) if "time" in frame.columns else np.arange(len(frame), dtype=float)
-    edges = np.cumsum([float(b["minutes"]) * 60.0 for b in blocks])
-    return np.searchsorted(edges, t - t[0] if len(t) else t, side="right")
+def _segments(frame, plan: list) -> list[tuple[str, str, np.ndarray]]:
+    """``(name, kind, row mask)`` of each block: the table's ``block``/``block_kind`` columns, else the plan over time."""
+    if "block" in frame.columns and "block_kind" in frame.columns and len(frame):
+        names = list(dict.fromkeys(frame["block"].astype(str)))
+        kinds = frame.groupby(frame["block"].astype(str))["block_kind"].first()
+        col = frame["block"].astype(str).to_numpy()
+        return [(n, str(kinds[n]), col == n) for n in names]
+    t = _col(frame, ("t", "time"), float)
+    edges = np.cumsum([float(b["minutes"]) * 60.0 for b in plan])
+    idx = np.searchsorted(edges, t - t[0], side="right") if len(t) else np.array([], int)
+    return [(f"{b['kind']}-{i + 1}", b["kind"], idx == i) for i, b in enumerate(plan)]
 
 
-def session_report(session: dict, protocol: str, frame) -> dict:
+def _col(frame, names, dtype):
+    for n in names:
+        if n in frame.columns:
+            return frame[n].to_numpy(dtype)
+    return np.zeros(len(frame), dtype) if dtype is bool else np.full(len(frame), np.nan)
+
+
+def session_report(session: dict, protocol: str, frame, qeeg: dict | None = None) -> dict:
     """Report of one session from its feedback table.
 
     Parameters
@@ -43,41 +54,43 @@ def session_report(session: dict, protocol: str, frame) -> dict:
         The session's API answer (``SessionOut``).
     protocol : str
     frame : pandas.DataFrame
-        feedback.parquet: ``time``, ``feature``, ``threshold``, ``reward``, ``inhibit`` (and ``block`` when written).
+        feedback.parquet of ``dbrain.nfb.run_session``: ``t``, ``block``, ``block_kind``, ``feature``,
+        ``inhibit``, ``displayed_reward`` … (``reward`` is used when ``displayed_reward`` is absent).
+    qeeg : dict | None
+        The baseline block's qEEG (``baseline_qeeg.json``).
 
     Returns
     -------
     report : dict
-        ``session``, ``protocol``, ``blocks`` (kind, seconds, feature mean, reward and artifact fraction),
-        ``learning_curve`` (feature mean of each training block, in order), ``reward_fraction``,
-        ``artifact_fraction``, ``n_updates``.
+        ``session``, ``protocol``, ``blocks`` (name, kind, seconds, feature mean, reward and artifact
+        fraction), ``learning_curve`` (feature mean of each training block, in order),
+        ``reward_fraction`` (training blocks, as displayed), ``artifact_fraction``, ``baseline_qeeg``.
     """
-    blocks = session.get("blocks") or []
-    idx = _blocks_of(frame, blocks)
-    feature = frame["feature"].to_numpy(float) if "feature" in frame.columns else np.full(len(frame), np.nan)
-    reward = frame["reward"].to_numpy(bool) if "reward" in frame.columns else np.zeros(len(frame), bool)
-    inhibit = frame["inhibit"].to_numpy(bool) if "inhibit" in frame.columns else np.zeros(len(frame), bool)
-    t = frame["time"].to_numpy(float) if "time" in frame.columns else np.arange(len(frame), dtype=float)
+    t = _col(frame, ("t", "time"), float)
+    feature = _col(frame, ("feature",), float)
+    reward = _col(frame, ("displayed_reward", "reward"), bool)
+    inhibit = _col(frame, ("inhibit",), bool)
     out_blocks = []
-    for i, plan in enumerate(blocks):
-        sel = idx == i
+    for i, (name, kind, sel) in enumerate(_segments(frame, session.get("blocks") or [])):
         n = int(sel.sum())
-        kind = plan.get("kind")
+        finite = feature[sel][np.isfinite(feature[sel])]
         out_blocks.append(
             {
                 "index": i,
+                "name": name,
                 "kind": kind,
-                "planned_seconds": _f(float(plan.get("minutes", 0)) * 60.0),
                 "seconds": _f(t[sel].max() - t[sel].min()) if n > 1 else 0.0,
                 "n_updates": n,
-                "feature_mean": _f(np.nanmean(feature[sel])) if n and np.isfinite(feature[sel]).any() else None,
-                # Transfer blocks give no feedback: their reward fraction is what WOULD have been rewarded.
+                "feature_mean": _f(finite.mean()) if finite.size else None,
+                # Transfer blocks give no feedback: nothing is displayed, so their reward fraction is 0.
                 "reward_fraction": _f(reward[sel].mean()) if n else None,
                 "artifact_fraction": _f(inhibit[sel].mean()) if n else None,
             }
         )
-    training = [b for b in out_blocks if b["kind"] == "training" and b["feature_mean"] is not None]
-    fed = np.isin(idx, [b["index"] for b in out_blocks if b["kind"] == "training"])
+    training = [b for b in out_blocks if b["kind"] == "training"]
+    fed = np.zeros(len(frame), bool)
+    for _, kind, sel in _segments(frame, session.get("blocks") or []):
+        fed |= sel if kind == "training" else False
     return {
         "session": {k: session.get(k) for k in ("id", "course_id", "number", "status", "started_at", "finished_at")},
         "protocol": protocol,
@@ -88,6 +101,7 @@ def session_report(session: dict, protocol: str, frame) -> dict:
         "transfer_feature_mean": next((b["feature_mean"] for b in out_blocks if b["kind"] == "transfer"), None),
         "learning_curve": [b["feature_mean"] for b in training],
         "blocks": out_blocks,
+        "baseline_qeeg": qeeg or {"reason": "no recorded baseline"},
     }
 
 
@@ -123,6 +137,8 @@ def course_report(course: dict, sessions: list[dict], outcomes: list[dict], refe
         }
         for s in sessions
     ]
+    with_qeeg = [s for s in sessions if (s.get("baseline_qeeg") or {}).get("channels")]
+    qeeg_change = _qeeg_change(with_qeeg[0]["baseline_qeeg"], with_qeeg[-1]["baseline_qeeg"]) if len(with_qeeg) > 1 else []
     pre = next((r["baseline_feature_mean"] for r in rows if r["baseline_feature_mean"] is not None), None)
     post = next((r["baseline_feature_mean"] for r in reversed(rows) if r["baseline_feature_mean"] is not None), None)
     return {
@@ -134,8 +150,38 @@ def course_report(course: dict, sessions: list[dict], outcomes: list[dict], refe
             "post": post,
             "change": _f(post - pre) if pre is not None and post is not None and len(rows) > 1 else None,
         },
+        "qeeg_pre_post": qeeg_change,
         "outcomes": outcome_changes(outcomes, reference_sd),
     }
+
+
+def _qeeg_change(pre: dict, post: dict) -> list[dict]:
+    """Per channel and measure: the first and the last session's baseline qEEG (eyes open) and their difference."""
+    rows = []
+    for ch, before in pre["channels"].items():
+        after = post["channels"].get(ch) or {}
+        for m in ("rel_theta", "rel_alpha", "rel_beta", "peak_alpha_freq"):
+            a, b = before.get(m), after.get(m)
+            rows.append(
+                {
+                    "channel": ch,
+                    "measure": m,
+                    "pre": a,
+                    "post": b,
+                    "change": _f(b - a) if a is not None and b is not None else None,
+                }
+            )
+        a, b = pre["theta_beta"].get(ch), post["theta_beta"].get(ch)
+        rows.append(
+            {
+                "channel": ch,
+                "measure": "theta_beta",
+                "pre": a,
+                "post": b,
+                "change": _f(b - a) if a is not None and b is not None else None,
+            }
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- HTML
@@ -206,13 +252,21 @@ def render_session_html(report: dict) -> str:
         ["protocol", "updates", "reward fraction (training)", "artifact fraction"],
     )
     blocks = _table(
-        report["blocks"], ["index", "kind", "seconds", "n_updates", "feature_mean", "reward_fraction", "artifact_fraction"]
+        report["blocks"], ["name", "kind", "seconds", "n_updates", "feature_mean", "reward_fraction", "artifact_fraction"]
+    )
+    q = report.get("baseline_qeeg") or {}
+    qrows = [{"channel": ch, **v, "theta_beta": q.get("theta_beta", {}).get(ch)} for ch, v in (q.get("channels") or {}).items()]
+    qeeg = (
+        _table(qrows, ["channel", "rel_delta", "rel_theta", "rel_alpha", "rel_beta", "theta_beta", "peak_alpha_freq"])
+        if qrows
+        else f"<p>{html.escape(str(q.get('reason', 'none')))}</p>"
     )
     body = (
         f'<p id="nfb-report-session">Session {s["number"]} ({html.escape(str(s["status"]))})</p>{facts}'
         f"<h2>Learning curve of the trained feature</h2>{_svg_curve(report['learning_curve'], 'feature mean per training block')}"
         f"<h2>Blocks</h2>{blocks}"
-        '<p class="note">Transfer blocks give no feedback; their reward fraction is what would have been rewarded.</p>'
+        '<p class="note">Reward fraction: what the display showed. Transfer blocks give no feedback.</p>'
+        f"<h2>Baseline qEEG (eyes open; dbrain.qeeg, median of 2-s epochs)</h2>{qeeg}"
     )
     return _page(f"Neurofeedback session report — session {s['number']}", body)
 
@@ -241,5 +295,7 @@ def render_course_html(report: dict) -> str:
         f"<h2>Sessions</h2>{sessions}"
         f"<p>Baseline (eyes open) trained feature, first vs last session: {_cell(pp['pre'])} → {_cell(pp['post'])}.</p>"
         f"<h2>Outcomes (change and reliable-change index)</h2>{outcomes}"
+        f"<h2>Baseline qEEG, first vs last session (eyes open)</h2>"
+        f"{_table(report['qeeg_pre_post'], ['channel', 'measure', 'pre', 'post', 'change']) if report['qeeg_pre_post'] else '<p>Fewer than two recorded baselines.</p>'}"
     )
     return _page(f"Neurofeedback course report — course {c['id']}", body)

@@ -45,17 +45,19 @@ CODE_LENGTH = 8
 #: Minutes a display code stays valid.
 CODE_MINUTES = 30
 #: The keys of one live feedback event, identical for both arms and for therapist and patient.
-EVENT_KEYS = ("type", "t", "level", "reward", "inhibit", "block", "block_kind", "quality", "arrival_ms", "sent_ms")
+EVENT_KEYS = (
+    "type", "t", "level", "reward", "inhibit", "feature", "threshold", "feedback", "block", "block_kind", "quality",
+    "arrival_ms", "sent_ms",
+)  # fmt: skip
 #: session.json keys kept in the API's session summary (the same for both arms; nothing names the source of the display).
 SUMMARY_KEYS = (
     "protocol",
-    "minutes",
-    "reward_fraction",
     "target_reward_fraction",
     "artifact_fraction",
     "latency_ms_p50",
     "latency_ms_p95",
     "n_updates",
+    "update_hz",
 )
 #: Kinds of block a session plan may hold.
 BLOCK_KINDS = ("baseline", "training", "transfer")
@@ -171,7 +173,13 @@ def default_plan(minutes: float) -> list[dict]:
 
 
 def public_summary(session_json: dict) -> dict:
-    """The session.json fields shown to therapists: :data:`SUMMARY_KEYS` and per-block figures, same keys for both arms.
+    """The session.json fields shown to therapists, the same keys for both arms.
+
+    ``reward_fraction`` is what the display showed (session.json's
+    ``displayed_reward_fraction``): in a real session it is the signal's own
+    reward, in a sham one the recorded session's. The signal's own reward
+    against its threshold is left out on purpose: next to the displayed one
+    it would tell the arms apart.
 
     Parameters
     ----------
@@ -182,18 +190,21 @@ def public_summary(session_json: dict) -> dict:
     summary : dict
     """
     out = {k: session_json.get(k) for k in SUMMARY_KEYS}
-    blocks = []
-    for b in session_json.get("blocks") or []:
-        if isinstance(b, dict):
-            blocks.append(
-                {
-                    "kind": b.get("kind"),
-                    "reward_fraction": b.get("reward_fraction"),
-                    "artifact_fraction": b.get("artifact_fraction"),
-                    "feature_mean": b.get("feature_mean"),
-                }
-            )
-    out["blocks"] = blocks
+    out["reward_fraction"] = session_json.get("displayed_reward_fraction")
+    out["minutes"] = round(float(session_json.get("duration_s") or 0.0) / 60.0, 4)
+    out["ended"] = session_json.get("ended")
+    out["blocks"] = [
+        {
+            "name": b.get("name"),
+            "kind": b.get("kind"),
+            "n_updates": b.get("n_updates"),
+            "feature_mean": b.get("feature_mean"),
+            "reward_fraction": b.get("displayed_reward_fraction"),
+            "artifact_fraction": b.get("artifact_fraction"),
+        }
+        for b in session_json.get("blocks") or []
+        if isinstance(b, dict)
+    ]
     return out
 
 
@@ -243,12 +254,6 @@ class LiveSession:
             except RuntimeError:  # the listener's loop is closed
                 self.unsubscribe(q)
 
-    def block_kind(self, index) -> str | None:
-        try:
-            return self.blocks[int(index)]["kind"]
-        except (TypeError, ValueError, IndexError, KeyError):
-            return None
-
     def feed(self, fb: dict) -> None:
         """``run_session``'s ``on_feedback``: one event of :data:`EVENT_KEYS` (the same for both arms)."""
         now = time.time() * 1000.0
@@ -259,8 +264,12 @@ class LiveSession:
             "level": _num(fb.get("level")),
             "reward": bool(fb.get("reward")),
             "inhibit": bool(fb.get("inhibit")),
-            "block": fb.get("block"),
-            "block_kind": self.block_kind(fb.get("block")),
+            # In a sham session these are the recorded session's, consistent with the reward shown.
+            "feature": _num(fb.get("feature")),
+            "threshold": _num(fb.get("threshold")),
+            "feedback": bool(fb.get("feedback")),
+            "block": None if fb.get("block") is None else str(fb.get("block")),
+            "block_kind": None if fb.get("block_kind") is None else str(fb.get("block_kind")),
             "quality": {str(k): str(v) for k, v in (fb.get("quality") or {}).items()},
             # When the newest sample of this update arrived (wall clock, ms): the display measures its own latency.
             "arrival_ms": round(now - latency, 3),
@@ -342,19 +351,20 @@ class Runner:
             try:
                 from .. import nfb
 
-                proto = nfb.load_protocol(protocol)
-                proto = _with_target(proto, target)
+                out = Path(tmp) / "session"
                 nfb.run_session(
-                    proto, source, minutes=minutes, speed=speed, out_dir=Path(tmp), blocks=_nfb_blocks(blocks),
-                    on_feedback=live.feed, sham_feedback=sham_feedback, stop_event=live.stop,
+                    protocol, source, minutes=minutes, speed=speed, out_dir=out, blocks=blocks, on_feedback=live.feed,
+                    sham_feedback=sham_feedback, stop_event=live.stop, target_reward_fraction=target, record=True,
                 )  # fmt: skip
+                raw = json.loads((out / "session.json").read_text())
+                qeeg = baseline_qeeg(out / "signal_raw.fif", raw.get("blocks") or [])
+                (out / "baseline_qeeg.json").write_text(json.dumps(qeeg))
                 store = self.app.state.store
-                for name in ("session.json", "feedback.parquet"):
-                    path = Path(tmp) / name
+                for name in ("session.json", "feedback.parquet", "signal_raw.fif", "baseline_qeeg.json"):
+                    path = out / name
                     if path.is_file():
                         sha, size = store.put_file(path)
                         files[name] = {"sha256": sha, "size": size}
-                raw = json.loads((Path(tmp) / "session.json").read_text())
                 summary = public_summary(raw)
                 status = "stopped" if live.stop.is_set() else "done"
             except Exception as exc:  # noqa: BLE001 - a failed session is recorded with its one-line reason
@@ -386,16 +396,46 @@ class Runner:
             live.stop.set()
 
 
-def _nfb_blocks(blocks: list) -> list:
-    # dbrain.nfb's block layout: (kind, seconds) pairs; kind 'transfer' runs without feedback.
-    return [(b["kind"], float(b["minutes"]) * 60.0) for b in blocks]
+#: qEEG measures kept of a baseline block (median over its 2-s epochs), per channel.
+QEEG_MEASURES = ("rel_delta", "rel_theta", "rel_alpha", "rel_beta", "abs_theta", "abs_beta", "peak_alpha_freq")
 
 
-def _with_target(proto, target):
-    if target is None:
-        return proto
-    import dataclasses
+def baseline_qeeg(fif, blocks: list) -> dict:
+    """qEEG of a session's eyes-open baseline block(s) from its recorded signal (``dbrain.qeeg``).
 
-    if dataclasses.is_dataclass(proto) and any(f.name == "target_reward_fraction" for f in dataclasses.fields(proto)):
-        return dataclasses.replace(proto, target_reward_fraction=float(target))
-    return proto
+    Parameters
+    ----------
+    fif : path-like
+        The session's ``signal_raw.fif``.
+    blocks : list of dict
+        session.json's blocks (``kind``, ``start_s``, ``end_s``).
+
+    Returns
+    -------
+    qeeg : dict
+        ``{"seconds", "channels": {ch: {measure: median}}, "theta_beta": {ch: ratio}}``, or
+        ``{"reason"}`` when there is no usable baseline.
+    """
+    import mne
+    import numpy as np
+
+    from ..qeeg import compute_qeeg
+
+    spans = [(b.get("start_s"), b.get("end_s")) for b in blocks if b.get("kind") == "baseline"]
+    spans = [(float(a), float(b)) for a, b in spans if a is not None and b is not None and b - a >= 4.0]
+    if not spans or not Path(fif).is_file():
+        return {"reason": "no baseline block of at least 4 s was recorded"}
+    raw = mne.io.read_raw_fif(fif, preload=True, verbose="error")
+    t0, t1 = spans[0][0], min(spans[0][1], raw.times[-1])
+    crop = raw.copy().crop(t0, t1)
+    res = compute_qeeg(crop, aperiodic_window=None, verbose="error")
+    names = list(res.measure_names)
+    channels = {}
+    for i, ch in enumerate(res.ch_names):
+        med = {m: float(np.nanmedian(res.measures[:, i, names.index(m)])) for m in QEEG_MEASURES if m in names}
+        channels[ch] = {k: (round(v, 6) if np.isfinite(v) else None) for k, v in med.items()}
+    ratio = {
+        ch: round(v["abs_theta"] / v["abs_beta"], 6) if v.get("abs_theta") and v.get("abs_beta") else None
+        for ch, v in channels.items()
+    }
+    return {"seconds": round(t1 - t0, 3), "channels": channels, "theta_beta": ratio}

@@ -252,11 +252,9 @@ def create_course(
 
 
 def _check_protocol(name: str) -> None:
-    try:
-        from .. import nfb
-    except ImportError:  # pragma: no cover - dbrain.nfb is part of dbrain
-        raise HTTPException(503, "the neurofeedback engine (dbrain.nfb) is not installed") from None
-    names = list(nfb.list_protocols())
+    from ...nfb import list_protocols as protocols
+
+    names = list(protocols())
     if name not in names:
         raise HTTPException(422, f"unknown protocol {name!r}; protocols are: {', '.join(names)}")
 
@@ -264,9 +262,9 @@ def _check_protocol(name: str) -> None:
 @router.get("/api/nfb/protocols", response_model=list[str], responses=ERRORS)
 def list_protocols(who: Principal = Depends(runs)) -> list[str]:
     """The built-in neurofeedback protocols (``dbrain.nfb``)."""
-    from .. import nfb
+    from ...nfb import list_protocols as protocols
 
-    return list(nfb.list_protocols())
+    return list(protocols())
 
 
 @router.get("/api/nfb/courses", response_model=list[CourseOut], responses=ERRORS)
@@ -440,9 +438,12 @@ def _sham_source(db: Session, request: Request, course: NfbCourse, row: NfbSessi
         .order_by(NfbSession.id.desc())
     )  # fmt: skip
     store = request.app.state.store
+    minutes = sum(float(b["minutes"]) for b in row.blocks)
     for donor in donors:
         fb = (donor.results or {}).get("feedback.parquet")
-        if fb and store.exists(fb["sha256"]):
+        # The recorded timeline must cover this whole session (dbrain.nfb refuses a shorter one).
+        long_enough = ((donor.summary or {}).get("minutes") or 0.0) >= minutes
+        if fb and long_enough and store.exists(fb["sha256"]):
             row.sham_of = donor.id
             return str(store.named(fb["sha256"], ".parquet"))
     raise HTTPException(
@@ -675,6 +676,14 @@ def _feedback_frame(request: Request, row: NfbSession):
     return pd.read_parquet(path)
 
 
+def _baseline_qeeg(request: Request, row: NfbSession) -> dict | None:
+    q = (row.results or {}).get("baseline_qeeg.json")
+    if not q:
+        return None
+    path, _ = request.app.state.store.verified_path(q["sha256"])
+    return json.loads(path.read_text())
+
+
 @router.get("/api/nfb/sessions/{session_id}/report", responses={**ERRORS, **NOT_FOUND, 409: {"description": "No results yet"}})
 def session_report(
     session_id: IdPath,
@@ -692,7 +701,7 @@ def session_report(
     if frame is None:
         raise HTTPException(409, f"session {row.id} has no results ({row.status})")
     course = db.get(NfbCourse, row.course_id)
-    report = build(session_out(row).model_dump(mode="json"), course.protocol, frame)
+    report = build(session_out(row).model_dump(mode="json"), course.protocol, frame, _baseline_qeeg(request, row))
     audit(db, who, "nfb.session.report", object_type="nfb_session", object_id=row.id, patient_id=row.patient_id, request=request)
     db.commit()
     if format == "html":
@@ -718,7 +727,7 @@ def course_report(
     for row in db.scalars(select(NfbSession).where(NfbSession.course_id == course.id).order_by(NfbSession.number)):
         frame = _feedback_frame(request, row)
         if frame is not None:
-            sessions.append(one(session_out(row).model_dump(mode="json"), course.protocol, frame))
+            sessions.append(one(session_out(row).model_dump(mode="json"), course.protocol, frame, _baseline_qeeg(request, row)))
     outcomes = [
         {"kind": o.kind, "timepoint": o.timepoint, "scores": o.scores, "created_at": o.created_at.isoformat()}
         for o in db.scalars(select(NfbOutcome).where(NfbOutcome.course_id == course.id).order_by(NfbOutcome.id))
