@@ -496,9 +496,15 @@ def stop_session(
     """Stop a running session (its results so far are kept; status ``stopped``)."""
     row = session_of_site(db, who, session_id)
     live = request.app.state.nfb.get(row.id)
-    if row.status != "running" or live is None:
-        raise HTTPException(409, f"session {row.id} is {row.status}, not running in this server")
-    live.stop.set()
+    if row.status != "running":
+        raise HTTPException(409, f"session {row.id} is {row.status}, not running")
+    if live is None or live.thread is None or not live.thread.is_alive():
+        if live is None:
+            # Marked running, but no thread of this process runs it (the web process was restarted): close it.
+            row.status, row.error, row.finished_at = "failed", "the server process that ran this session ended", utcnow()
+            record_row(db, "nfb_session.failed", row, actor=f"user:{who.user.id}")
+    else:
+        live.stop.set()
     audit(db, who, "nfb.session.stop", object_type="nfb_session", object_id=row.id, patient_id=row.patient_id, request=request)
     db.commit()
     return session_out(row)

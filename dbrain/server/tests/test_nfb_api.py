@@ -404,3 +404,52 @@ def test_outcomes_and_reliable_change(nfb):
     assert rows["cgi-i.cgi_i"]["post"] == 2
     html = w.client.get(f"/api/nfb/courses/{cid}/report", params={"format": "html"}, headers=w.as_("ther"))
     assert html.status_code == 200 and "reliable-change" in html.text and "<script" not in html.text
+
+
+def test_screens_are_served_without_inline_script_or_style(sqlite_world):
+    import re
+
+    c = sqlite_world.client
+    for page, script in (("nfb.html", "nfb-display.js"), ("nfb-console.html", "nfb-console.js")):
+        r = c.get(f"/viewer/{page}")
+        assert r.status_code == 200 and f'src="{script}"' in r.text
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert (
+            not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", r.text) and " style=" not in r.text and " on" + "click=" not in r.text
+        )
+        js = c.get(f"/viewer/{script}")
+        assert js.status_code == 200 and "eval(" not in js.text and "innerHTML" not in js.text
+
+
+def test_session_sources_are_checked(nfb):
+    w = nfb
+    course = _course(w, _patient(w, "P-SRC"), 0.0)
+    post = lambda source: w.client.post(
+        f"/api/nfb/courses/{course['id']}/sessions", json={"source": source}, headers=w.as_("ther")
+    )  # noqa: E731
+    assert post("bluetooth:x").status_code == 422
+    assert post("file:/etc/passwd").status_code == 422  # only demo files under the home's nfb-sources or the bundled samples
+    assert post(f"file:{SAMPLE}").status_code == 201
+    assert post("lsl:EEG").status_code == 201
+    assert (
+        w.client.post(
+            f"/api/nfb/courses/{course['id']}/sessions", json={"source": "synthetic", "speed": 0}, headers=w.as_("ther")
+        ).status_code
+        == 422
+    )
+
+
+def test_stop_closes_a_session_whose_process_ended(nfb):
+    from dbrain.server.nfb_db import NfbSession
+
+    w = nfb
+    course = _course(w, _patient(w, "P-STOP"), 0.0)
+    sid = w.client.post(f"/api/nfb/courses/{course['id']}/sessions", json={"source": "synthetic"}, headers=w.as_("ther")).json()[
+        "session"
+    ]["id"]
+    assert w.client.post(f"/api/nfb/sessions/{sid}/stop", headers=w.as_("ther")).status_code == 409  # planned, not running
+    with w.session() as db:
+        db.get(NfbSession, sid).status = "running"  # as left by a web process that was restarted mid-session
+        db.commit()
+    r = w.client.post(f"/api/nfb/sessions/{sid}/stop", headers=w.as_("ther"))
+    assert r.status_code == 202 and r.json()["status"] == "failed" and "ended" in r.json()["error"]
