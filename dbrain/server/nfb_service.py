@@ -30,6 +30,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import secrets
 import tempfile
 import threading
@@ -316,7 +317,7 @@ class Runner:
         return live is not None and live.thread is not None and live.thread.is_alive()
 
     def start(self, session_id: int, *, protocol: str, source: str, minutes: float, speed: float, blocks: list,
-              sham_feedback: str | None, target_reward_fraction: float | None) -> LiveSession:  # fmt: skip
+              sham_feedback, target_reward_fraction: float | None, on_end=None) -> LiveSession:  # fmt: skip
         """Start ``run_session`` for one session in a thread.
 
         Parameters
@@ -327,9 +328,12 @@ class Runner:
             ``lsl:NAME``, ``file:PATH`` or ``synthetic``.
         minutes, speed : float
         blocks : list of dict
-        sham_feedback : str | None
-            Path of the feedback.parquet that drives a sham session's display.
+        sham_feedback : str | callable | None
+            Path of the feedback.parquet that drives a sham session's display (or a function,
+            called in the session's thread, that makes and returns it).
         target_reward_fraction : float | None
+        on_end : callable | None
+            Called (in the session's thread) once the session's results are stored.
 
         Returns
         -------
@@ -340,18 +344,20 @@ class Runner:
                 raise RuntimeError(f"session {session_id} is already running")
             live = LiveSession(int(session_id), blocks=list(blocks))
             self.live[int(session_id)] = live
-        args = (live, protocol, source, float(minutes), float(speed), list(blocks), sham_feedback, target_reward_fraction)
+        args = (live, protocol, source, float(minutes), float(speed), list(blocks), sham_feedback, target_reward_fraction, on_end)
         live.thread = threading.Thread(target=self._run, args=args, name=f"dbrain-nfb-{session_id}", daemon=True)
         live.thread.start()
         return live
 
-    def _run(self, live, protocol, source, minutes, speed, blocks, sham_feedback, target) -> None:
+    def _run(self, live, protocol, source, minutes, speed, blocks, sham_feedback, target, on_end=None) -> None:
         status, error, files, summary = "failed", None, {}, None
         with tempfile.TemporaryDirectory(prefix="dbrain-nfb-", dir=self.app.state.store.scratch()) as tmp:
             try:
                 from .. import nfb
 
                 out = Path(tmp) / "session"
+                if callable(sham_feedback):
+                    sham_feedback = sham_feedback()
                 nfb.run_session(
                     protocol, source, minutes=minutes, speed=speed, out_dir=out, blocks=blocks, on_feedback=live.feed,
                     sham_feedback=sham_feedback, stop_event=live.stop, target_reward_fraction=target, record=True,
@@ -374,6 +380,8 @@ class Runner:
             self._finish(live.session_id, status, error, files, summary)
         finally:
             live.publish({"type": "end", "status": status})
+        if on_end is not None:
+            on_end()
 
     def _finish(self, session_id, status, error, files, summary) -> None:
         from .db import utcnow
@@ -439,3 +447,75 @@ def baseline_qeeg(fif, blocks: list) -> dict:
         for ch, v in channels.items()
     }
     return {"seconds": round(t1 - t0, 3), "channels": channels, "theta_beta": ratio}
+
+
+# --------------------------------------------------------------------------- synthetic sham timelines
+
+_DONOR_LOCK = threading.Lock()
+
+
+def donor_path(home, protocol: str, blocks: list, seed: int) -> Path:
+    """Where the synthetic feedback timeline of one plan and seed is kept (``$DBRAIN_HOME/nfb-donors``)."""
+    from ..ledger.records import canonical_json
+
+    key = hashlib.sha256(
+        canonical_json({"protocol": protocol, "blocks": [[b["kind"], str(b["minutes"])] for b in blocks], "seed": int(seed)})
+    ).hexdigest()[:24]
+    return Path(home) / "nfb-donors" / f"{key}.parquet"
+
+
+def synthetic_donor(home, protocol: str, blocks: list, seed: int) -> str:
+    """The feedback.parquet of a synthetic session of the plan (made once, then kept), for a sham display.
+
+    Used when the site has no recorded real-arm session to drive a sham session's display: the
+    timeline is that of a whole ``run_session`` on ``dbrain.simulate`` EEG (the same protocol, plan
+    and automatic threshold), replayed as fast as it computes.
+
+    Parameters
+    ----------
+    home : path-like
+        The data centre's home.
+    protocol : str
+    blocks : list of dict
+    seed : int
+        Seed of the synthetic signal (per course and session: every sham session gets its own timeline).
+
+    Returns
+    -------
+    path : str
+    """
+    from .. import nfb
+
+    path = donor_path(home, protocol, blocks, seed)
+    with _DONOR_LOCK:
+        if path.is_file():
+            return str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            nfb.run_session(
+                protocol, "synthetic", blocks=blocks, speed=1e6, out_dir=Path(tmp) / "s", record=False, seed=int(seed)
+            )
+            os.replace(Path(tmp) / "s" / "feedback.parquet", path)
+    return str(path)
+
+
+def prepare_donor(home, protocol: str, blocks: list, seed: int) -> None:
+    """Make :func:`synthetic_donor`'s timeline in a background thread (a sham session then starts at once)."""
+
+    def work():
+        try:
+            # Below the live sessions' threads: a timeline made in the background must not delay anyone's feedback.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (OSError, AttributeError):
+            pass
+        try:
+            synthetic_donor(home, protocol, blocks, seed)
+        except Exception as exc:  # noqa: BLE001 - the session start makes it again and reports a failure
+            log.warning("preparing a feedback timeline failed: %s", exc)
+
+    threading.Thread(target=work, name="dbrain-nfb-donor", daemon=True).start()
+
+
+def donor_seed(course_seed: str, number: int) -> int:
+    """The synthetic timeline's seed of session ``number`` of a course."""
+    return (int(course_seed, 16) + int(number)) % (2**31 - 1)

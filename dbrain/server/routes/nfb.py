@@ -248,6 +248,10 @@ def create_course(
           detail={"protocol": body.protocol, "n_sessions": body.n_sessions})  # fmt: skip
     record_row(db, "nfb_course.create", row, actor=f"user:{who.user.id}")
     db.commit()
+    if arm == "sham":
+        from ..nfb_service import donor_seed, prepare_donor
+
+        prepare_donor(request.app.state.settings.home, row.protocol, plan, donor_seed(seed, 1))
     return course_out(db, row)
 
 
@@ -424,8 +428,8 @@ def reissue_code(
     return SessionCreated(session=session_out(row), code=code, code_expires_at=expires)
 
 
-def _sham_source(db: Session, request: Request, course: NfbCourse, row: NfbSession) -> str | None:
-    """The feedback.parquet driving a sham session's display, or None for a real session."""
+def _sham_source(db: Session, request: Request, course: NfbCourse, row: NfbSession):
+    """The feedback.parquet driving a sham session's display (a path, or a function making it), or None for a real session."""
     alloc = db.scalar(select(NfbAllocation).where(NfbAllocation.course_id == course.id))
     if alloc.arm != "sham":
         return None
@@ -446,10 +450,14 @@ def _sham_source(db: Session, request: Request, course: NfbCourse, row: NfbSessi
         if fb and long_enough and store.exists(fb["sha256"]):
             row.sham_of = donor.id
             return str(store.named(fb["sha256"], ".parquet"))
-    raise HTTPException(
-        409,
-        "this session cannot start yet: no recorded session of this protocol at this site is available to run it "
-        "(record one finished session of another patient first)",
+    # No recorded real session fits: a synthetic session's timeline (prepared when the course or the previous
+    # session ended, so the start takes as long as a real one's).
+    import functools
+
+    from ..nfb_service import donor_seed, synthetic_donor
+
+    return functools.partial(
+        synthetic_donor, request.app.state.settings.home, course.protocol, row.blocks, donor_seed(alloc.seed, row.number)
     )
 
 
@@ -470,6 +478,15 @@ def start_session(
     if course.safety_status not in READY:
         raise HTTPException(409, f"the course's safety screening is '{course.safety_status}'")
     sham = _sham_source(db, request, course, row)
+    on_end = None
+    if sham is not None and row.number < course.n_sessions:
+        import functools
+
+        from ..nfb_service import donor_seed, prepare_donor
+
+        alloc = db.scalar(select(NfbAllocation).where(NfbAllocation.course_id == course.id))
+        home = request.app.state.settings.home
+        on_end = functools.partial(prepare_donor, home, course.protocol, row.blocks, donor_seed(alloc.seed, row.number + 1))
     minutes = sum(float(b["minutes"]) for b in row.blocks)
     row.status = "running"
     row.started_at = utcnow()
@@ -479,7 +496,7 @@ def start_session(
     db.commit()
     request.app.state.nfb.start(
         row.id, protocol=course.protocol, source=row.source, minutes=minutes, speed=row.speed, blocks=row.blocks,
-        sham_feedback=sham, target_reward_fraction=row.target_reward_fraction,
+        sham_feedback=sham, target_reward_fraction=row.target_reward_fraction, on_end=on_end,
     )  # fmt: skip
     return session_out(row)
 

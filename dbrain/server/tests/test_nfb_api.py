@@ -237,19 +237,20 @@ def test_sham_and_real_sessions_answer_the_same_shape_and_unblinding_is_sealed(n
     w = nfb
     real = _course(w, _patient(w, "P-RA"), 0.0)
     sham = _course(w, _patient(w, "P-SB"), 1.0)
-    # The sham session needs a recorded real session of the protocol to drive its display: none yet.
-    r = w.client.post(f"/api/nfb/courses/{sham['id']}/sessions", json={"source": "synthetic", "speed": 20}, headers=w.as_("ther"))
-    sid = r.json()["session"]["id"]
-    r = w.client.post(f"/api/nfb/sessions/{sid}/start", headers=w.as_("ther"))
-    assert r.status_code == 409 and "sham" not in r.text.lower()
+    # No recorded real session at the site yet: the first sham session's display follows a synthetic
+    # session's timeline (prepared in the background when the course was created).
+    from dbrain.server.nfb_db import NfbAllocation, NfbSession
+    from dbrain.server.nfb_service import donor_path, donor_seed
+
+    first = _run(w, sham["id"])
+    with w.session() as db:
+        seed = db.scalar(select(NfbAllocation.seed).where(NfbAllocation.course_id == sham["id"]))
+        assert db.get(NfbSession, first["session"]["id"]).sham_of is None
+    assert donor_path(w.app.state.settings.home, "theta-beta", BLOCKS, donor_seed(seed, 1)).is_file()
+    # Once a real session of the protocol is recorded at the site, the next sham session follows it.
     r_real = _run(w, real["id"])
-    assert w.client.post(f"/api/nfb/sessions/{sid}/start", headers=w.as_("ther")).status_code == 202
-    deadline = time.monotonic() + 120
-    while (
-        w.client.get(f"/api/nfb/sessions/{sid}", headers=w.as_("ther")).json()["status"] == "running"
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.2)
+    sid = _run(w, sham["id"])["session"]["id"]
+    _run(w, real["id"])  # both courses with two sessions: the answers compared below differ only by arm
     answers = {}
     for name, course, session_id in (("real", real, r_real["session"]["id"]), ("sham", sham, sid)):
         got = {
@@ -266,8 +267,6 @@ def test_sham_and_real_sessions_answer_the_same_shape_and_unblinding_is_sealed(n
     for key in answers["real"]:
         assert _shape(answers["real"][key]) == _shape(answers["sham"][key]), key
     # The sham session's display followed the real session's recorded feedback; its own EEG was still analysed.
-    from dbrain.server.nfb_db import NfbSession
-
     with w.session() as db:
         assert db.get(NfbSession, sid).sham_of == r_real["session"]["id"]
     s_real, s_sham = answers["real"]["session"]["summary"], answers["sham"]["session"]["summary"]
