@@ -707,15 +707,32 @@ def _baseline_qeeg(request: Request, row: NfbSession) -> dict | None:
     return json.loads(path.read_text())
 
 
+def _answer(report: dict, render, format: str, name: str):
+    """The report as JSON, its HTML page, or that page printed to PDF by the clinical report's printer."""
+    if format == "json":
+        return report
+    html = render(report)
+    if format == "html":
+        return HTMLResponse(html)
+    import tempfile
+
+    from ...report import write_report
+
+    with tempfile.TemporaryDirectory(prefix="dbrain-nfb-report-") as tmp:
+        _, pdf = write_report(html, tmp)
+        data = pdf.read_bytes()
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
+
+
 @router.get("/api/nfb/sessions/{session_id}/report", responses={**ERRORS, **NOT_FOUND, 409: {"description": "No results yet"}})
 def session_report(
     session_id: IdPath,
     request: Request,
-    format: Literal["json", "html"] = "json",
+    format: Literal["json", "html", "pdf"] = "json",
     who: Principal = Depends(runs),
     db: Session = Depends(get_db),
 ):
-    """Per-session report: learning curve of the trained feature, reward and artifact per block (JSON or HTML)."""
+    """Per-session report: learning curve of the trained feature, reward and artifact per block, baseline qEEG (JSON, HTML or PDF)."""
     from ..nfb_report import render_session_html
     from ..nfb_report import session_report as build
 
@@ -727,20 +744,18 @@ def session_report(
     report = build(session_out(row).model_dump(mode="json"), course.protocol, frame, _baseline_qeeg(request, row))
     audit(db, who, "nfb.session.report", object_type="nfb_session", object_id=row.id, patient_id=row.patient_id, request=request)
     db.commit()
-    if format == "html":
-        return HTMLResponse(render_session_html(report))
-    return report
+    return _answer(report, render_session_html, format, f"nfb-session-{row.id}")
 
 
 @router.get("/api/nfb/courses/{course_id}/report", responses={**ERRORS, **NOT_FOUND})
 def course_report(
     course_id: IdPath,
     request: Request,
-    format: Literal["json", "html"] = "json",
+    format: Literal["json", "html", "pdf"] = "json",
     who: Principal = Depends(runs),
     db: Session = Depends(get_db),
 ):
-    """Per-course report: the trained feature, reward and artifact fraction per session, and outcomes with reliable change."""
+    """Per-course report: per session figures, pre/post baseline qEEG, outcomes with reliable change (JSON, HTML or PDF)."""
     from ..nfb_report import course_report as build
     from ..nfb_report import render_course_html
     from ..nfb_report import session_report as one
@@ -765,9 +780,7 @@ def course_report(
         db, who, "nfb.course.report", object_type="nfb_course", object_id=course.id, patient_id=course.patient_id, request=request
     )
     db.commit()
-    if format == "html":
-        return HTMLResponse(render_course_html(report))
-    return report
+    return _answer(report, render_course_html, format, f"nfb-course-{course.id}")
 
 
 # --------------------------------------------------------------------------- safety

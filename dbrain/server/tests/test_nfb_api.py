@@ -272,6 +272,9 @@ def test_sham_and_real_sessions_answer_the_same_shape_and_unblinding_is_sealed(n
     s_real, s_sham = answers["real"]["session"]["summary"], answers["sham"]["session"]["summary"]
     assert s_sham["reward_fraction"] == pytest.approx(s_real["reward_fraction"], abs=0.05)
     assert answers["sham"]["report"]["baseline_qeeg"]["channels"]["Cz"]["rel_theta"] is not None
+    assert len(answers["real"]["course_report"]["qeeg_pre_post"]) > 19  # first vs last baseline, per channel and measure
+    pdf = w.client.get(f"/api/nfb/sessions/{sid}/report", params={"format": "pdf"}, headers=w.as_("ther"))
+    assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
 
     # Unblinding: not for the therapist; a clinician with a reason gets the arm and the nonce of the sealed commitment.
     assert (
@@ -403,6 +406,25 @@ def test_outcomes_and_reliable_change(nfb):
     assert rows["cgi-i.cgi_i"]["post"] == 2
     html = w.client.get(f"/api/nfb/courses/{cid}/report", params={"format": "html"}, headers=w.as_("ther"))
     assert html.status_code == 200 and "reliable-change" in html.text and "<script" not in html.text
+    pdf = w.client.get(f"/api/nfb/courses/{cid}/report", params={"format": "pdf"}, headers=w.as_("ther"))
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:5] == b"%PDF-"
+
+    # The display's Go/No-Go task posts its trials with the display's cookie; the server scores them.
+    code = w.client.post(f"/api/nfb/courses/{cid}/sessions", json={"source": "synthetic"}, headers=w.as_("ther")).json()["code"]
+    trials = (
+        [{"stimulus": "go", "rt_ms": 320.0}] * 6
+        + [{"stimulus": "go"}] * 2
+        + [{"stimulus": "nogo"}] * 3
+        + [{"stimulus": "nogo", "rt_ms": 280.0}]
+    )
+    assert w.client.post("/api/nfb/display/gonogo", json={"trials": trials}).status_code == 401  # no code entered
+    assert w.client.post("/api/nfb/display/code", json={"code": code}).status_code == 200
+    r = w.client.post("/api/nfb/display/gonogo", json={"trials": trials})
+    assert r.status_code == 201 and r.json()["timepoint"] == "pre"
+    assert (r.json()["scores"]["omissions"], r.json()["scores"]["commissions"], r.json()["scores"]["rt_mean_ms"]) == (2, 1, 320.0)
+    assert w.client.post("/api/nfb/display/gonogo", json={"trials": [{"stimulus": "go", "rt_ms": 1}] * 3}).status_code == 422
+    listed = w.client.get(f"/api/nfb/courses/{cid}/outcomes", headers=w.as_("ther")).json()
+    assert [o["kind"] for o in listed if o["via_display"]] == ["gonogo"]
 
 
 def test_screens_are_served_without_inline_script_or_style(sqlite_world):
