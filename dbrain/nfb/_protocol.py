@@ -102,7 +102,7 @@ class ThresholdRule:
     """
 
     target_reward_fraction: float = 0.65
-    step: float = 0.05
+    step: float = 0.1
     warmup_s: float = 10.0
 
 
@@ -330,7 +330,7 @@ def _parse(data, where: str) -> Protocol:
         target_reward_fraction=_number(
             t.get("target_reward_fraction", 0.65), "threshold.target_reward_fraction", 0.05, 0.95, where
         ),
-        step=_number(t.get("step", 0.05), "threshold.step", 1e-4, 1.0, where),
+        step=_number(t.get("step", 0.1), "threshold.step", 1e-4, 1.0, where),
         warmup_s=_number(t.get("warmup_s", 10.0), "threshold.warmup_s", 2.0, 300.0, where),
     )
 

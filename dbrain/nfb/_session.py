@@ -249,8 +249,6 @@ def run_session(
         "replay_lag_s": getattr(src, "lag_s", None),
         "engine_seconds": dict(engine.seconds),
     }
-    if getattr(src, "transport_ms", None):
-        summary["lsl_transport_ms_p50"] = float(np.percentile(src.transport_ms, 50))
     summary = json.loads(json.dumps(summary, default=_json_default), parse_constant=lambda _: None)
     df.to_parquet(out_dir / "feedback.parquet.tmp", index=False)
     os.replace(out_dir / "feedback.parquet.tmp", out_dir / "feedback.parquet")

@@ -8,14 +8,20 @@ they arrived — the start of the latency the session measures.
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import mne
 import numpy as np
 
 from ..errors import DbrainError, ParameterError
+
+# liblsl reads its settings once, when first loaded (by mne-lsl, here or in a test's player): quiet its
+# INFO lines so that a command's bad input stays one line, unless the user names a settings file.
+os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
 
 #: Samples per chunk of a replay: 1/32 s, about what an LSL amplifier sends at a time.
 CHUNKS_PER_SECOND = 32
@@ -123,15 +129,12 @@ class LSLSource:
         self.description = f"lsl:{name}"
         self.n_times = None
         self.lag_s = 0.0
-        self.transport_ms: list[float] = []
         self._queue: queue.Queue = queue.Queue()
         stream = StreamLSL(bufsize=10.0, name=name)
         try:
             stream.connect(acquisition_delay=0.001, timeout=timeout)
-        except (RuntimeError, TimeoutError, OSError) as exc:
-            raise ParameterError(
-                f"no LSL stream named {name!r} found within {timeout:g} s ({' '.join(str(exc).split())[:120]})"
-            ) from None
+        except (RuntimeError, TimeoutError, OSError):
+            raise ParameterError(f"no LSL stream named {name!r} found within {timeout:g} s") from None
         self.stream = stream
         info = stream.info
         if not info["sfreq"]:
@@ -151,9 +154,7 @@ class LSLSource:
         return np.array([10.0 ** float(mult) if unit is not None else 1.0 for unit, mult in units])
 
     def _callback(self, data, timestamps, info):
-        from mne_lsl.lsl import local_clock
-
-        self._queue.put((np.array(data, dtype=np.float64).T, time.perf_counter(), local_clock() - float(timestamps[-1])))
+        self._queue.put((np.array(data, dtype=np.float64).T, time.perf_counter()))
         return data, timestamps
 
     def chunks(self, stop_event=None) -> Iterator[tuple[np.ndarray, float]]:
@@ -162,13 +163,12 @@ class LSLSource:
             if stop_event is not None and stop_event.is_set():
                 return
             try:
-                data, arrival, transport = self._queue.get(timeout=0.1)
+                data, arrival = self._queue.get(timeout=0.1)
             except queue.Empty:
                 if time.monotonic() - last > self.stall:
                     return
                 continue
             last = time.monotonic()
-            self.transport_ms.append(transport * 1e3)
             yield data * self._scale[:, None], arrival
 
     def close(self) -> None:

@@ -149,9 +149,15 @@ class _Ring:
         return back[:, : b - a]
 
 
+def _key(name: str) -> str:
+    # "Cz", "CZ", "Cz.." (EDF padding) and "EEG Cz" name one electrode.
+    name = name.lower().removeprefix("eeg").strip()
+    return "".join(c for c in name if c.isalnum())
+
+
 def _match(names: list[str], wanted: str) -> int | None:
-    low = [n.lower() for n in names]
-    return low.index(wanted.lower()) if wanted.lower() in low else None
+    keys = [_key(n) for n in names]
+    return keys.index(_key(wanted)) if _key(wanted) in keys else None
 
 
 class NFBStep(Step):
@@ -437,6 +443,10 @@ class NFBStep(Step):
         return df
 
     def finish(self) -> StepResult:
+        # Run by dbrain.engine.run (no session runner): what was not taken is recorded as shown live.
+        for v in self.take():
+            v.pop("_perf", None)
+            self.record(v, v["reward"] and v["feedback"], v["level"] if v["feedback"] else 0.0, None)
         df = self.table()
         return StepResult(summary=summarise(df, self), tables={"feedback": df})
 
@@ -477,10 +487,11 @@ def summarise(df: pd.DataFrame, step: NFBStep) -> dict:
     if len(train):
         th["min"] = float(train["threshold"].min())
         th["max"] = float(train["threshold"].max())
-    per_minute = []
+    per_minute, per_minute_delivered = [], []
     if len(train):
         minute = (train["t"] - train["t"].iloc[0]) // 60
-        per_minute = [round(float(v), 4) for v in train.groupby(minute)["reward"].mean()]
+        per_minute_delivered = [round(float(v), 4) for v in train.groupby(minute)["reward"].mean()]
+        per_minute = [round(float(v), 4) for v in clean.groupby(minute[clean.index])["reward"].mean()]
     inhibit_cols = [f"inhibit_{i.name}" for i in proto.inhibits]
     return {
         "reward_channel": step.reward_channel,
@@ -490,10 +501,13 @@ def summarise(df: pd.DataFrame, step: NFBStep) -> dict:
         "n_updates": int(len(df)),
         "update_hz": proto.update_hz,
         "target_reward_fraction": proto.threshold.target_reward_fraction,
-        "reward_fraction": _frac(train["reward"]) if len(train) else None,
-        "reward_fraction_clean": _frac(clean["reward"]) if len(clean) else None,
-        "reward_fraction_adapted": _frac(adapted["reward"]) if len(adapted) else None,
+        # What the threshold holds at target: artifact-free training updates whose feature passed.
+        "reward_fraction": _frac(clean["reward"]) if len(clean) else None,
         "reward_fraction_per_minute": per_minute,
+        # Reward actually delivered over all training updates (inhibited ones count as unrewarded).
+        "reward_fraction_delivered": _frac(train["reward"]) if len(train) else None,
+        "reward_fraction_delivered_per_minute": per_minute_delivered,
+        "reward_fraction_after_warmup": _frac(adapted["reward"]) if len(adapted) else None,
         "displayed_reward_fraction": _frac(train["displayed_reward"]) if len(train) else None,
         "artifact_fraction": _frac(df["inhibit"]) if len(df) else None,
         "inhibit_fractions": {c[len("inhibit_") :]: _frac(df[c]) for c in inhibit_cols if c in df},
