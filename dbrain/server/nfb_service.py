@@ -46,10 +46,10 @@ CODE_LENGTH = 8
 #: Minutes a display code stays valid.
 CODE_MINUTES = 30
 #: The keys of one live feedback event, identical for both arms and for therapist and patient.
-EVENT_KEYS = (
-    "type", "t", "level", "reward", "inhibit", "feature", "threshold", "feedback", "block", "block_kind", "quality",
-    "arrival_ms", "sent_ms",
-)  # fmt: skip
+#: No trained feature or threshold: in a sham session the display follows another session, and the patient's
+#: own feature next to the reward shown (or the other session's feature next to this session's report) would
+#: tell the arms apart. The console shows what the patient sees, the signal quality and the artifacts.
+EVENT_KEYS = ("type", "t", "level", "reward", "inhibit", "feedback", "block", "block_kind", "quality", "arrival_ms", "sent_ms")
 #: session.json keys kept in the API's session summary (the same for both arms; nothing names the source of the display).
 SUMMARY_KEYS = (
     "protocol",
@@ -265,9 +265,6 @@ class LiveSession:
             "level": _num(fb.get("level")),
             "reward": bool(fb.get("reward")),
             "inhibit": bool(fb.get("inhibit")),
-            # In a sham session these are the recorded session's, consistent with the reward shown.
-            "feature": _num(fb.get("feature")),
-            "threshold": _num(fb.get("threshold")),
             "feedback": bool(fb.get("feedback")),
             "block": None if fb.get("block") is None else str(fb.get("block")),
             "block_kind": None if fb.get("block_kind") is None else str(fb.get("block_kind")),

@@ -1,6 +1,6 @@
 // dbrain neurofeedback therapist console: courses and sessions of the site, a one-time display code,
-// start/stop, and the live session (level, reward, artifact indicator, feature against threshold,
-// signal quality per electrode) from the same server-sent events as the patient's display.
+// start/stop, and the live session (level and reward as the patient sees them, artifact indicator,
+// signal quality per electrode; no feature or threshold, which would unblind a sham session) from the same server-sent events as the patient's display.
 // Plain JavaScript, no build step, no inline script (CSP). Shows nothing of a course's allocation.
 "use strict";
 
@@ -153,7 +153,7 @@ function show(ev) {
     c.textContent = `${ch} ${q}`;
     chips.append(c);
   }
-  S.trace.push([ev.feature, ev.threshold]);
+  S.trace.push([ev.feedback ? ev.level : null, ev.feedback ? (ev.reward ? 1 : 0) : null]);
   if (S.trace.length > 600) S.trace.shift();
   drawTrace();
 }
@@ -161,9 +161,7 @@ function show(ev) {
 function drawTrace() {
   const cv = $("#trace"), g = cv.getContext("2d");
   g.clearRect(0, 0, cv.width, cv.height);
-  const vals = S.trace.flat().filter((v) => v !== null && Number.isFinite(v));
-  if (!vals.length) return;
-  const lo = Math.min(...vals), hi = Math.max(...vals), span = hi - lo || 1;
+  const lo = 0, span = 1; // level and reward are both 0..1
   const x = (i) => (cv.width * i) / 600;
   const y = (v) => cv.height - 8 - ((cv.height - 16) * (v - lo)) / span;
   for (const [k, colour] of [[0, "#1f5fa8"], [1, "#c0392b"]]) {
