@@ -44,6 +44,8 @@ class InFlightLimit:
         Uploads admitted at once.
     logins : int
         Sign-ins and password changes admitted at once.
+    streams : int
+        Server-sent event streams (``GET /api/nfb/…/stream``) open at once.
     """
 
     def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS, streams: int = MAX_STREAMS):

@@ -276,6 +276,27 @@ def test_sham_and_real_sessions_answer_the_same_shape_and_unblinding_is_sealed(n
     pdf = w.client.get(f"/api/nfb/sessions/{sid}/report", params={"format": "pdf"}, headers=w.as_("ther"))
     assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
 
+    # What the patient's display gets is the same for both arms too: the code's answer and every live event.
+    shown = {}
+    for name, course in (("real", real), ("sham", sham)):
+        made = w.client.post(
+            f"/api/nfb/courses/{course['id']}/sessions", json={"source": "synthetic", "speed": 20}, headers=w.as_("ther")
+        ).json()
+        w.client.cookies.clear()
+        opened = w.client.post("/api/nfb/display/code", json={"code": made["code"]}).json()
+        assert w.client.post(f"/api/nfb/sessions/{made['session']['id']}/start", headers=w.as_("ther")).status_code == 202
+        events = []
+        with w.client.stream("GET", "/api/nfb/display/stream") as stream:
+            for ln in stream.iter_lines():
+                if ln.startswith("data:"):
+                    events.append(json.loads(ln[5:]))
+                    if events[-1]["type"] == "end":
+                        break
+        shown[name] = (_shape(opened), {tuple(e) for e in events}, _shape(w.client.get("/api/nfb/display").json()))
+        assert len(events) > 20 and "sham" not in json.dumps(events).lower()
+    assert shown["real"] == shown["sham"]
+    w.client.cookies.clear()
+
     # Unblinding: not for the therapist; a clinician with a reason gets the arm and the nonce of the sealed commitment.
     assert (
         w.client.post(
@@ -474,3 +495,29 @@ def test_stop_closes_a_session_whose_process_ended(nfb):
         db.commit()
     r = w.client.post(f"/api/nfb/sessions/{sid}/stop", headers=w.as_("ther"))
     assert r.status_code == 202 and r.json()["status"] == "failed" and "ended" in r.json()["error"]
+
+
+def test_open_streams_do_not_take_the_api_readers_slots():
+    import asyncio
+
+    from dbrain.server.limits import InFlightLimit
+
+    release = asyncio.Event()
+    served = []
+
+    async def app(scope, receive, send):
+        if scope["path"].endswith("/stream"):
+            await release.wait()  # a display's stream stays open for the whole session
+        served.append(scope["path"])
+
+    async def main():
+        limit = InFlightLimit(app, limit=1, streams=4)
+        call = lambda path: limit({"type": "http", "method": "GET", "path": path}, None, None)  # noqa: E731
+        streams = [asyncio.create_task(call(f"/api/nfb/sessions/{i}/stream")) for i in (1, 2, 3)]
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(call("/api/nfb/courses"), timeout=2)  # answered while three streams are open
+        release.set()
+        await asyncio.gather(*streams)
+
+    asyncio.run(main())
+    assert served[0] == "/api/nfb/courses" and len(served) == 4
