@@ -187,6 +187,9 @@ get("/api/nfb/display").then(opened).catch(() => { /* no session yet: the code f
 
 // ---------------------------------------------------------------- Go/No-Go task (pre/mid/post)
 const GONOGO = { trials: 80, goShare: 0.75, stimulusMs: 500, isiMs: 1000 };
+// A shorter run can be asked for in the address (?gonogo_trials=20, 10..200): the trial counts are stored with the scores.
+const askedTrials = Number(new URLSearchParams(location.search).get("gonogo_trials"));
+if (Number.isInteger(askedTrials) && askedTrials >= 10 && askedTrials <= 200) GONOGO.trials = askedTrials;
 
 function runGoNoGo() {
   $("#game-view").hidden = true;

@@ -101,7 +101,25 @@ def nfb_server(tmp_path):
         yield base, home, db
 
 
-def run_display_session(browser, base: str, course_id: int) -> dict:
+def play_gonogo(page, n_trials: int) -> None:
+    """Do the display's Go/No-Go task as a perfect player: space for each green circle, nothing for red squares."""
+    page.click("#gonogo-start")
+    seen = 0
+    deadline = time.monotonic() + n_trials * 1.5 + 30
+    while seen < n_trials and time.monotonic() < deadline:
+        cls = page.evaluate("() => document.querySelector('#gonogo-stim').className")
+        if cls in ("go", "nogo"):
+            seen += 1
+            if cls == "go":
+                page.keyboard.press("Space")
+            page.wait_for_function("() => document.querySelector('#gonogo-stim').className === ''")
+        else:
+            time.sleep(0.03)
+    sync_api.expect(page.locator("#gonogo-status")).to_have_text("Thank you!")
+    sync_api.expect(page.locator("#game-view")).to_be_visible(timeout=10_000)
+
+
+def run_display_session(browser, base: str, course_id: int, gonogo_trials: int | None = None) -> dict:
     """Therapist console + patient display through one session; returns what the display measured."""
     expect = sync_api.expect
     errors: list[str] = []
@@ -122,7 +140,7 @@ def run_display_session(browser, base: str, course_id: int) -> dict:
 
     patient = browser.new_context(viewport={"width": 1000, "height": 700}).new_page()
     patient.on("pageerror", lambda exc: errors.append(f"display: {exc}"))
-    patient.goto(f"{base}/viewer/nfb.html")
+    patient.goto(f"{base}/viewer/nfb.html" + (f"?gonogo_trials={gonogo_trials}" if gonogo_trials else ""))
     patient.fill("#code-input", "WRONG-CODE")
     patient.click("#code-submit")
     expect(patient.locator("#code-error")).to_contain_text("did not work")
@@ -130,6 +148,8 @@ def run_display_session(browser, base: str, course_id: int) -> dict:
     patient.click("#code-submit")
     expect(patient.locator("#status")).to_contain_text("Waiting")
     expect(patient.locator("#session-label")).to_have_text("Session 1 of 2")
+    if gonogo_trials:
+        play_gonogo(patient, gonogo_trials)  # the pre-course attention task, on the display, before the start
 
     ther.click("#start")
     patient.wait_for_function("() => window.dbrainNfb.events > 20", timeout=60_000)
@@ -182,7 +202,7 @@ def test_whole_session_code_feedback_report(nfb_server):
             executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
         )
         try:
-            m = run_display_session(browser, base, course["id"])
+            m = run_display_session(browser, base, course["id"], gonogo_trials=12)
         finally:
             browser.close()
     assert not m["errors"], m["errors"]
@@ -196,6 +216,18 @@ def test_whole_session_code_feedback_report(nfb_server):
     assert all(abs(by_t[t] - lvl) < 1e-5 for t, lvl in shown)
     training = fb[fb["block_kind"] == "training"]
     assert training["displayed_level"].std() > 0.05 and (fb[fb["block_kind"] == "transfer"]["displayed_level"] == 0).all()
+
+    # The Go/No-Go run was scored by the server and stored as the course's 'pre' outcome.
+    c = httpx.Client(base_url=base, timeout=60)
+    r = c.post("/api/auth/login", json={"username": "clin", "password": PASSWORD})
+    outcomes = c.get(
+        f"/api/nfb/courses/{course['id']}/outcomes", headers={"Cookie": f"dbrain_session={r.cookies['dbrain_session']}"}
+    ).json()
+    c.close()
+    (gng,) = [o for o in outcomes if o["kind"] == "gonogo"]
+    sc = gng["scores"]
+    assert gng["timepoint"] == "pre" and gng["via_display"] and sc["n_go"] + sc["n_nogo"] == 12
+    assert sc["omissions"] == 0 and sc["commissions"] == 0 and 0 < sc["rt_mean_ms"] < 1500, sc
 
     lat = np.asarray(m["latencies"], float)
     p95 = float(np.percentile(lat, 95))
