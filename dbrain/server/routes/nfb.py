@@ -477,6 +477,9 @@ def start_session(
         raise HTTPException(409, f"session {row.id} is {row.status}, not planned")
     if course.safety_status not in READY:
         raise HTTPException(409, f"the course's safety screening is '{course.safety_status}'")
+    busy = db.scalar(select(NfbSession.number).where(NfbSession.course_id == course.id, NfbSession.status == "running"))
+    if busy is not None:
+        raise HTTPException(409, f"session {busy} of this course is running; stop it first")
     sham = _sham_source(db, request, course, row)
     on_end = None
     if sham is not None and row.number < course.n_sessions:

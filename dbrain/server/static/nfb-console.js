@@ -110,6 +110,7 @@ $("#new-session").addEventListener("click", async () => {
 $("#start").addEventListener("click", async () => {
   try {
     selectSession(await api(`/api/nfb/sessions/${S.session.id}/start`, { method: "POST" }), $("#code-shown").textContent);
+    await loadSessions();
   } catch (err) { message(err.message); }
 });
 

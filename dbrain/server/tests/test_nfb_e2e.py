@@ -156,6 +156,12 @@ def run_display_session(browser, base: str, course_id: int, gonogo_trials: int |
     # The console shows the live signal quality of every electrode and the session running.
     expect(ther.locator("#quality .chip")).to_have_count(19)
     expect(ther.locator("#session-status")).to_have_text("running")
+    shots = os.environ.get("DBRAIN_NFB_SCREENSHOTS")  # a folder: keep screenshots of both screens in training
+    if shots:
+        patient.wait_for_function("() => document.querySelector('#status').textContent === 'Training'", timeout=60_000)
+        time.sleep(3)
+        patient.screenshot(path=str(Path(shots) / "nfb-display.png"))
+        ther.screenshot(path=str(Path(shots) / "nfb-console.png"))
     levels_seen = set()
     for _ in range(20):  # the balloon moves while the session runs
         levels_seen.add(patient.locator("#nfb-level").get_attribute("data-level"))
