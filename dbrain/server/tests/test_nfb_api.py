@@ -521,3 +521,27 @@ def test_open_streams_do_not_take_the_api_readers_slots():
 
     asyncio.run(main())
     assert served[0] == "/api/nfb/courses" and len(served) == 4
+
+
+def test_a_course_runs_one_session_at_a_time_and_stop_keeps_what_ran(nfb):
+    w = nfb
+    course = _course(w, _patient(w, "P-ONE"), 0.0)
+    mk = lambda: w.client.post(
+        f"/api/nfb/courses/{course['id']}/sessions", json={"source": "synthetic", "speed": 1}, headers=w.as_("ther")
+    ).json()  # noqa: E731
+    first, second = mk()["session"]["id"], mk()["session"]["id"]
+    assert w.client.post(f"/api/nfb/sessions/{first}/start", headers=w.as_("ther")).status_code == 202
+    r = w.client.post(f"/api/nfb/sessions/{second}/start", headers=w.as_("ther"))
+    assert r.status_code == 409 and "running" in r.json()["detail"]
+    time.sleep(4)
+    assert w.client.post(f"/api/nfb/sessions/{first}/stop", headers=w.as_("ther")).status_code == 202
+    deadline = time.monotonic() + 60
+    while (row := w.client.get(f"/api/nfb/sessions/{first}", headers=w.as_("ther")).json())[
+        "status"
+    ] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert row["status"] == "stopped" and row["summary"]["minutes"] < 0.4 and row["summary"]["ended"] == "stopped"
+    assert w.client.get(f"/api/nfb/sessions/{first}/report", headers=w.as_("ther")).status_code == 200
+    assert w.client.post(f"/api/nfb/sessions/{second}/start", headers=w.as_("ther")).status_code == 202
+    assert w.client.post(f"/api/nfb/sessions/{second}/stop", headers=w.as_("ther")).status_code == 202
+    w.app.state.nfb.get(second).thread.join(60)
