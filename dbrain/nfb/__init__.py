@@ -12,7 +12,7 @@
 from ._protocol import Inhibit, Protocol, Reward, ThresholdRule, list_protocols, load_protocol
 from ._session import SessionResult, run_session
 from ._sources import LSLSource, ReplaySource, open_source
-from ._step import BLOCK_KINDS, Block, NFBStep, parse_blocks
+from ._step import BLOCK_KINDS, Block, NFBStep, SessionControl, parse_blocks
 from ._threshold import AutoThreshold
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Protocol",
     "ReplaySource",
     "Reward",
+    "SessionControl",
     "SessionResult",
     "ThresholdRule",
     "list_protocols",

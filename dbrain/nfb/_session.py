@@ -18,7 +18,7 @@ from ..engine import Engine, StreamInfo
 from ..errors import OutputError, ParameterError
 from ._protocol import Protocol, load_protocol
 from ._sources import open_source
-from ._step import NFBStep, parse_blocks
+from ._step import NFBStep, SessionControl, parse_blocks
 
 
 @dataclass
@@ -81,7 +81,9 @@ class _Sham:
                 f"sham feedback '{path}' has {len(df)} updates ({len(df) / update_hz / 60:.2f} min); this session needs {n_needed}"
             )
         self.path = path
-        self.rows = df[list(self.COLUMNS)].to_dict("records")
+        # per-inhibit flags too, so that the display's inhibits dict is the other session's as well
+        cols = list(self.COLUMNS) + [c for c in df.columns if c.startswith("inhibit_") and not c.endswith("_score")]
+        self.rows = df[cols].to_dict("records")
 
     def __getitem__(self, k: int) -> dict:
         return self.rows[k % len(self.rows)]  # only wraps if a live stream outlasts its plan
@@ -108,6 +110,7 @@ def run_session(
     seed: int = 0,
     record: bool = True,
     overwrite: bool = False,
+    control: SessionControl | None = None,
 ) -> SessionResult:
     """Run one neurofeedback session headless and write its results.
 
@@ -145,6 +148,9 @@ def run_session(
         Also write the received samples as ``signal_raw.fif`` (float32).
     overwrite : bool
         Replace an earlier session in ``out_dir``.
+    control : SessionControl | None
+        Change the target or hold the threshold by hand while the session runs, or stop it, from
+        another thread; each change is listed in ``session.json`` (``controls``).
 
     Returns
     -------
@@ -155,6 +161,10 @@ def run_session(
     dbrain.errors.ParameterError
         Bad protocol, source, electrodes, plan or sham file — before anything is written.
     """
+    if control is not None and not isinstance(control, SessionControl):
+        raise ParameterError(f"control must be a dbrain.nfb.SessionControl, got {type(control).__name__}")
+    if control is not None and stop_event is None:
+        stop_event = control.stop_event
     proto = load_protocol(protocol)
     if target_reward_fraction is not None:
         proto = proto.with_target(target_reward_fraction)
@@ -178,7 +188,7 @@ def run_session(
 
     src = open_source(source, seconds=seconds, speed=speed, seed=seed) if isinstance(source, str) else source
     try:
-        step = NFBStep.create({"protocol": proto, "blocks": plan})
+        step = NFBStep.create({"protocol": proto, "blocks": plan, "control": control})
         engine = Engine([step])
         engine.start(StreamInfo(src.info, None))  # electrodes resolved here: a missing one fails before output
         try:
@@ -213,7 +223,8 @@ def run_session(
                     msg = {key: value[key] for key in ("t", "block", "block_kind", "feedback", "quality", "inhibits")}
                     msg.update(shown, reward=disp_reward, level=disp_level, latency_ms=latency)
                     if sham is not None:
-                        msg["inhibits"] = dict.fromkeys(value["inhibits"], shown["inhibit"])
+                        row = sham[k - 1]
+                        msg["inhibits"] = {n: bool(row.get(f"inhibit_{n}", shown["inhibit"])) for n in value["inhibits"]}
                     on_feedback(msg)
             if n_in >= max_samples:
                 break

@@ -10,6 +10,7 @@ stream (``Engine.push``), which is how the session runner uses it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -109,6 +110,49 @@ def _is_number(x) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and np.isfinite(x)
 
 
+class SessionControl:
+    """Changes to a running session from another thread (e.g. a therapist console).
+
+    Pass it to :func:`dbrain.nfb.run_session` (``control=``); each change applies from the next update
+    on and is listed in ``session.json`` (``controls``).
+
+    Attributes
+    ----------
+    stop_event : threading.Event
+        Set by :meth:`stop`; the session ends at the next chunk (results are written).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, float | None]] = []
+        self.stop_event = threading.Event()
+
+    def set_target(self, target_reward_fraction: float) -> None:
+        """Target reward fraction for the automatic threshold (0.05–0.95)."""
+        if isinstance(target_reward_fraction, bool) or not isinstance(target_reward_fraction, int | float):
+            raise ParameterError(f"target reward fraction must be a number, got {target_reward_fraction!r}")
+        if not 0.05 <= target_reward_fraction <= 0.95:
+            raise ParameterError(f"target reward fraction must be in [0.05, 0.95], got {target_reward_fraction!r}")
+        with self._lock:
+            self._pending.append(("target", float(target_reward_fraction)))
+
+    def set_threshold(self, value: float | None) -> None:
+        """Hold the threshold at ``value`` (the feature's unit); None returns to the automatic threshold."""
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value)):
+            raise ParameterError(f"threshold must be a finite number or None, got {value!r}")
+        with self._lock:
+            self._pending.append(("threshold", None if value is None else float(value)))
+
+    def stop(self) -> None:
+        """End the session."""
+        self.stop_event.set()
+
+    def _take(self) -> list[tuple[str, float | None]]:
+        with self._lock:
+            out, self._pending = self._pending, []
+        return out
+
+
 class _Ring:
     """The last ``cap`` samples of some channels (a preallocated ring, no reallocation per chunk)."""
 
@@ -183,6 +227,7 @@ class NFBStep(Step):
     params = {
         "protocol": Param(None, doc="a dbrain.nfb.Protocol"),
         "blocks": Param(None, doc="list of dbrain.nfb.Block (session plan)"),
+        "control": Param(None, doc="a dbrain.nfb.SessionControl (changes during the session)"),
     }
 
     # --- set-up ----------------------------------------------------------------------------------------------
@@ -251,6 +296,8 @@ class NFBStep(Step):
         self._prev_block = 0
         self.n_updates_skipped = 0
         self.scp_baseline: tuple[int, float] | None = None
+        self.control = self.params_.get("control")
+        self.control_log: list[dict] = []
 
     def _resolve_reward(self, names):
         r = self.proto.reward
@@ -373,6 +420,10 @@ class NFBStep(Step):
             if self.blocks[self._prev_block].kind == "baseline":
                 th.end_warmup()
             self._prev_block = bi
+        if self.control is not None:
+            for what, v in self.control._take():
+                (th.set_target if what == "target" else th.set_manual)(v)
+                self.control_log.append({"t": b / self.sfreq, "set": what, "value": v})
         x = self._feature(b)
         flags, scores = self._inhibits()
         inhibit = any(flags.values())
@@ -512,5 +563,6 @@ def summarise(df: pd.DataFrame, step: NFBStep) -> dict:
         "artifact_fraction": _frac(df["inhibit"]) if len(df) else None,
         "inhibit_fractions": {c[len("inhibit_") :]: _frac(df[c]) for c in inhibit_cols if c in df},
         "thresholds": th,
+        "controls": step.control_log,
         "blocks": blocks,
     }

@@ -58,6 +58,8 @@ class AutoThreshold:
         self.theta0: float | None = None
         self.n_adapted = 0
         self.n_rewarded = 0
+        #: A threshold set by hand (a therapist): held, not adapted, until released.
+        self.manual = False
         self._warm: list[float] = []
 
     @property
@@ -73,7 +75,8 @@ class AutoThreshold:
         if not self.warming:
             return
         self._warm.append(float(x))
-        self.value = self._quantile()
+        if not self.manual:
+            self.value = self._quantile()
         if len(self._warm) >= self.warmup:
             self.end_warmup()
 
@@ -87,8 +90,24 @@ class AutoThreshold:
             spread = float(np.std(self._warm)) or max(abs(float(np.mean(self._warm))) * 1e-3, 1e-12)
         self.spread = float(spread)
         self.gamma = self.step * self.spread
-        self.value = self._quantile()
+        if not self.manual:
+            self.value = self._quantile()
         self.theta0 = self.value
+
+    def set_manual(self, value: float | None) -> None:
+        """Hold the threshold at ``value`` (None: back to automatic, tracking on from the current value)."""
+        if value is None:
+            self.manual = False
+            if not self.warming:
+                self.theta0, self.n_adapted, self.n_rewarded = self.value, 0, 0  # the identity restarts here
+        else:
+            self.manual, self.value = True, float(value)
+
+    def set_target(self, target: float) -> None:
+        """A new target reward fraction from the next update on (the identity restarts here)."""
+        self.target = float(target)
+        if not self.warming:
+            self.theta0, self.n_adapted, self.n_rewarded = self.value, 0, 0
 
     def rewarded(self, x: float) -> bool:
         """Whether ``x`` passes the current threshold."""
@@ -98,7 +117,7 @@ class AutoThreshold:
 
     def adapt(self, reward: bool) -> None:
         """One stochastic-approximation step after an artifact-free training update."""
-        if self.warming:
+        if self.warming or self.manual:
             return
         self.value += self.d * self.gamma * (float(reward) - self.target)
         self.n_adapted += 1
@@ -127,4 +146,5 @@ class AutoThreshold:
             "final": None if not np.isfinite(self.value) else float(self.value),
             "n_warmup": len(self._warm),
             "n_adapted": self.n_adapted,
+            "manual": self.manual,
         }

@@ -92,6 +92,7 @@ def test_sham_reproduces_other_sessions_timeline(tmp_path):
     assert np.array_equal(fs["displayed_level"].to_numpy(), fa["level"].to_numpy())
     assert [v["reward"] for v in shown] == fa["reward"].tolist()
     assert np.allclose([v["feature"] for v in shown], fa["feature"], equal_nan=True)
+    assert [v["inhibits"]["blink"] for v in shown] == fa["inhibit_blink"].tolist()
     # ... while this session's own signal is analysed and scored as without sham
     for col in ("feature", "threshold", "reward", "inhibit", "level"):
         assert np.array_equal(fs[col].to_numpy(), fo[col].to_numpy()), col
@@ -170,3 +171,33 @@ def test_cli(tmp_path, capsys):
         code, _, err = _cli(capsys, "nfb", "run", *args, "--out", str(out_dir))
         assert code == 2 and message in err and err.count("\n") == 1, err
         assert not out_dir.exists()
+
+
+def test_session_control(tmp_path):
+    """A therapist holds the threshold by hand, releases it, lowers the target, and stops the session."""
+    from dbrain.nfb import SessionControl
+
+    control = SessionControl()
+    seen = []
+
+    def on_feedback(v):
+        seen.append(v)
+        if len(seen) == 100:
+            control.set_threshold(1.5)
+        elif len(seen) == 200:
+            control.set_threshold(None)
+        elif len(seen) == 300:
+            control.set_target(0.3)
+        elif len(seen) == 1500:
+            control.stop()
+
+    res = run_session("theta-beta", "synthetic", minutes=10, speed=1e5, out_dir=tmp_path, on_feedback=on_feedback,
+                      control=control, record=False)  # fmt: skip
+    df, s = res.feedback, res.summary
+    assert s["ended"] == "stopped" and 1500 <= len(df) < 1510
+    assert (df["threshold"].iloc[100:200] == 1.5).all() and df["threshold"].iloc[200:300].nunique() > 10
+    assert [c["set"] for c in s["controls"]] == ["threshold", "threshold", "target"]
+    late = df.iloc[700:1500]
+    assert abs(late.loc[~late["inhibit"], "reward"].mean() - 0.3) <= 0.1
+    with pytest.raises(ParameterError, match="target reward fraction must be in"):
+        control.set_target(1.2)
