@@ -46,10 +46,14 @@ CODE_LENGTH = 8
 #: Minutes a display code stays valid.
 CODE_MINUTES = 30
 #: The keys of one live feedback event, identical for both arms and for therapist and patient.
-#: No trained feature or threshold: in a sham session the display follows another session, and the patient's
-#: own feature next to the reward shown (or the other session's feature next to this session's report) would
-#: tell the arms apart. The console shows what the patient sees, the signal quality and the artifacts.
-EVENT_KEYS = ("type", "t", "level", "reward", "inhibit", "feedback", "block", "block_kind", "quality", "arrival_ms", "sent_ms")
+#: ``feature`` and ``threshold`` are None in every course with a sham arm (``sham_fraction`` > 0), whatever its
+#: arm: in a sham session the display follows another session, and the patient's own feature next to the
+#: reward shown (or the other session's feature next to this session's report) would tell the arms apart.
+#: Open-label courses (no sham arm) show them, and allow live threshold changes.
+EVENT_KEYS = (
+    "type", "t", "level", "reward", "inhibit", "feedback", "block", "block_kind", "quality", "feature", "threshold",
+    "arrival_ms", "sent_ms",
+)  # fmt: skip
 #: session.json keys kept in the API's session summary (the same for both arms; nothing names the source of the display).
 SUMMARY_KEYS = (
     "protocol",
@@ -224,6 +228,10 @@ class LiveSession:
     last: dict | None = None
     ended: bool = False
     blocks: list = field(default_factory=list)
+    #: ``dbrain.nfb.SessionControl`` of the running session (target and threshold changes, stop).
+    control: object = None
+    #: Send the trained feature and threshold (open-label courses only).
+    show_signal: bool = False
 
     def subscribe(self) -> asyncio.Queue:
         """A queue that receives every event from now on (the last one first, so a display starts at once)."""
@@ -269,6 +277,8 @@ class LiveSession:
             "block": None if fb.get("block") is None else str(fb.get("block")),
             "block_kind": None if fb.get("block_kind") is None else str(fb.get("block_kind")),
             "quality": {str(k): str(v) for k, v in (fb.get("quality") or {}).items()},
+            "feature": _num(fb.get("feature")) if self.show_signal else None,
+            "threshold": _num(fb.get("threshold")) if self.show_signal else None,
             # When the newest sample of this update arrived (wall clock, ms): the display measures its own latency.
             "arrival_ms": round(now - latency, 3),
             "sent_ms": round(now, 3),
@@ -314,7 +324,7 @@ class Runner:
         return live is not None and live.thread is not None and live.thread.is_alive()
 
     def start(self, session_id: int, *, protocol: str, source: str, minutes: float, speed: float, blocks: list,
-              sham_feedback, target_reward_fraction: float | None, on_end=None) -> LiveSession:  # fmt: skip
+              sham_feedback, target_reward_fraction: float | None, on_end=None, show_signal: bool = False) -> LiveSession:  # fmt: skip
         """Start ``run_session`` for one session in a thread.
 
         Parameters
@@ -331,6 +341,8 @@ class Runner:
         target_reward_fraction : float | None
         on_end : callable | None
             Called (in the session's thread) once the session's results are stored.
+        show_signal : bool
+            Stream the trained feature and threshold (only for courses without a sham arm).
 
         Returns
         -------
@@ -339,7 +351,12 @@ class Runner:
         with self._lock:
             if self.running(session_id):
                 raise RuntimeError(f"session {session_id} is already running")
-            live = LiveSession(int(session_id), blocks=list(blocks))
+            from .. import nfb
+
+            control = nfb.SessionControl()
+            live = LiveSession(
+                int(session_id), stop=control.stop_event, blocks=list(blocks), control=control, show_signal=bool(show_signal)
+            )
             self.live[int(session_id)] = live
         args = (live, protocol, source, float(minutes), float(speed), list(blocks), sham_feedback, target_reward_fraction, on_end)
         live.thread = threading.Thread(target=self._run, args=args, name=f"dbrain-nfb-{session_id}", daemon=True)
@@ -357,7 +374,7 @@ class Runner:
                     sham_feedback = sham_feedback()
                 nfb.run_session(
                     protocol, source, minutes=minutes, speed=speed, out_dir=out, blocks=blocks, on_feedback=live.feed,
-                    sham_feedback=sham_feedback, stop_event=live.stop, target_reward_fraction=target, record=True,
+                    sham_feedback=sham_feedback, control=live.control, target_reward_fraction=target, record=True,
                 )  # fmt: skip
                 raw = json.loads((out / "session.json").read_text())
                 qeeg = baseline_qeeg(out / "signal_raw.fif", raw.get("blocks") or [])

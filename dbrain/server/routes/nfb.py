@@ -74,6 +74,9 @@ class CourseOut(BaseModel):
     plan: list[Block]
     allocation_commitment: str = Field(description="SHA-256 sealing the allocation (same form for every arm).")
     blinded: bool
+    sham_controlled: bool = Field(
+        description="The course may be in the sham arm (sham_fraction > 0): live threshold changes are off."
+    )
     safety: SafetyState
     sessions_done: int
     created_at: dt.datetime
@@ -118,6 +121,14 @@ class SessionOut(BaseModel):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+class ControlsIn(BaseModel):
+    target_reward_fraction: float | None = Field(
+        default=None, ge=0.05, le=0.95, description="New target of the automatic threshold."
+    )
+    threshold: float | None = Field(default=None, description="Hold the threshold at this value (the trained feature's unit).")
+    automatic: bool = Field(default=False, description="Return to the automatic threshold.")
 
 
 class SessionCreated(BaseModel):
@@ -172,6 +183,7 @@ def course_out(db: Session, row: NfbCourse) -> CourseOut:
         plan=row.plan,
         allocation_commitment=row.allocation_commitment,
         blinded=row.unblinded_at is None,
+        sham_controlled=db.scalar(select(NfbAllocation.sham_fraction).where(NfbAllocation.course_id == row.id)) > 0,
         safety=SafetyState(
             status=row.safety_status,
             findings=list(safety.get("findings") or []),
@@ -500,6 +512,7 @@ def start_session(
     request.app.state.nfb.start(
         row.id, protocol=course.protocol, source=row.source, minutes=minutes, speed=row.speed, blocks=row.blocks,
         sham_feedback=sham, target_reward_fraction=row.target_reward_fraction, on_end=on_end,
+        show_signal=db.scalar(select(NfbAllocation.sham_fraction).where(NfbAllocation.course_id == course.id)) == 0,
     )  # fmt: skip
     return session_out(row)
 
@@ -523,11 +536,65 @@ def stop_session(
             # Marked running, but no thread of this process runs it (the web process was restarted): close it.
             row.status, row.error, row.finished_at = "failed", "the server process that ran this session ended", utcnow()
             record_row(db, "nfb_session.failed", row, actor=f"user:{who.user.id}")
+    elif live.control is not None:
+        live.control.stop()
     else:
         live.stop.set()
     audit(db, who, "nfb.session.stop", object_type="nfb_session", object_id=row.id, patient_id=row.patient_id, request=request)
     db.commit()
     return session_out(row)
+
+
+@router.post(
+    "/api/nfb/sessions/{session_id}/controls",
+    status_code=202,
+    responses={**ERRORS, **NOT_FOUND, 409: {"description": "Not running, or a sham-controlled course"}},
+)
+def session_controls(
+    session_id: IdPath, body: ControlsIn, request: Request, who: Principal = Depends(runs), db: Session = Depends(get_db)
+) -> dict:
+    """Change a running session's threshold: a new target reward fraction, a threshold held by hand, or back to automatic.
+
+    Only in courses without a sham arm (``sham_fraction`` 0): in a sham session the display follows
+    another session, so it would not answer a threshold change, and the therapist would see the arm.
+    The answer is the same for both arms of a sham-controlled course. Every change is audited and
+    listed in the session's session.json (``controls``).
+    """
+    row = session_of_site(db, who, session_id)
+    course = db.get(NfbCourse, row.course_id)
+    alloc = db.scalar(select(NfbAllocation).where(NfbAllocation.course_id == course.id))
+    if alloc.sham_fraction > 0:
+        raise HTTPException(
+            409,
+            "live threshold changes are off in a sham-controlled course (they would unblind it); set the target before the start",
+        )
+    live = request.app.state.nfb.get(row.id)
+    if row.status != "running" or live is None or live.control is None:
+        raise HTTPException(409, f"session {row.id} is {row.status}, not running in this server")
+    applied = []
+    if body.target_reward_fraction is not None:
+        live.control.set_target(body.target_reward_fraction)
+        applied.append({"target_reward_fraction": body.target_reward_fraction})
+    if body.automatic:
+        live.control.set_threshold(None)
+        applied.append({"threshold": "automatic"})
+    elif body.threshold is not None:
+        live.control.set_threshold(body.threshold)
+        applied.append({"threshold": body.threshold})
+    if not applied:
+        raise HTTPException(422, "give target_reward_fraction, threshold, or automatic=true")
+    audit(
+        db,
+        who,
+        "nfb.session.controls",
+        object_type="nfb_session",
+        object_id=row.id,
+        patient_id=row.patient_id,
+        request=request,
+        detail={"applied": applied},
+    )
+    db.commit()
+    return {"applied": applied}
 
 
 # --------------------------------------------------------------------------- live streams

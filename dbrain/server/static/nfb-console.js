@@ -1,6 +1,7 @@
 // dbrain neurofeedback therapist console: courses and sessions of the site, a one-time display code,
 // start/stop, and the live session (level and reward as the patient sees them, artifact indicator,
-// signal quality per electrode; no feature or threshold, which would unblind a sham session) from the same server-sent events as the patient's display.
+// signal quality per electrode). Feature, threshold and live threshold changes only in open-label courses:
+// in a sham-controlled course they would unblind the therapist. from the same server-sent events as the patient's display.
 // Plain JavaScript, no build step, no inline script (CSP). Shows nothing of a course's allocation.
 "use strict";
 
@@ -71,6 +72,8 @@ async function selectCourse(c) {
   const rep = $("#course-report");
   rep.href = `/api/nfb/courses/${c.id}/report?format=html`;
   rep.hidden = false;
+  $("#live-controls").hidden = c.sham_controlled;
+  $("#blind-note").hidden = !c.sham_controlled;
   if ($("#new-session").disabled) message(`Course ${c.id}: safety screening is '${c.safety.status}' (${c.safety.findings.join("; ") || "not screened"}).`);
   else message("");
   await loadSessions();
@@ -118,6 +121,17 @@ $("#stop").addEventListener("click", async () => {
   try { await api(`/api/nfb/sessions/${S.session.id}/stop`, { method: "POST" }); } catch (err) { message(err.message); }
 });
 
+async function control(json) {
+  try {
+    await api(`/api/nfb/sessions/${S.session.id}/controls`, { method: "POST", json });
+    message("");
+  } catch (err) { message(err.message); }
+}
+
+$("#set-target").addEventListener("click", () => control({ target_reward_fraction: Number($("#live-target").value) }));
+$("#hold-threshold").addEventListener("click", () => control({ threshold: Number($("#live-threshold").value) }));
+$("#auto-threshold").addEventListener("click", () => control({ automatic: true }));
+
 // ---------------------------------------------------------------- live
 function listen() {
   if (S.es) S.es.close();
@@ -154,7 +168,8 @@ function show(ev) {
     c.textContent = `${ch} ${q}`;
     chips.append(c);
   }
-  S.trace.push([ev.feedback ? ev.level : null, ev.feedback ? (ev.reward ? 1 : 0) : null]);
+  S.signal = ev.feature !== null || ev.threshold !== null;
+  S.trace.push(S.signal ? [ev.feature, ev.threshold] : [ev.feedback ? ev.level : null, ev.feedback ? (ev.reward ? 1 : 0) : null]);
   if (S.trace.length > 600) S.trace.shift();
   drawTrace();
 }
@@ -162,7 +177,13 @@ function show(ev) {
 function drawTrace() {
   const cv = $("#trace"), g = cv.getContext("2d");
   g.clearRect(0, 0, cv.width, cv.height);
-  const lo = 0, span = 1; // level and reward are both 0..1
+  let lo = 0, span = 1; // level and reward are both 0..1
+  if (S.signal) {
+    const vals = S.trace.flat().filter((v) => v !== null && Number.isFinite(v));
+    if (!vals.length) return;
+    lo = Math.min(...vals);
+    span = Math.max(...vals) - lo || 1;
+  }
   const x = (i) => (cv.width * i) / 600;
   const y = (v) => cv.height - 8 - ((cv.height - 16) * (v - lo)) / span;
   for (const [k, colour] of [[0, "#1f5fa8"], [1, "#c0392b"]]) {

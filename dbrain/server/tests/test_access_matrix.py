@@ -135,6 +135,9 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("POST", "/api/nfb/sessions/{session_id}/code"): Rule(CAN_RUN_NFB, 200, target="nfb_session"),
     ("POST", "/api/nfb/sessions/{session_id}/start"): Rule(CAN_RUN_NFB, 202, target="nfb_session"),
     ("POST", "/api/nfb/sessions/{session_id}/stop"): Rule(CAN_RUN_NFB, 202, target="running_session"),
+    ("POST", "/api/nfb/sessions/{session_id}/controls"): Rule(
+        CAN_RUN_NFB, 202, target="running_session", body={"target_reward_fraction": 0.6}
+    ),
     ("GET", "/api/nfb/sessions/{session_id}/stream"): Rule(CAN_RUN_NFB, 200, target="nfb_session"),
     ("GET", "/api/nfb/sessions/{session_id}/report"): Rule(CAN_RUN_NFB, 200, target="done_session"),
     ("POST", "/api/nfb/display/code"): Rule(PUBLIC, 401, body={"code": "ABCD-EFGH"}),
@@ -254,7 +257,7 @@ class Matrix:
             db.add(row)
             db.flush()
             row.allocation_commitment = commitment(row.id, "real", "ab" * 32)
-            db.add(NfbAllocation(course_id=row.id, site_id=row.site_id, arm="real", nonce="ab" * 32, seed="01", sham_fraction=0.5))
+            db.add(NfbAllocation(course_id=row.id, site_id=row.site_id, arm="real", nonce="ab" * 32, seed="01", sham_fraction=0.0))
             db.commit()
             return row.id
 
@@ -284,7 +287,10 @@ class Matrix:
             db.add(row)
             db.commit()
             if state == "running_session":
-                self.w.app.state.nfb.live[row.id] = LiveSession(row.id)
+                from dbrain.nfb import SessionControl
+
+                control = SessionControl()
+                self.w.app.state.nfb.live[row.id] = LiveSession(row.id, stop=control.stop_event, control=control)
             return row.id
 
     def path(self, route: str, target: str | None, site: str, caller_token_id: int) -> str:

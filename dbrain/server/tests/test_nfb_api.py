@@ -235,7 +235,8 @@ def test_display_code_is_single_use_expires_and_is_throttled(nfb):
 
 def test_sham_and_real_sessions_answer_the_same_shape_and_unblinding_is_sealed(nfb):
     w = nfb
-    real = _course(w, _patient(w, "P-RA"), 0.0)
+    # Both courses are sham-controlled (sham_fraction > 0): one drawn real (p = 1 - 1e-9), one sham (p = 1).
+    real = _course(w, _patient(w, "P-RA"), 1e-9)
     sham = _course(w, _patient(w, "P-SB"), 1.0)
     # No recorded real session at the site yet: the first sham session's display follows a synthetic
     # session's timeline (prepared in the background when the course was created).
@@ -262,7 +263,7 @@ def test_sham_and_real_sessions_answer_the_same_shape_and_unblinding_is_sealed(n
         }
         answers[name] = got
         assert got["session"]["status"] == "done", got["session"]
-        text = json.dumps(got).lower()
+        text = json.dumps(got).lower().replace('"sham_controlled"', "")  # the course design's key, the same for both arms
         assert "sham" not in text and "real" not in text.replace("reward", ""), name
     for key in answers["real"]:
         assert _shape(answers["real"][key]) == _shape(answers["sham"][key]), key
@@ -294,6 +295,7 @@ def test_sham_and_real_sessions_answer_the_same_shape_and_unblinding_is_sealed(n
                         break
         shown[name] = (_shape(opened), {tuple(e) for e in events}, _shape(w.client.get("/api/nfb/display").json()))
         assert len(events) > 20 and "sham" not in json.dumps(events).lower()
+        assert all(e["feature"] is None and e["threshold"] is None for e in events if e["type"] == "feedback")
     assert shown["real"] == shown["sham"]
     w.client.cookies.clear()
 
@@ -545,3 +547,56 @@ def test_a_course_runs_one_session_at_a_time_and_stop_keeps_what_ran(nfb):
     assert w.client.post(f"/api/nfb/sessions/{second}/start", headers=w.as_("ther")).status_code == 202
     assert w.client.post(f"/api/nfb/sessions/{second}/stop", headers=w.as_("ther")).status_code == 202
     w.app.state.nfb.get(second).thread.join(60)
+
+
+def test_live_threshold_changes_only_in_open_label_courses(nfb):
+    from dbrain.server.nfb_db import NfbAllocation
+
+    w = nfb
+    blinded = _course(w, _patient(w, "P-BL"), 0.5)
+    open_label = _course(w, _patient(w, "P-OL"), 0.0)
+    assert blinded["sham_controlled"] and not open_label["sham_controlled"]
+    sessions = {}
+    for name, course in (("blinded", blinded), ("open", open_label)):
+        sid = w.client.post(
+            f"/api/nfb/courses/{course['id']}/sessions", json={"source": "synthetic", "speed": 1}, headers=w.as_("ther")
+        ).json()["session"]["id"]
+        assert (
+            w.client.post(
+                f"/api/nfb/sessions/{sid}/controls", json={"target_reward_fraction": 0.5}, headers=w.as_("ther")
+            ).status_code
+            == 409
+        )
+        assert w.client.post(f"/api/nfb/sessions/{sid}/start", headers=w.as_("ther")).status_code == 202
+        sessions[name] = sid
+    time.sleep(3)
+    # A sham-controlled course refuses, whatever its arm (the same answer), and streams no feature or threshold.
+    r = w.client.post(
+        f"/api/nfb/sessions/{sessions['blinded']}/controls", json={"target_reward_fraction": 0.5}, headers=w.as_("ther")
+    )
+    assert r.status_code == 409 and "sham-controlled" in r.json()["detail"]
+    with w.session() as db:
+        assert db.scalar(select(NfbAllocation.arm).where(NfbAllocation.course_id == blinded["id"])) in ("real", "sham")
+    sid = sessions["open"]
+    post = lambda body: w.client.post(f"/api/nfb/sessions/{sid}/controls", json=body, headers=w.as_("ther"))  # noqa: E731
+    assert post({"target_reward_fraction": 0.3}).json() == {"applied": [{"target_reward_fraction": 0.3}]}
+    assert post({"threshold": 1.5}).status_code == 202
+    assert post({"automatic": True}).status_code == 202
+    assert post({}).status_code == 422 and post({"target_reward_fraction": 0.99}).status_code == 422
+    assert w.client.post(f"/api/nfb/sessions/{sid}/controls", json={"threshold": 1.0}, headers=w.as_("res")).status_code == 403
+    with w.client.stream("GET", f"/api/nfb/sessions/{sid}/stream", headers=w.as_("ther")) as s:
+        for ln in s.iter_lines():
+            if ln.startswith("data:") and json.loads(ln[5:])["type"] == "feedback":
+                assert json.loads(ln[5:])["threshold"] is not None
+                break
+    for s_id in sessions.values():
+        assert w.client.post(f"/api/nfb/sessions/{s_id}/stop", headers=w.as_("ther")).status_code == 202
+        w.app.state.nfb.get(s_id).thread.join(60)
+    # The changes are the session's record (session.json 'controls', written by dbrain.nfb).
+    from dbrain.server.nfb_db import NfbSession
+
+    with w.session() as db:
+        sha = db.get(NfbSession, sid).results["session.json"]["sha256"]
+    path, _ = w.app.state.store.verified_path(sha)
+    controls = json.loads(path.read_text())["controls"]
+    assert [c["set"] for c in controls][:3] == ["target", "threshold", "threshold"], controls

@@ -156,6 +156,11 @@ def run_display_session(browser, base: str, course_id: int, gonogo_trials: int |
     # The console shows the live signal quality of every electrode and the session running.
     expect(ther.locator("#quality .chip")).to_have_count(19)
     expect(ther.locator("#session-status")).to_have_text("running")
+    # An open-label course (no sham arm): the therapist may change the threshold rule during the session.
+    expect(ther.locator("#live-controls")).to_be_visible()
+    ther.fill("#live-target", "0.5")
+    ther.click("#set-target")
+    expect(ther.locator("#message")).to_have_text("")
     shots = os.environ.get("DBRAIN_NFB_SCREENSHOTS")  # a folder: keep screenshots of both screens in training
     if shots:
         patient.wait_for_function("() => document.querySelector('#status').textContent === 'Training'", timeout=60_000)
