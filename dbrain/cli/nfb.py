@@ -23,7 +23,7 @@ def run(
     protocol: str = typer.Option(
         ..., "--protocol", help="Built-in protocol name (dbrain nfb protocols) or a protocol .yaml file."
     ),
-    source: str = typer.Option(..., "--source", help="lsl:NAME | file:PATH | synthetic"),
+    source: str = typer.Option(..., "--source", help="lsl:NAME | file:PATH | synthetic | brainflow:synthetic"),
     minutes: float = typer.Option(None, "--minutes", help="Session length in minutes (or give --blocks)."),
     out: Path = typer.Option(..., "--out", help="Output folder: session.json, feedback.parquet, signal_raw.fif."),
     speed: float = typer.Option(1.0, "--speed", help="Replay speed of file:/synthetic sources (x real time)."),

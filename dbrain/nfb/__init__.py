@@ -6,9 +6,11 @@
   and the automatic threshold (:class:`AutoThreshold`) at ``update_hz`` ≥ 4 per second;
 * :func:`run_session` — a whole session from ``synthetic``, ``file:PATH`` or ``lsl:NAME``, with a block
   plan (baseline / training / transfer), a feedback callback and the sham arm, writing
-  ``session.json`` and ``feedback.parquet``.
+  ``session.json`` and ``feedback.parquet``;
+* :func:`course_summary` — the sessions of a course and the learning curve of the trained feature.
 """
 
+from ._course import course_summary
 from ._protocol import Inhibit, Protocol, Reward, ThresholdRule, list_protocols, load_protocol
 from ._session import SessionResult, run_session
 from ._sources import LSLSource, ReplaySource, open_source
@@ -28,6 +30,7 @@ __all__ = [
     "SessionControl",
     "SessionResult",
     "ThresholdRule",
+    "course_summary",
     "list_protocols",
     "load_protocol",
     "open_source",

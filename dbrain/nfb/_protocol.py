@@ -76,6 +76,8 @@ class Inhibit:
         Length of the running median's history.
     max_uv2 : float | None
         Also inhibit above this absolute power (µV²).
+    fallback : tuple of str
+        Electrodes used only when none of ``channels`` is present (e.g. F7/F8 for blinks without Fp1/Fp2).
     """
 
     name: str
@@ -85,6 +87,7 @@ class Inhibit:
     window_s: float | None = None
     history_s: float = 60.0
     max_uv2: float | None = None
+    fallback: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ class Protocol:
         """Every electrode the protocol names (reward first)."""
         out = [self.reward.channel]
         for inh in self.inhibits:
-            out += [c for c in inh.channels if c != REWARD_CHANNEL and c not in out]
+            out += [c for c in (*inh.channels, *inh.fallback) if c != REWARD_CHANNEL and c not in out]
         return out
 
     def to_dict(self) -> dict:
@@ -275,7 +278,7 @@ _REWARD = (
     "baseline_s",
     "average_s",
 )
-_INHIBIT = ("name", "channels", "band", "factor", "window_s", "history_s", "max_uv2")
+_INHIBIT = ("name", "channels", "fallback", "band", "factor", "window_s", "history_s", "max_uv2")
 _THRESHOLD = ("target_reward_fraction", "step", "warmup_s")
 
 
@@ -361,6 +364,7 @@ def _parse(data, where: str) -> Protocol:
                 else None,
                 history_s=_number(item.get("history_s", 60.0), f"{key}.history_s", 5.0, 3600.0, where),
                 max_uv2=_number(item["max_uv2"], f"{key}.max_uv2", 0.0, 1e12, where) if item.get("max_uv2") is not None else None,
+                fallback=_channels(item["fallback"], f"{key}.fallback", where) if item.get("fallback") else (),
             )
         )
     refs = data.get("references") or []

@@ -187,6 +187,7 @@ def run_session(
     )
 
     src = open_source(source, seconds=seconds, speed=speed, seed=seed) if isinstance(source, str) else source
+    engine = None
     try:
         step = NFBStep.create({"protocol": proto, "blocks": plan, "control": control})
         engine = Engine([step])
@@ -236,6 +237,8 @@ def run_session(
         wall = time.perf_counter() - t_wall
         results = engine.finish()
     finally:
+        if engine is not None:
+            engine.close()
         src.close()
     res = results["nfb"]
     df = res.tables["feedback"]

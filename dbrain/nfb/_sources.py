@@ -178,6 +178,64 @@ class LSLSource:
             pass
 
 
+class BrainFlowSource:
+    """A BrainFlow board, read live (``brainflow:synthetic`` = BrainFlow's synthetic board, no hardware).
+
+    Samples come on the wall clock (the synthetic board: 16 EEG channels named Fz … F8, 250 Hz, µV). The
+    board is polled every 5 ms; a chunk's arrival is its newest sample's board timestamp (so the wait in the
+    board's queue counts as latency).
+
+    Parameters
+    ----------
+    board : str
+        ``"synthetic"`` or a BrainFlow board id (integer text); other boards need their connection
+        parameters, which this source does not take yet.
+    """
+
+    def __init__(self, board: str):
+        try:
+            from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
+        except ImportError:
+            raise ParameterError("source 'brainflow:…' needs the brainflow package (pip install brainflow)") from None
+        if board == "synthetic":
+            board_id = BoardIds.SYNTHETIC_BOARD.value
+        elif board.lstrip("-").isdigit():
+            board_id = int(board)
+        else:
+            raise ParameterError(f"brainflow board must be 'synthetic' or a board id, got {board!r}")
+        BoardShim.disable_board_logger()
+        try:
+            self.eeg = BoardShim.get_eeg_channels(board_id)
+            names = BoardShim.get_eeg_names(board_id)
+            sfreq = BoardShim.get_sampling_rate(board_id)
+            self.ts_row = BoardShim.get_timestamp_channel(board_id)
+            self.board = BoardShim(board_id, BrainFlowInputParams())
+            self.board.prepare_session()
+            self.board.start_stream()
+        except BrainFlowError as exc:
+            raise ParameterError(f"brainflow board {board!r} cannot be opened: {' '.join(str(exc).split())[:120]}") from None
+        self.info = mne.create_info(list(names), float(sfreq), "eeg")
+        self.n_times = None
+        self.lag_s = 0.0
+        self.description = f"brainflow:{board}"
+
+    def chunks(self, stop_event=None) -> Iterator[tuple[np.ndarray, float]]:
+        while stop_event is None or not stop_event.is_set():
+            time.sleep(0.005)
+            d = self.board.get_board_data()
+            if d.shape[1] == 0:
+                continue
+            arrival = time.perf_counter() - max(0.0, time.time() - float(d[self.ts_row, -1]))
+            yield d[self.eeg] * 1e-6, arrival
+
+    def close(self) -> None:
+        try:
+            self.board.stop_stream()
+            self.board.release_session()
+        except Exception:  # noqa: BLE001 - releasing a board that already failed must not hide the session's result
+            pass
+
+
 def open_source(spec: str, *, seconds: float | None, speed: float = 1.0, seed: int = 0):
     """The source named by ``spec``.
 
@@ -186,7 +244,8 @@ def open_source(spec: str, *, seconds: float | None, speed: float = 1.0, seed: i
     spec : str
         ``"synthetic"`` (dbrain.simulate 10-20 EEG with blinks and muscle artifacts; replayed at ``speed``),
         ``"file:PATH"`` (any recording :func:`dbrain.io.read_recording` reads, replayed at ``speed``),
-        or ``"lsl:NAME"`` (a live LSL stream; ``speed`` does not apply).
+        ``"lsl:NAME"`` (a live LSL stream) or ``"brainflow:synthetic"`` (BrainFlow's synthetic board, live);
+        ``speed`` does not apply to live sources.
     seconds : float | None
         Session length (replays stop there).
     speed : float
@@ -199,7 +258,7 @@ def open_source(spec: str, *, seconds: float | None, speed: float = 1.0, seed: i
     source : ReplaySource | LSLSource
     """
     if not isinstance(spec, str) or not spec:
-        raise ParameterError(f"source must be 'synthetic', 'file:PATH' or 'lsl:NAME', got {spec!r}")
+        raise ParameterError(f"source must be 'synthetic', 'file:PATH', 'lsl:NAME' or 'brainflow:synthetic', got {spec!r}")
     if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.1 <= speed <= 1e6:
         raise ParameterError(f"speed must be a number in [0.1, 1e6], got {speed!r}")
     if spec == "synthetic":
@@ -217,4 +276,6 @@ def open_source(spec: str, *, seconds: float | None, speed: float = 1.0, seed: i
         return ReplaySource(raw, speed=speed, seconds=seconds, description=spec)
     if kind == "lsl" and rest:
         return LSLSource(rest)
-    raise ParameterError(f"source must be 'synthetic', 'file:PATH' or 'lsl:NAME', got {spec!r}")
+    if kind == "brainflow" and rest:
+        return BrainFlowSource(rest)
+    raise ParameterError(f"source must be 'synthetic', 'file:PATH', 'lsl:NAME' or 'brainflow:synthetic', got {spec!r}")

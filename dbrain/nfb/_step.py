@@ -247,14 +247,17 @@ class NFBStep(Step):
         self.inhibit_rows = []
         for inh in proto.inhibits:
             chans = []
-            for c in inh.channels:
-                c = self.reward_channel if c == REWARD_CHANNEL else c
-                j = _match(names, c)
-                if j is not None and names[j] not in chans:
-                    chans.append(names[j])
+            for group in (inh.channels, inh.fallback):
+                for c in group:
+                    c = self.reward_channel if c == REWARD_CHANNEL else c
+                    j = _match(names, c)
+                    if j is not None and names[j] not in chans:
+                        chans.append(names[j])
+                if chans:
+                    break
             if not chans:
                 raise ParameterError(
-                    f"protocol {proto.name!r}: inhibit {inh.name!r} needs one of {', '.join(inh.channels)}; "
+                    f"protocol {proto.name!r}: inhibit {inh.name!r} needs one of {', '.join((*inh.channels, *inh.fallback))}; "
                     f"the source has none of them (channels: {', '.join(names[:40])})"
                 )
             idx = []
@@ -430,7 +433,7 @@ class NFBStep(Step):
         finite = bool(np.isfinite(x))
         clean = finite and not inhibit
         if block.kind in ("baseline", "training") and th.warming and clean:
-            th.observe_warmup(x)
+            th.observe_warmup(x, auto_end=block.kind == "training")
         passed = finite and th.rewarded(x)
         reward = passed and not inhibit
         level = 0.0 if (inhibit or not finite) else th.level(x)

@@ -70,14 +70,18 @@ class AutoThreshold:
         q = 1.0 - self.target if self.d > 0 else self.target
         return float(np.quantile(self._warm, q))
 
-    def observe_warmup(self, x: float) -> None:
-        """Add a warm-up value and set the threshold to the quantile so far (ends the warm-up when enough)."""
+    def observe_warmup(self, x: float, *, auto_end: bool = True) -> None:
+        """Add a warm-up value and set the threshold to the quantile so far.
+
+        With ``auto_end`` the warm-up ends after ``warmup`` values; a baseline block passes False and
+        ends it itself (:meth:`end_warmup`), so that the whole baseline sets the first threshold.
+        """
         if not self.warming:
             return
         self._warm.append(float(x))
         if not self.manual:
             self.value = self._quantile()
-        if len(self._warm) >= self.warmup:
+        if auto_end and len(self._warm) >= self.warmup:
             self.end_warmup()
 
     def end_warmup(self) -> None:

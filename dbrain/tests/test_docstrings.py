@@ -29,6 +29,7 @@ PACKAGES = [
     "dbrain.detect",
     "dbrain.detect.spikes",
     "dbrain.detect.patterns",
+    "dbrain.nfb",
 ]
 
 

@@ -41,3 +41,17 @@ def test_lsl_stream_not_found(tmp_path):
     with pytest.raises(ParameterError, match="no LSL stream named 'dbrain-absent-"):
         run_session("theta-beta", f"lsl:dbrain-absent-{uuid.uuid4().hex[:8]}", minutes=1, out_dir=tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_brainflow_synthetic_board(tmp_path):
+    """BrainFlow's synthetic board, live (wall clock): 16 named EEG channels, no Fp1/Fp2 -> blink falls back to F7/F8."""
+    pytest.importorskip("brainflow")
+    values = []
+    res = run_session("theta-beta", "brainflow:synthetic", minutes=0.1, out_dir=tmp_path, on_feedback=values.append, record=False)
+    s = res.summary
+    assert s["source"] == "brainflow:synthetic" and s["sfreq"] == 250 and s["ended"] == "completed"
+    assert s["reward_channel"] == "Cz" and s["inhibit_channels"]["blink"] == ["F7", "F8"]
+    assert s["n_updates"] == len(values) == 4 * 6 - 7
+    assert s["latency_ms_p95"] < 50
+    with pytest.raises(ParameterError, match="brainflow board must be"):
+        run_session("theta-beta", "brainflow:nonsense", minutes=0.1, out_dir=tmp_path / "x")

@@ -68,6 +68,9 @@ def test_blocks(tmp_path):
     assert not [v for v in values if v["block_kind"] != "training" and (v["reward"] or v["level"])]
     # the baseline sets the first threshold (no warm-up inside training); the transfer threshold is frozen
     assert not train["warmup"].any()
+    clean_base = base.loc[~base["inhibit"], "feature"]
+    assert s["thresholds"]["initial"] == pytest.approx(np.quantile(clean_base, 0.65))  # the whole baseline, p quantile (down)
+    assert train["threshold"].iloc[0] == pytest.approx(s["thresholds"]["initial"])
     assert transfer["threshold"].nunique() == 1
     assert transfer["threshold"].iloc[0] == s["thresholds"]["final"]
     assert abs(s["reward_fraction"] - 0.65) <= 0.1
@@ -158,6 +161,13 @@ def test_cli(tmp_path, capsys):
                 "artifact_fraction", "blocks"):  # fmt: skip
         assert key in s
     assert (tmp_path / "s" / "feedback.parquet").is_file()
+    # a block plan and the sham arm from the command line
+    code, _, err = _cli(capsys, "nfb", "run", "--protocol", "theta-beta", "--source", "synthetic", "--blocks",
+                        "baseline:0.25,training:0.75", "--speed", "100000", "--seed", "5", "--no-record",
+                        "--sham-feedback", str(tmp_path / "s" / "feedback.parquet"), "--out", str(tmp_path / "sham"))  # fmt: skip
+    assert code == 0, err
+    sham = json.loads((tmp_path / "sham" / "session.json").read_text())
+    assert [b["kind"] for b in sham["blocks"]] == ["baseline", "training"] and sham["sham"] is not None
     bad = [
         (["--protocol", "nope", "--source", "synthetic", "--minutes", "1"], "unknown protocol 'nope'"),
         (["--protocol", "smr", "--source", "serial:COM1", "--minutes", "1"], "source must be"),
@@ -201,3 +211,26 @@ def test_session_control(tmp_path):
     assert abs(late.loc[~late["inhibit"], "reward"].mean() - 0.3) <= 0.1
     with pytest.raises(ParameterError, match="target reward fraction must be in"):
         control.set_target(1.2)
+
+
+def test_course_summary(tmp_path):
+    from dbrain.nfb import course_summary
+
+    plan = [{"kind": "baseline", "seconds": 20}, {"kind": "training", "seconds": 60}, {"kind": "transfer", "seconds": 20}]
+    dirs = []
+    for seed in (1, 2, 3):
+        run_session("alpha", "synthetic", blocks=plan, speed=1e5, out_dir=tmp_path / str(seed), seed=seed, record=False)
+        dirs.append(tmp_path / str(seed))
+    table, curve = course_summary(dirs)
+    assert table["session"].tolist() == [1, 2, 3] and (table["protocol"] == "alpha").all()
+    df = pd.read_parquet(dirs[1] / "feedback.parquet")
+    assert table["training_feature"].iloc[1] == pytest.approx(df.loc[df["block_kind"] == "training", "feature"].mean())
+    assert table["baseline_feature"].notna().all() and table["transfer_feature"].notna().all()
+    want = np.polyfit([1, 2, 3], table["training_feature"], 1)[0]
+    assert curve["slope_per_session"] == pytest.approx(want) and curve["direction"] == "up"
+    assert curve["towards_target"] == (want > 0)
+    run_session("smr", "synthetic", minutes=0.5, speed=1e5, out_dir=tmp_path / "smr", record=False)
+    with pytest.raises(ParameterError, match="one protocol"):
+        course_summary([*dirs, tmp_path / "smr"])
+    with pytest.raises(ParameterError, match="cannot read"):
+        course_summary([tmp_path / "missing"])
