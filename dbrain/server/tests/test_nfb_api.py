@@ -584,6 +584,7 @@ def test_live_threshold_changes_only_in_open_label_courses(nfb):
     assert post({"automatic": True}).status_code == 202
     assert post({}).status_code == 422 and post({"target_reward_fraction": 0.99}).status_code == 422
     assert w.client.post(f"/api/nfb/sessions/{sid}/controls", json={"threshold": 1.0}, headers=w.as_("res")).status_code == 403
+    time.sleep(1.5)  # changes apply at the next updates (4 per second)
     with w.client.stream("GET", f"/api/nfb/sessions/{sid}/stream", headers=w.as_("ther")) as s:
         for ln in s.iter_lines():
             if ln.startswith("data:") and json.loads(ln[5:])["type"] == "feedback":
