@@ -246,6 +246,7 @@ class LiveSession:
         return q
 
     def unsubscribe(self, q) -> None:
+        """Stop handing events to a queue of :meth:`subscribe`."""
         with self.lock:
             self.subscribers = [(lp, x) for lp, x in self.subscribers if x is not q]
 
@@ -317,9 +318,29 @@ class Runner:
         self._lock = threading.Lock()
 
     def get(self, session_id: int) -> LiveSession | None:
+        """The live state of a session started by this process, or None.
+
+        Parameters
+        ----------
+        session_id : int
+
+        Returns
+        -------
+        live : LiveSession | None
+        """
         return self.live.get(int(session_id))
 
     def running(self, session_id: int) -> bool:
+        """Whether this process's thread for the session is still running.
+
+        Parameters
+        ----------
+        session_id : int
+
+        Returns
+        -------
+        running : bool
+        """
         live = self.get(session_id)
         return live is not None and live.thread is not None and live.thread.is_alive()
 

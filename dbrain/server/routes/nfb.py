@@ -171,6 +171,17 @@ def session_of_site(db: Session, who: Principal, session_id: int) -> NfbSession:
 
 
 def course_out(db: Session, row: NfbCourse) -> CourseOut:
+    """Serialise a course: the same keys for both arms (no allocation).
+
+    Parameters
+    ----------
+    db : sqlalchemy.orm.Session
+    row : NfbCourse
+
+    Returns
+    -------
+    out : CourseOut
+    """
     safety = row.safety or {}
     done = len(list(db.scalars(select(NfbSession.id).where(NfbSession.course_id == row.id, NfbSession.status == "done"))))
     return CourseOut(
@@ -197,6 +208,16 @@ def course_out(db: Session, row: NfbCourse) -> CourseOut:
 
 
 def session_out(row: NfbSession) -> SessionOut:
+    """Serialise a session: the same keys for both arms (no display source, no code).
+
+    Parameters
+    ----------
+    row : NfbSession
+
+    Returns
+    -------
+    out : SessionOut
+    """
     return SessionOut(
         id=row.id,
         course_id=row.course_id,
