@@ -56,7 +56,7 @@ class _Sham:
 
     COLUMNS = ("t", "feature", "threshold", "reward", "inhibit", "level")
 
-    def __init__(self, path, update_hz: float, n_needed: int | None):
+    def __init__(self, path, update_hz: float):
         path = Path(path)
         if not path.is_file():
             raise ParameterError(f"sham feedback '{path}' does not exist")
@@ -76,14 +76,19 @@ class _Sham:
             raise ParameterError(
                 f"sham feedback '{path}' was recorded at {1 / step:.3g} updates/s, this protocol updates at {update_hz:g}/s"
             )
-        if n_needed is not None and len(df) < n_needed:
-            raise ParameterError(
-                f"sham feedback '{path}' has {len(df)} updates ({len(df) / update_hz / 60:.2f} min); this session needs {n_needed}"
-            )
         self.path = path
+        self.update_hz = update_hz
         # per-inhibit flags too, so that the display's inhibits dict is the other session's as well
         cols = list(self.COLUMNS) + [c for c in df.columns if c.startswith("inhibit_") and not c.endswith("_score")]
         self.rows = df[cols].to_dict("records")
+
+    def require(self, n_needed: int) -> None:
+        """Refuse a timeline shorter than the session."""
+        if len(self.rows) < n_needed:
+            raise ParameterError(
+                f"sham feedback '{self.path}' has {len(self.rows)} updates ({len(self.rows) / self.update_hz / 60:.2f} min); "
+                f"this session needs {n_needed}"
+            )
 
     def __getitem__(self, k: int) -> dict:
         return self.rows[k % len(self.rows)]  # only wraps if a live stream outlasts its plan
@@ -179,12 +184,7 @@ def run_session(
         raise OutputError(f"'{out_dir}' exists and is not a folder")
     if (out_dir / "session.json").exists() and not overwrite:
         raise OutputError(f"'{out_dir}' already holds a session (session.json); use another folder or overwrite")
-    n_updates = int(np.floor(seconds * proto.update_hz + 1e-9))
-    sham = (
-        _Sham(sham_feedback, proto.update_hz, n_updates - int(np.ceil(proto.window_s * proto.update_hz)) - 4)
-        if sham_feedback
-        else None
-    )
+    sham = _Sham(sham_feedback, proto.update_hz) if sham_feedback else None
 
     src = open_source(source, seconds=seconds, speed=speed, seed=seed) if isinstance(source, str) else source
     engine = None
@@ -192,13 +192,19 @@ def run_session(
         step = NFBStep.create({"protocol": proto, "blocks": plan, "control": control})
         engine = Engine([step])
         engine.start(StreamInfo(src.info, None))  # electrodes resolved here: a missing one fails before output
+        max_samples = int(round(seconds * src.info["sfreq"]))
+        if sham is not None:
+            # the updates this session will give: boundaries from the first full window to the last sample
+            n_needed = sum(
+                1 for j in range(1, int(seconds * proto.update_hz) + 2) if step.need <= step._boundary(j) <= max_samples
+            )
+            sham.require(n_needed)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create '{out_dir}': {exc.strerror}") from None
         started = _dt.datetime.now(_dt.UTC)
         t_wall = time.perf_counter()
-        max_samples = int(round(seconds * src.info["sfreq"]))
         kept, n_in, k, ended = [], 0, 0, "completed"
         for data, arrival in src.chunks(stop_event):
             data = data[:, : max_samples - n_in]
@@ -259,7 +265,7 @@ def run_session(
         "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else None,
         "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else None,
         "latency_ms_max": float(lat.max()) if lat.size else None,
-        "latency_definition": "time.perf_counter() when the feedback value is ready minus the arrival of the chunk that completed its window (replay: the chunk's due time; LSL: when the acquisition thread received it)",
+        "latency_definition": "time.perf_counter() when the feedback value is ready minus the arrival of the chunk that completed its window (replay: the chunk's due time; LSL: when the acquisition thread received it; BrainFlow: its newest sample's board timestamp)",
         "replay_lag_s": getattr(src, "lag_s", None),
         "engine_seconds": dict(engine.seconds),
     }

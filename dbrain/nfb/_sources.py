@@ -193,10 +193,11 @@ class BrainFlowSource:
     """
 
     def __init__(self, board: str):
-        try:
-            from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
-        except ImportError:
-            raise ParameterError("source 'brainflow:…' needs the brainflow package (pip install brainflow)") from None
+        from ..utils._extras import require_extra
+
+        require_extra("nfb", "brainflow")
+        from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
+
         if board == "synthetic":
             board_id = BoardIds.SYNTHETIC_BOARD.value
         elif board.lstrip("-").isdigit():
