@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     -------
     app : fastapi.FastAPI
     """
-    from .routes import admin, analyses, auth, ledger, recordings
+    from .nfb_service import Runner
+    from .routes import admin, analyses, auth, ledger, nfb, recordings
 
     settings = settings or Settings()
     engine = make_engine(settings.db_url)
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine, settings)
     app.state.store = ObjectStore(settings.home)
     app.state.login_guard = LoginGuard(settings)
+    app.state.nfb = Runner(app)  # neurofeedback sessions run in threads of this process
     app.add_middleware(InFlightLimit)
 
     @app.exception_handler(DbrainError)
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, admin, recordings, analyses, ledger):
+    for module in (auth, admin, recordings, analyses, ledger, nfb):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

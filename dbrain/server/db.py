@@ -433,3 +433,7 @@ def migrate(engine: sa.Engine) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
         conn.commit()
+
+
+# The neurofeedback tables (their own module) belong to the same metadata: the ledger's row replay finds them.
+from . import nfb_db  # noqa: E402,F401

@@ -25,6 +25,8 @@ MAX_UPLOADS = int(os.environ.get("DBRAIN_MAX_UPLOADS", "4"))
 #: login tarpit, must queue in its own lane and never take the readers' slots).
 MAX_LOGINS = int(os.environ.get("DBRAIN_MAX_LOGINS", "4"))
 _LOGIN_PATHS = ("/api/auth/login", "/api/auth/password")
+#: Server-sent event streams open at once (a neurofeedback display holds one for a whole session: not a reader's slot).
+MAX_STREAMS = int(os.environ.get("DBRAIN_MAX_STREAMS", "64"))
 
 
 class InFlightLimit:
@@ -42,11 +44,13 @@ class InFlightLimit:
         Uploads admitted at once.
     logins : int
         Sign-ins and password changes admitted at once.
+    streams : int
+        Server-sent event streams (``GET /api/nfb/…/stream``) open at once.
     """
 
-    def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS):
+    def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS, streams: int = MAX_STREAMS):
         self.app = app
-        self.limits = {"api": int(limit), "upload": int(uploads), "login": int(logins)}
+        self.limits = {"api": int(limit), "upload": int(uploads), "login": int(logins), "stream": int(streams)}
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._loop = None
 
@@ -59,6 +63,8 @@ class InFlightLimit:
             kind = "upload"
         elif scope["method"] == "POST" and path in _LOGIN_PATHS:
             kind = "login"
+        elif scope["method"] == "GET" and path.startswith("/api/nfb/") and path.endswith("/stream"):
+            kind = "stream"
         else:
             kind = "api"
         loop = asyncio.get_running_loop()

@@ -49,6 +49,17 @@ ROW_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "users": ("id", "username", "role", "site_id", "active"),
     "audit_events": ("id", "time", "user_id", "username", "site_id", "action", "object_type", "object_id", "patient_id", "outcome", "ip", "detail"),
+    # Neurofeedback (docs/nfb-centre.md): a course's sealed allocation commitment, safety decisions and
+    # unblinding; every change of a session's state; outcomes. The allocation's arm itself is never here.
+    "nfb_courses": (
+        "id", "site_id", "patient_id", "protocol", "n_sessions", "plan", "created_by", "allocation_commitment", "safety_status",
+        "safety", "safety_override_by", "safety_override_reason", "unblinded_by", "unblinded_at", "unblind_reason", "created_at",
+    ),
+    "nfb_sessions": (
+        "id", "course_id", "site_id", "patient_id", "number", "status", "source", "speed", "blocks", "target_reward_fraction",
+        "summary", "results", "error", "started_by", "started_at", "finished_at",
+    ),
+    "nfb_outcomes": ("id", "course_id", "site_id", "kind", "timepoint", "values", "scores", "entered_by", "via_display", "created_at"),
 }
 ROW_LAYOUT = 1
 #: Analyses are vouched for once finished (a queued or running analysis changes on every claim).

@@ -5,7 +5,9 @@ Site roles belong to exactly one site and see only its data:
 * ``admin`` manages the users and reads the audit log of its own site;
 * ``clinician`` sees the patient identity of its own site and signs reports;
 * ``technologist`` uploads, requests analyses and annotates;
-* ``researcher`` reads the de-identified data of its own site.
+* ``researcher`` reads the de-identified data of its own site;
+* ``therapist`` runs the neurofeedback sessions of its own site's courses
+  (never sees the sham/real allocation of a course).
 
 The instance role ``instance_admin`` belongs to no site: it creates sites and
 manages the users of any site, reads the instance-level audit events (e.g.
@@ -17,7 +19,7 @@ shell, never through a site's API.
 from __future__ import annotations
 
 #: Roles that belong to one site.
-SITE_ROLES = ("admin", "clinician", "technologist", "researcher")
+SITE_ROLES = ("admin", "clinician", "technologist", "researcher", "therapist")
 #: The instance-level administrator (no site, no patient data).
 INSTANCE_ADMIN = "instance_admin"
 #: Every role a user can have.
@@ -33,3 +35,8 @@ CAN_SIGN = ("clinician",)
 ANY_SITE_ROLE = SITE_ROLES
 #: Roles that manage users (a site admin: its own site's only).
 CAN_MANAGE_USERS = ("admin", INSTANCE_ADMIN)
+#: Neurofeedback (docs/nfb-centre.md): who prescribes a course (and enters outcomes, signs off safety),
+#: who runs its sessions and reads their reports, and who may unblind a course's sham/real allocation.
+CAN_PRESCRIBE_NFB = ("clinician",)
+CAN_RUN_NFB = ("clinician", "therapist")
+CAN_UNBLIND = ("admin", "clinician")

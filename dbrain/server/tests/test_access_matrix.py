@@ -26,8 +26,11 @@ from dbrain.server.roles import (
     CAN_ANALYSE,
     CAN_ANNOTATE,
     CAN_MANAGE_USERS,
+    CAN_PRESCRIBE_NFB,
+    CAN_RUN_NFB,
     CAN_SEE_IDENTITY,
     CAN_SIGN,
+    CAN_UNBLIND,
     CAN_UPLOAD,
     INSTANCE_ADMIN,
     ROLES,
@@ -114,6 +117,36 @@ SPEC: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/ledger/checkpoint"): Rule(ANY, 200),
     ("GET", "/api/ledger/entries/{index}/receipt"): Rule(ANY, 200, target="ledger", instance_expected=404),
+    # Neurofeedback (docs/nfb-centre.md); the patient display's routes take no login (a one-time code's cookie).
+    ("GET", "/api/nfb/protocols"): Rule(CAN_RUN_NFB, 200),
+    ("POST", "/api/nfb/courses"): Rule(CAN_PRESCRIBE_NFB, 201, target="patient", body="course"),
+    ("GET", "/api/nfb/courses"): Rule(CAN_RUN_NFB, 200),
+    ("GET", "/api/nfb/courses/{course_id}"): Rule(CAN_RUN_NFB, 200, target="course"),
+    ("GET", "/api/nfb/courses/{course_id}/sessions"): Rule(CAN_RUN_NFB, 200, target="course"),
+    ("POST", "/api/nfb/courses/{course_id}/sessions"): Rule(CAN_RUN_NFB, 201, target="course", body={"source": "synthetic"}),
+    ("POST", "/api/nfb/courses/{course_id}/unblind"): Rule(CAN_UNBLIND, 200, target="course", body={"reason": "serious adverse event review"}),
+    ("POST", "/api/nfb/courses/{course_id}/safety"): Rule(CAN_PRESCRIBE_NFB, 200, target="course", body="safety"),
+    ("POST", "/api/nfb/courses/{course_id}/safety/override"): Rule(
+        CAN_PRESCRIBE_NFB, 200, target="blocked_course", body={"reason": "EEG reviewed: benign variants"}
+    ),
+    ("POST", "/api/nfb/courses/{course_id}/outcomes"): Rule(
+        CAN_PRESCRIBE_NFB, 201, target="course", body={"kind": "cgi-i", "timepoint": "post", "rating": 2}
+    ),
+    ("GET", "/api/nfb/courses/{course_id}/outcomes"): Rule(CAN_RUN_NFB, 200, target="course"),
+    ("GET", "/api/nfb/courses/{course_id}/report"): Rule(CAN_RUN_NFB, 200, target="course"),
+    ("GET", "/api/nfb/sessions/{session_id}"): Rule(CAN_RUN_NFB, 200, target="nfb_session"),
+    ("POST", "/api/nfb/sessions/{session_id}/code"): Rule(CAN_RUN_NFB, 200, target="nfb_session"),
+    ("POST", "/api/nfb/sessions/{session_id}/start"): Rule(CAN_RUN_NFB, 202, target="nfb_session"),
+    ("POST", "/api/nfb/sessions/{session_id}/stop"): Rule(CAN_RUN_NFB, 202, target="running_session"),
+    ("POST", "/api/nfb/sessions/{session_id}/controls"): Rule(
+        CAN_RUN_NFB, 202, target="running_session", body={"target_reward_fraction": 0.6}
+    ),
+    ("GET", "/api/nfb/sessions/{session_id}/stream"): Rule(CAN_RUN_NFB, 200, target="nfb_session"),
+    ("GET", "/api/nfb/sessions/{session_id}/report"): Rule(CAN_RUN_NFB, 200, target="done_session"),
+    ("POST", "/api/nfb/display/code"): Rule(PUBLIC, 401, body={"code": "ABCD-EFGH"}),
+    ("GET", "/api/nfb/display"): Rule(PUBLIC, 401),
+    ("GET", "/api/nfb/display/stream"): Rule(PUBLIC, 401),
+    ("POST", "/api/nfb/display/gonogo"): Rule(PUBLIC, 401, body={"trials": [{"stimulus": "go", "rt_ms": 300}, {"stimulus": "nogo"}]}),
 }
 
 
@@ -214,6 +247,58 @@ class Matrix:
             db.commit()
             return row.id
 
+    def course(self, site: str, safety: str = "cleared") -> int:
+        """A course of the site's patient (real arm, sealed like the API does), cleared or blocked."""
+        from dbrain.server.nfb_db import NfbAllocation, NfbCourse
+        from dbrain.server.nfb_service import commitment
+
+        rec = self.rec[site]
+        with self.w.session() as db:
+            row = NfbCourse(
+                site_id=rec["site_id"], patient_id=rec["patient_id"], protocol="theta-beta", n_sessions=50,
+                plan=[{"kind": "baseline", "minutes": 0.02}, {"kind": "training", "minutes": 0.03}, {"kind": "transfer", "minutes": 0.02}],
+                created_by=self.w.users["clin"], allocation_commitment="0" * 64,
+                safety_status=safety, safety={"findings": ["seizure history"]} if safety == "blocked" else {},
+            )  # fmt: skip
+            db.add(row)
+            db.flush()
+            row.allocation_commitment = commitment(row.id, "real", "ab" * 32)
+            db.add(NfbAllocation(course_id=row.id, site_id=row.site_id, arm="real", nonce="ab" * 32, seed="01", sham_fraction=0.0))
+            db.commit()
+            return row.id
+
+    def nfb_session(self, site: str, state: str) -> int:
+        """A planned session (speed 100, a few seconds), a running one, or a finished one with a feedback table."""
+        import pandas as pd
+
+        from dbrain.server.nfb_db import NfbCourse, NfbSession
+        from dbrain.server.nfb_service import LiveSession
+
+        course_id = self.course(site)
+        results = {}
+        if state == "done_session":
+            table = self.tmp / f"feedback{next(self.n)}.parquet"
+            pd.DataFrame(
+                {"time": [0.0, 0.25, 0.5], "feature": [1.0, 2.0, 1.5], "threshold": [1.2] * 3, "reward": [False, True, True], "inhibit": [False] * 3}
+            ).to_parquet(table)
+            sha, size = self.w.app.state.store.put_file(table)
+            results = {"feedback.parquet": {"sha256": sha, "size": size}}
+        with self.w.session() as db:
+            course = db.get(NfbCourse, course_id)
+            status = {"running_session": "running", "done_session": "done"}.get(state, "planned")
+            row = NfbSession(
+                course_id=course.id, site_id=course.site_id, patient_id=course.patient_id, number=1, status=status, source="synthetic",
+                speed=100.0, blocks=course.plan, results=results,
+            )  # fmt: skip
+            db.add(row)
+            db.commit()
+            if state == "running_session":
+                from dbrain.nfb import SessionControl
+
+                control = SessionControl()
+                self.w.app.state.nfb.live[row.id] = LiveSession(row.id, stop=control.stop_event, control=control)
+            return row.id
+
     def path(self, route: str, target: str | None, site: str, caller_token_id: int) -> str:
         rec = self.rec[site]
         values = {"recording_id": rec["id"], "patient_id": rec["patient_id"], "index": rec["ledger_index"], "name": None}
@@ -223,6 +308,10 @@ class Matrix:
             values["token_id"] = caller_token_id if site == "A" else self.user("technologist", "B")[3]
         if target == "annotation":
             values["annotation_id"] = self.annotation(site)
+        if target in ("course", "blocked_course"):
+            values["course_id"] = self.course(site, "blocked" if target == "blocked_course" else "cleared")
+        if target in ("nfb_session", "running_session", "done_session"):
+            values["session_id"] = self.nfb_session(site, target)
         if target == "analysis":
             values["analysis_id"] = self.analysis(site)
             values["name"] = "qeeg" if "/tables/" in route else "summary.json"
@@ -242,6 +331,11 @@ class Matrix:
                     "site_id": self.site[site],
                 }
             }
+        if rule.body == "course":
+            return {"json": {"patient_id": self.rec[site]["patient_id"], "protocol": "theta-beta", "n_sessions": 2}}
+        if rule.body == "safety":
+            flags = {"epileptiform_history": False, "seizure_history": False, "anticonvulsants": False}
+            return {"json": {"analysis_id": self.analysis(site), **flags}}
         if rule.body == "edf":
             return {
                 "content": SAMPLE.read_bytes(),
@@ -255,7 +349,9 @@ class Matrix:
 def matrix(db_url, tmp_path):
     """On SQLite and on PostgreSQL. The matrix logs in many times from one test client: no throttle here
     (test_login_defence tests it)."""
-    w = _make_world(db_url, tmp_path / "home", login_client_rate="100000/minute", lease_seconds=60, heartbeat_seconds=30)
+    w = _make_world(
+        db_url, tmp_path / "home", login_client_rate="100000/minute", login_free_failures=100000, lease_seconds=60, heartbeat_seconds=30
+    )  # fmt: skip
     with w.client:
         yield Matrix(w, tmp_path)
     w.app.state.engine.dispose()
@@ -364,7 +460,7 @@ def test_access_control_matrix(matrix):
     assert {"user.create", "user.update", "user.delete", "cross-site"} <= actions
     # Data too: every kind of object aimed at in site B is in B's log, with the caller's site.
     probed = {(e.object_type, e.detail.get("from_site")) for e in denied if e.action == "cross-site"}
-    assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient"}
+    assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient", "nfb_course", "nfb_session"}
     assert {f for _, f in probed} == {m.site["A"]}
 
 
