@@ -10,6 +10,7 @@ or :meth:`Engine.push` from a live source). See ``docs/engine.md``.
 """
 
 from ._params import Param, as_schema, defaults, validate_params
+from ._patterns import PatternStep
 from ._products import Product, ProductCache, products, register_product
 from ._protocol import Chunk, Step, StepResult, StreamInfo
 from ._qeeg import QEEGStep
@@ -24,6 +25,7 @@ __all__ = [
     "Engine",
     "FileSource",
     "Param",
+    "PatternStep",
     "Product",
     "ProductCache",
     "QEEGStep",

@@ -185,8 +185,27 @@ class Figure:
     @property
     def size_in(self) -> tuple[float, float]:
         """Width and height of the figure in inches."""
+        if self.figure is None:  # rasterized: the size was kept
+            return self._size
         w, h = self.figure.get_size_inches()
         return float(w), float(h)
+
+    def rasterize(self) -> Figure:
+        """Draw the PNG now and let go of the matplotlib figure (and the data it holds).
+
+        ``dbrain analyze`` calls this as soon as a step's section is made, so
+        that a long recording's figures are not all held until the report is
+        written. :meth:`data_uri` then returns the PNG drawn here.
+
+        Returns
+        -------
+        self : Figure
+        """
+        if self.figure is not None:
+            self._size = self.size_in
+            self._uri = self.data_uri()
+            self.figure = None
+        return self
 
     @staticmethod
     def _fit(size, room) -> float:
@@ -209,6 +228,9 @@ class Figure:
     def data_uri(self) -> str:
         """The figure as a ``data:image/png;base64,…`` URI."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        if self.figure is None:
+            return self._uri
 
         buf = io.BytesIO()
         if not isinstance(self.figure.canvas, FigureCanvasAgg):
