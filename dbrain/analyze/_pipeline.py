@@ -260,6 +260,7 @@ def analyze(
     records = []
     sections = []
     events = [empty_events()]
+    render_seconds = [0.0]  # drawing the steps' figures and the report
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         engine_steps = [_engine_step(s, ctx, params[s.name]) for s in steps]
         n_stream = sum(not s.whole_recording for s in engine_steps)
@@ -271,6 +272,7 @@ def analyze(
             step = by_name[name]
             logger.info("step %s v%s", step.name, step.version)
             if report:
+                t0 = time.perf_counter()
                 own = list(result.sections)
                 if step.render is not None:
                     own.extend(step.render(result, ctx, params[step.name]))
@@ -280,6 +282,7 @@ def analyze(
                 result.sections = []
                 sections.extend(own)
                 result.data = _report_data(name, result.data)
+                render_seconds[0] += time.perf_counter() - t0
             if not report:
                 result.data = None  # nothing will draw from it: do not hold e.g. the qEEG arrays while later steps run
             for name, table in result.tables.items():
@@ -345,6 +348,7 @@ def analyze(
             "Start": info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "not recorded",
         }
         if report:
+            t0 = time.perf_counter()
             from ..report import render_html, write_report
             from ..report._clinical import clinical_sections
 
@@ -352,6 +356,8 @@ def analyze(
             sections = clinical_sections(raw, info, ctx.results, sections)
             html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
             write_report(html, tmp)
+            render_seconds[0] += time.perf_counter() - t0
+            summary["report_seconds"] = round(render_seconds[0], 3)
         summary["seconds"] = round(time.time() - started, 3)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     entry = None

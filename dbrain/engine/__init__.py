@@ -18,6 +18,7 @@ from ._registry import order_by_requires
 from ._run import Engine, run
 from ._seizures import SeizureStep
 from ._sources import ArraySource, FileSource
+from ._spikes import SpikeStep
 
 __all__ = [
     "ArraySource",
@@ -30,6 +31,7 @@ __all__ = [
     "ProductCache",
     "QEEGStep",
     "SeizureStep",
+    "SpikeStep",
     "Step",
     "StepResult",
     "StreamInfo",
