@@ -97,6 +97,7 @@ class PatternStep(Step):
 
     name = "patterns"
     version = "3"
+    concurrent = True  # its update touches only its own state (see Step.concurrent)
     requires = ("signal",)
     params = {"window": Param(10.0, low=2.0, high=60.0, doc="window length (s)")}
     #: Seconds of windows described at a time (that of the file path).

@@ -109,6 +109,7 @@ class SpikeStep(Step):
 
     name = "spikes"
     version = "2"
+    concurrent = True  # its update touches only its own state (see Step.concurrent)
     requires = ("signal",)
     params = {"sensitivity": Param("medium", choices=tuple(SENSITIVITY_PRESETS), doc="confidence preset")}
 
