@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +71,8 @@ class Engine:
         if len(self._concurrent) < 2:
             self._concurrent = []
         self._serial = [s for s in self._streaming if s not in self._concurrent]
+        if self._concurrent:
+            _cap_malloc_arenas()
 
     def _timed(self, step, method, *args):
         t0 = time.perf_counter()
@@ -148,6 +152,27 @@ class Engine:
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+_ARENAS_CAPPED = False
+
+
+def _cap_malloc_arenas(n: int = 2) -> None:
+    """Let glibc's allocator use at most ``n`` arenas in this process (unless ``MALLOC_ARENA_MAX`` is set).
+
+    Each thread that allocates gets an arena of its own (up to 8 per CPU), and freed memory stays in
+    it: with the steps' updates side by side, a 6 h analysis peaked at 1.25 GB instead of 0.95 GB
+    (measured; 0.95 GB with one engine thread, or two with this cap). Only arenas made later are
+    affected; elsewhere than glibc this does nothing.
+    """
+    global _ARENAS_CAPPED
+    if _ARENAS_CAPPED or os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return
+    _ARENAS_CAPPED = True
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _pool(n: int) -> ThreadPoolExecutor:
