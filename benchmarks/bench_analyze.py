@@ -1,24 +1,32 @@
 #!/usr/bin/env python
 """Whole-analysis benchmark: ``dbrain analyze`` of a long recording beside MNE's plain read of the same file.
 
-Usage::
+Usage (one command prints every table; on a shared machine, say so next to the figures)::
 
-    python benchmarks/bench_analyze.py                          # 24 h (the issue's figure)
-    python benchmarks/bench_analyze.py --durations 1h,6h,24h,72h  # cost growth
-    python benchmarks/bench_analyze.py --durations 1h --no-report --work ~/bench-cache
+    python benchmarks/bench_analyze.py                                    # 24 h (the issue's figure)
+    python benchmarks/bench_analyze.py --durations 1h,6h,24h,72h --work ~/bench-cache   # cost growth
+    python benchmarks/bench_analyze.py --durations 1h --batch 200         # + batch throughput, 200 × 10 min
+    python benchmarks/bench_analyze.py --durations 1h --no-report
 
 For each duration the script simulates a 19-channel 10-20 EEG + EKG at 256 Hz
 with artifacts, seizures and spikes (``dbrain simulate``, cached in
 ``--work``), then runs, each in a fresh process of its own:
 
-* ``mne``: ``mne.io.read_raw_edf(path, preload=True)`` — the floor of any analysis;
+* ``mne``: MNE's plain read of the same file, the floor of any analysis:
+  ``mne.io.read_raw_edf(path).get_data(start, stop)`` chunk by chunk as the
+  engine reads it (300 s), and ``read_raw_edf(path, preload=True)`` up to
+  ``--preload-max`` (a 72 h preload needs 10 GB);
 * ``analyze``: :func:`dbrain.analyze.analyze` with all default steps and the
   report (``--no-report``: without), ledger off.
 
-It prints wall time and peak RSS of both, the time of each step and of the
-engine's shared products (from ``summary.json``), and for several durations
-the growth of wall time and memory. Every figure comes from this one run;
-on a shared machine, say so next to them.
+It prints wall time and peak RSS of each, the time of each step and of the
+engine's shared products and of the report (from ``summary.json``), and for
+several durations the growth of wall time and memory (with the issue's check
+72 h ≤ 3 × 24 h + 10 s). ``--batch N`` adds the throughput of
+:func:`dbrain.batch.run_batch` (2 local workers, all default steps) over N
+simulated 10 min recordings with rendering off (the batch default) and on
+(``report=True``, what every batch task did before the engine), and the time
+200 recordings would take at each rate.
 """
 
 from __future__ import annotations
@@ -38,11 +46,17 @@ from _common import markdown_table, peak_rss_mb, run_worker, simulate_edf, workd
 
 
 def _worker(kind: str, path: str, report: bool) -> dict:
-    if kind == "mne":
+    if kind in ("mne", "mne-chunks"):
         import mne
 
         t0 = time.perf_counter()
-        raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+        if kind == "mne":
+            raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+        else:
+            raw = mne.io.read_raw_edf(path, preload=False, verbose="error")
+            step = int(round(300 * raw.info["sfreq"]))
+            for start in range(0, raw.n_times, step):
+                raw.get_data(start=start, stop=min(start + step, raw.n_times))
         seconds = time.perf_counter() - t0
         return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "n_times": int(raw.n_times)}
     from dbrain.analyze import analyze
@@ -57,7 +71,30 @@ def _worker(kind: str, path: str, report: bool) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "steps": {s["name"]: [s["seconds"], s.get("streaming", False)] for s in summary["steps"]},
         "engine": summary["engine"],
+        "report_seconds": summary.get("report_seconds"),
     }
+
+
+def _batch(folder: Path, n: int, report: bool) -> dict:
+    """``run_batch`` over ``n`` simulated 10 min recordings, 2 workers, all default steps."""
+    import shutil
+
+    from dbrain.batch import run_batch
+    from dbrain.simulate import write_simulated_edf
+
+    data = folder / f"batch-{n}x10min"
+    data.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        path = data / f"sim{i:04d}.edf"
+        if not path.is_file():
+            write_simulated_edf(path, "10min", seed=i, seizures=i % 2, spikes=5, artifacts=bool(i % 2))
+    for side in data.glob("*_events.tsv"):  # ground truth is not an input
+        side.unlink()
+    store = folder / f"batch-store-{'report' if report else 'numbers'}"
+    shutil.rmtree(store, ignore_errors=True)
+    result = run_batch(data, store, workers=2, ledger=False, report=report)
+    shutil.rmtree(store, ignore_errors=True)
+    return {"seconds": result.seconds, "computed": int(result.n_computed), "errors": int(result.n_errors)}
 
 
 def _parse_hours(text: str) -> float:
@@ -66,76 +103,115 @@ def _parse_hours(text: str) -> float:
     return parse_duration(text) / 3600.0
 
 
+def _fmt(run: dict | None, key: str, spec: str) -> str:
+    return "skipped" if run is None else format(run[key], spec)
+
+
+def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, ana: dict) -> None:
+    print(f"## {duration}\n")
+    rows = [
+        ["mne read_raw_edf + get_data, 300 s chunks", f"{mne_chunks['seconds']:.1f}", f"{mne_chunks['peak_rss_mb']:.0f}"],
+        ["mne read_raw_edf(preload=True)", _fmt(mne_preload, "seconds", ".1f"), _fmt(mne_preload, "peak_rss_mb", ".0f")],
+        ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}"],
+    ]
+    print(markdown_table(rows, ["", "wall (s)", "peak RSS (MB)"]))
+    print()
+    threads = ana["engine"].get("thread_seconds", {})
+    rows = [
+        [name, "single pass" if streaming else "whole recording", f"{sec:.1f}", f"{threads[name]:.1f}" if name in threads else ""]
+        for name, (sec, streaming) in ana["steps"].items()
+    ]
+    if ana.get("report_seconds") is not None:
+        rows.append(["(report: drawing every figure, HTML, PDF)", "after each step / at the end", f"{ana['report_seconds']:.1f}", ""])
+    print(markdown_table(rows, ["step", "runs as", "seconds (engine thread)", "seconds (own thread, overlapping)"]))
+    print()
+    engine = ana["engine"]
+    rows = [[f"(reading the file, chunks of {engine['chunk_duration']:g} s)", f"{engine['read_seconds']:.1f}"]]
+    rows += [[name, f"{sec:.1f}"] for name, sec in engine["products"].items()]
+    print(markdown_table(rows, ["single-pass product", "seconds"]))
+    print()
+
+
+def _print_growth(runs) -> None:
+    print("## growth\n")
+    hours = {d: _parse_hours(d) for d, *_ in runs}
+    rows = []
+    for duration, mne_chunks, _, ana in runs:
+        rows.append(
+            [
+                duration,
+                f"{ana['seconds']:.1f}",
+                f"{ana['seconds'] / hours[duration]:.2f}",
+                f"{ana['peak_rss_mb']:.0f}",
+                f"{mne_chunks['seconds']:.1f}",
+            ]
+        )
+    print(markdown_table(rows, ["duration", "analyze wall (s)", "wall per hour (s)", "analyze peak RSS (MB)", "mne chunked read (s)"]))
+    by_hours = {round(hours[d]): ana for d, _, _, ana in runs}
+    print()
+    if 24 in by_hours and 72 in by_hours:
+        w24, w72 = by_hours[24]["seconds"], by_hours[72]["seconds"]
+        verdict = "met" if w72 <= 3 * w24 + 10 else "NOT met"
+        print(f"72 h ≤ 3 × 24 h + 10 s: {w72:.1f} s vs {3 * w24 + 10:.1f} s — {verdict}")
+    peaks = [ana["peak_rss_mb"] for *_, ana in runs]
+    print(f"peak RSS from the shortest to the longest: {peaks[0]:.0f} → {peaks[-1]:.0f} MB (× {peaks[-1] / peaks[0]:.2f})")
+    print()
+
+
+def _print_batch(n: int, numbers: dict, rendered: dict) -> None:
+    print(f"## batch: {n} × 10 min, 2 local workers, all default steps\n")
+    rows = []
+    for label, run in (("rendering off (the default)", numbers), ("rendering on (report=True, the path before #19)", rendered)):
+        rate = run["computed"] / (run["seconds"] / 60.0)
+        rows.append([label, run["computed"], run["errors"], f"{run['seconds']:.1f}", f"{rate:.1f}", f"{200 / rate:.1f}"])
+    print(markdown_table(rows, ["", "computed", "errors", "wall (s)", "recordings/min", "200 recordings (min, at this rate)"]))
+    print(f"\nthroughput, rendering off / on: × {rendered['seconds'] / numbers['seconds'] * numbers['computed'] / max(rendered['computed'], 1):.2f}")
+    print()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--durations", default="24h", help="comma-separated recording lengths (default 24h)")
+    parser.add_argument("--durations", default="24h", help="comma-separated recording lengths (default 24h; '' for none)")
     parser.add_argument("--no-report", action="store_true", help="analyse without figures and report")
+    parser.add_argument("--preload-max", default="24h", help="longest recording MNE also reads with preload=True (default 24h)")
+    parser.add_argument("--batch", type=int, default=0, help="also time run_batch over this many 10 min recordings (e.g. 200)")
     parser.add_argument("--work", default=None, help="folder to cache the simulated recordings in (default: temporary)")
     parser.add_argument("--_worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--_batch", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._worker:
         kind, path, report = args._worker
         print(json.dumps(_worker(kind, path, report == "1")))
         return 0
+    if args._batch:
+        folder, n, report = args._batch
+        print(json.dumps(_batch(Path(folder), int(n), report == "1")))
+        return 0
     os.environ.setdefault("DBRAIN_HOME", str(Path(tempfile.gettempdir()) / "dbrain-bench-home"))
     durations = [d.strip() for d in args.durations.split(",") if d.strip()]
     report = "0" if args.no_report else "1"
     print(f"# dbrain analyze benchmark — {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print(f"# 19 EEG + EKG at 256 Hz, simulated; all default steps, report {'off' if args.no_report else 'on'}\n")
+    print(f"# 19 EEG + EKG at 256 Hz, simulated; all default steps, report {'off' if args.no_report else 'on'}")
+    print(f"# load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (figures on a shared machine are not the issue's)\n")
     runs = []
     with workdir(args.work) as folder:
         for duration in durations:
             path = folder / f"analyze-{duration}.edf"
             if not path.is_file():
                 simulate_edf(path, duration, seed=0, seizures=max(1, int(_parse_hours(duration))), spikes=200)
-            mne_run = run_worker(__file__, ["--_worker", "mne", str(path), report])
+            mne_chunks = run_worker(__file__, ["--_worker", "mne-chunks", str(path), report])
+            mne_preload = None
+            if _parse_hours(duration) <= _parse_hours(args.preload_max):
+                mne_preload = run_worker(__file__, ["--_worker", "mne", str(path), report])
             ana = run_worker(__file__, ["--_worker", "analyze", str(path), report])
-            runs.append((duration, mne_run, ana))
-            print(f"## {duration}\n")
-            print(
-                markdown_table(
-                    [
-                        ["mne.io.read_raw_edf(preload=True)", f"{mne_run['seconds']:.1f}", f"{mne_run['peak_rss_mb']:.0f}"],
-                        ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}"],
-                    ],
-                    ["", "wall (s)", "peak RSS (MB)"],
-                )
-            )
-            print()
-            threads = ana["engine"].get("thread_seconds", {})
-            rows = [
-                [
-                    name,
-                    "single pass" if streaming else "whole recording",
-                    f"{sec:.1f}",
-                    f"{threads[name]:.1f}" if name in threads else "",
-                ]
-                for name, (sec, streaming) in ana["steps"].items()
-            ]
-            print(markdown_table(rows, ["step", "runs as", "seconds (engine thread)", "seconds (own thread, overlapping)"]))
-            print()
-            engine = ana["engine"]
-            rows = [[f"(reading the file, chunks of {engine['chunk_duration']:g} s)", f"{engine['read_seconds']:.1f}"]]
-            rows += [[name, f"{sec:.1f}"] for name, sec in engine["products"].items()]
-            print(markdown_table(rows, ["single-pass product", "seconds"]))
-            print()
-    if len(runs) > 1:
-        print("## growth\n")
-        hours0 = _parse_hours(runs[0][0])
-        base = runs[0][2]
-        rows = []
-        for duration, mne_run, ana in runs:
-            ratio = _parse_hours(duration) / hours0
-            rows.append(
-                [
-                    duration,
-                    f"{ana['seconds']:.1f}",
-                    f"{ana['seconds'] / base['seconds']:.2f} (duration × {ratio:g})",
-                    f"{ana['peak_rss_mb']:.0f}",
-                    f"{mne_run['seconds']:.1f}",
-                ]
-            )
-        print(markdown_table(rows, ["duration", "analyze wall (s)", "wall ratio", "analyze peak RSS (MB)", "mne read (s)"]))
+            runs.append((duration, mne_chunks, mne_preload, ana))
+            _print_duration(duration, mne_chunks, mne_preload, ana)
+        if len(runs) > 1:
+            _print_growth(runs)
+        if args.batch:
+            numbers = run_worker(__file__, ["--_batch", str(folder), str(args.batch), "0"])
+            rendered = run_worker(__file__, ["--_batch", str(folder), str(args.batch), "1"])
+            _print_batch(args.batch, numbers, rendered)
     return 0
 
 

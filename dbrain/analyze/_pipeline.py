@@ -103,6 +103,33 @@ def _engine_step(spec, ctx: AnalysisContext, params: dict) -> EngineStep:
     return step
 
 
+def _rasterize(sections) -> None:
+    from ..report import Figure
+
+    for section in sections:
+        for block in section.blocks:
+            if isinstance(block, Figure):
+                block.rasterize()
+
+
+def _report_data(name: str, data):
+    """What the report's own pages (findings, excerpts, trends) still need of a step's data, once its section is drawn.
+
+    Those pages read the data of the seizure and qEEG steps only (the others' summaries, events and
+    tables stay). Of the qEEG result, the per-channel spectrogram and measures are the largest arrays of
+    an analysis (about 340 MB per 24 h) and those pages do not draw them: they are let go here.
+    """
+    if name == "seizures":
+        return data
+    if name != "qeeg" or not data or data.get("qeeg") is None:
+        return None
+    import dataclasses
+
+    q = data["qeeg"]
+    light = dataclasses.replace(q, spectrogram=q.spectrogram[:0].copy(), measures=q.measures[:0].copy())
+    return {**data, "qeeg": light}
+
+
 #: Files the pipeline itself writes; steps cannot write files of these names.
 _RESERVED = frozenset({"summary.json", "events.tsv", "annotations.edf", "report.html", "report.pdf"})
 
@@ -233,6 +260,7 @@ def analyze(
     records = []
     sections = []
     events = [empty_events()]
+    render_seconds = [0.0]  # drawing the steps' figures and the report
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         engine_steps = [_engine_step(s, ctx, params[s.name]) for s in steps]
         n_stream = sum(not s.whole_recording for s in engine_steps)
@@ -244,9 +272,17 @@ def analyze(
             step = by_name[name]
             logger.info("step %s v%s", step.name, step.version)
             if report:
-                sections.extend(result.sections)
+                t0 = time.perf_counter()
+                own = list(result.sections)
                 if step.render is not None:
-                    sections.extend(step.render(result, ctx, params[step.name]))
+                    own.extend(step.render(result, ctx, params[step.name]))
+                # Draw the step's figures now and let go of them, so that memory does not grow with the
+                # number of steps and the length of the recording (issue 19).
+                _rasterize(own)
+                result.sections = []
+                sections.extend(own)
+                result.data = _report_data(name, result.data)
+                render_seconds[0] += time.perf_counter() - t0
             if not report:
                 result.data = None  # nothing will draw from it: do not hold e.g. the qEEG arrays while later steps run
             for name, table in result.tables.items():
@@ -312,6 +348,7 @@ def analyze(
             "Start": info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "not recorded",
         }
         if report:
+            t0 = time.perf_counter()
             from ..report import render_html, write_report
             from ..report._clinical import clinical_sections
 
@@ -319,6 +356,8 @@ def analyze(
             sections = clinical_sections(raw, info, ctx.results, sections)
             html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
             write_report(html, tmp)
+            render_seconds[0] += time.perf_counter() - t0
+            summary["report_seconds"] = round(render_seconds[0], 3)
         summary["seconds"] = round(time.time() - started, 3)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     entry = None

@@ -4,20 +4,37 @@ from __future__ import annotations
 
 from ..detect import reconcile_windows
 from ..detect.patterns import PATTERN_CLASSES, PATTERN_EVENT_TYPES, THRESHOLDS, classify_patterns, plot_pattern_timeline
+from ..engine._patterns import PatternStep
 from ..errors import RecordingError
 from ..report import Figure, KeyValues, Note, Section, Table
 from ..utils._time import format_time
 from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
 
 
+class _PatternStep(PatternStep):
+    """The engine's pattern step plus the reconciliation with the seizure step's result (read at finish)."""
+
+    def finish(self) -> StepResult:
+        base = super().finish()
+        if not base.summary.get("computed"):
+            return base
+        return patterns_numbers(self.context, base.data["patterns"], self.params_["window"])
+
+
 @register_step(
     "patterns",
     "3",
     description="Rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) per 10 s window: timeline, prevalence, events.",
-    params={"window": 10.0},
+    params=dict(PatternStep.params),
+    stream=_PatternStep,
+    render=lambda result, ctx, params: patterns_sections(result, ctx, **params),
 )
 def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
-    """Rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) per 10 s window: timeline, prevalence, events."""
+    """Rhythmic and periodic patterns (LPD, GPD, LRDA, GRDA) per 10 s window: timeline, prevalence, events.
+
+    ``dbrain analyze`` runs the streaming form (:class:`dbrain.engine.PatternStep`); this is the
+    whole-recording form it is tested against. Numbers only: see :func:`patterns_sections`.
+    """
     raw = ctx.raw
     reason = unusable_reason(raw, min_duration=window, too_short=f"recording shorter than one {window:g} s window")
     result = None
@@ -27,13 +44,42 @@ def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
         except RecordingError as exc:
             reason = str(exc)
     if reason is not None:
-        return StepResult(
-            summary={"computed": False, "reason": reason},
-            sections=[Section("Rhythmic and periodic patterns", "patterns", [Note(f"No pattern classification: {reason}.")])],
-        )
-    rec = _reconcile(ctx, result, raw)
+        return StepResult(summary={"computed": False, "reason": reason})
+    return patterns_numbers(ctx, result, window)
+
+
+def patterns_numbers(ctx: AnalysisContext, result, window: float) -> StepResult:
+    """The step's summary, events and tables from a :class:`~dbrain.detect.patterns.PatternResult` (file and stream alike)."""
+    rec = _reconcile(ctx, result, ctx.raw)
     w = rec.windows
     share = {c: float(100.0 * (w["decision"] == c).mean()) for c in PATTERN_CLASSES}
+    prevalence = result.prevalence()
+    summary = {
+        "computed": True,
+        "n_windows": int(len(w)),
+        "percent_of_windows": share,
+        "n_events": {t: int((rec.events["eventType"] == t).sum()) for t in PATTERN_EVENT_TYPES.values()},
+        "decisions": {d: int((w["decision"] == d).sum()) for d in (*PATTERN_CLASSES,)},
+        "seizures_by_definition": int((rec.events["eventType"] == "sz").sum()),
+        "thresholds": dict(THRESHOLDS),
+        "table": "patterns.parquet (one row per window)",
+    }
+    return StepResult(
+        summary=summary,
+        events=rec.events if len(rec.events) else None,
+        tables={"patterns": w, "pattern_prevalence": prevalence},
+        data={"patterns": result, "reconciled": rec},  # for the renderer; not written
+    )
+
+
+def patterns_sections(step_result: StepResult, ctx: AnalysisContext, window: float = 10.0) -> list:
+    """The patterns report section, from the step's result (drawn only when a report is made)."""
+    if not step_result.summary.get("computed"):
+        reason = step_result.summary.get("reason")
+        return [Section("Rhythmic and periodic patterns", "patterns", [Note(f"No pattern classification: {reason}.")])]
+    result, rec = step_result.data["patterns"], step_result.data["reconciled"]
+    w = rec.windows
+    share = step_result.summary["percent_of_windows"]
     facts = [("Windows", f"{len(w)} × {window:g} s")]
     for c in PATTERN_CLASSES:
         sub = w[w["decision"] == c]
@@ -68,27 +114,12 @@ def patterns_step(ctx: AnalysisContext, window: float = 10.0) -> StepResult:
         ev["onset"] = [format_time(float(t), start, multiday=multiday) for t in ev["onset"]]
         ev["confidence"] = ev["confidence"].round(2)
         blocks.append(Table(ev, max_rows=30, caption="Pattern events (runs of consecutive windows).", more_in="events.tsv"))
-    prevalence = result.prevalence()
+    prevalence = step_result.tables["pattern_prevalence"]
     if len(prevalence) > 1:  # more than one hour: the share of each class hour by hour
         shown = prevalence.copy()
         shown.insert(0, "hour", (shown.pop("period_start") // 3600).astype(int) + 1)
         blocks.append(Table(shown.round(1), max_rows=72, caption="Prevalence: % of each hour in each class."))
-    summary = {
-        "computed": True,
-        "n_windows": int(len(w)),
-        "percent_of_windows": share,
-        "n_events": {t: int((rec.events["eventType"] == t).sum()) for t in PATTERN_EVENT_TYPES.values()},
-        "decisions": {d: int((w["decision"] == d).sum()) for d in (*PATTERN_CLASSES,)},
-        "seizures_by_definition": int((rec.events["eventType"] == "sz").sum()),
-        "thresholds": dict(THRESHOLDS),
-        "table": "patterns.parquet (one row per window)",
-    }
-    return StepResult(
-        summary=summary,
-        events=rec.events if len(rec.events) else None,
-        sections=[Section("Rhythmic and periodic patterns", "patterns", blocks)],
-        tables={"patterns": w, "pattern_prevalence": prevalence},
-    )
+    return [Section("Rhythmic and periodic patterns", "patterns", blocks)]
 
 
 def _reconcile(ctx: AnalysisContext, result, raw):

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from ..detect.spikes import SpikeDetector, plot_spike_cluster, plot_spike_rate_map, review_spikes, spike_rates
 from ..detect.spikes._detector import _MIN_SFREQ
+from ..engine._spikes import SpikeStep
 from ..errors import RecordingError
 from ..events import EVENT_COLUMNS
 from ..report import Figure, KeyValues, Note, Section, Table
 from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
+
+
+class _SpikeStep(SpikeStep):
+    """The engine's spike step, then the review clusters, rates and the section of the whole-recording form."""
+
+    def finish(self) -> StepResult:
+        base = super().finish()
+        computed = base.summary.get("computed")
+        spikes = base.data["spikes"] if computed else None
+        return spikes_result(self.context, self.params_["sensitivity"], self.detector, spikes, base.summary.get("reason"))
+
 
 #: Clusters drawn in the report (all are listed in the table).
 MAX_CLUSTER_PAGES = 6
@@ -19,20 +31,30 @@ _MIN_DURATION = 10.0
     "3",
     description="Interictal spikes and sharp waves: rate by region on a head map, review clusters by focus.",
     params={"sensitivity": "medium"},
+    stream=_SpikeStep,
 )
 def spikes_step(ctx: AnalysisContext, sensitivity: str = "medium") -> StepResult:
-    """Interictal spikes and sharp waves: rate by region on a head map, review clusters by focus."""
+    """Interictal spikes and sharp waves: rate by region on a head map, review clusters by focus.
+
+    ``dbrain analyze`` runs the streaming form (:class:`dbrain.engine.SpikeStep`: the detector's
+    reading and filtering in the single pass); this is the whole-recording form it is tested against.
+    """
     raw = ctx.raw
-    sfreq = raw.info["sfreq"]
-    duration = raw.n_times / sfreq
     reason = unusable_reason(raw, min_sfreq=_MIN_SFREQ, min_duration=_MIN_DURATION)
-    spikes = None
+    detector = spikes = None
     if reason is None:
         try:
             detector = SpikeDetector(sensitivity).fit()
             spikes = detector.detect(raw)
         except RecordingError as exc:
             reason = str(exc)
+    return spikes_result(ctx, sensitivity, detector, spikes, reason)
+
+
+def spikes_result(ctx: AnalysisContext, sensitivity: str, detector, spikes, reason: str | None) -> StepResult:
+    """The step's result from the detector's spike table (file and stream alike), or from the reason it could not run."""
+    raw = ctx.raw
+    duration = raw.n_times / raw.info["sfreq"]
     if reason is not None:
         return StepResult(
             summary={"computed": False, "reason": reason},

@@ -359,6 +359,11 @@ def classify_patterns(
     if classifier is not None:
         _validate_type(classifier, PatternClassifier, "classifier", "PatternClassifier or None")
     windows = pattern_windows(raw, window=window, chunk_duration=chunk_duration)
+    return _classified(windows, classifier, int(min_windows), raw.info["meas_date"], raw.n_times / raw.info["sfreq"])
+
+
+def _classified(windows: pd.DataFrame, classifier, min_windows: int, meas_date, duration: float) -> PatternResult:
+    """Classes, side and events of the windows' features (shared by the file path and the engine's stream)."""
     probs = class_probabilities(windows[[*FEATURE_COLUMNS, "duration"]], classifier)
     windows = pd.concat([windows, probs], axis=1)
     windows["label"] = probs.idxmax(axis=1)
@@ -370,7 +375,7 @@ def classify_patterns(
     )
     cols = ["start", "duration", *FEATURE_COLUMNS, "side", "channels", *PATTERN_CLASSES, "label"]
     windows = windows[cols]
-    events = _events(windows, raw, int(min_windows))
+    events = _events(windows, meas_date, duration, min_windows)
     logger.info("Pattern classification: %d window(s), %d pattern event(s)", len(windows), len(events))
     return PatternResult(windows, events)
 
@@ -404,29 +409,53 @@ def pattern_windows(raw, *, window: float = 10.0, chunk_duration: float = 600.0)
     if sfreq < _MIN_SFREQ:
         raise RecordingError(f"pattern classification needs a sampling rate of at least {_MIN_SFREQ:g} Hz, got {sfreq:g} Hz")
     src, names = _source(raw)
-    n_win = int(round(window * sfreq))
-    n_windows = src.n_times // n_win
+    plan = _Plan(sfreq, window, chunk_duration)
+    n_windows = src.n_times // plan.n_win
     if n_windows == 0:
         raise RecordingError(f"the recording is shorter than one {window:g} s window")
-    top = min(_BAND[1], 0.45 * sfreq)
-    sos = butter_sos(4, (_BAND[0], float(top)), "bandpass", sfreq)
-    pad = int(_PAD_S * sfreq)
-    per_chunk = max(1, int(chunk_duration // window))
     rows = []
-    for w0 in range(0, n_windows, per_chunk):
-        w1 = min(w0 + per_chunk, n_windows)
-        a, b = w0 * n_win - pad, w1 * n_win + pad
+    for w0 in range(0, n_windows, plan.per_chunk):
+        w1 = min(w0 + plan.per_chunk, n_windows)
+        a, b = plan.span(w0, w1)
         ra, rb = max(a, 0), min(b, src.n_times)
         data = np.zeros((len(names), b - a))
         data[:, ra - a : rb - a] = src.get_data(start=ra, stop=rb) * 1e6
-        data = sosfiltfilt_rows(sos, data)
-        for b0 in range(w0, w1, _BATCH):  # a few windows at a time: the Welch segments stay small
-            b1 = min(b0 + _BATCH, w1)
-            s0 = b0 * n_win - a
-            batch = data[:, s0 : s0 + (b1 - b0) * n_win].reshape(len(names), b1 - b0, n_win).transpose(1, 0, 2)
-            feats = _window_features(batch, sfreq, names)
-            feats["start"] = np.arange(b0, b1) * float(window)
-            rows.append(feats)
+        rows.extend(_block_features(data, w0, w1, plan, names))
+    return _windows_frame(rows, window)
+
+
+class _Plan:
+    """How the windows are read: ``per_chunk`` windows of ``n_win`` samples at a time, with ``pad`` samples either side."""
+
+    def __init__(self, sfreq: float, window: float, chunk_duration: float):
+        self.sfreq, self.window = float(sfreq), float(window)
+        self.n_win = int(round(window * sfreq))
+        top = min(_BAND[1], 0.45 * sfreq)
+        self.sos = butter_sos(4, (_BAND[0], float(top)), "bandpass", self.sfreq)
+        self.pad = int(_PAD_S * sfreq)
+        self.per_chunk = max(1, int(chunk_duration // window))
+
+    def span(self, w0: int, w1: int) -> tuple[int, int]:
+        """Samples ``[a, b)`` read for windows ``w0``–``w1`` (``a`` may be negative, ``b`` past the end: zeros)."""
+        return w0 * self.n_win - self.pad, w1 * self.n_win + self.pad
+
+
+def _block_features(data: np.ndarray, w0: int, w1: int, plan: _Plan, names: list[str]) -> list[pd.DataFrame]:
+    """Features of windows ``w0``–``w1`` from their padded span ``data`` (µV, zeros outside the recording)."""
+    data = sosfiltfilt_rows(plan.sos, data)
+    rows = []
+    for b0 in range(w0, w1, _BATCH):  # a few windows at a time: the Welch segments stay small
+        b1 = min(b0 + _BATCH, w1)
+        s0 = b0 * plan.n_win - (w0 * plan.n_win - plan.pad)
+        batch = data[:, s0 : s0 + (b1 - b0) * plan.n_win].reshape(len(names), b1 - b0, plan.n_win).transpose(1, 0, 2)
+        feats = _window_features(batch, plan.sfreq, names)
+        feats["start"] = np.arange(b0, b1) * plan.window
+        rows.append(feats)
+    return rows
+
+
+def _windows_frame(rows: list[pd.DataFrame], window: float) -> pd.DataFrame:
+    """The windows table from the blocks' features, in order: duration and evolution added."""
     windows = pd.concat(rows, ignore_index=True)
     windows["duration"] = float(window)
     # Evolution: amplitude against the lowest of the one or two windows before (10–20 s before).
@@ -438,7 +467,7 @@ def pattern_windows(raw, *, window: float = 10.0, chunk_duration: float = 600.0)
     return windows[["start", "duration", *FEATURE_COLUMNS, "channels"]]
 
 
-def _events(windows: pd.DataFrame, raw, min_windows: int) -> pd.DataFrame:
+def _events(windows: pd.DataFrame, meas_date, duration: float, min_windows: int) -> pd.DataFrame:
     labels = windows["label"].to_numpy()
     onset, dur, kind, conf, chans = [], [], [], [], []
     k = 0
@@ -460,8 +489,8 @@ def _events(windows: pd.DataFrame, raw, min_windows: int) -> pd.DataFrame:
         kind,
         confidence=np.round(conf, 4) if conf else None,
         channels=chans,
-        meas_date=raw.info["meas_date"],
-        recording_duration=raw.n_times / raw.info["sfreq"],
+        meas_date=meas_date,
+        recording_duration=duration,
     )
 
 

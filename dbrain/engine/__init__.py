@@ -10,6 +10,7 @@ or :meth:`Engine.push` from a live source). See ``docs/engine.md``.
 """
 
 from ._params import Param, as_schema, defaults, validate_params
+from ._patterns import PatternStep
 from ._products import Product, ProductCache, products, register_product
 from ._protocol import Chunk, Step, StepResult, StreamInfo
 from ._qeeg import QEEGStep
@@ -17,6 +18,7 @@ from ._registry import order_by_requires
 from ._run import Engine, run
 from ._seizures import SeizureStep
 from ._sources import ArraySource, FileSource
+from ._spikes import SpikeStep
 
 __all__ = [
     "ArraySource",
@@ -24,10 +26,12 @@ __all__ = [
     "Engine",
     "FileSource",
     "Param",
+    "PatternStep",
     "Product",
     "ProductCache",
     "QEEGStep",
     "SeizureStep",
+    "SpikeStep",
     "Step",
     "StepResult",
     "StreamInfo",

@@ -127,6 +127,10 @@ class Step:
     whole_recording: ClassVar[bool] = False
     #: Wall time of work the step runs in a thread of its own (overlapping the engine's), if any.
     thread_seconds: float | None = None
+    #: True when :meth:`update` may run in a worker thread beside other such steps' updates of the same
+    #: chunk (it touches only its own state and the chunk's products, and starts no process). Others run
+    #: in the engine's thread after them.
+    concurrent: ClassVar[bool] = False
 
     def __init__(self, **params):
         self.params_ = params

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -27,6 +30,11 @@ class Engine:
     results : dict | None
         Where finished results go, by step name (shared with whole-recording
         steps that read earlier results); a new dict by default.
+    threads : int | None
+        Threads running the updates of the steps marked ``concurrent`` side
+        by side, chunk by chunk (default: :func:`dbrain.detect._filter.n_threads`,
+        the CPUs this process may use, at most 4); 1 runs every update in
+        the engine's thread. Results do not depend on it.
 
     Attributes
     ----------
@@ -40,7 +48,7 @@ class Engine:
         Time spent reading the source (pull mode).
     """
 
-    def __init__(self, steps: list[Step], *, results: dict | None = None):
+    def __init__(self, steps: list[Step], *, results: dict | None = None, threads: int | None = None):
         for step in steps:
             if not isinstance(step, Step):
                 raise ParameterError(f"engine steps must be dbrain.engine.Step objects, got {type(step).__name__}")
@@ -54,6 +62,17 @@ class Engine:
         self.thread_seconds: dict[str, float] = {}
         self.n_times = 0
         self.info: StreamInfo | None = None
+        if threads is None:
+            from ..detect._filter import n_threads
+
+            threads = n_threads()
+        self.threads = max(1, int(threads))
+        self._concurrent = [s for s in self._streaming if s.concurrent] if self.threads > 1 else []
+        if len(self._concurrent) < 2:
+            self._concurrent = []
+        self._serial = [s for s in self._streaming if s not in self._concurrent]
+        if self._concurrent:
+            _cap_malloc_arenas()
 
     def _timed(self, step, method, *args):
         t0 = time.perf_counter()
@@ -81,7 +100,15 @@ class Engine:
         if data.shape[1] == 0:
             return
         chunk = Chunk(self.n_times, data, self._cache)
-        for step in self._streaming:
+        if self._concurrent:
+            # Products first, here: the cache computes each once and is not shared between threads.
+            for name in self._cache.order:
+                chunk[name]
+            pool = _pool(self.threads)
+            futures = [pool.submit(self._timed, step, "update", chunk) for step in self._concurrent]
+            for future in futures:  # all finish before the others run (e.g. qEEG's process pool at its end)
+                future.result()
+        for step in self._serial:
             self._timed(step, "update", chunk)
         self.n_times = chunk.stop
 
@@ -124,6 +151,37 @@ class Engine:
         return self.results
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_ARENAS_CAPPED = False
+
+
+def _cap_malloc_arenas(n: int = 2) -> None:
+    """Let glibc's allocator use at most ``n`` arenas in this process (unless ``MALLOC_ARENA_MAX`` is set).
+
+    Each thread that allocates gets an arena of its own (up to 8 per CPU), and freed memory stays in
+    it: with the steps' updates side by side, a 6 h analysis peaked at 1.25 GB instead of 0.95 GB
+    (measured; 0.95 GB with one engine thread, or two with this cap). Only arenas made later are
+    affected; elsewhere than glibc this does nothing.
+    """
+    global _ARENAS_CAPPED
+    if _ARENAS_CAPPED or os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return
+    _ARENAS_CAPPED = True
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    # The engine's own threads: a step's update may itself wait on the detectors' pools (dbrain.detect._filter).
+    if n not in _POOLS:
+        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="dbrain-engine")
+    return _POOLS[n]
+
+
 def run(
     steps: list[Step],
     source,
@@ -132,6 +190,7 @@ def run(
     on_progress: Callable[[float], None] | None = None,
     on_step: Callable[[int, str], None] | None = None,
     on_result: Callable[[str, StepResult], None] | None = None,
+    threads: int | None = None,
 ) -> Engine:
     """Run ``steps`` over every chunk of ``source`` and finish them.
 
@@ -147,13 +206,15 @@ def run(
         Called with the fraction of the source consumed (when its length is known).
     on_step, on_result : callable | None
         Passed to :meth:`Engine.finish`.
+    threads : int | None
+        As for :class:`Engine`.
 
     Returns
     -------
     engine : Engine
         Finished; results in ``engine.results``, timings in ``engine.seconds`` and ``engine.product_seconds``.
     """
-    engine = Engine(steps, results=results)
+    engine = Engine(steps, results=results, threads=threads)
     try:
         engine.start(source.info)
         if engine._streaming:

@@ -69,6 +69,7 @@ class SeizureStep(Step):
 
     name = "seizures"
     version = "1"
+    concurrent = True  # its update touches only its own state (see Step.concurrent)
     requires = ("bipolar",)
     params = {
         "model": Param(None, kind="path", doc="model folder; None for the shipped model"),

@@ -297,6 +297,36 @@ class SpikeDetector(BaseDetector):
 
     def _candidates(self, raw, avg, bip, names, sfreq) -> pd.DataFrame:
         n_times = raw.n_times
+        chunk, pad, electrodes, process = self._processor(bip, names, sfreq)
+        spans = [(start, min(start + chunk, n_times)) for start in range(0, n_times, chunk)]
+        spans = [(a, b) for a, b in spans if min(n_times, b + pad) - max(0, a - pad) >= int(2 * sfreq)]
+        workers = min(n_threads(), len(spans))
+        rows = []
+        # Chunks are independent: they are read in order here and processed by ``workers`` threads (the
+        # filters and most array work release the GIL), at most ``workers`` in flight; results keep their order.
+        pending = deque()
+        pool = thread_pool(workers) if workers > 1 else None
+        threads = 1 if workers > 1 else None
+        for start, stop in spans:
+            lo, hi = max(0, start - pad), min(n_times, stop + pad)
+            data = raw.get_data(picks=electrodes, start=lo, stop=hi)
+            if pool is None:
+                rows.append(process(data, start, stop, lo, threads))
+                continue
+            pending.append(pool.submit(process, data, start, stop, lo, threads))
+            if len(pending) >= workers:
+                rows.append(pending.popleft().result())
+        rows.extend(f.result() for f in pending)
+        rows = [r for r in rows if len(r)]
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+    def _processor(self, bip, names, sfreq):
+        """How the recording is read and each chunk processed (shared with the analysis engine's stream).
+
+        Returns ``(chunk, pad, electrodes, process)``: chunks of ``chunk`` samples are read with ``pad``
+        samples either side (``electrodes``, referential, volts) and ``process(data, start, stop, lo,
+        threads)`` gives the candidates of samples ``[start, stop)`` from ``data`` read from sample ``lo``.
+        """
         chunk = int(round(float(self.chunk_duration) * sfreq))
         pad = int(round(_PAD_S * sfreq))
         sos = butter_sos(4, _BAND, "bandpass", float(sfreq))
@@ -309,33 +339,14 @@ class SpikeDetector(BaseDetector):
         avg_rows = np.array([row[e] for e in names])
         bip_a = np.array([row[a] for a, _ in bip_pairs], int)
         bip_b = np.array([row[b] for _, b in bip_pairs], int)
-        spans = [(start, min(start + chunk, n_times)) for start in range(0, n_times, chunk)]
-        spans = [(a, b) for a, b in spans if min(n_times, b + pad) - max(0, a - pad) >= int(2 * sfreq)]
-        workers = min(n_threads(), len(spans))
 
-        def process(data, start, stop, lo):
-            ref = sosfiltfilt_rows(sos, data * 1e6, threads=1 if workers > 1 else None)
+        def process(data, start, stop, lo, threads=None):
+            ref = sosfiltfilt_rows(sos, data * 1e6, threads=threads)
             x = ref[avg_rows] - ref[avg_rows].mean(axis=0)
             xb = ref[bip_a] - ref[bip_b] if bip_pairs else None
             return self._chunk(x, xb, lo, start, stop, sfreq, neighbours, names, bip_pairs)
 
-        rows = []
-        # Chunks are independent: they are read in order here and processed by ``workers`` threads (the
-        # filters and most array work release the GIL), at most ``workers`` in flight; results keep their order.
-        pending = deque()
-        pool = thread_pool(workers) if workers > 1 else None
-        for start, stop in spans:
-            lo, hi = max(0, start - pad), min(n_times, stop + pad)
-            data = raw.get_data(picks=electrodes, start=lo, stop=hi)
-            if pool is None:
-                rows.append(process(data, start, stop, lo))
-                continue
-            pending.append(pool.submit(process, data, start, stop, lo))
-            if len(pending) >= workers:
-                rows.append(pending.popleft().result())
-        rows.extend(f.result() for f in pending)
-        rows = [r for r in rows if len(r)]
-        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        return chunk, pad, electrodes, process
 
     def _chunk(self, x, xb, offset, own_start, own_stop, sfreq, neighbours, names, bip_pairs) -> pd.DataFrame:
         slope = np.diff(x, axis=-1) * sfreq / 1000.0  # µV/ms
