@@ -87,8 +87,12 @@ class SpikeStream:
         self._pieces = [kept[:, keep_from - self._buf_start :]]
         self._buf_start = keep_from
 
-    def finish(self) -> pd.DataFrame:
-        """The spike table (:data:`~dbrain.detect.spikes.SPIKE_COLUMNS`) of everything pushed."""
+    def finish(self, r_peaks: np.ndarray | None = None) -> pd.DataFrame:
+        """The spike table (:data:`~dbrain.detect.spikes.SPIKE_COLUMNS`) of everything pushed.
+
+        ``r_peaks`` (samples of the ECG's R peaks) turns on the second stage's ECG rule, as
+        :meth:`SpikeDetector.detect` does from a recording's ECG channel; without them it is off.
+        """
         n = self.n_times
         spans = [(a, min(a + self.chunk, n)) for a in range(self._next, n, self.chunk)]
         spans = [(a, b) for a, b in spans if min(n, b + self.pad) - max(0, a - self.pad) >= int(2 * self.sfreq)]
@@ -97,7 +101,7 @@ class SpikeStream:
         rows = [r for r in self._rows if len(r)]
         cands = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
         recording = SimpleNamespace(info={"meas_date": self.meas_date}, n_times=n)  # what the table reads of a raw
-        return _to_table(cands, self.names, self.sfreq, recording, self.detector.threshold_)
+        return _to_table(cands, self.names, self.sfreq, recording, self.detector.threshold_, r_peaks=r_peaks)
 
 
 class SpikeStep(Step):
@@ -108,7 +112,7 @@ class SpikeStep(Step):
     """
 
     name = "spikes"
-    version = "2"
+    version = "3"
     concurrent = True  # its update touches only its own state (see Step.concurrent)
     requires = ("signal",)
     params = {"sensitivity": Param("medium", choices=tuple(SENSITIVITY_PRESETS), doc="confidence preset")}
@@ -126,6 +130,10 @@ class SpikeStep(Step):
         else:
             self.error = None
 
+    def r_peaks(self) -> np.ndarray | None:
+        """R peaks for the ECG rule; a live stream has none (the rule is then off), a file step reads them."""
+        return None
+
     def update(self, chunk) -> None:
         self.n_times = chunk.stop
         if self.stream is not None:
@@ -141,7 +149,7 @@ class SpikeStep(Step):
             reason = str(self.error)
         if reason is not None:
             return StepResult(summary={"computed": False, "reason": reason})
-        spikes = self.stream.finish()
+        spikes = self.stream.finish(r_peaks=self.r_peaks())
         return StepResult(
             summary={"computed": True, "n_spikes": int(len(spikes))},
             events=spikes if len(spikes) else None,

@@ -72,3 +72,18 @@ def test_unusable_recordings():
     ecg = mne.create_info(["ECG"], 256.0, "ecg")
     res = run([SpikeStep.create()], ArraySource(np.zeros((1, 256 * 30)), ecg)).results["spikes"]
     assert res.summary == {"computed": False, "reason": "no EEG channels"}
+
+
+def test_r_peaks_from_the_file_give_the_detectors_ecg_rule(recording, reference):
+    # dbrain analyze's spike step reads the R peaks of the recording's ECG channel, as detect() does.
+    from dbrain.detect.spikes._detector import _r_peaks
+
+    peaks = _r_peaks(recording, recording.info["sfreq"])
+    assert len(peaks) > 0, "the simulated recording has an ECG channel"
+
+    class FileSpikeStep(SpikeStep):
+        def r_peaks(self):
+            return peaks
+
+    engine = run([FileSpikeStep.create()], ArraySource(recording.get_data(), recording.info, max_size=5_000, seed=3))
+    pd.testing.assert_frame_equal(engine.results["spikes"].tables["spikes"], reference, check_exact=True)
