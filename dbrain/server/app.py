@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     -------
     app : fastapi.FastAPI
     """
-    from .routes import admin, analyses, auth, ledger, recordings
+    from .routes import admin, analyses, auth, ledger, recordings, ward
 
     settings = settings or Settings()
     engine = make_engine(settings.db_url)
@@ -99,13 +99,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, admin, recordings, analyses, ledger):
+    for module in (auth, admin, recordings, analyses, ledger, ward):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         """The browser viewer."""
         return RedirectResponse("/viewer/")
+
+    @app.get("/ward", include_in_schema=False)
+    def ward_page() -> RedirectResponse:
+        """The live ward page (docs/ward.md): static files beside the viewer's, reusing its time.js."""
+        return RedirectResponse("/viewer/ward.html")
 
     # The browser EEG viewer: static files (no build step), talking only to the API above.
     app.mount("/viewer", StaticFiles(directory=STATIC, html=True), name="viewer")

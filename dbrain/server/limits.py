@@ -25,6 +25,10 @@ MAX_UPLOADS = int(os.environ.get("DBRAIN_MAX_UPLOADS", "4"))
 #: login tarpit, must queue in its own lane and never take the readers' slots).
 MAX_LOGINS = int(os.environ.get("DBRAIN_MAX_LOGINS", "4"))
 _LOGIN_PATHS = ("/api/auth/login", "/api/auth/password")
+#: Open ward pages' push streams at once (counted apart: a stream lasts as long as the page is open and
+#: holds no database connection, so it must never take one of the readers' slots).
+MAX_STREAMS = int(os.environ.get("DBRAIN_MAX_STREAMS", "64"))
+_STREAM_PATHS = ("/api/ward/stream",)
 
 
 class InFlightLimit:
@@ -42,11 +46,13 @@ class InFlightLimit:
         Uploads admitted at once.
     logins : int
         Sign-ins and password changes admitted at once.
+    streams : int
+        Ward push streams (``GET /api/ward/stream``) open at once.
     """
 
-    def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS):
+    def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS, streams: int = MAX_STREAMS):
         self.app = app
-        self.limits = {"api": int(limit), "upload": int(uploads), "login": int(logins)}
+        self.limits = {"api": int(limit), "upload": int(uploads), "login": int(logins), "stream": int(streams)}
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._loop = None
 
@@ -59,6 +65,8 @@ class InFlightLimit:
             kind = "upload"
         elif scope["method"] == "POST" and path in _LOGIN_PATHS:
             kind = "login"
+        elif scope["method"] == "GET" and path in _STREAM_PATHS:
+            kind = "stream"
         else:
             kind = "api"
         loop = asyncio.get_running_loop()
