@@ -6,7 +6,7 @@
 const WardDraw = (function () {
   const STRIP_SECONDS = 10;
   const TREND_SECONDS = 600;
-  const STRIP_UV = 100; // µV from one channel's baseline to the next
+  const STRIP_STEPS = [50, 100, 200, 500, 1000, 2000, 5000]; // µV from one channel's baseline to the next
 
   function setup(canvas) {
     const ratio = window.devicePixelRatio || 1;
@@ -16,6 +16,8 @@ const WardDraw = (function () {
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, w, h);
+    ctx.textAlign = "left"; // the context keeps its state between drawings
+    ctx.lineWidth = 1;
     return { ctx, w, h };
   }
 
@@ -36,10 +38,19 @@ const WardDraw = (function () {
     const tEnd = last.t + 1, tStart = tEnd - STRIP_SECONDS;
     const names = last.strip.channels;
     const left = 48, pxPerS = (w - left) / STRIP_SECONDS;
-    const rowH = h / names.length, pxPerUv = rowH / STRIP_UV;
+    // µV per row: the smallest step that holds the shown seconds' peak-to-peak (95th percentile of |x|, both ways).
+    const mags = [];
+    for (const f of withStrip) for (const row of f.strip.data) for (const v of row) mags.push(Math.abs(v) * f.strip.scale_uv);
+    mags.sort((a, b) => a - b);
+    const p95 = mags.length ? mags[Math.floor(0.95 * (mags.length - 1))] : 0;
+    const uvPerRow = STRIP_STEPS.find((s) => s >= 2 * p95) || STRIP_STEPS[STRIP_STEPS.length - 1];
+    const rowH = h / names.length, pxPerUv = rowH / uvPerRow;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, 0, w - left, h);
+    ctx.clip();
     ctx.font = "11px system-ui, sans-serif";
     ctx.fillStyle = "#34475f";
-    ctx.textAlign = "left";
     names.forEach((n, i) => ctx.fillText(n, 2, rowH * (i + 0.5) + 4));
     ctx.strokeStyle = "#e3e8ee";
     for (let s = Math.ceil(tStart); s <= tEnd; s++) {
@@ -68,9 +79,11 @@ const WardDraw = (function () {
       }
       ctx.stroke();
     });
+    ctx.restore();
     ctx.fillStyle = "#677486";
     ctx.textAlign = "right";
-    ctx.fillText(`${STRIP_UV} µV/row · ${STRIP_SECONDS} s`, w - 4, h - 3);
+    ctx.fillText(`${uvPerRow} µV/row · ${STRIP_SECONDS} s`, w - 4, h - 3);
+    canvas.dataset.uvPerRow = String(uvPerRow);
   }
 
   function trendX(t, tEnd, left, w) { return left + (t - (tEnd - TREND_SECONDS)) * (w - left) / TREND_SECONDS; }

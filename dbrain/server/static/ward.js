@@ -74,7 +74,8 @@ function setUser(me) {
   $("#login-view").hidden = true;
   $("#ward").hidden = false;
 }
-const canAck = () => !!W.user && W.user.role === "clinician";
+const canAck = () => !!W.user && W.user.role === "clinician"; // roles.CAN_ACK_ALARM
+const canWatch = () => !!W.user && ["admin", "clinician", "technologist"].includes(W.user.role); // roles.CAN_WATCH_WARD
 
 // ---------------------------------------------------------------- beds
 function bedPanel(bed) {
@@ -244,6 +245,10 @@ function stopStream() {
 }
 function startStream() {
   stopStream();
+  if (!canWatch()) {
+    message(`The ward is watched by clinicians, technologists and site administrators, not by the role '${W.user ? W.user.role : "?"}'.`, true);
+    return;
+  }
   const src = new EventSource("/api/ward/stream");
   W.source = src;
   $("#conn").dataset.state = "connecting";
