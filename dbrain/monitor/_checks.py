@@ -65,7 +65,8 @@ class SignalCheckStep(Step):
     (a disconnected or shorted electrode, an amplifier dropping a channel); *clipped* when at
     least ``clip_fraction`` of its samples sit on its extreme value in runs of 3 or more
     (the amplifier's rail) with more than 50 µV peak to peak; *line noise* when the mains band
-    (50 and 60 Hz ± 1 Hz) holds more than ``line_uv`` µV rms (a poorly attached electrode).
+    (50 and 60 Hz ± 1 Hz) holds more than ``line_uv`` µV rms and its peak stands 20 times over
+    the 35–75 Hz neighbourhood (a poorly attached electrode; broadband muscle is not mains).
     """
 
     name = "signal_check"
@@ -104,6 +105,8 @@ class SignalCheckStep(Step):
         self._window = np.hanning(n)
         freqs = np.fft.rfftfreq(n, 1.0 / self.sfreq)
         self._line = np.flatnonzero((np.abs(freqs - 50) <= 1) | (np.abs(freqs - 60) <= 1))
+        # The line bins are compared with their neighbourhood (muscle or broadband noise is not mains).
+        self._near = np.flatnonzero((freqs >= 35) & (freqs <= 75) & (np.abs(freqs - 50) > 2) & (np.abs(freqs - 60) > 2))
         self._prev = np.zeros((len(self.picks), 0))
         # timestamps
         self._ts_last: float | None = None
@@ -194,7 +197,8 @@ class SignalCheckStep(Step):
             spec = np.abs(np.fft.rfft(seg, axis=1)) ** 2
             # Hann-windowed periodogram → rms of the band: 2|X|²/(N·Σw²) summed over the band's bins.
             line_rms = np.sqrt(2 * spec[:, self._line].sum(axis=1) / (seg.shape[1] * (self._window**2).sum()))
-            line = line_rms > p["line_uv"]
+            near = np.median(spec[:, self._near], axis=1) if self._near.size else np.zeros(len(x))
+            line = (line_rms > p["line_uv"]) & (spec[:, self._line].max(axis=1) > 20 * near)
         self.last = {"t": t, "flat": flat, "clipping": clip, "line_rms": line_rms}
         names = np.array(self.names)
         ep = self.episodes

@@ -194,12 +194,20 @@ class Monitor:
             data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
         if self.edf is not None and self._edf_picks:
             self.edf.write(data[self._edf_picks] * 1e6)
-        self._strip = np.concatenate([self._strip, data[self._strip_idx]], axis=1)[:, -int(2 * self.sfreq) :]
-        self.engine.push(data)
-        self.n_times += data.shape[1]
-        while self.seconds >= self._next_eval:
-            self._evaluate(self._next_eval)
-            self._next_eval += self.interval
+        # Evaluate at fixed stream times, on exactly the samples up to them, whatever the chunking
+        # (so that an LSL replay and a direct push raise the same alarms at the same stream seconds).
+        pos = 0
+        while pos < data.shape[1]:
+            boundary = int(np.ceil(self._next_eval * self.sfreq - 1e-9))
+            stop = min(data.shape[1], pos + max(1, boundary - self.n_times))
+            part = data[:, pos:stop]
+            self._strip = np.concatenate([self._strip, part[self._strip_idx]], axis=1)[:, -int(2 * self.sfreq) :]
+            self.engine.push(part)
+            self.n_times += part.shape[1]
+            pos = stop
+            while self.n_times >= int(np.ceil(self._next_eval * self.sfreq - 1e-9)):
+                self._evaluate(self._next_eval)
+                self._next_eval += self.interval
         if self.edf is not None and self.seconds - self._edf_last >= self._edf_flush:
             self.edf.flush()
             self._edf_last = self.seconds

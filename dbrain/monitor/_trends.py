@@ -10,7 +10,9 @@ suppression ratio (share of samples in runs of ≥ 0.5 s under 5 µV after a
 0.5–30 Hz band-pass, :func:`dbrain.qeeg._aeeg.suppressed_counts`, the qEEG's
 definition) as the median over EEG channels. Over a moving 60 s, a mean
 suppression ratio of at least 50 % raises *burst suppression*, of at least
-99 % *suppression* (the thresholds of :func:`dbrain.qeeg.detect_burst_suppression`).
+99 % *suppression* (the thresholds of :func:`dbrain.qeeg.detect_burst_suppression`); burst
+suppression also needs at least ``min_bursts`` separate bursts in the window, so that the
+passage from normal EEG into suppression (whose moving mean crosses 50-99 % too) is not it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class LiveTrendStep(Step):
         "window": Param(60.0, low=1.0, doc="seconds over which the suppression ratio is averaged for alarms"),
         "burst_suppression": Param(50.0, low=0.0, high=100.0, doc="mean ratio (%) raising burst suppression"),
         "suppression": Param(99.0, low=0.0, high=100.0, doc="mean ratio (%) raising suppression"),
+        "min_bursts": Param(3, low=1, doc="bursts within the window for burst suppression"),
         "hysteresis": Param(10.0, low=0.0, high=100.0, doc="points (%) below a threshold before the alarm clears"),
     }
 
@@ -115,8 +118,13 @@ class LiveTrendStep(Step):
             return
         recent = np.asarray(self.sr[-k:])
         mean = float(recent.mean())
+        # Bursts: separate runs of mostly unsuppressed seconds. A single change from normal EEG to
+        # suppression (or back) passes through a mean of 50-99 % too, but with one run, not several.
+        active = recent < 50.0
+        bursts = int(np.count_nonzero(np.diff(np.r_[0, active.astype(np.int8)]) == 1))
         for kind, thr in (("suppression", p["suppression"]), ("burst_suppression", p["burst_suppression"])):
-            if mean >= thr and not (kind == "burst_suppression" and mean >= p["suppression"]):
+            bs_ok = kind != "burst_suppression" or (mean < p["suppression"] and bursts >= p["min_bursts"])
+            if mean >= thr and bs_ok:
                 if not self.book.is_open(kind):
                     above = np.flatnonzero(recent < thr)
                     onset = t - k + (above[-1] + 1 if above.size else 0)  # first second of the current run at/over thr
