@@ -47,9 +47,9 @@ def _root(
 
 def _register():
     # Imported here so that `dbrain --help` does not pay for every command's imports.
-    from . import admin, analyze, batch, convert, deidentify, evaluate, info, ledger, serve, simulate, train, worker
+    from . import admin, analyze, batch, convert, deidentify, evaluate, info, ledger, monitor, serve, simulate, train, worker
 
-    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate, train, serve, worker, admin, batch):
+    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate, train, serve, worker, admin, batch, monitor):
         module.register(app)
 
 
