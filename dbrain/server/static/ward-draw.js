@@ -45,10 +45,6 @@ const WardDraw = (function () {
     const p95 = mags.length ? mags[Math.floor(0.95 * (mags.length - 1))] : 0;
     const uvPerRow = STRIP_STEPS.find((s) => s >= 2 * p95) || STRIP_STEPS[STRIP_STEPS.length - 1];
     const rowH = h / names.length, pxPerUv = rowH / uvPerRow;
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(left, 0, w - left, h);
-    ctx.clip();
     ctx.font = "11px system-ui, sans-serif";
     ctx.fillStyle = "#34475f";
     names.forEach((n, i) => ctx.fillText(n, 2, rowH * (i + 0.5) + 4));
@@ -57,8 +53,11 @@ const WardDraw = (function () {
       const x = left + (s - tStart) * pxPerS;
       ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
     }
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, 0, w - left, h); // a large deflection never runs over the labels or the next bed
+    ctx.clip();
     ctx.strokeStyle = "#1d2430";
-    ctx.lineWidth = 1;
     names.forEach((name, c) => {
       const y0 = rowH * (c + 0.5);
       ctx.beginPath();
