@@ -80,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine, settings)
     app.state.store = ObjectStore(settings.home)
     app.state.login_guard = LoginGuard(settings)
+    from .ward import WardHub
+
+    app.state.ward_hub = WardHub()  # the live ward's rings and open pages (memory of this web process)
     app.add_middleware(InFlightLimit)
 
     @app.exception_handler(DbrainError)

@@ -34,11 +34,8 @@ MAX_STREAM_SECONDS = 600.0
 
 
 def hub(request: Request) -> WardHub:
-    """The web process's :class:`~dbrain.server.ward.WardHub` (made on first use)."""
-    state = request.app.state
-    if getattr(state, "ward_hub", None) is None:
-        state.ward_hub = WardHub()
-    return state.ward_hub
+    """The web process's :class:`~dbrain.server.ward.WardHub` (made by :func:`~dbrain.server.app.create_app`)."""
+    return request.app.state.ward_hub
 
 
 def _iso(value) -> str | None:

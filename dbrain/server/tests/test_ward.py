@@ -222,6 +222,38 @@ def test_other_sites_beds_and_alarms_are_refused_and_audited_there(world):
     assert c.get("/api/ward/alarms", headers=world.as_("clin")).json()[0]["ack"] is None
 
 
+def test_hub_drops_a_stalled_page_and_keeps_bounded_rings():
+    """A page that stops reading gets ``reset`` (then reconnects) instead of a queue that grows; rings are bounded."""
+    import asyncio
+
+    from dbrain.server.ward import QUEUE_SIZE, STRIP_FRAMES, TREND_SECONDS, WardHub
+
+    hub = WardHub()
+    frame = next(ward_feed.updates("s"))["frames"][0]
+
+    async def scenario():
+        stalled, reader = hub.subscribe(1), hub.subscribe(1)
+        other_site = hub.subscribe(2)
+        got = []
+        for i in range(QUEUE_SIZE + 10):
+            hub.publish(1, "frames", {"i": i})
+            await asyncio.sleep(0)  # the thread-safe hand-over runs in the loop
+            got.append(await reader.get())
+        assert [json.loads(t)["i"] for _, t in got] == list(range(QUEUE_SIZE + 10))
+        drained = [stalled.get_nowait() for _ in range(stalled.qsize())]
+        assert drained == [("reset", "{}")]  # everything it had not read was dropped
+        assert other_site.empty()  # another site's page gets nothing of site 1
+
+    asyncio.run(scenario())
+    kept = hub.add_frames(7, "s", [{**frame, "t": float(t)} for t in range(TREND_SECONDS + 50)])
+    assert len(kept) == TREND_SECONDS + 50
+    stream, frames = hub.recent(7)
+    assert stream == "s" and len(frames) == TREND_SECONDS and frames[0]["t"] == 50.0
+    assert sum(f["strip"] is not None for f in frames) == STRIP_FRAMES
+    assert hub.add_frames(7, "s", [{**frame, "t": 3.0}]) == []  # an old second again: not kept
+    assert len(hub.add_frames(7, "s2", [{**frame, "t": 0.0}])) == 1 and len(hub.recent(7)[1]) == 1  # a new session
+
+
 # --------------------------------------------------------------------------- a real server: push and restart
 
 httpx = pytest.importorskip("httpx2")
