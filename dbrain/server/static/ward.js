@@ -131,6 +131,13 @@ function alarmItem(a, withButton) {
   const chans = a.channels.length ? ` · ${escapeHtml(a.channels.slice(0, 4).join(", "))}${a.channels.length > 4 ? "…" : ""}` : "";
   li.innerHTML = `<span class="t">${escapeHtml(alarmClock(a))}</span><span class="bed">${escapeHtml(a.bed)}</span>`
     + `<span class="type">${escapeHtml(a.type.replace(/_/g, " "))}</span><span class="muted">${a.state}${conf}${chans}</span>`;
+  if (a.recording_id) { // the session's recording is linked: its annotations hold this alarm
+    const link = document.createElement("a");
+    link.className = "rec-link";
+    link.href = `/viewer/#rec=${a.recording_id}&t=${Math.max(0, Math.floor((a.onset ?? a.raised) - 5))}`;
+    link.textContent = "recording";
+    li.appendChild(link);
+  }
   if (a.ack) {
     const s = document.createElement("span");
     s.className = "ack";

@@ -153,6 +153,9 @@ def _flow(tmp_path, feed, stream: str, after_restart=None) -> dict:
                 expect(bed1.locator(".bed-alarms li")).to_have_count(1)
                 clin = _token(base, "clin")
                 stored = httpx.get(f"{base}/api/ward/alarms", headers=clin).json()
+                if stored and stored[0]["recording_id"]:  # linked: the alarm leads to its recording in the viewer
+                    href = re.compile(rf"^/viewer/#rec={stored[0]['recording_id']}&t=\d+$")
+                    expect(done.locator("a.rec-link")).to_have_attribute("href", href)
                 if after_restart is not None:
                     after_restart(base, clin)
                 page.close()
