@@ -269,7 +269,11 @@ def acknowledge(
         raise HTTPException(409, f"alarm {alarm_id} was acknowledged by {by.username if by else '?'} at {_iso(done.acked_at)}")
     ack = WardAck(alarm_id=alarm.id, site_id=alarm.site_id, user_id=who.user.id, comment=body.comment.strip())
     db.add(ack)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError:  # PostgreSQL: another clinician's acknowledgement committed first
+        db.rollback()
+        raise HTTPException(409, f"alarm {alarm_id} was acknowledged meanwhile by someone else") from None
     record_row(db, "ward.ack", ack, actor=f"user:{who.user.id}")
     audit(db, who, "ward.alarm.ack", object_type="ward_alarm", object_id=alarm.id, request=request)
     rec = db.get(Recording, alarm.recording_id) if alarm.recording_id else None

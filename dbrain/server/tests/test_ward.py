@@ -156,6 +156,36 @@ def test_ack_after_link_is_annotated_too(sqlite_world):
     assert not _verify(world).problems
 
 
+def test_two_clinicians_acknowledging_at_once_get_one_ack_and_one_409(world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dbrain.server.auth import new_token, token_hash
+    from dbrain.server.db import ApiToken, User
+
+    from .conftest import password_hash
+
+    c = world.client
+    _bed(world, "ICU-6")
+    _replay(world, "ICU-6", per_post=25)
+    alarm = c.get("/api/ward/alarms", headers=world.as_("clin")).json()[0]
+
+    with world.session() as db:  # a second clinician of site A
+        user = User(
+            username="clin2", password_hash=password_hash(), role="clinician", site_id=db.get(User, world.users["clin"]).site_id
+        )
+        db.add(user)
+        db.flush()
+        token = new_token("dbr_")
+        db.add(ApiToken(user_id=user.id, name="t", token_hash=token_hash(token)))
+        db.commit()
+    heads = [world.as_("clin"), {"Authorization": f"Bearer {token}"}]
+    url = f"/api/ward/alarms/{alarm['id']}/ack"
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(lambda h: c.post(url, json={"comment": "mine"}, headers=h).status_code, heads))
+    assert codes == [201, 409]
+    assert c.get("/api/ward/alarms", headers=world.as_("clin")).json()[0]["ack"]["username"] in ("clin", "clin2")
+
+
 def test_updates_are_validated_strictly(sqlite_world):
     world, c = sqlite_world, sqlite_world.client
     _bed(world, "ICU-4")
