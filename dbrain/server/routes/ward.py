@@ -31,6 +31,8 @@ BedPath = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9
 PING_SECONDS = 15
 #: A push stream's longest life: the browser then reconnects (and reloads), so no connection lives for days.
 MAX_STREAM_SECONDS = 600.0
+#: How soon a browser reconnects after its stream ended (ms).
+RECONNECT_MS = 1000
 
 
 def hub(request: Request) -> WardHub:
@@ -418,7 +420,8 @@ async def ward_stream(
         queue = h.subscribe(site)  # here, not before: a page gone before its stream starts leaves nothing behind
         end = time.monotonic() + max_seconds
         try:
-            yield {"event": "hello", "data": json.dumps({"server_time": time.time(), "site_id": site})}
+            # retry: the browser reconnects 1 s after the stream ends (its default is about 3 s of blank beds).
+            yield {"event": "hello", "data": json.dumps({"server_time": time.time(), "site_id": site}), "retry": RECONNECT_MS}
             while (left := end - time.monotonic()) > 0:
                 try:
                     event, text = await asyncio.wait_for(queue.get(), left)
