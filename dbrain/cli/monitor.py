@@ -84,7 +84,7 @@ def monitor(
     else:
         from ..monitor._lsl import LslSource
 
-        src = LslSource(stream_name, timeout=timeout)
+        src = LslSource(stream_name, timeout=timeout, speed=speed)
     poster = Poster(post, bed, token, name) if post is not None else None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -93,6 +93,7 @@ class Replayer:
 
         self._created = local_clock()
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"dbrain-replay-{name}", daemon=True)
 
     def start(self) -> Replayer:
@@ -126,6 +127,11 @@ class Replayer:
                 if not self.loop:
                     break
                 pos = 0
+        if not self._stop.is_set():
+            # The end of the recording: receivers see the stream end. liblsl drops what is still in
+            # flight when an outlet is destroyed, so give the last chunk a moment to arrive.
+            self._stop.wait(1.0)
+            self._close_outlet()
 
     @property
     def running(self) -> bool:
@@ -140,8 +146,13 @@ class Replayer:
     def stop(self) -> None:
         """Stop sending and remove the outlet (receivers see the stream vanish)."""
         self._stop.set()
-        self._thread.join()
-        outlet, self.outlet = self.outlet, None
+        if self._thread.is_alive():
+            self._thread.join()
+        self._close_outlet()
+
+    def _close_outlet(self) -> None:
+        with self._lock:
+            outlet, self.outlet = self.outlet, None
         if outlet is not None:
             outlet._del()
 
@@ -203,10 +214,18 @@ class LslSource:
         Seconds to wait for the stream at the first connection.
     lost_after : float
         Wall seconds without samples after which the stream counts as lost.
+    speed : float
+        Replay speed of the stream (sizes the buffers).
+    poll : float
+        Seconds between reads.
     """
 
-    def __init__(self, name: str, *, timeout: float = 10.0, lost_after: float = 2.0):
-        self.name, self.lost_after = name, float(lost_after)
+    def __init__(self, name: str, *, timeout: float = 10.0, lost_after: float = 2.0, speed: float = 1.0, poll: float = 0.1):
+        self.name, self.lost_after, self.poll = name, float(lost_after), float(poll)
+        # The inlet buffers ceil(bufsize) s of nominal-rate samples and each acquire() pulls at most bufsize s:
+        # both must hold what a replay X times faster sends between two polls, and during the ~3 s the
+        # monitor takes to set up after connecting (loading the model).
+        self.bufsize = max(10.0, float(speed) * (4.0 * self.poll + 3.0) + 5.0)
         sinfo = find_stream(name, timeout)
         if sinfo is None:
             raise RecordingError(f"no LSL stream called {name!r} was found within {timeout:g} s")
@@ -230,7 +249,7 @@ class LslSource:
         from mne_lsl.stream import StreamLSL
 
         scale = _units_scale(sinfo)
-        stream = StreamLSL(2.0, name=self.name, source_id=sinfo.source_id)
+        stream = StreamLSL(self.bufsize, name=self.name, source_id=sinfo.source_id)
 
         def take(data, timestamps, info):
             self._queue.put((np.array(data, dtype=np.float64) * scale, np.array(timestamps)))
@@ -241,15 +260,26 @@ class LslSource:
         stream.connect(acquisition_delay=None, processing_flags=None, timeout=5.0)
         stream.add_callback(take)
         self.stream = stream
-        self._last = time.monotonic()
+        self._connected = time.monotonic()
+        if not getattr(self, "lost", False):
+            self._last = self._connected
 
     def _disconnect(self) -> None:
         stream, self.stream = self.stream, None
-        if stream is not None:
+        if stream is None:
+            return
+
+        def close():
             try:
                 stream.disconnect()
             except Exception as exc:  # noqa: BLE001 - the stream is gone anyway
                 logger.debug("disconnect: %s", exc)
+
+        # liblsl's inlet destruction can block while its outlet is silent but still open (seen with
+        # liblsl 1.17): let it finish in the background rather than stall the monitor.
+        thread = threading.Thread(target=close, name=f"dbrain-lsl-close-{self.name}", daemon=True)
+        thread.start()
+        thread.join(1.0)
 
     def read(self, timeout: float = 0.1):
         """Samples received since the last call: ``(data (n_channels, n) V, timestamps)`` or None.
@@ -260,7 +290,11 @@ class LslSource:
         chunks = []
         if self.stream is not None:
             time.sleep(timeout)
-            self.stream.acquire()
+            while True:  # each acquire() pulls at most one buffer: go on while buffers come full
+                before = self._queue.qsize()
+                self.stream.acquire()
+                if self._queue.qsize() == before or self._queue.queue[-1][1].size < self.stream.n_buffer:
+                    break
         try:
             chunks.append(self._queue.get_nowait())
             while True:
@@ -269,14 +303,20 @@ class LslSource:
             pass
         if chunks:
             self._last = time.monotonic()
+            if self.lost:  # samples again: back
+                self.lost = False
+                self.reconnections += 1
             data = np.concatenate([c[0] for c in chunks], axis=0).T
             ts = np.concatenate([c[1] for c in chunks])
             return data, ts
-        if not self.lost and time.monotonic() - self._last > self.lost_after:
-            self.lost = True
-            self._disconnect()
-        if self.lost:
-            self._try_reconnect()
+        if time.monotonic() - self._last > self.lost_after:
+            if not self.lost:
+                self.lost = True
+                self._disconnect()
+            elif self.stream is not None and time.monotonic() - self._connected > self.lost_after:
+                self._disconnect()  # connected again, but still silent: drop it and look again later
+            elif self.stream is None:
+                self._try_reconnect()
         return None
 
     def _try_reconnect(self) -> None:
@@ -292,9 +332,6 @@ class LslSource:
             self._connect(sinfo)
         except Exception as exc:  # noqa: BLE001 - try again at the next read
             logger.info("reconnection to %s failed: %s", self.name, exc)
-            return
-        self.lost = False
-        self.reconnections += 1
 
     def close(self) -> None:
         self._disconnect()

@@ -1,6 +1,7 @@
 """Posting frames and alarms to the data centre (``POST {url}/api/ward/beds/{bed}/updates``).
 
-The contract with the server is in ``docs/monitor.md``. Posting runs in a
+The contract with the server is in ``docs/monitor.md``. The client is the standard library's
+(``urllib.request``): one small JSON POST a second needs nothing more. Posting runs in a
 thread of its own, at most once a second; a failed post is logged and its
 content kept for the next attempt (alarm changes are never dropped; frames
 beyond the last 60 are), so the monitor never waits on or stops for the server.
@@ -8,8 +9,11 @@ beyond the last 60 are), so the monitor never waits on or stops for the server.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from ..errors import ParameterError
@@ -74,25 +78,35 @@ class Poster:
             self._alarms.append(alarm.to_json())
 
     def _run(self) -> None:
-        import httpx
+        while True:
+            stopping = self._stop.wait(self.interval)
+            self._send()
+            if stopping:
+                return
 
-        with httpx.Client(timeout=self.timeout, headers={"Authorization": f"Bearer {self.token}"}) as client:
-            while True:
-                stopping = self._stop.wait(self.interval)
-                self._send(client)
-                if stopping:
-                    return
+    def _post(self, body: dict) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        request = urllib.request.Request(
+            self.endpoint,
+            data=data,
+            method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - http(s) checked above
+                response.read()
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's socket
+            raise
 
-    def _send(self, client) -> None:
+    def _send(self) -> None:
         with self._lock:
             frames, alarms = self._frames, self._alarms
             self._frames, self._alarms = [], []
         if not frames and not alarms:
             return
-        body = {"stream": self.stream, "frames": frames, "alarms": alarms}
         try:
-            r = client.post(self.endpoint, json=body)
-            r.raise_for_status()
+            self._post({"stream": self.stream, "frames": frames, "alarms": alarms})
             self.sent += 1
         except Exception as exc:  # noqa: BLE001 - the monitor never stops for the server
             self.failed += 1
