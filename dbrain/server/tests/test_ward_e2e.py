@@ -187,8 +187,6 @@ def test_ward_real_chain_stream_monitor_post(tmp_path):
     and posts to the data centre, the page shows it; at the session's end the monitor's recording is uploaded and
     linked, and carries the alarm and the acknowledgement as annotations."""
     pytest.importorskip("mne_lsl", reason="dbrain stream/monitor need mne-lsl")
-    # dbrain.monitor's poster imports httpx (not httpx2, the test client's): without it no post ever leaves.
-    pytest.importorskip("httpx", reason="dbrain monitor --post needs the python package httpx, which is not installed")
     stream = f"dbrain-ward-e2e-{os.getpid()}-{int(time.time())}"  # unique: other LSL streams may run on this machine
     out = tmp_path / "monitor-out"
     linked: dict = {}
