@@ -47,9 +47,9 @@ def _root(
 
 def _register():
     # Imported here so that `dbrain --help` does not pay for every command's imports.
-    from . import admin, analyze, batch, convert, deidentify, evaluate, info, ledger, nfb, serve, simulate, train, worker
+    from . import admin, analyze, batch, convert, deidentify, evaluate, info, ledger, monitor, nfb, serve, simulate, train, worker
 
-    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate, train, serve, worker, admin, batch, nfb):
+    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate, train, serve, worker, admin, batch, monitor, nfb):
         module.register(app)
 
 

@@ -123,10 +123,14 @@ class SeizureStream:
         self._first_pending += n
 
     # --- reading ---------------------------------------------------------------------------------
-    def _tail(self) -> np.ndarray:
-        """Probabilities of the pending windows as if the stream ended now (does not change state)."""
+    def _tail(self, last: int | None = None) -> np.ndarray:
+        """Probabilities of the pending windows as if the stream ended now (does not change state).
+
+        ``last``: only the last ``last`` pending windows (their values are the same as in the full tail).
+        """
         E = self._n_feat
-        raw = self._pending
+        raw = self._pending if last is None else self._pending[max(0, len(self._pending) - int(last)) :]
+        first = E - len(raw)  # window index of raw[0]
         if not len(raw):
             return np.zeros((0, len(self.channels)), np.float32)
         if E < F.MIN_BACKGROUND_WINDOWS:
@@ -139,16 +143,34 @@ class SeizureStream:
                 pad = np.full((F.BACKGROUND_BLOCK - len(rows), *rows.shape[1:]), np.nan, np.float32)
                 blocks.append(np.nanmedian(np.concatenate([rows, pad]), axis=0))
             blocks = np.stack(blocks)
-            k0 = self._first_pending // F.BACKGROUND_BLOCK
+            k0 = first // F.BACKGROUND_BLOCK
             bg = np.stack(
                 [
                     np.median(blocks[max(0, k - F.BACKGROUND_HALF) : min(n_blocks, k + F.BACKGROUND_HALF + 1)], axis=0)
                     for k in range(k0, n_blocks)
                 ]
             )
-            bg = np.repeat(bg, F.BACKGROUND_BLOCK, axis=0)[: len(raw)]
+            lo = first - k0 * F.BACKGROUND_BLOCK
+            bg = np.repeat(bg, F.BACKGROUND_BLOCK, axis=0)[lo : lo + len(raw)]
         short = E < F.MIN_BACKGROUND_WINDOWS  # under 2 min so far: the short-recording map, as the file path
         return _window_proba(self.booster, F.assemble(raw, bg), self.detector.n_jobs, self.meta, short=short)
+
+    def recent(self, n_windows: int) -> tuple[int, np.ndarray]:
+        """Provisional channel probabilities of the last ``n_windows`` windows only (live alarms).
+
+        The values are those :meth:`result` gives for these windows now (each window's probability
+        depends only on its own features and its background), at a cost that does not grow with the
+        ~600 windows still pending. Fewer windows are returned when fewer are pending.
+
+        Returns
+        -------
+        first : int
+            Window index (= start second) of the first row.
+        p : ndarray, shape (n, n_channels)
+            Channel probability per window.
+        """
+        p = self._tail(last=int(n_windows))
+        return self._n_feat - len(p), p
 
     def n_final_seconds(self) -> int:
         """Seconds whose probability is final (will not change as more samples arrive)."""

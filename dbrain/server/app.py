@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app : fastapi.FastAPI
     """
     from .nfb_service import Runner
-    from .routes import admin, analyses, auth, ledger, nfb, recordings
+    from .routes import admin, analyses, auth, ledger, nfb, recordings, ward
 
     settings = settings or Settings()
     engine = make_engine(settings.db_url)
@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = ObjectStore(settings.home)
     app.state.login_guard = LoginGuard(settings)
     app.state.nfb = Runner(app)  # neurofeedback sessions run in threads of this process
+    from .ward import WardHub
+
+    app.state.ward_hub = WardHub()  # the live ward's rings and open pages (memory of this web process)
     app.add_middleware(InFlightLimit)
 
     @app.exception_handler(DbrainError)
@@ -101,13 +104,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, admin, recordings, analyses, ledger, nfb):
+    for module in (auth, admin, recordings, analyses, ledger, nfb, ward):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         """The browser viewer."""
         return RedirectResponse("/viewer/")
+
+    @app.get("/ward", include_in_schema=False)
+    def ward_page() -> RedirectResponse:
+        """The live ward page (docs/ward.md): static files beside the viewer's, reusing its time.js."""
+        return RedirectResponse("/viewer/ward.html")
 
     # The browser EEG viewer: static files (no build step), talking only to the API above.
     app.mount("/viewer", StaticFiles(directory=STATIC, html=True), name="viewer")

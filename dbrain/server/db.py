@@ -3,7 +3,8 @@
 Tables: ``sites``, ``users``, ``api_tokens``, ``user_sessions``, ``patients``
 (pseudonymised), ``patient_identities`` (the identity link, readable only by
 clinicians of the patient's site), ``recordings``, ``analyses``, ``jobs`` (the
-work queue), ``annotations``, ``event_reviews`` (accept/reject of detected events), ``reports`` and ``audit_events``. The schema is
+work queue), ``annotations``, ``event_reviews`` (accept/reject of detected events), ``ward_beds``, ``ward_alarms``,
+``ward_acks`` (the live ward, docs/ward.md), ``reports`` and ``audit_events``. The schema is
 created and upgraded by Alembic (:func:`migrate`); the provenance ledger's
 ``ledger_*`` tables live in the same database but are managed by
 :mod:`dbrain.ledger`.
@@ -226,6 +227,55 @@ class Report(Base):
     signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WardBed(Base):
+    """A bed of a site's ward: a bedside monitor posts its live frames and alarms to it (docs/ward.md)."""
+
+    __tablename__ = "ward_beds"
+    __table_args__ = (sa.UniqueConstraint("site_id", "name", name="uq_ward_beds_site_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WardAlarm(Base):
+    """One alarm a bedside monitor raised (and perhaps cleared); ``uuid`` is the monitor's id of it."""
+
+    __tablename__ = "ward_alarms"
+    __table_args__ = (sa.UniqueConstraint("bed_id", "uuid", name="uq_ward_alarms_bed_uuid"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    bed_id: Mapped[int] = mapped_column(ForeignKey("ward_beds.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    #: The monitor's stream name: one stream of a bed is one session, and one recording.
+    stream: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(40))
+    #: Stream seconds (the recording's time axis).
+    raised: Mapped[float] = mapped_column(Float)
+    onset: Mapped[float | None] = mapped_column(Float, nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    channels: Mapped[list] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(10), default="raised")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    posted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The session's uploaded recording, once linked (its annotations then hold this alarm).
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("recordings.id"), nullable=True, index=True)
+
+
+class WardAck(Base):
+    """A clinician's acknowledgement of a ward alarm: who, when, comment (one per alarm)."""
+
+    __tablename__ = "ward_acks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("ward_alarms.id"), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    acked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    comment: Mapped[str] = mapped_column(String(500), default="")
 
 
 class AuditEvent(Base):

@@ -25,8 +25,10 @@ MAX_UPLOADS = int(os.environ.get("DBRAIN_MAX_UPLOADS", "4"))
 #: login tarpit, must queue in its own lane and never take the readers' slots).
 MAX_LOGINS = int(os.environ.get("DBRAIN_MAX_LOGINS", "4"))
 _LOGIN_PATHS = ("/api/auth/login", "/api/auth/password")
-#: Server-sent event streams open at once (a neurofeedback display holds one for a whole session: not a reader's slot).
+#: Server-sent event streams open at once, counted apart: a neurofeedback display or an open ward page holds
+#: one for as long as it is open, with no database connection, so it must never take one of the readers' slots.
 MAX_STREAMS = int(os.environ.get("DBRAIN_MAX_STREAMS", "64"))
+_STREAM_PATHS = ("/api/ward/stream",)
 
 
 class InFlightLimit:
@@ -45,7 +47,7 @@ class InFlightLimit:
     logins : int
         Sign-ins and password changes admitted at once.
     streams : int
-        Server-sent event streams (``GET /api/nfb/…/stream``) open at once.
+        Server-sent event streams (``GET /api/nfb/…/stream``, ``GET /api/ward/stream``) open at once.
     """
 
     def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS, streams: int = MAX_STREAMS):
@@ -63,7 +65,7 @@ class InFlightLimit:
             kind = "upload"
         elif scope["method"] == "POST" and path in _LOGIN_PATHS:
             kind = "login"
-        elif scope["method"] == "GET" and path.startswith("/api/nfb/") and path.endswith("/stream"):
+        elif scope["method"] == "GET" and (path in _STREAM_PATHS or (path.startswith("/api/nfb/") and path.endswith("/stream"))):
             kind = "stream"
         else:
             kind = "api"

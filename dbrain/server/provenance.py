@@ -48,6 +48,11 @@ ROW_COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "recording_id", "site_id", "requested_by", "only", "skip", "status", "error", "results", "summary", "n_events", "finished_at",
     ),
     "users": ("id", "username", "role", "site_id", "active"),
+    "ward_alarms": (
+        "id", "uuid", "bed_id", "site_id", "stream", "type", "raised", "onset", "confidence", "channels", "state",
+        "received_at", "cleared_at", "posted_by", "recording_id",
+    ),
+    "ward_acks": ("id", "alarm_id", "site_id", "user_id", "acked_at", "comment"),
     "audit_events": ("id", "time", "user_id", "username", "site_id", "action", "object_type", "object_id", "patient_id", "outcome", "ip", "detail"),
     # Neurofeedback (docs/nfb-centre.md): a course's sealed allocation commitment, safety decisions and
     # unblinding; every change of a session's state; outcomes. The allocation's arm itself is never here.

@@ -40,3 +40,13 @@ CAN_MANAGE_USERS = ("admin", INSTANCE_ADMIN)
 CAN_PRESCRIBE_NFB = ("clinician",)
 CAN_RUN_NFB = ("clinician", "therapist")
 CAN_UNBLIND = ("admin", "clinician")
+#: The live ward (docs/ward.md). A bedside monitor posts with the API token of a technologist of the
+#: bed's site: the monitor also uploads the session's recording at the end, which technologists already
+#: may (CAN_UPLOAD), and a new role would have to be kept out of every SITE_ROLES read by hand.
+CAN_POST_WARD = ("technologist",)
+#: Who watches the ward page (researchers do not monitor patients live).
+CAN_WATCH_WARD = ("admin", "clinician", "technologist")
+#: Who acknowledges a ward alarm.
+CAN_ACK_ALARM = ("clinician",)
+#: Who adds and removes beds.
+CAN_MANAGE_BEDS = ("admin",)

@@ -23,15 +23,19 @@ from sqlalchemy import select
 
 import dbrain
 from dbrain.server.roles import (
+    CAN_ACK_ALARM,
     CAN_ANALYSE,
     CAN_ANNOTATE,
+    CAN_MANAGE_BEDS,
     CAN_MANAGE_USERS,
     CAN_PRESCRIBE_NFB,
     CAN_RUN_NFB,
+    CAN_POST_WARD,
     CAN_SEE_IDENTITY,
     CAN_SIGN,
     CAN_UNBLIND,
     CAN_UPLOAD,
+    CAN_WATCH_WARD,
     INSTANCE_ADMIN,
     ROLES,
     SITE_ROLES,
@@ -147,6 +151,16 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("GET", "/api/nfb/display"): Rule(PUBLIC, 401),
     ("GET", "/api/nfb/display/stream"): Rule(PUBLIC, 401),
     ("POST", "/api/nfb/display/gonogo"): Rule(PUBLIC, 401, body={"trials": [{"stimulus": "go", "rt_ms": 300}, {"stimulus": "nogo"}]}),
+    ("GET", "/ward"): Rule(PUBLIC, 307),
+    ("GET", "/api/ward/beds"): Rule(CAN_WATCH_WARD, 200),
+    ("POST", "/api/ward/beds"): Rule(CAN_MANAGE_BEDS, 201, body="bed"),
+    ("POST", "/api/ward/beds/{bed}/updates"): Rule(CAN_POST_WARD, 202, target="bed", body="ward_update"),
+    ("GET", "/api/ward/beds/{bed}/recent"): Rule(CAN_WATCH_WARD, 200, target="bed"),
+    ("POST", "/api/ward/beds/{bed}/recording"): Rule(CAN_ANNOTATE, 200, target="bed", body="ward_link"),
+    ("GET", "/api/ward/alarms"): Rule(CAN_WATCH_WARD, 200),
+    ("POST", "/api/ward/alarms/{alarm_id}/ack"): Rule(CAN_ACK_ALARM, 201, target="ward_alarm", body={"comment": "m"}),
+    # The push stream: max_seconds=0 ends it after its first event, so the matrix reads it whole.
+    ("GET", "/api/ward/stream"): Rule(CAN_WATCH_WARD, 200, params={"max_seconds": 0}),
 }
 
 
@@ -163,6 +177,7 @@ class Matrix:
             self.site = {s.name[-1]: s.id for s in db.scalars(select(Site))}
         # One uploaded recording per site (through the API: real ingest, real ledger entry).
         self.rec = {}
+        self.beds: dict[str, int] = {}
         for site, who in (("A", "tech"), ("B", "tech_b")):
             r = self.upload(world.as_(who))
             assert r.status_code == 201, r.text
@@ -297,11 +312,40 @@ class Matrix:
 
                 control = SessionControl()
                 self.w.app.state.nfb.live[row.id] = LiveSession(row.id, stop=control.stop_event, control=control)
+    def bed(self, site: str) -> int:
+        """The site's bed (made once)."""
+        from dbrain.server.db import WardBed
+
+        if site not in self.beds:
+            with self.w.session() as db:
+                row = WardBed(site_id=self.site[site], name=f"bed-{site}", created_by=self.w.users["admin"])
+                db.add(row)
+                db.commit()
+                self.beds[site] = row.id
+        return self.beds[site]
+
+    def ward_alarm(self, site: str) -> int:
+        """A fresh, unacknowledged alarm of the site's bed."""
+        import uuid
+
+        from dbrain.server.db import WardAlarm
+
+        with self.w.session() as db:
+            row = WardAlarm(
+                uuid=str(uuid.uuid4()), bed_id=self.bed(site), site_id=self.site[site], stream="s", type="seizure", raised=5.0,
+                channels=[], state="raised", posted_by=self.w.users["tech"],
+            )  # fmt: skip
+            db.add(row)
+            db.commit()
             return row.id
 
     def path(self, route: str, target: str | None, site: str, caller_token_id: int) -> str:
         rec = self.rec[site]
         values = {"recording_id": rec["id"], "patient_id": rec["patient_id"], "index": rec["ledger_index"], "name": None}
+        if target == "bed":
+            values["bed"] = self.bed(site)
+        if target == "ward_alarm":
+            values["alarm_id"] = self.ward_alarm(site)
         if target == "user":
             values["user_id"] = self.user("technologist", site)[0]
         if target == "token":
@@ -336,6 +380,16 @@ class Matrix:
         if rule.body == "safety":
             flags = {"epileptiform_history": False, "seizure_history": False, "anticonvulsants": False}
             return {"json": {"analysis_id": self.analysis(site), **flags}}
+        if rule.body == "bed":
+            return {"json": {"name": f"bed{next(self.n)}"}}
+        if rule.body == "ward_update":
+            import uuid
+
+            frame = {"t": float(next(self.n)), "wall": 1.8e9, "seizure_probability": 0.1}
+            alarm = {"id": str(uuid.uuid4()), "raised": 1.0, "type": "flat", "channels": "Fp1"}
+            return {"json": {"stream": "s", "frames": [frame], "alarms": [alarm]}}
+        if rule.body == "ward_link":
+            return {"json": {"stream": "s", "recording_id": self.rec[site]["id"]}}
         if rule.body == "edf":
             return {
                 "content": SAMPLE.read_bytes(),
@@ -461,6 +515,7 @@ def test_access_control_matrix(matrix):
     # Data too: every kind of object aimed at in site B is in B's log, with the caller's site.
     probed = {(e.object_type, e.detail.get("from_site")) for e in denied if e.action == "cross-site"}
     assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient", "nfb_course", "nfb_session"}
+    assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient", "bed", "ward_alarm"}
     assert {f for _, f in probed} == {m.site["A"]}
 
 

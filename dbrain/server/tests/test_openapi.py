@@ -43,6 +43,8 @@ def test_api_conforms_to_its_spec(api_world):
     n = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path == "/api/ward/stream":
+            continue  # an open-ended event stream (up to an hour per request): test_ward reads it from a real server
 
         @given(case=operation.as_strategy())
         @settings(

@@ -1,0 +1,120 @@
+"""One bed without LSL: provisional probabilities, alarms, end results equal to the file path, outputs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+from dbrain.detect import SeizureDetector
+from dbrain.monitor import Monitor, stream_info
+from dbrain.simulate import simulate_eeg
+
+
+@pytest.fixture(scope="module")
+def sim():
+    raw, events = simulate_eeg(160, seizures=1, seed=3, artifacts=False)
+    return raw, events[events["eventType"] == "sz"].iloc[0]
+
+
+def _monitor(raw, out=None, sizes=None, seed=0, **kw):
+    mon = Monitor(stream_info(raw.ch_names, raw.get_channel_types(), raw.info["sfreq"]), out, **kw)
+    x = raw.get_data()
+    rng = np.random.default_rng(seed)
+    pos = 0
+    checks = []
+    while pos < x.shape[1]:
+        n = int(rng.integers(1, 2000)) if sizes is None else sizes
+        mon.push(x[:, pos : pos + n])
+        pos += n
+        if len(checks) < 6 and mon.seconds > 15 * (len(checks) + 1) * 1.7:
+            checks.append((mon.recent_seizure(), mon.seizure_step.stream.result()))
+    return mon, checks
+
+
+def test_recent_equals_provisional_result_and_alarm(sim, tmp_path):
+    raw, sz = sim
+    mon, checks = _monitor(raw, tmp_path)
+    for (s0, sm, chan), full in checks:  # at 25 s … 150 s: within and after the first 2 minutes
+        assert s0 + len(sm) == len(full.smoothed)
+        np.testing.assert_allclose(sm, full.smoothed[s0:], atol=1e-6)
+        np.testing.assert_allclose(chan, full.channel_probability[s0:], atol=1e-6)
+    results = mon.finish()
+    seizure = [a for a in mon.book.history if a.type == "seizure"]
+    assert len(seizure) == 1
+    a = seizure[0]
+    assert sz["onset"] - 10 <= a.onset <= sz["onset"] + 15  # onset estimate
+    assert a.raised - sz["onset"] <= 30  # delay
+    # The finished engine gives the file path's result on the same samples.
+    ref = SeizureDetector().run(raw)
+    np.testing.assert_allclose(results["seizures"].tables["seizure_probability"]["probability"], ref.probability, atol=1e-6)
+    table = pd.read_csv(tmp_path / "alarms.tsv", sep="\t")
+    assert list(table.columns) == ["raised", "type", "onset", "confidence", "channels"]
+    assert "seizure" in set(table["type"])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["steps"]["seizures"]["n_seizures"] == len(ref.events)
+    rec = mne.io.read_raw_edf(tmp_path / "recording.edf", verbose="error")
+    assert rec.n_times == raw.n_times
+    assert any("seizure alarm" in d for d in rec.annotations.description)
+
+
+def test_alarms_do_not_depend_on_chunking(sim):
+    raw, _ = sim
+    a = [(x.type, x.raised, x.onset, x.state) for x in _monitor(raw, sizes=256)[0].book.history]
+    b = [(x.type, x.raised, x.onset, x.state) for x in _monitor(raw, seed=5)[0].book.history]
+    assert a == b and a
+
+
+def test_bad_streams():
+    from dbrain.errors import RecordingError
+
+    with pytest.raises(RecordingError, match="sampling rate 32 Hz"):
+        stream_info(["Fp1", "Cz"], ["eeg", "eeg"], 32.0)
+    with pytest.raises(RecordingError, match="no EEG channels"):
+        stream_info(["X1", "X2"], ["misc", "misc"], 256.0)
+    with pytest.raises(RecordingError, match="no regular sampling rate"):
+        stream_info(["Fp1"], ["eeg"], 0.0)
+    info = stream_info(["EEG Fp1-REF", "EEG T3-REF"], ["misc", "misc"], 256.0)  # labels normalised and typed
+    assert info["ch_names"] == ["Fp1", "T7"] and info.get_channel_types() == ["eeg", "eeg"]
+
+
+_KILLED = """
+import sys, time
+import numpy as np
+from dbrain.monitor import Monitor, stream_info
+from dbrain.simulate import simulate_eeg
+raw, _ = simulate_eeg(120, seed=1)
+mon = Monitor(stream_info(raw.ch_names, raw.get_channel_types(), 256.0), sys.argv[1], edf_flush=10.0)
+x = raw.get_data()
+for s in range(0, x.shape[1], 128):
+    mon.push(x[:, s : s + 128])
+    print(mon.seconds, flush=True)
+    time.sleep(0.01)
+time.sleep(60)
+"""
+
+
+def test_killed_monitor_loses_at_most_10_s(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3]))
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
+    seconds = 0.0
+    try:
+        for line in proc.stdout:
+            seconds = float(line)
+            if seconds >= 47.0:
+                break
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    assert seconds >= 47.0
+    raw = mne.io.read_raw_edf(tmp_path / "recording.edf", verbose="error")
+    kept = raw.n_times / raw.info["sfreq"]
+    assert seconds - 10.0 <= kept <= seconds
+    assert np.isfinite(raw.get_data()).all()

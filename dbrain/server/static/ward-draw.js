@@ -1,0 +1,160 @@
+// dbrain live ward: drawing one bed's canvases from its frames (the moving EEG strip, the seizure
+// probability trend and the left/right density spectral array). Plain script, no state of its own:
+// ward.js owns the frames and calls these. A frame is what the monitor posts (docs/ward.md).
+"use strict";
+
+const WardDraw = (function () {
+  const STRIP_SECONDS = 10;
+  const TREND_SECONDS = 600;
+  const STRIP_STEPS = [50, 100, 200, 500, 1000, 2000, 5000]; // µV from one channel's baseline to the next
+
+  function setup(canvas) {
+    const ratio = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth || canvas.width, h = canvas.clientHeight || canvas.height;
+    if (canvas.width !== Math.round(w * ratio)) canvas.width = Math.round(w * ratio);
+    if (canvas.height !== Math.round(h * ratio)) canvas.height = Math.round(h * ratio);
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    ctx.textAlign = "left"; // the context keeps its state between drawings
+    ctx.lineWidth = 1;
+    return { ctx, w, h };
+  }
+
+  function empty(canvas, text) {
+    const { ctx, w, h } = setup(canvas);
+    ctx.fillStyle = "#8a96a6";
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.fillText(text, w / 2, h / 2);
+  }
+
+  // The last STRIP_SECONDS of EEG, newest at the right edge (the strip moves left as seconds arrive).
+  function strip(canvas, frames) {
+    const withStrip = frames.filter((f) => f.strip);
+    if (!withStrip.length) { empty(canvas, "no EEG"); return; }
+    const { ctx, w, h } = setup(canvas);
+    const last = withStrip[withStrip.length - 1];
+    const tEnd = last.t + 1, tStart = tEnd - STRIP_SECONDS;
+    const names = last.strip.channels;
+    const left = 48, pxPerS = (w - left) / STRIP_SECONDS;
+    // µV per row: the smallest step that holds the shown seconds' peak-to-peak (95th percentile of |x|, both ways).
+    const mags = [];
+    for (const f of withStrip) for (const row of f.strip.data) for (const v of row) mags.push(Math.abs(v) * f.strip.scale_uv);
+    mags.sort((a, b) => a - b);
+    const p95 = mags.length ? mags[Math.floor(0.95 * (mags.length - 1))] : 0;
+    const uvPerRow = STRIP_STEPS.find((s) => s >= 2 * p95) || STRIP_STEPS[STRIP_STEPS.length - 1];
+    const rowH = h / names.length, pxPerUv = rowH / uvPerRow;
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.fillStyle = "#34475f";
+    names.forEach((n, i) => ctx.fillText(n, 2, rowH * (i + 0.5) + 4));
+    ctx.strokeStyle = "#e3e8ee";
+    for (let s = Math.ceil(tStart); s <= tEnd; s++) {
+      const x = left + (s - tStart) * pxPerS;
+      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
+    }
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, 0, w - left, h); // a large deflection never runs over the labels or the next bed
+    ctx.clip();
+    ctx.strokeStyle = "#1d2430";
+    names.forEach((name, c) => {
+      const y0 = rowH * (c + 0.5);
+      ctx.beginPath();
+      let pen = false, prevEnd = null;
+      for (const f of withStrip) {
+        if (f.t + 1 <= tStart) continue;
+        const k = f.strip.channels.indexOf(name);
+        if (k < 0) { pen = false; continue; }
+        if (prevEnd !== null && f.t - prevEnd > 0.01) pen = false; // a gap in the data: no line across it
+        const row = f.strip.data[k], dt = 1 / f.strip.sfreq, s = f.strip.scale_uv;
+        for (let i = 0; i < row.length; i++) {
+          const t = f.t + i * dt;
+          if (t < tStart) continue;
+          const x = left + (t - tStart) * pxPerS, y = y0 - row[i] * s * pxPerUv;
+          if (pen) ctx.lineTo(x, y); else { ctx.moveTo(x, y); pen = true; }
+        }
+        prevEnd = f.t + row.length * dt;
+      }
+      ctx.stroke();
+    });
+    ctx.restore();
+    ctx.fillStyle = "#677486";
+    ctx.textAlign = "right";
+    ctx.fillText(`${uvPerRow} µV/row · ${STRIP_SECONDS} s`, w - 4, h - 3);
+    canvas.dataset.uvPerRow = String(uvPerRow);
+  }
+
+  function trendX(t, tEnd, left, w) { return left + (t - (tEnd - TREND_SECONDS)) * (w - left) / TREND_SECONDS; }
+
+  // Seizure probability of each second over the last TREND_SECONDS.
+  function prob(canvas, frames, alarms) {
+    if (!frames.length) { empty(canvas, "no seizure probability"); return; }
+    const { ctx, w, h } = setup(canvas);
+    const left = 48, tEnd = frames[frames.length - 1].t + 1;
+    ctx.fillStyle = "#34475f";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.fillText("P(sz)", 2, 12);
+    ctx.strokeStyle = "#e3e8ee";
+    for (const p of [0.25, 0.5, 0.75]) {
+      ctx.beginPath(); ctx.moveTo(left, h - p * h); ctx.lineTo(w, h - p * h); ctx.stroke();
+    }
+    for (const a of alarms) { // where alarms of this stream were raised
+      const x = trendX(a.raised, tEnd, left, w);
+      if (x < left) continue;
+      ctx.fillStyle = a.type === "seizure" ? "#c6282833" : "#b7791f33";
+      ctx.fillRect(x - 2, 0, 4, h);
+    }
+    ctx.strokeStyle = "#c62828";
+    ctx.beginPath();
+    let pen = false, prev = null;
+    for (const f of frames) {
+      const p = f.seizure_probability;
+      if (p === null || p === undefined || (prev !== null && f.t - prev > 1.5)) { pen = false; }
+      if (p !== null && p !== undefined) {
+        const x = trendX(f.t + 0.5, tEnd, left, w), y = h - p * h;
+        if (x >= left) { if (pen) ctx.lineTo(x, y); else { ctx.moveTo(x, y); pen = true; } }
+      }
+      prev = f.t;
+    }
+    ctx.stroke();
+  }
+
+  // dB → colour (blue, low, through green and yellow to red, high).
+  function colour(v, lo, hi) {
+    const x = Math.min(1, Math.max(0, (v - lo) / (hi - lo)));
+    return `hsl(${Math.round(240 * (1 - x))}, 85%, ${Math.round(35 + 20 * x)}%)`;
+  }
+
+  // Left hemisphere on top, right below; frequency upwards; each second one column.
+  function dsa(canvas, frames) {
+    const have = frames.filter((f) => f.dsa && f.dsa.freqs.length);
+    if (!have.length) { empty(canvas, "no DSA"); return; }
+    const { ctx, w, h } = setup(canvas);
+    const left = 48, tEnd = frames[frames.length - 1].t + 1;
+    let lo = Infinity, hi = -Infinity;
+    for (const f of have) for (const v of f.dsa.left.concat(f.dsa.right)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    if (!(hi > lo)) hi = lo + 1;
+    const half = h / 2, colW = Math.max(1, (w - left) / TREND_SECONDS);
+    have.forEach((f) => {
+      const x = trendX(f.t, tEnd, left, w);
+      if (x < left) return;
+      const n = f.dsa.freqs.length, rowH = (half - 2) / n;
+      ["left", "right"].forEach((side, s) => {
+        const values = f.dsa[side];
+        for (let i = 0; i < n; i++) {
+          ctx.fillStyle = colour(values[i], lo, hi);
+          ctx.fillRect(x, s * half + (half - 2) - (i + 1) * rowH, colW + 0.5, rowH + 0.5);
+        }
+      });
+    });
+    const fmax = have[have.length - 1].dsa.freqs[have[have.length - 1].dsa.freqs.length - 1];
+    ctx.fillStyle = "#34475f";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.fillText("DSA L", 2, 12);
+    ctx.fillText("DSA R", 2, half + 12);
+    ctx.fillText(`≤${Math.round(fmax)} Hz`, 2, half - 4);
+  }
+
+  return { strip, prob, dsa, empty, STRIP_SECONDS, TREND_SECONDS };
+})();

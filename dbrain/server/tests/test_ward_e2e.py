@@ -1,0 +1,250 @@
+"""The ward page end to end (issue #21's must-show): a replayed recording with a seizure → the alarm appears on the
+live ward page, a clinician acknowledges it there, and it is still there, acknowledged, after a server restart.
+
+A real ``dbrain serve`` and Debian's headless chromium (Playwright). The monitor's updates are computed from the
+bundled seizure recording (:mod:`.ward_feed`) and posted over HTTP with a technologist's API token, as
+``dbrain monitor --post`` does (docs/ward.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from . import ward_feed
+from .test_live import running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the python package playwright is not installed (pip install playwright)"
+)
+httpx = pytest.importorskip("httpx2")
+
+PASSWORD = "a long ward clinician password"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _token(base: str, user: str) -> dict:
+    with httpx.Client(base_url=base, timeout=30) as c:
+        login = c.post("/api/auth/login", json={"username": user, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        session = {"Cookie": f"dbrain_session={login.cookies['dbrain_session']}", "X-CSRF-Token": login.json()["csrf_token"]}
+        return {"Authorization": f"Bearer {c.post('/api/tokens', json={'name': 'monitor'}, headers=session).json()['token']}"}
+
+
+def _replay(base: str, headers: dict, errors: list, seconds_per_second: float = 0.15) -> None:
+    """Post the recording's updates one second at a time, faster than real time."""
+    try:
+        with httpx.Client(base_url=base, timeout=30) as c:
+            for body in ward_feed.updates("icu1-replay", per_post=1):
+                r = c.post("/api/ward/beds/ICU-1/updates", json=body, headers=headers)
+                if r.status_code != 202:
+                    errors.append(r.text)
+                    return
+                time.sleep(seconds_per_second)
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        errors.append(repr(exc))
+
+
+def _sign_in(page, base: str) -> None:
+    page.goto(f"{base}/ward")
+    assert page.url.endswith("/viewer/ward.html")
+    page.fill("#login-username", "clin")
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    sync_api.expect(page.locator("#whoami")).to_have_text("clin (clinician)")
+    sync_api.expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+
+
+def _flow(tmp_path, feed, stream: str, after_restart=None) -> dict:
+    """The must-show on the page: ``feed(base, monitor_headers, errors)`` replays the recording to bed ICU-1.
+
+    Returns the stored alarm, acknowledged, as read after the restart (``after_restart(base, clinician_headers)``
+    may check more then).
+    """
+    expect = sync_api.expect
+    home = tmp_path / "home"
+    db = f"sqlite:///{home / 'dbrain.sqlite'}"
+    env = {**os.environ, "DBRAIN_HOME": str(home), "DBRAIN_ADMIN_PASSWORD": PASSWORD}
+    for user, role in (("boss", "admin"), ("clin", "clinician"), ("mon", "technologist")):
+        made = subprocess.run(
+            [sys.executable, "-m", "dbrain", "admin", "create-user", "--username", user, "--site", "Site A", "--role", role, "--db", db],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    shot = Path(os.environ.get("DBRAIN_E2E_SCREENSHOT", tmp_path / "ward.png"))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page_errors: list[str] = []
+            with running_server(env, db, tmp_path / "serve1.log", workers=0) as base:
+                boss = _token(base, "boss")
+                assert httpx.post(f"{base}/api/ward/beds", json={"name": "ICU-1"}, headers=boss).status_code == 201
+                assert httpx.post(f"{base}/api/ward/beds", json={"name": "ICU-2"}, headers=boss).status_code == 201
+                monitor = _token(base, "mon")
+
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+                _sign_in(page, base)
+                bed1 = page.locator('.bed:has(.bed-name:text-is("ICU-1"))')
+                bed2 = page.locator('.bed:has(.bed-name:text-is("ICU-2"))')
+                expect(bed1.locator(".bed-status")).to_have_attribute("data-state", "none")
+                expect(page.locator("#alarm-banner")).to_have_attribute("data-count", "0")
+
+                # The recording is replayed to the bed: it goes live, the seizure alarm appears in the banner.
+                feed_errors: list[str] = []
+                feeder = threading.Thread(target=feed, args=(base, monitor, feed_errors), daemon=True)
+                feeder.start()
+                expect(bed1.locator(".bed-status")).to_have_attribute("data-state", "live", timeout=60_000)
+                expect(bed1.locator(".bed-stream")).to_have_text(f"stream {stream}")
+                expect(bed2.locator(".bed-status")).to_have_attribute("data-state", "none")  # nothing under another bed's name
+                alarm = page.locator('#open-alarms li[data-type="seizure"]')
+                expect(alarm).to_have_count(1, timeout=90_000)
+                expect(page.locator("#alarm-banner")).to_have_attribute("data-count", "1")
+                expect(alarm.locator(".bed")).to_have_text("ICU-1")
+                expect(alarm.locator(".t")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))  # clock time (time.js)
+                expect(bed1).to_have_class(re.compile(r"\balarming\b"))
+                expect(bed1.locator("canvas.strip")).to_have_attribute(
+                    "data-uv-per-row", re.compile(r"^\d+$")
+                )  # the strip is drawn
+                page.screenshot(path=str(shot), full_page=True)
+
+                # A clinician acknowledges it on the page, with a comment.
+                alarm.locator("button.ack-button").click()
+                expect(page.locator("#ack-form")).to_be_visible()
+                page.fill("#ack-comment", "seen on the ward page, neurologist called")
+                page.click("#ack-confirm")
+                expect(page.locator("#alarm-banner")).to_have_attribute("data-count", "0")
+                done = page.locator('#done-alarms li[data-type="seizure"]')
+                expect(done).to_have_count(1)
+                ack_text = re.compile(r"^acknowledged by clin at \d\d:\d\d:\d\d: seen on the ward page, neurologist called$")
+                expect(done.locator(".ack")).to_have_text(ack_text)
+                feeder.join(180)
+                assert not feeder.is_alive() and not feed_errors, feed_errors
+                page.close()
+
+            # The server restarts: the alarm and its acknowledgement are still there; the live frames are not.
+            with running_server(env, db, tmp_path / "serve2.log", workers=0) as base:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+                _sign_in(page, base)
+                done = page.locator('#done-alarms li[data-type="seizure"]')
+                expect(done).to_have_count(1)
+                expect(done.locator(".ack")).to_have_text(ack_text)
+                expect(page.locator("#alarm-banner")).to_have_attribute("data-count", "0")
+                bed1 = page.locator('.bed:has(.bed-name:text-is("ICU-1"))')
+                expect(bed1.locator(".bed-status")).to_have_attribute("data-state", "none")
+                expect(bed1.locator(".bed-alarms li")).to_have_count(1)
+                clin = _token(base, "clin")
+                stored = httpx.get(f"{base}/api/ward/alarms", headers=clin).json()
+                if stored and stored[0]["recording_id"]:  # linked: the alarm leads to its recording in the viewer
+                    href = re.compile(rf"^/viewer/#rec={stored[0]['recording_id']}&t=\d+$")
+                    expect(done.locator("a.rec-link")).to_have_attribute("href", href)
+                if after_restart is not None:
+                    after_restart(base, clin)
+                page.close()
+            assert not page_errors, page_errors
+            assert len(stored) == 1 and stored[0]["ack"]["username"] == "clin"
+            return stored[0]
+        except Exception:
+            for log in sorted(tmp_path.glob("*.log")):
+                print(log.name, log.read_text()[-3000:])
+            raise
+        finally:
+            browser.close()
+
+
+def test_ward_alarm_appears_is_acknowledged_and_survives_a_restart(tmp_path):
+    """Updates computed from the recording (ward_feed) posted once per replayed second, as the monitor posts."""
+    alarm = _flow(tmp_path, _replay, "icu1-replay")
+    raised = ward_feed.replay()[1][0]["alarm"]
+    assert (alarm["type"], alarm["onset"], alarm["raised"], alarm["state"]) == (
+        "seizure",
+        raised["onset"],
+        raised["raised"],
+        "cleared",
+    )
+
+
+def test_ward_real_chain_stream_monitor_post(tmp_path):
+    """The real chain: ``dbrain stream`` replays the recording over LSL, ``dbrain monitor --post`` detects the seizure
+    and posts to the data centre, the page shows it; at the session's end the monitor's recording is uploaded and
+    linked, and carries the alarm and the acknowledgement as annotations."""
+    pytest.importorskip("mne_lsl", reason="dbrain stream/monitor need mne-lsl")
+    stream = f"dbrain-ward-e2e-{os.getpid()}-{int(time.time())}"  # unique: other LSL streams may run on this machine
+    out = tmp_path / "monitor-out"
+    linked: dict = {}
+
+    def feed(base, headers, errors):
+        token_file = tmp_path / "monitor.token"
+        token_file.write_text(headers["Authorization"].split(" ", 1)[1] + "\n")
+        cmd = [sys.executable, "-m", "dbrain"]
+        with open(tmp_path / "monitor.log", "w") as mlog, open(tmp_path / "stream.log", "w") as slog:
+            monitor = subprocess.Popen(
+                [*cmd, "monitor", "--stream", stream, "--out", str(out), "--until-end", "--speed", "2", "--timeout", "60",
+                 "--post", base, "--bed", "ICU-1", "--token-file", str(token_file)],
+                stdout=mlog, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            source = subprocess.Popen(
+                [*cmd, "stream", str(ward_feed.SAMPLE), "--name", stream, "--speed", "2"], stdout=slog, stderr=subprocess.STDOUT
+            )
+            try:
+                rc = monitor.wait(240)
+            finally:
+                for proc in (monitor, source):
+                    if proc.poll() is None:
+                        proc.terminate()
+                        proc.wait(30)
+        if rc != 0:
+            errors.append(f"dbrain monitor exited {rc}: {(tmp_path / 'monitor.log').read_text()[-2000:]}")
+            return
+        # The session ends: its recording is uploaded with the monitor's token and linked to the bed's stream.
+        with httpx.Client(base_url=base, timeout=60) as c:
+            up = c.post(
+                "/api/recordings", params={"filename": "recording.edf"}, content=(out / "recording.edf").read_bytes(),
+                headers={**headers, "Content-Type": "application/octet-stream"},
+            )  # fmt: skip
+            if up.status_code != 201:
+                errors.append(up.text)
+                return
+            r = c.post(
+                "/api/ward/beds/ICU-1/recording", json={"stream": stream, "recording_id": up.json()["id"]}, headers=headers
+            )
+            if r.status_code != 200:
+                errors.append(r.text)
+                return
+            linked.update(r.json())
+
+    def annotations(base, clin):
+        notes = httpx.get(f"{base}/api/recordings/{linked['recording_id']}/annotations", headers=clin).json()
+        texts = [n["description"] for n in notes]
+        assert any(t.startswith("ward alarm: seizure (raised at ") for t in texts), texts
+        assert any(
+            t.startswith("ward alarm seizure acknowledged by clin at ") and t.endswith("neurologist called") for t in texts
+        ), texts
+
+    alarm = _flow(tmp_path, feed, stream, after_restart=annotations)
+    # The stored alarm is the monitor's: the same raise and onset as its alarms.tsv.
+    import pandas as pd
+
+    table = pd.read_csv(out / "alarms.tsv", sep="\t")
+    seizure = table[table["type"] == "seizure"].iloc[0]
+    assert alarm["raised"] == pytest.approx(seizure["raised"], abs=1e-3)
+    assert alarm["onset"] == pytest.approx(seizure["onset"], abs=1e-3)
+    assert alarm["recording_id"] == linked["recording_id"] and linked["alarms"] >= 1
