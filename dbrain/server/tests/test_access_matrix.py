@@ -312,6 +312,8 @@ class Matrix:
 
                 control = SessionControl()
                 self.w.app.state.nfb.live[row.id] = LiveSession(row.id, stop=control.stop_event, control=control)
+            return row.id
+
     def bed(self, site: str) -> int:
         """The site's bed (made once)."""
         from dbrain.server.db import WardBed
@@ -514,8 +516,7 @@ def test_access_control_matrix(matrix):
     assert {"user.create", "user.update", "user.delete", "cross-site"} <= actions
     # Data too: every kind of object aimed at in site B is in B's log, with the caller's site.
     probed = {(e.object_type, e.detail.get("from_site")) for e in denied if e.action == "cross-site"}
-    assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient", "nfb_course", "nfb_session"}
-    assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient", "bed", "ward_alarm"}
+    assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient", "nfb_course", "nfb_session", "bed", "ward_alarm"}
     assert {f for _, f in probed} == {m.site["A"]}
 
 
