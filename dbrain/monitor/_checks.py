@@ -32,12 +32,21 @@ class _Episode:
         self.channels: list[str] = []
         self.peak = 0.0
 
-    def update(self, t: float, on: bool, channels=(), severity: float = 1.0, dt: float = 1.0, detail: str = "") -> None:
-        """The state of the second ending at stream time ``t``."""
+    def update(
+        self,
+        t: float,
+        on: bool,
+        channels=(),
+        severity: float = 1.0,
+        dt: float = 1.0,
+        detail: str = "",
+        start: float | None = None,
+    ) -> None:
+        """The state of the second ending at stream time ``t`` (``start``: when the problem began, if known)."""
         if on:
             self.off_since = None
             if self.since is None:
-                self.since, self.peak = t - dt, 0.0
+                self.since, self.peak = (t - dt if start is None else start), 0.0
             self.peak = max(self.peak, float(severity))
             for c in channels:
                 if str(c) not in self.channels:
@@ -216,8 +225,7 @@ class SignalCheckStep(Step):
             self.counts["missing_seconds"] += float(missing)
         if gaps:
             missing = sum(g[1] for g in gaps)
-            ep["dropped_samples"].update(t, True, (), 1.0, dt=0.0, detail=f"{missing:.2f} s missing")
-            ep["dropped_samples"].since = gaps[0][0]
+            ep["dropped_samples"].update(t, True, (), 1.0, dt=0.0, detail=f"{missing:.2f} s missing", start=gaps[0][0])
         else:
             ep["dropped_samples"].update(t, False)
 

@@ -155,6 +155,9 @@ class Monitor:
         self._below = 0.0
         self.probability: float | None = None
         self.latency: list[float] = []  # wall seconds from receiving samples to their evaluation
+        #: Optional ``f(stream seconds) -> perf_counter time`` when that sample was available (benchmarks):
+        #: the latency is then measured from the data's own time rather than from the last push.
+        self.data_clock: Callable[[float], float] | None = None
         self._last_arrival: float | None = None
         self.out = None if out is None else Path(out)
         self.table = self.edf = None
@@ -321,7 +324,9 @@ class Monitor:
                 )
             elif self._below >= self.detector.merge_gap:
                 self.book.clear("seizure", "", t=t_eval)
-        if self._last_arrival is not None:
+        if self.data_clock is not None:  # when the data up to t_eval were available, on perf_counter's clock
+            self.latency.append(time.perf_counter() - self.data_clock(t_eval))
+        elif self._last_arrival is not None:
             self.latency.append(time.perf_counter() - self._last_arrival)
         if self.on_frame is not None:
             self.on_frame(self.frame(t_eval))

@@ -169,7 +169,9 @@ def replay(raw, name: str, *, speed: float = 1.0, loop: bool = False):
     if speed == 1.0:
         from mne_lsl.player import PlayerLSL
 
-        chunk = max(1, int(round(raw.info["sfreq"] / 16)))
+        chunk = max(2, int(round(raw.info["sfreq"] / 16)))
+        while raw.n_times % chunk == 0:  # PlayerLSL (mne-lsl 1.14) fails on an empty last chunk
+            chunk += 1
         return PlayerLSL(
             raw, chunk_size=chunk, n_repeat=np.inf if loop else 1, name=name, source_id=f"dbrain-{name}", annotations=False
         ).start()

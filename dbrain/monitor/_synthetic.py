@@ -16,6 +16,9 @@ class SyntheticSource:
     """
 
     def __init__(self):
+        from ..utils._extras import require_extra
+
+        require_extra("devices", "brainflow")
         from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
 
         BoardShim.disable_board_logger()

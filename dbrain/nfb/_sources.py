@@ -195,7 +195,7 @@ class BrainFlowSource:
     def __init__(self, board: str):
         from ..utils._extras import require_extra
 
-        require_extra("nfb", "brainflow")
+        require_extra("devices", "brainflow")
         from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 
         if board == "synthetic":

@@ -10,7 +10,7 @@ from ..errors import DbrainError
 EXTRAS = {
     "server": ("fastapi", "uvicorn", "alembic", "argon2", "pg8000", "zxcvbn", "limits"),
     "batch": ("distributed", "dask", "duckdb"),
-    "nfb": ("brainflow",),
+    "devices": ("brainflow",),
 }
 
 

@@ -184,3 +184,23 @@ def test_posting_contract_and_retry(sim):
     expected = [(a.type, "raised") for a in mon.book.history]
     assert all(e in sent for e in expected)  # nothing lost to the failed posts
     assert [f["t"] for f in frames] == sorted(f["t"] for f in frames)
+
+
+def test_real_time_replay_through_playerlsl(tmp_path):
+    from mne_lsl.player import PlayerLSL
+
+    from dbrain.monitor._lsl import replay
+
+    raw, _ = simulate_eeg(14, seed=2)
+    name = _name()
+    player = replay(raw, name, speed=1.0)  # 1x: mne-lsl's own player
+    assert isinstance(player, PlayerLSL)
+    try:
+        mon = run_monitor(LslSource(name, timeout=10), tmp_path, name=name, until_end=True)
+    finally:
+        if player.running:
+            player.stop()
+    # PlayerLSL does not wait for a receiver: the first second or so may be gone before the monitor connects.
+    assert 11.0 <= mon.seconds <= 14.0
+    assert not any(a.type == "dropped_samples" for a in mon.book.history)
+    assert mne.io.read_raw_edf(tmp_path / "recording.edf", verbose="error").n_times >= int(11 * 256)

@@ -118,3 +118,23 @@ def test_killed_monitor_loses_at_most_10_s(tmp_path):
     kept = raw.n_times / raw.info["sfreq"]
     assert seconds - 10.0 <= kept <= seconds
     assert np.isfinite(raw.get_data()).all()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stream", "x", "--post", "http://127.0.0.1:9", "--bed", "1"], "--post needs --bed and --token-file"),
+        (["--stream", "x", "--post", "http://127.0.0.1:9", "--bed", "1", "--token-file", "/nonexistent"], "--token-file"),
+        (["--stream", "x", "--speed", "0"], "--speed must be"),
+        (["--source", "nope"], "--source must be"),
+        ([], "--stream NAME is required"),
+    ],
+)
+def test_monitor_cli_bad_arguments(args, message, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3]))
+    cmd = [sys.executable, "-m", "dbrain", "monitor", "--out", str(tmp_path / "o"), *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert not (tmp_path / "o").exists()
