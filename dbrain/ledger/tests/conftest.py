@@ -61,19 +61,23 @@ def postgres_server():
     user = _server_user()
     base = Path(tempfile.mkdtemp(prefix="dbrain-pg-"))  # under /tmp: reachable by the server's user
     kw = {"cwd": base, "capture_output": True, "text": True, "timeout": 120}
+    as_user = []
     if user is not None:
         os.chown(base, *user)
-        kw |= {"user": user[0], "group": user[1], "extra_groups": [], "env": {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"}}
+        # setpriv, not Popen(user=...): Popen must then fork(), which runs OpenBLAS's pre-fork handler, and that
+        # handler can hang joining an idle BLAS thread (seen: the whole suite stuck in blas_thread_shutdown_).
+        as_user = ["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}", "--clear-groups", "--"]
+        kw |= {"env": {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"}}
     data = base / "data"
     port = _free_port()
     proc = subprocess.run(
-        [bindir / "initdb", "-D", data, "-U", "dbrain", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], **kw
+        [*as_user, bindir / "initdb", "-D", data, "-U", "dbrain", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], **kw
     )
     if proc.returncode:
         shutil.rmtree(base, ignore_errors=True)
         pytest.fail(f"initdb failed: {proc.stderr}")
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    proc = subprocess.run([bindir / "pg_ctl", "-D", data, "-l", base / "server.log", "-o", opts, "-w", "-t", "60", "start"], **kw)
+    proc = subprocess.run([*as_user, bindir / "pg_ctl", "-D", data, "-l", base / "server.log", "-o", opts, "-w", "-t", "60", "start"], **kw)
     if proc.returncode:
         log = (base / "server.log").read_text() if (base / "server.log").exists() else ""
         shutil.rmtree(base, ignore_errors=True)
@@ -81,7 +85,7 @@ def postgres_server():
     try:
         yield {"host": "127.0.0.1", "port": port, "user": "dbrain"}
     finally:
-        subprocess.run([bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], **kw)
+        subprocess.run([*as_user, bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], **kw)
         shutil.rmtree(base, ignore_errors=True)
 
 
