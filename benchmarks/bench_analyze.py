@@ -122,7 +122,9 @@ def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, a
         for name, (sec, streaming) in ana["steps"].items()
     ]
     if ana.get("report_seconds") is not None:
-        rows.append(["(report: drawing every figure, HTML, PDF)", "after each step / at the end", f"{ana['report_seconds']:.1f}", ""])
+        rows.append(
+            ["(report: drawing every figure, HTML, PDF)", "after each step / at the end", f"{ana['report_seconds']:.1f}", ""]
+        )
     print(markdown_table(rows, ["step", "runs as", "seconds (engine thread)", "seconds (own thread, overlapping)"]))
     print()
     engine = ana["engine"]
@@ -146,7 +148,11 @@ def _print_growth(runs) -> None:
                 f"{mne_chunks['seconds']:.1f}",
             ]
         )
-    print(markdown_table(rows, ["duration", "analyze wall (s)", "wall per hour (s)", "analyze peak RSS (MB)", "mne chunked read (s)"]))
+    print(
+        markdown_table(
+            rows, ["duration", "analyze wall (s)", "wall per hour (s)", "analyze peak RSS (MB)", "mne chunked read (s)"]
+        )
+    )
     by_hours = {round(hours[d]): ana for d, _, _, ana in runs}
     print()
     if 24 in by_hours and 72 in by_hours:
@@ -165,7 +171,9 @@ def _print_batch(n: int, numbers: dict, rendered: dict) -> None:
         rate = run["computed"] / (run["seconds"] / 60.0)
         rows.append([label, run["computed"], run["errors"], f"{run['seconds']:.1f}", f"{rate:.1f}", f"{200 / rate:.1f}"])
     print(markdown_table(rows, ["", "computed", "errors", "wall (s)", "recordings/min", "200 recordings (min, at this rate)"]))
-    print(f"\nthroughput, rendering off / on: × {rendered['seconds'] / numbers['seconds'] * numbers['computed'] / max(rendered['computed'], 1):.2f}")
+    print(
+        f"\nthroughput, rendering off / on: × {rendered['seconds'] / numbers['seconds'] * numbers['computed'] / max(rendered['computed'], 1):.2f}"
+    )
     print()
 
 
@@ -192,7 +200,9 @@ def main(argv=None) -> int:
     report = "0" if args.no_report else "1"
     print(f"# dbrain analyze benchmark — {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"# 19 EEG + EKG at 256 Hz, simulated; all default steps, report {'off' if args.no_report else 'on'}")
-    print(f"# load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (figures on a shared machine are not the issue's)\n")
+    print(
+        f"# load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (figures on a shared machine are not the issue's)\n"
+    )
     runs = []
     with workdir(args.work) as folder:
         for duration in durations:

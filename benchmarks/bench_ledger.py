@@ -51,7 +51,11 @@ def _records(start: int, count: int) -> list[dict]:
             "model_versions": {"recording": "1", "eeg_page": "1", "qeeg": "1"},
             "parents": [],
             "artifacts": [],
-            "details": {"input": f"/data/patients/p{i:07d}.edf", "out_dir": f"/data/results/p{i:07d}", "input_sha256": f"{i + 7:064x}"},
+            "details": {
+                "input": f"/data/patients/p{i:07d}.edf",
+                "out_dir": f"/data/results/p{i:07d}",
+                "input_sha256": f"{i + 7:064x}",
+            },
         }
         for i in range(start, start + count)
     ]
@@ -89,7 +93,9 @@ def main(argv=None) -> int:
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     n, batch = args.entries, args.batch
     rec_bytes = len(canonical_json(_records(0, 1)[0]))
-    print(f"# dbrain ledger benchmark: {n:,} entries, batches of {batch}, {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores")
+    print(
+        f"# dbrain ledger benchmark: {n:,} entries, batches of {batch}, {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores"
+    )
     print(f"# database {url.split('@')[-1]}; record size {rec_bytes} bytes of canonical JSON\n")
 
     with Ledger(url) as ledger:
@@ -141,14 +147,18 @@ def main(argv=None) -> int:
 
     print("| measurement | result |")
     print("|---|---|")
-    print(f"| append, batched ({batch} records per transaction and signed head) | {rate_batch:,.0f} appends/s ({n:,} entries in {t_build:.1f} s) |")
+    print(
+        f"| append, batched ({batch} records per transaction and signed head) | {rate_batch:,.0f} appends/s ({n:,} entries in {t_build:.1f} s) |"
+    )
     print(f"| append, single (one transaction and signed head each) | {rate_single:,.0f} appends/s |")
     print(f"| verify the whole log ({n:,} entries, {n_heads:,} signed heads) | {t_verify:.1f} s |")
     if size_mb:
         print(f"| SQLite file | {size_mb} |")
     print(f"| peak RSS | {_peak_rss_mb():,.0f} MB |")
     print()
-    print("| tree size n | inclusion proof (hashes, max of 200) | bytes | consistency proof (hashes, max of 200) | ceil(log2 n) | inclusion proof time | consistency proof time |")
+    print(
+        "| tree size n | inclusion proof (hashes, max of 200) | bytes | consistency proof (hashes, max of 200) | ceil(log2 n) | inclusion proof time | consistency proof time |"
+    )
     print("|---|---|---|---|---|---|---|")
     for size, inc, con, lg, tp, tc in proof_rows:
         print(f"| {size:,} | {inc} | {inc * 32} | {con} | {lg} | {tp:.2f} ms | {tc:.2f} ms |")

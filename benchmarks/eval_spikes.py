@@ -81,9 +81,7 @@ def main():
                         "peak_channel": [names[c] for c in cands["channel"].to_numpy()[keep]] if len(cands) else [],
                     }
                 )
-                rows.append(
-                    {"seed": seed, "method": method, "preset": preset, **score(detected, truth, sfreq, args.duration)}
-                )
+                rows.append({"seed": seed, "method": method, "preset": preset, **score(detected, truth, sfreq, args.duration)})
     df = pd.DataFrame(rows)
     med = df[(df["preset"] == "medium") & (df["method"] == "model")]
     per_seed = med.assign(sensitivity=lambda d: d.tp / d.n_true, fp_per_min=lambda d: d.fp / d.minutes)

@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 .venv/bin/ruff check dbrain benchmarks scripts examples
+.venv/bin/ruff format --check dbrain benchmarks scripts examples
 .venv/bin/python -m pytest "$@"

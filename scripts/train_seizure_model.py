@@ -446,7 +446,9 @@ def sim_window_auc(det, recs):
 
 
 def sim_window_labels(r) -> np.ndarray:
-    ev = pd.DataFrame({"onset": [x[0] for x in r["sz"]], "duration": [x[1] for x in r["sz"]], "eventType": "sz", "channels": "n/a"})
+    ev = pd.DataFrame(
+        {"onset": [x[0] for x in r["sz"]], "duration": [x[1] for x in r["sz"]], "eventType": "sz", "channels": "n/a"}
+    )
     return _window_labels(len(r["X"]), ev, ["x"])[:, 0]
 
 
@@ -519,13 +521,17 @@ def calibration_per_length(det, ab, test, test_neg) -> dict:
         "real_seizure_free_long": calibration(np.zeros(len(neg_long)), neg_long),
         "real_seizure_free_short_raw": calibration(np.zeros(len(neg_short_raw)), neg_short_raw),
         "real_seizure_free_short_mapped": calibration(np.zeros(len(neg_short_raw)), apply_short_map(neg_short_raw, ab)),
-        "mean_abs_difference_short_mapped_vs_long_sim_test": round(float(np.mean(np.abs(apply_short_map(short_raw, ab) - long_p))), 4),
+        "mean_abs_difference_short_mapped_vs_long_sim_test": round(
+            float(np.mean(np.abs(apply_short_map(short_raw, ab) - long_p))), 4
+        ),
     }
     return cal
 
 
 def segment_events(prob_windows: np.ndarray, n_sec: int, on: float, off: float) -> int:
-    runs, _ = events_from_probability(_per_second(prob_windows, n_sec), on=on, off=off, smoothing=5.0, merge_gap=10.0, min_duration=10.0)
+    runs, _ = events_from_probability(
+        _per_second(prob_windows, n_sec), on=on, off=off, smoothing=5.0, merge_gap=10.0, min_duration=10.0
+    )
     return len(runs)
 
 
@@ -557,7 +563,9 @@ def main():
     args.cache.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     n_train = 6 if args.quick else 16
-    sources = {s.name: s for s in (load_bonn(), load_helsinki(), load_iiic(), load_dog(), load_wang(), load_sim_patterns(args.cache))}
+    sources = {
+        s.name: s for s in (load_bonn(), load_helsinki(), load_iiic(), load_dog(), load_wang(), load_sim_patterns(args.cache))
+    }
     print(f"real sources loaded in {time.time() - t0:.0f} s", flush=True)
     Xsim, ysim = sim_training_rows(range(1000, 1000 + n_train), args.cache)
     val = sim_eval_set(range(2000, 2002 if args.quick else 2004), args.cache, "val")
@@ -654,7 +662,9 @@ def main():
         return
     # 2. IIIC leave one segment out, through the whole detector path on the 50 s segment
     iiic = sources["iiic"]
-    iiic_full = [segment_rows(sio.loadmat(SHARED / "patterns" / "iiic-dev" / f"{stem}.mat")["seg"][:19], 200.0) for stem in IIIC_FILES]
+    iiic_full = [
+        segment_rows(sio.loadmat(SHARED / "patterns" / "iiic-dev" / f"{stem}.mat")["seg"][:19], 200.0) for stem in IIIC_FILES
+    ]
     iiic_probs = {}
     if not args.skip_iiic_loso:
         # 2 folds by sample number (``*_sample1`` / ``*_sample2``): each fold holds out one segment of every
@@ -668,7 +678,13 @@ def main():
             fold_map = short_map(det, val, [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val])
             for g in held:
                 iiic_probs[IIIC_FILES[g]] = window_proba(det, iiic_full[g], fold_map)
-                print("IIIC held out", IIIC_FILES[g], float(iiic_probs[IIIC_FILES[g]][20:29].mean()), f"{time.time() - t0:.0f} s", flush=True)
+                print(
+                    "IIIC held out",
+                    IIIC_FILES[g],
+                    float(iiic_probs[IIIC_FILES[g]][20:29].mean()),
+                    f"{time.time() - t0:.0f} s",
+                    flush=True,
+                )
     # 3. final model, its short-recording map (fitted on validation data before anything else uses the model)
     tune_neg = [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val]
     if args.reuse_final:
@@ -728,7 +744,12 @@ def main():
         "views); probabilities mapped as sigmoid(a logit(p) + b) onto the long-recording scale",
     }
     if iiic_probs:
-        yi = np.concatenate([np.r_[np.full(20, -1), np.ones(9), np.full(len(p) - 29, -1)] if s.startswith("SZ") else np.zeros(len(p)) for s, p in iiic_probs.items()])
+        yi = np.concatenate(
+            [
+                np.r_[np.full(20, -1), np.ones(9), np.full(len(p) - 29, -1)] if s.startswith("SZ") else np.zeros(len(p))
+                for s, p in iiic_probs.items()
+            ]
+        )
         pi = np.concatenate(list(iiic_probs.values()))
         metrics["calibration"]["iiic_50s_held_out_mapped"] = calibration(yi[yi >= 0], pi[yi >= 0])
     print("calibration", json.dumps(metrics["calibration"], indent=1), flush=True)

@@ -90,4 +90,3 @@ def record_analysis_run(
             ledger.close()
     logger.info("ledger: analysis of %s recorded as entry %d", input_path.name, entry.index)
     return entry
-

@@ -127,7 +127,12 @@ def network_step(
             )
             summary.update({"resting": None, "n_clean_epochs": int(len(epochs))})
         else:
-            settings = {"epoch_length": epoch_length, "artifact_threshold": artifact_threshold, "n_surrogates": n_surrogates, "density": density}
+            settings = {
+                "epoch_length": epoch_length,
+                "artifact_threshold": artifact_threshold,
+                "n_surrogates": n_surrogates,
+                "density": density,
+            }
             resting_frames, resting_blocks, resting = _resting_network(ctx, epochs, starts, names, settings)
             frames += resting_frames
             blocks += resting_blocks
@@ -223,19 +228,12 @@ def _resting_facts(ctx, f, glob, n_epochs: int, starts, names, settings: dict) -
 def _resting_blocks(table, graph, names, facts, *, n_surrogates: int, density: float) -> list:
     """The report blocks of the resting network: method, facts, figures, significance and hub tables."""
     sig = (
-        table[table["measure"].isin(["coh", "imcoh", "plv", "wpli"])]
-        .groupby(["band", "measure"])["significant"]
-        .mean()
-        .unstack()
+        table[table["measure"].isin(["coh", "imcoh", "plv", "wpli"])].groupby(["band", "measure"])["significant"].mean().unstack()
     )
     sig_table = (100 * sig).round(0).reset_index().rename(columns={"band": "band (% of pairs significant)"})
     hubs = graph[(graph["level"] == "channel") & (graph["measure"] == "hub") & (graph["value"] == 1)]
     hub_rows = (
-        hubs.groupby("band")["name"]
-        .apply(lambda s: ", ".join(s))
-        .reindex(table["band"].unique())
-        .fillna("none")
-        .reset_index()
+        hubs.groupby("band")["name"].apply(lambda s: ", ".join(s)).reindex(table["band"].unique()).fillna("none").reset_index()
     )
     hub_rows.columns = ["band", "wPLI hubs (top 20 % strength and betweenness)"]
     return [

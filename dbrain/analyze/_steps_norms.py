@@ -77,7 +77,9 @@ def norms_step(ctx: AnalysisContext, norms=None, age=None) -> StepResult:
     values = analysis_values(ctx.results)
     if values.empty:
         reason = "no qEEG or network features to compare (the qeeg and network steps did not run or computed nothing)"
-        return StepResult(summary={"computed": False, "reason": reason}, sections=[Section(*_SECTION, [Note(f"No z-scores: {reason}.")])])
+        return StepResult(
+            summary={"computed": False, "reason": reason}, sections=[Section(*_SECTION, [Note(f"No z-scores: {reason}.")])]
+        )
     z = zscores(values, table, age=None if age is None else float(age))
     scored = z[np.isfinite(z["z"])]
     binned = scored["age_min"].notna()

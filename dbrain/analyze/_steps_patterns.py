@@ -145,5 +145,12 @@ def _reconciled_blocks(w) -> list:
     cols = ["start", "decision", "source", "pattern_label", "p_pattern", "p_seizure_pattern", "p_seizure_detector"]
     cols += ["frequency", "side", "prevalence", "prevalence_term", "plus", "note"]
     table = shown[cols].round({"p_pattern": 2, "p_seizure_pattern": 2, "p_seizure_detector": 2, "frequency": 1})
-    return [Table(table, max_rows=30, caption="One decision per window (seizure detector and pattern classifier reconciled, "
-                  "ACNS 2021 continuum): the answer, which rule decided, and both probabilities.", more_in="patterns.parquet")]
+    return [
+        Table(
+            table,
+            max_rows=30,
+            caption="One decision per window (seizure detector and pattern classifier reconciled, "
+            "ACNS 2021 continuum): the answer, which rule decided, and both probabilities.",
+            more_in="patterns.parquet",
+        )
+    ]

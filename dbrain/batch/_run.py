@@ -252,7 +252,14 @@ def _analyse_task(
     store = Path(store)
     done = _store.is_done(store, key)
     if done is not None and done.get("timeout"):  # this task timed out on a worker that was then ended
-        return {"key": key, "sha256": sha256, "action": "computed", "status": "error", "error": done.get("error"), "error_type": "Timeout"}
+        return {
+            "key": key,
+            "sha256": sha256,
+            "action": "computed",
+            "status": "error",
+            "error": done.get("error"),
+            "error_type": "Timeout",
+        }
     if done is not None:  # another batch finished it meanwhile
         return {"key": key, "action": "skipped", "status": done.get("status"), "error": done.get("error")}
     row = _base_row(item, sha256, key, cfg_hash, config)

@@ -49,7 +49,22 @@ def _register():
     # Imported here so that `dbrain --help` does not pay for every command's imports.
     from . import admin, analyze, batch, convert, deidentify, evaluate, info, ledger, monitor, nfb, serve, simulate, train, worker
 
-    for module in (info, analyze, convert, deidentify, simulate, ledger, evaluate, train, serve, worker, admin, batch, monitor, nfb):
+    for module in (
+        info,
+        analyze,
+        convert,
+        deidentify,
+        simulate,
+        ledger,
+        evaluate,
+        train,
+        serve,
+        worker,
+        admin,
+        batch,
+        monitor,
+        nfb,
+    ):
         module.register(app)
 
 

@@ -18,9 +18,13 @@ def create_user(
     username: str = typer.Option(..., "--username", help="Login name."),
     site: str = typer.Option(None, "--site", help="Site name (created if missing); not for instance_admin."),
     role: str = typer.Option(
-        "admin", "--role", help="admin, clinician, technologist, researcher, therapist, or instance_admin (manages sites, belongs to none)."
+        "admin",
+        "--role",
+        help="admin, clinician, technologist, researcher, therapist, or instance_admin (manages sites, belongs to none).",
     ),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin (else $DBRAIN_ADMIN_PASSWORD, else a prompt)."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin (else $DBRAIN_ADMIN_PASSWORD, else a prompt)."
+    ),
     db: str = typer.Option(None, "--db", help="Database URL (default: $DBRAIN_DATABASE_URL or SQLite under $DBRAIN_HOME)."),
 ):
     """Create a user (and its site); the way to make the first admin and the only way to make an instance_admin."""

@@ -31,6 +31,7 @@ def _ledger(ctx: typer.Context):
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
 
+
 _DB_HELP = "Ledger database URL or SQLite path (default: $DBRAIN_DATABASE_URL, else $DBRAIN_HOME/dbrain.sqlite)."
 
 
@@ -54,10 +55,16 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 @ledger_app.command("append")
 def append(
-    kind: str = typer.Argument(..., help="Record kind: recording-ingested, analysis-run, annotation-changed, report-signed, consent-recorded."),
-    files: list[Path] = typer.Argument(None, help="Files the record is about; their SHA-256 is recorded and re-checked by verify."),
+    kind: str = typer.Argument(
+        ..., help="Record kind: recording-ingested, analysis-run, annotation-changed, report-signed, consent-recorded."
+    ),
+    files: list[Path] = typer.Argument(
+        None, help="Files the record is about; their SHA-256 is recorded and re-checked by verify."
+    ),
     role: str = typer.Option("input", "--role", help="Role of FILES in the record (input, output, report …)."),
-    content_hash: str = typer.Option(None, "--content-hash", help="SHA-256 (hex) of what the record is about; default: the hash of the only file."),
+    content_hash: str = typer.Option(
+        None, "--content-hash", help="SHA-256 (hex) of what the record is about; default: the hash of the only file."
+    ),
     actor: str = typer.Option(None, "--actor", help="Who did it (default: the OS user)."),
     parent: list[str] = typer.Option(None, "--parent", help="Leaf hash of an earlier entry this one derives from (repeatable)."),
     model: list[str] = typer.Option(None, "--model", help="NAME=VERSION of a model or analysis step (repeatable)."),
@@ -94,7 +101,12 @@ def show(
     with _open(db) as ledger:
         if index is not None:
             entry = ledger.entry(index)
-            typer.echo(json.dumps(entry.to_dict() if as_json else {"index": entry.index, "leaf_hash": entry.leaf_hash.hex(), **entry.record}, indent=2))
+            typer.echo(
+                json.dumps(
+                    entry.to_dict() if as_json else {"index": entry.index, "leaf_hash": entry.leaf_hash.hex(), **entry.record},
+                    indent=2,
+                )
+            )
             return
         n = len(ledger)
         if kind or content_hash:
@@ -117,13 +129,17 @@ def show(
             typer.echo(f"latest signed head: size {head.tree_size}, root {head.root_hash.hex()}, key {head.key_id}")
         for e in entries:
             rec = e.record
-            typer.echo(f"{e.index:>7}  {rec['time'][:19]}Z  {rec['kind']:<19}  {rec['actor']:<12}  {rec['content_hash'][:16]}  {len(rec['artifacts'])} files")
+            typer.echo(
+                f"{e.index:>7}  {rec['time'][:19]}Z  {rec['kind']:<19}  {rec['actor']:<12}  {rec['content_hash'][:16]}  {len(rec['artifacts'])} files"
+            )
 
 
 @ledger_app.command("prove")
 def prove(
     index: int = typer.Argument(None, help="Entry to prove: prints a receipt (entry, inclusion proof, signed checkpoint, keys)."),
-    consistency: int = typer.Option(None, "--consistency", help="Instead, prove the head of this size is a prefix of the later head."),
+    consistency: int = typer.Option(
+        None, "--consistency", help="Instead, prove the head of this size is a prefix of the later head."
+    ),
     size: int = typer.Option(None, "--size", help="Tree size of the signed head to prove against (default: the latest)."),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ):
@@ -144,11 +160,21 @@ def prove(
 @ledger_app.command("verify")
 def verify(
     no_files: bool = typer.Option(False, "--no-files", help="Check only the log, do not re-hash the files it names."),
-    checkpoint: list[Path] = typer.Option(None, "--checkpoint", help="A checkpoint saved earlier (e.g. by a witness): the log must still contain it (repeatable)."),
-    trusted_key: list[str] = typer.Option(None, "--trusted-key", help="Verifier key (NAME+HASH+KEY); every head must be signed by one of these (repeatable)."),
+    checkpoint: list[Path] = typer.Option(
+        None, "--checkpoint", help="A checkpoint saved earlier (e.g. by a witness): the log must still contain it (repeatable)."
+    ),
+    trusted_key: list[str] = typer.Option(
+        None, "--trusted-key", help="Verifier key (NAME+HASH+KEY); every head must be signed by one of these (repeatable)."
+    ),
     no_rows: bool = typer.Option(False, "--no-rows", help="Do not check the data centre's database rows against the ledger."),
-    objects: bool = typer.Option(False, "--objects", help="Also re-hash every object of the data centre's object store (the scheduled check; quarantines altered objects)."),
-    home: Path = typer.Option(None, "--home", help="The data centre's folder holding objects/ (default: $DBRAIN_HOME); for --objects."),
+    objects: bool = typer.Option(
+        False,
+        "--objects",
+        help="Also re-hash every object of the data centre's object store (the scheduled check; quarantines altered objects).",
+    ),
+    home: Path = typer.Option(
+        None, "--home", help="The data centre's folder holding objects/ (default: $DBRAIN_HOME); for --objects."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ):
@@ -228,9 +254,15 @@ def _check_data_centre(ledger, *, rows: bool, objects: bool, home: Path | None) 
 
 @ledger_app.command("seal")
 def seal(
-    baseline: bool = typer.Option(False, "--baseline", help="Also vouch for every row the ledger does not know yet (once, after upgrading a data centre from before row sealing)."),
+    baseline: bool = typer.Option(
+        False,
+        "--baseline",
+        help="Also vouch for every row the ledger does not know yet (once, after upgrading a data centre from before row sealing).",
+    ),
     actor: str = typer.Option(None, "--actor", help="Who sealed (default: the OS user)."),
-    home: Path = typer.Option(None, "--home", help="The data centre's folder (its keys/ledger signing keys; default: $DBRAIN_HOME)."),
+    home: Path = typer.Option(
+        None, "--home", help="The data centre's folder (its keys/ledger signing keys; default: $DBRAIN_HOME)."
+    ),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ):
     """Seal the data centre's audit rows written since the last seal (the server does this as it runs)."""
@@ -285,7 +317,9 @@ def keys(db: str = typer.Option(None, "--db", help=_DB_HELP)):
 
 @ledger_app.command("rotate-key")
 def rotate_key(
-    destroy_old: bool = typer.Option(False, "--destroy-old", help="Delete the old private key file after it endorsed the new key."),
+    destroy_old: bool = typer.Option(
+        False, "--destroy-old", help="Delete the old private key file after it endorsed the new key."
+    ),
     actor: str = typer.Option(None, "--actor", help="Who rotated the key (default: the OS user)."),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ):

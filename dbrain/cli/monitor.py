@@ -39,6 +39,7 @@ def stream(
         if player.running or isinstance(player, Replayer):
             player.stop()
 
+
 def monitor(
     stream_name: str = typer.Option(None, "--stream", help="LSL stream name to monitor."),
     out: Path = typer.Option(..., "--out", help="Output folder (alarms.tsv, recording.edf, results)."),

@@ -10,10 +10,14 @@ def serve(
     port: int = typer.Option(8000, "--port", help="TCP port."),
     db: str = typer.Option(None, "--db", help="Database URL (default: $DBRAIN_DATABASE_URL or SQLite under $DBRAIN_HOME)."),
     insecure_cookies: bool = typer.Option(
-        False, "--insecure-cookies", help="Send the session cookie over plain HTTP too (only behind a TLS-terminating proxy on a trusted network)."
+        False,
+        "--insecure-cookies",
+        help="Send the session cookie over plain HTTP too (only behind a TLS-terminating proxy on a trusted network).",
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
-    workers: int = typer.Option(1, "--workers", help="'dbrain worker' processes to start beside the web process (0: run them yourself)."),
+    workers: int = typer.Option(
+        1, "--workers", help="'dbrain worker' processes to start beside the web process (0: run them yourself)."
+    ),
     web_workers: int = typer.Option(
         1, "--web-workers", help="Web (uvicorn) processes serving the API, e.g. one per core; more than 1 needs --login-storage."
     ),
@@ -26,7 +30,9 @@ def serve(
         False, "--proxy-headers", help="Take the client address and scheme from X-Forwarded-For/-Proto (behind a reverse proxy)."
     ),
     forwarded_allow_ips: str = typer.Option(
-        "127.0.0.1", "--forwarded-allow-ips", help="Proxies whose X-Forwarded-* headers are trusted (comma-separated addresses or networks)."
+        "127.0.0.1",
+        "--forwarded-allow-ips",
+        help="Proxies whose X-Forwarded-* headers are trusted (comma-separated addresses or networks).",
     ),
 ):
     """Run the data-centre web service (and, by default, one analysis worker process beside it)."""
@@ -71,7 +77,13 @@ def serve(
     # finally below; the workers then notice their parent is gone and stop after their job.
     cmd = [sys.executable, "-m", "dbrain", "worker", "--db", settings.db_url, "--parent-pid", str(os.getpid())]
     procs = [subprocess.Popen(cmd, env=env) for _ in range(workers)]
-    run = {"host": host, "port": port, "log_level": log_level, "proxy_headers": proxy_headers, "forwarded_allow_ips": forwarded_allow_ips}
+    run = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+    }
     try:
         if web_workers == 1:
             uvicorn.run(app, **run)

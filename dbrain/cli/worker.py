@@ -12,7 +12,9 @@ def worker(
     lease: float = typer.Option(30.0, "--lease", help="Seconds a job stays this worker's without a heartbeat."),
     heartbeat: float = typer.Option(5.0, "--heartbeat", help="Seconds between heartbeats (well below --lease)."),
     max_attempts: int = typer.Option(3, "--max-attempts", help="Claims before a job whose workers keep dying fails."),
-    parent_pid: int = typer.Option(None, "--parent-pid", hidden=True, help="Stop (after the current job) when this process is gone."),
+    parent_pid: int = typer.Option(
+        None, "--parent-pid", hidden=True, help="Stop (after the current job) when this process is gone."
+    ),
 ):
     """Claim queued analyses and run them (SIGTERM finishes the current job first)."""
     import logging

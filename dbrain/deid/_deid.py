@@ -348,7 +348,9 @@ def _fraction_done(on_progress, data_bytes: int) -> Callable[[int], None]:
     return progress
 
 
-def _write_copy(in_path: Path, out_path: Path, header, new_header: bytes, redactor: Redactor, *, overwrite: bool, progress) -> None:
+def _write_copy(
+    in_path: Path, out_path: Path, header, new_header: bytes, redactor: Redactor, *, overwrite: bool, progress
+) -> None:
     """Write the new header and the redacted data records; the output appears whole or not at all."""
     with atomic_file(out_path, overwrite=overwrite) as tmp, open(in_path, "rb") as src:
         try:

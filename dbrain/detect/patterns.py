@@ -494,7 +494,9 @@ def _events(windows: pd.DataFrame, meas_date, duration: float, min_windows: int)
     )
 
 
-def classify_segment(data, sfreq: float, ch_names, *, scored=(20.0, 30.0), classifier: PatternClassifier | None = None) -> pd.Series:
+def classify_segment(
+    data, sfreq: float, ch_names, *, scored=(20.0, 30.0), classifier: PatternClassifier | None = None
+) -> pd.Series:
     """Classify the scored window of a segment such as the IIIC 50 s samples.
 
     Parameters

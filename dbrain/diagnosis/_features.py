@@ -577,7 +577,9 @@ def recording_features(
         data = raw.get_data(picks=picks)
         ep, kept, clean = short_clean_epochs(data, raw.info["sfreq"], chs, line_freq=raw.info.get("line_freq") or 50.0)
         amp = amplitude_level(data)
-        return compute_features(ep, raw.info["sfreq"], kept, network=network, aperiodic=aperiodic, clean_seconds=clean, amplitude_uv=amp)
+        return compute_features(
+            ep, raw.info["sfreq"], kept, network=network, aperiodic=aperiodic, clean_seconds=clean, amplitude_uv=amp
+        )
     epochs, _, ch_names = clean_epochs(raw, length=length, max_duration=max_duration)
     amp = None
     if not len(epochs):  # no clean epoch to measure: the first minute says whether the units are plausible

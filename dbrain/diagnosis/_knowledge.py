@@ -297,7 +297,11 @@ def similar_cases(features, store, *, k: int = 5, outcome_column: str = "outcome
         if len(features) != 1:
             raise ParameterError(f"features must be one row, got {len(features)}.")
         features = features.iloc[0]
-    cols = [c for c in FEATURES if c in store.columns and c in features.index and c not in ("amplitude_uv", "clean_seconds", "n_channels")]
+    cols = [
+        c
+        for c in FEATURES
+        if c in store.columns and c in features.index and c not in ("amplitude_uv", "clean_seconds", "n_channels")
+    ]
     if not cols:
         raise ParameterError("the store and the query share no feature column.")
     S = store[cols].to_numpy(float)

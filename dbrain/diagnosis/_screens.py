@@ -483,7 +483,11 @@ class _Screen(ClassifierMixin, BaseEstimator):
         lim = app.get("age_limits")
         if age is None and app.get("age_required"):
             span = f" ({lim[0]:g}-{lim[1]:g} y)" if lim else ""
-            return f"age unknown (no --age and no birth date in the header): this screen runs only for its age range{span}", 0.0, notes
+            return (
+                f"age unknown (no --age and no birth date in the header): this screen runs only for its age range{span}",
+                0.0,
+                notes,
+            )
         if age is not None and lim and not lim[0] <= age <= lim[1]:
             return f"age {age:g} y is outside the {lim[0]:g}-{lim[1]:g} y this screen applies to", 0.0, notes
         trained = app.get("age_trained")
@@ -499,8 +503,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
         a = float(row.get("amplitude_uv", np.nan))
         if amp and np.isfinite(a) and not amp[0] <= a <= amp[1]:
             return (
-                f"amplitude {a:.3g} µV (median channel SD) is outside {amp[0]:g}-{amp[1]:g} µV: "
-                "check the units or calibration",
+                f"amplitude {a:.3g} µV (median channel SD) is outside {amp[0]:g}-{amp[1]:g} µV: check the units or calibration",
                 0.0,
                 notes,
             )

@@ -247,7 +247,11 @@ def model_card(metrics: dict, *, extra: str = "") -> str:
     else:
         what = "median imputation, standardisation, L2 logistic regression (balanced class weights)"
     has_lgbm = any(str(k).startswith("lightgbm") for k in (metrics.get("inner_scores") or {}))
-    among = "logistic (C grid) and LightGBM candidates" if has_lgbm or not metrics.get("inner_scores") else "logistic candidates (C grid)"
+    among = (
+        "logistic (C grid) and LightGBM candidates"
+        if has_lgbm or not metrics.get("inner_scores")
+        else "logistic candidates (C grid)"
+    )
     lines = [
         f"# dbrain {metrics['screen']} screen — model card",
         "",

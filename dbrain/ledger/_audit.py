@@ -90,7 +90,9 @@ class VerificationReport:
         }
 
 
-def audit(ledger, *, check_files: bool = True, checkpoints: Sequence[str | tuple[str, str]] = (), trusted_keys=None) -> VerificationReport:
+def audit(
+    ledger, *, check_files: bool = True, checkpoints: Sequence[str | tuple[str, str]] = (), trusted_keys=None
+) -> VerificationReport:
     """Recompute the whole ledger from its rows and re-hash the files it names.
 
     Checks, and names in the report, every:
@@ -210,9 +212,14 @@ def _check_entries(r, report: VerificationReport) -> _EntryScan:
 def _check_record(e, rec: dict, seen: dict[bytes, int], report: VerificationReport) -> None:
     """The entry's columns agree with its record, and its parents are earlier entries."""
     if e.kind != rec["kind"]:
-        report._add(f"entry {e.index}", f"ledger_entries.kind is {e.kind!r} but the record says {rec['kind']!r} (the column was altered)")
+        report._add(
+            f"entry {e.index}", f"ledger_entries.kind is {e.kind!r} but the record says {rec['kind']!r} (the column was altered)"
+        )
     if e.content_hash != rec["content_hash"]:
-        report._add(f"entry {e.index}", f"ledger_entries.content_hash is {e.content_hash!r} but the record says {rec['content_hash']!r} (the column was altered)")
+        report._add(
+            f"entry {e.index}",
+            f"ledger_entries.content_hash is {e.content_hash!r} but the record says {rec['content_hash']!r} (the column was altered)",
+        )
     for p in rec["parents"]:
         if bytes.fromhex(p) not in seen:
             report._add(f"entry {e.index}", f"names parent {p}, which is not an earlier entry")
@@ -234,9 +241,14 @@ def _check_nodes(r, levels: list[list[bytes]], report: VerificationReport) -> No
                 stored_idx = idx + 1
                 span = f"entries {idx * width}..{(idx + 1) * width - 1}"
                 if idx >= len(want):
-                    report._add(f"ledger_nodes level {level} index {idx}", f"should not exist: the log has no complete subtree over {span}")
+                    report._add(
+                        f"ledger_nodes level {level} index {idx}",
+                        f"should not exist: the log has no complete subtree over {span}",
+                    )
                 elif stored != want[idx]:
-                    report._add(f"ledger_nodes level {level} index {idx}", f"stored hash differs from the hash recomputed from {span}")
+                    report._add(
+                        f"ledger_nodes level {level} index {idx}", f"stored hash differs from the hash recomputed from {span}"
+                    )
         while stored_idx < len(want):
             report._add(f"ledger_nodes level {level} index {stored_idx}", "is missing (the row was deleted)")
             stored_idx += 1
@@ -257,7 +269,10 @@ def _check_heads(r, ledger, levels, n_leaves: int, public: dict, trusted_keys, r
             report._add(item, f"signs a tree of {head.tree_size} entries but ledger_entries holds {n_leaves}")
             failed_sizes.append(head.tree_size)
         elif root_from_levels(levels, head.tree_size) != head.root_hash:
-            report._add(item, f"root hash {head.root_hash.hex()[:16]}… differs from the root recomputed from entries 0..{head.tree_size - 1}")
+            report._add(
+                item,
+                f"root hash {head.root_hash.hex()[:16]}… differs from the root recomputed from entries 0..{head.tree_size - 1}",
+            )
             failed_sizes.append(head.tree_size)
         pub = public.get(head.key_id)
         if pub is None:
@@ -270,10 +285,16 @@ def _check_heads(r, ledger, levels, n_leaves: int, public: dict, trusted_keys, r
         if trusted is not None and pub not in trusted:
             report._add(item, f"is signed by key {head.key_id}, which is not one of the trusted keys")
     if len(heads) > 1 and bad_signatures == len(heads):
-        report._add("ledger_meta origin", f"every tree head fails its signature: the origin {ledger.origin!r}, part of every signed checkpoint, was altered")
+        report._add(
+            "ledger_meta origin",
+            f"every tree head fails its signature: the origin {ledger.origin!r}, part of every signed checkpoint, was altered",
+        )
     covered = heads[-1].tree_size if heads else 0
     if covered < n_leaves:
-        report._add(f"entries {covered}..{n_leaves - 1}", "are not covered by any signed tree head (rows added outside dbrain, or the head was deleted)")
+        report._add(
+            f"entries {covered}..{n_leaves - 1}",
+            "are not covered by any signed tree head (rows added outside dbrain, or the head was deleted)",
+        )
     return heads, failed_sizes
 
 
@@ -286,7 +307,9 @@ def _explain_leaf_columns(bad_leaf_column, heads, failed_sizes: list[int], repor
             why = "the stored leaf hash was altered (the data still matches the signed tree)"
         else:
             why = "the entry's data was altered"
-        report._add(f"entry {index}", f"data hashes to {actual.hex()[:16]}… but ledger_entries.leaf_hash is {stored.hex()[:16]}…: {why}")
+        report._add(
+            f"entry {index}", f"data hashes to {actual.hex()[:16]}… but ledger_entries.leaf_hash is {stored.hex()[:16]}…: {why}"
+        )
 
 
 def _check_rotations(rotations, origin: str, public: dict, report: VerificationReport) -> None:
@@ -304,7 +327,9 @@ def _check_rotations(rotations, origin: str, public: dict, report: VerificationR
             continue
         message = b"dbrain ledger key rotation\n" + origin.encode() + b"\n" + new
         if old is None or not verify_signature(old, message, endorsement):
-            report._add(f"entry {index}", f"key rotation to {det.get('new_key_id')} is not endorsed by the old key {det['old_key_id']}")
+            report._add(
+                f"entry {index}", f"key rotation to {det.get('new_key_id')} is not endorsed by the old key {det['old_key_id']}"
+            )
 
 
 def _check_checkpoints(checkpoints, origin: str, public: dict, levels, n_leaves: int, report: VerificationReport) -> None:

@@ -63,7 +63,12 @@ class Entry:
         return json.loads(self.data)
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "leaf_hash": self.leaf_hash.hex(), "record": self.record, "data": base64.b64encode(self.data).decode()}
+        return {
+            "index": self.index,
+            "leaf_hash": self.leaf_hash.hex(),
+            "record": self.record,
+            "data": base64.b64encode(self.data).decode(),
+        }
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,9 @@ class Ledger:
         if row is None:
             w.insert_key(KeyRow(key.key_id, key.public_bytes, _utc_now(), None))
         elif row.public_key != key.public_bytes:
-            raise LedgerError(f"ledger_keys row {key.key_id} holds another public key than the signing key (run 'dbrain ledger verify')")
+            raise LedgerError(
+                f"ledger_keys row {key.key_id} holds another public key than the signing key (run 'dbrain ledger verify')"
+            )
         self._registered.add(key.key_id)
 
     def _frontier(self, w) -> tuple[int, list[tuple[int, bytes]]]:
@@ -239,7 +246,9 @@ class Ledger:
         found = _lookup(w)(keys)
         frontier = [(level, found[(level, i)]) for level, i in keys]
         if fold_right([h for _, h in frontier]) != (EMPTY_ROOT if head is None else head.root_hash):
-            raise LedgerError(f"ledger storage is damaged: the stored tree does not match the latest signed head (size {n}); run 'dbrain ledger verify'")
+            raise LedgerError(
+                f"ledger storage is damaged: the stored tree does not match the latest signed head (size {n}); run 'dbrain ledger verify'"
+            )
         return n, frontier
 
     def _sign(self, key: SigningKey, size: int, root: bytes) -> HeadRow:
@@ -378,7 +387,10 @@ class Ledger:
     def find(self, *, kind: str | None = None, content_hash: str | None = None, limit: int | None = None) -> list[Entry]:
         """Entries of a kind and/or content hash (e.g. every entry about one recording)."""
         with self.storage.read() as r:
-            return [Entry(e.index, e.leaf_hash, e.data, appended=False) for e in r.find(kind=kind, content_hash=content_hash, limit=limit)]
+            return [
+                Entry(e.index, e.leaf_hash, e.data, appended=False)
+                for e in r.find(kind=kind, content_hash=content_hash, limit=limit)
+            ]
 
     def _head(self, r: StorageReader, tree_size: int | None) -> SignedTreeHead:
         row = r.head(tree_size)
@@ -397,7 +409,9 @@ class Ledger:
 
     def heads(self) -> list[SignedTreeHead]:
         with self.storage.read() as r:
-            return [SignedTreeHead(self.origin, h.tree_size, h.root_hash, h.timestamp_ms, h.key_id, h.signature) for h in r.heads()]
+            return [
+                SignedTreeHead(self.origin, h.tree_size, h.root_hash, h.timestamp_ms, h.key_id, h.signature) for h in r.heads()
+            ]
 
     def verifier_keys(self) -> list[VerifierKey]:
         """Verifier keys (``name+hash+key``) of every key in ``ledger_keys``; give them to witnesses."""
@@ -425,7 +439,9 @@ class Ledger:
             leaf = lookup([(0, index)])[(0, index)]
         proof = InclusionProof(index, head.tree_size, leaf, tuple(hashes), head.root_hash)
         if not proof.verify():
-            raise LedgerError(f"stored tree does not prove entry {index} in the head at size {head.tree_size} (run 'dbrain ledger verify')")
+            raise LedgerError(
+                f"stored tree does not prove entry {index} in the head at size {head.tree_size} (run 'dbrain ledger verify')"
+            )
         return proof
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
@@ -438,7 +454,9 @@ class Ledger:
             hashes = hashes_for_ranges(consistency_ranges(old_size, new.tree_size), _lookup(r))
         proof = ConsistencyProof(old_size, new.tree_size, old_root, new.root_hash, tuple(hashes))
         if not proof.verify():
-            raise LedgerError(f"stored tree does not prove head {old_size} consistent with head {new.tree_size} (run 'dbrain ledger verify')")
+            raise LedgerError(
+                f"stored tree does not prove head {old_size} consistent with head {new.tree_size} (run 'dbrain ledger verify')"
+            )
         return proof
 
     def receipt(self, index: int, tree_size: int | None = None) -> dict:

@@ -139,7 +139,9 @@ class KeyStore:
         try:
             mode = path.stat().st_mode
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise LedgerError(f"ledger key file '{path}' is accessible by other users (mode {stat.S_IMODE(mode):04o}); run chmod 600 on it")
+                raise LedgerError(
+                    f"ledger key file '{path}' is accessible by other users (mode {stat.S_IMODE(mode):04o}); run chmod 600 on it"
+                )
             private = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except FileNotFoundError as exc:
             raise LedgerError(f"ledger signing key {key_id} not found in '{self.directory}'") from exc

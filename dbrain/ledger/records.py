@@ -73,7 +73,9 @@ def _check_json(value, where: str) -> None:
     if isinstance(value, int):
         return
     if isinstance(value, float):
-        raise LedgerParameterError(f"{where} is a floating-point number ({value!r}); ledger records hold no floats, write it as a string")
+        raise LedgerParameterError(
+            f"{where} is a floating-point number ({value!r}); ledger records hold no floats, write it as a string"
+        )
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
             _check_json(item, f"{where}[{i}]")

@@ -234,16 +234,41 @@ class _MemoryView(StorageWriter):
 
     # writes are staged and applied when the transaction commits
     def insert_entries(self, rows):
-        self.s._staged.append(("ledger_entries", [(r.index, {"leaf_hash": r.leaf_hash, "kind": r.kind, "content_hash": r.content_hash, "data": r.data}) for r in rows]))
+        self.s._staged.append(
+            (
+                "ledger_entries",
+                [
+                    (r.index, {"leaf_hash": r.leaf_hash, "kind": r.kind, "content_hash": r.content_hash, "data": r.data})
+                    for r in rows
+                ],
+            )
+        )
 
     def insert_nodes(self, rows):
         self.s._staged.append(("ledger_nodes", [((lv, i), {"hash": h}) for lv, i, h in rows]))
 
     def insert_head(self, row):
-        self.s._staged.append(("ledger_heads", [(row.tree_size, {"root_hash": row.root_hash, "timestamp_ms": row.timestamp_ms, "key_id": row.key_id, "signature": row.signature})]))
+        self.s._staged.append(
+            (
+                "ledger_heads",
+                [
+                    (
+                        row.tree_size,
+                        {
+                            "root_hash": row.root_hash,
+                            "timestamp_ms": row.timestamp_ms,
+                            "key_id": row.key_id,
+                            "signature": row.signature,
+                        },
+                    )
+                ],
+            )
+        )
 
     def insert_key(self, row):
-        self.s._staged.append(("ledger_keys", [(row.key_id, {"public_key": row.public_key, "created": row.created, "retired": row.retired})]))
+        self.s._staged.append(
+            ("ledger_keys", [(row.key_id, {"public_key": row.public_key, "created": row.created, "retired": row.retired})])
+        )
 
     def retire_key(self, key_id, when):
         self.s._staged.append(("retire", [(key_id, when)]))
@@ -258,7 +283,9 @@ class MemoryStorage(LedgerStorage):
     def __init__(self, url: str = "memory://"):
         self.url = url
         #: ``{table name: {primary key: {column: value}}}``, the same names as the SQL tables.
-        self.tables: dict[str, dict] = {t: {} for t in ("ledger_meta", "ledger_entries", "ledger_nodes", "ledger_heads", "ledger_keys")}
+        self.tables: dict[str, dict] = {
+            t: {} for t in ("ledger_meta", "ledger_entries", "ledger_nodes", "ledger_heads", "ledger_keys")
+        }
         self._lock = threading.RLock()
         self._staged: list = []
 
@@ -365,7 +392,9 @@ class _Statements:
         self.heads_t, self.keys_t = t["ledger_heads"], t["ledger_keys"]
         e, h = self.entries_t.c, self.heads_t.c
         self.find_one = select(e.leaf_hash, e.idx).where(e.leaf_hash == bindparam("h"))
-        self.latest_head = select(h.tree_size, h.root_hash, h.timestamp_ms, h.key_id, h.signature).order_by(h.tree_size.desc()).limit(1)
+        self.latest_head = (
+            select(h.tree_size, h.root_hash, h.timestamp_ms, h.key_id, h.signature).order_by(h.tree_size.desc()).limit(1)
+        )
         self.insert_entries = self.entries_t.insert()
         self.insert_nodes = self.nodes_t.insert()
         self.insert_head = self.heads_t.insert()
@@ -508,12 +537,21 @@ class _SQLView(StorageWriter):
             return
         if self.st.pg_entries is not None:  # one statement of arrays: executemany would cost a round trip per row
             cols = list(zip(*rows, strict=True))
-            params = {"idx": list(cols[0]), "lh": list(cols[1]), "kind": list(cols[2]), "ch": list(cols[3]), "data": list(cols[4])}
+            params = {
+                "idx": list(cols[0]),
+                "lh": list(cols[1]),
+                "kind": list(cols[2]),
+                "ch": list(cols[3]),
+                "data": list(cols[4]),
+            }
             self.c.execute(self.st.pg_entries, params)
             return
         self.c.execute(
             self.st.insert_entries,
-            [{"idx": r.index, "leaf_hash": r.leaf_hash, "kind": r.kind, "content_hash": r.content_hash, "data": r.data} for r in rows],
+            [
+                {"idx": r.index, "leaf_hash": r.leaf_hash, "kind": r.kind, "content_hash": r.content_hash, "data": r.data}
+                for r in rows
+            ],
         )
 
     def insert_nodes(self, rows):
@@ -528,11 +566,22 @@ class _SQLView(StorageWriter):
     def insert_head(self, row):
         self.c.execute(
             self.st.insert_head,
-            [{"tree_size": row.tree_size, "root_hash": row.root_hash, "timestamp_ms": row.timestamp_ms, "key_id": row.key_id, "signature": row.signature}],
+            [
+                {
+                    "tree_size": row.tree_size,
+                    "root_hash": row.root_hash,
+                    "timestamp_ms": row.timestamp_ms,
+                    "key_id": row.key_id,
+                    "signature": row.signature,
+                }
+            ],
         )
 
     def insert_key(self, row):
-        self.c.execute(self.keys_t.insert(), [{"key_id": row.key_id, "public_key": row.public_key, "created": row.created, "retired": row.retired}])
+        self.c.execute(
+            self.keys_t.insert(),
+            [{"key_id": row.key_id, "public_key": row.public_key, "created": row.created, "retired": row.retired}],
+        )
 
     def retire_key(self, key_id, when):
         self.c.execute(self.keys_t.update().where(self.keys_t.c.key_id == key_id).values(retired=when))
@@ -611,7 +660,9 @@ class SQLStorage(LedgerStorage):
             with self.engine.connect().execution_options(**opts) as conn, conn.begin():
                 yield _SQLView(conn, self._st)
         except sa.exc.OperationalError as exc:
-            raise LedgerError(f"cannot read the ledger database {_safe(self.url)}: {' '.join(str(exc.orig).split())[:200]}") from exc
+            raise LedgerError(
+                f"cannot read the ledger database {_safe(self.url)}: {' '.join(str(exc.orig).split())[:200]}"
+            ) from exc
 
     @contextlib.contextmanager
     def write(self):
@@ -628,7 +679,9 @@ class SQLStorage(LedgerStorage):
                 "its rows do not match its signed heads; run 'dbrain ledger verify'"
             ) from exc
         except sa.exc.OperationalError as exc:
-            raise LedgerError(f"cannot write to the ledger database {_safe(self.url)}: {' '.join(str(exc.orig).split())[:200]}") from exc
+            raise LedgerError(
+                f"cannot write to the ledger database {_safe(self.url)}: {' '.join(str(exc.orig).split())[:200]}"
+            ) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -680,4 +733,3 @@ def iter_entries(reader: StorageReader, start: int = 0, stop: int | None = None,
     stop = reader.size() if stop is None else stop
     for a in range(start, stop, page):
         yield from reader.entries(a, min(a + page, stop))
-

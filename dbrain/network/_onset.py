@@ -214,7 +214,9 @@ def onset_network(
     ranking = _combined_ranking(ch_names, inv, coh, out, weights, flat)
     ranking.attrs.update({"band": list(band), "window": window, "z_threshold": z_threshold, "weights": list(weights)})
 
-    evo = _evolution(fast, sfreq, ch_names, band, i_pre, i_post, i_on, n_win, inv.z, inv.t_end, z_threshold) if evolution else None
+    evo = (
+        _evolution(fast, sfreq, ch_names, band, i_pre, i_post, i_on, n_win, inv.z, inv.t_end, z_threshold) if evolution else None
+    )
     if evo is None:
         evo = pd.DataFrame(columns=list(EVOLUTION_COLUMNS))
     return OnsetResult(ranking, evo, coh["pre"], coh["ictal"], out["pre"], out["ictal"], ch_names, band)

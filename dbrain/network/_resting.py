@@ -39,9 +39,7 @@ _POSTERIOR = ("o1", "o2", "p3", "p4", "pz")
 
 
 @renamed_parameter("seed", "random_state", since="0.2")
-def resting_state_features(
-    epochs, sfreq, ch_names, *, table: pd.DataFrame | None = None, random_state: int = 0
-) -> pd.DataFrame:
+def resting_state_features(epochs, sfreq, ch_names, *, table: pd.DataFrame | None = None, random_state: int = 0) -> pd.DataFrame:
     """Resting-state network features of artifact-clean epochs, as one row.
 
     Parameters
@@ -75,7 +73,9 @@ def resting_state_features(
             feats[f"{band}_{m}"] = float(sub["value"].abs().mean()) if len(sub) else float("nan")
         try:
             mat, _ = connectivity_matrix(table, band, "wpli", ch_names)
-            g = graph_measures(mat, ch_names, density=0.3, n_random=0, random_state=random_state).set_index(["level", "measure"])["value"]
+            g = graph_measures(mat, ch_names, density=0.3, n_random=0, random_state=random_state).set_index(["level", "measure"])[
+                "value"
+            ]
             feats[f"{band}_efficiency"] = float(g[("global", "efficiency")])
             feats[f"{band}_clustering"] = float(g[("global", "clustering")])
         except Exception:  # noqa: BLE001  no wPLI rows for this band: leave the graph features missing

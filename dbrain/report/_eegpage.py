@@ -483,7 +483,9 @@ def _draw_time_axis(ax, raw, start: float, duration: float):
     return origin, multiday
 
 
-def _draw_header(fig, height: float, title, origin, multiday: bool, start: float, duration: float, used: dict, sens_label: str) -> None:
+def _draw_header(
+    fig, height: float, title, origin, multiday: bool, start: float, duration: float, used: dict, sens_label: str
+) -> None:
     """Title and date on the left, display settings on the right."""
     end = start + duration
     heading = title or "EEG"

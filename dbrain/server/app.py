@@ -128,5 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         page = get_swagger_ui_html(openapi_url=root_path + app.openapi_url, title=f"{app.title} - Swagger UI")
         return docs_csp(page.body.decode())
 
-    app.add_middleware(SecurityMiddleware, settings=settings, page_csp={app.docs_url: lambda scope: swagger_csp(scope.get("root_path", "").rstrip("/"))})
+    app.add_middleware(
+        SecurityMiddleware,
+        settings=settings,
+        page_csp={app.docs_url: lambda scope: swagger_csp(scope.get("root_path", "").rstrip("/"))},
+    )
     return app

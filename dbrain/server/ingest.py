@@ -130,7 +130,9 @@ def ingest_file(
     patient = None
     if identity["patient_code"]:
         row = db.scalar(
-            select(PatientIdentity).where(PatientIdentity.site_id == who.site_id, PatientIdentity.patient_code == identity["patient_code"])
+            select(PatientIdentity).where(
+                PatientIdentity.site_id == who.site_id, PatientIdentity.patient_code == identity["patient_code"]
+            )
         )
         patient = db.get(Patient, row.patient_id) if row is not None else None
     if patient is None:
@@ -159,7 +161,15 @@ def ingest_file(
     )
     db.add(rec)
     db.flush()
-    audit(db, who, "recording.upload", object_type="recording", object_id=rec.id, patient_id=patient.id, detail={"sha256": sha, "size": size})
+    audit(
+        db,
+        who,
+        "recording.upload",
+        object_type="recording",
+        object_id=rec.id,
+        patient_id=patient.id,
+        detail={"sha256": sha, "size": size},
+    )
     return rec
 
 
@@ -189,7 +199,10 @@ def ledger_ingest(settings: Settings, store: ObjectStore, sha: str, who: Princip
     try:
         with Ledger(settings.db_url, keys=settings.home / "keys" / "ledger") as ledger:
             entry = ledger.record(
-                "recording-ingested", [store.path(sha)], actor=f"user:{who.user.id}", details={"recording_id": rec_id, "deidentified": True}
+                "recording-ingested",
+                [store.path(sha)],
+                actor=f"user:{who.user.id}",
+                details={"recording_id": rec_id, "deidentified": True},
             )
             return entry.index
     except Exception as exc:  # noqa: BLE001 - provenance failure is logged, not fatal to the upload

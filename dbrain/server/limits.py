@@ -50,7 +50,9 @@ class InFlightLimit:
         Server-sent event streams (``GET /api/nfb/…/stream``, ``GET /api/ward/stream``) open at once.
     """
 
-    def __init__(self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS, streams: int = MAX_STREAMS):
+    def __init__(
+        self, app, limit: int = MAX_IN_FLIGHT, uploads: int = MAX_UPLOADS, logins: int = MAX_LOGINS, streams: int = MAX_STREAMS
+    ):
         self.app = app
         self.limits = {"api": int(limit), "upload": int(uploads), "login": int(logins), "stream": int(streams)}
         self._sems: dict[str, asyncio.Semaphore] = {}

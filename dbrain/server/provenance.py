@@ -39,32 +39,131 @@ log = logging.getLogger("dbrain.server")
 #: A change to this table of columns bumps :data:`ROW_LAYOUT`.
 ROW_COLUMNS: dict[str, tuple[str, ...]] = {
     "recordings": (
-        "id", "site_id", "patient_id", "uploaded_by", "original_sha256", "sha256", "size", "format",
-        "n_channels", "sfreq", "duration", "start_time", "channels", "created_at",
+        "id",
+        "site_id",
+        "patient_id",
+        "uploaded_by",
+        "original_sha256",
+        "sha256",
+        "size",
+        "format",
+        "n_channels",
+        "sfreq",
+        "duration",
+        "start_time",
+        "channels",
+        "created_at",
     ),
-    "annotations": ("id", "recording_id", "site_id", "onset", "duration", "description", "channels", "author_id", "created_at", "updated_at"),
+    "annotations": (
+        "id",
+        "recording_id",
+        "site_id",
+        "onset",
+        "duration",
+        "description",
+        "channels",
+        "author_id",
+        "created_at",
+        "updated_at",
+    ),
     "reports": ("id", "analysis_id", "recording_id", "site_id", "sha256", "status", "signed_by", "signed_at", "created_at"),
     "analyses": (
-        "id", "recording_id", "site_id", "requested_by", "only", "skip", "status", "error", "results", "summary", "n_events", "finished_at",
+        "id",
+        "recording_id",
+        "site_id",
+        "requested_by",
+        "only",
+        "skip",
+        "status",
+        "error",
+        "results",
+        "summary",
+        "n_events",
+        "finished_at",
     ),
     "users": ("id", "username", "role", "site_id", "active"),
     "ward_alarms": (
-        "id", "uuid", "bed_id", "site_id", "stream", "type", "raised", "onset", "confidence", "channels", "state",
-        "received_at", "cleared_at", "posted_by", "recording_id",
+        "id",
+        "uuid",
+        "bed_id",
+        "site_id",
+        "stream",
+        "type",
+        "raised",
+        "onset",
+        "confidence",
+        "channels",
+        "state",
+        "received_at",
+        "cleared_at",
+        "posted_by",
+        "recording_id",
     ),
     "ward_acks": ("id", "alarm_id", "site_id", "user_id", "acked_at", "comment"),
-    "audit_events": ("id", "time", "user_id", "username", "site_id", "action", "object_type", "object_id", "patient_id", "outcome", "ip", "detail"),
+    "audit_events": (
+        "id",
+        "time",
+        "user_id",
+        "username",
+        "site_id",
+        "action",
+        "object_type",
+        "object_id",
+        "patient_id",
+        "outcome",
+        "ip",
+        "detail",
+    ),
     # Neurofeedback (docs/nfb-centre.md): a course's sealed allocation commitment, safety decisions and
     # unblinding; every change of a session's state; outcomes. The allocation's arm itself is never here.
     "nfb_courses": (
-        "id", "site_id", "patient_id", "protocol", "n_sessions", "plan", "created_by", "allocation_commitment", "safety_status",
-        "safety", "safety_override_by", "safety_override_reason", "unblinded_by", "unblinded_at", "unblind_reason", "created_at",
+        "id",
+        "site_id",
+        "patient_id",
+        "protocol",
+        "n_sessions",
+        "plan",
+        "created_by",
+        "allocation_commitment",
+        "safety_status",
+        "safety",
+        "safety_override_by",
+        "safety_override_reason",
+        "unblinded_by",
+        "unblinded_at",
+        "unblind_reason",
+        "created_at",
     ),
     "nfb_sessions": (
-        "id", "course_id", "site_id", "patient_id", "number", "status", "source", "speed", "blocks", "target_reward_fraction",
-        "summary", "results", "error", "started_by", "started_at", "finished_at",
+        "id",
+        "course_id",
+        "site_id",
+        "patient_id",
+        "number",
+        "status",
+        "source",
+        "speed",
+        "blocks",
+        "target_reward_fraction",
+        "summary",
+        "results",
+        "error",
+        "started_by",
+        "started_at",
+        "finished_at",
     ),
-    "nfb_outcomes": ("id", "course_id", "site_id", "kind", "timepoint", "values", "scores", "entered_by", "via_display", "created_at"),
+    "nfb_outcomes": (
+        "id",
+        "course_id",
+        "site_id",
+        "kind",
+        "timepoint",
+        "values",
+        "scores",
+        "entered_by",
+        "via_display",
+        "created_at",
+    ),
 }
 ROW_LAYOUT = 1
 #: Analyses are vouched for once finished (a queued or running analysis changes on every claim).
@@ -429,7 +528,9 @@ def seal_audit(settings: Settings, engine, *, settle: float = AUDIT_SETTLE_SECON
         w.set_meta(_SEAL_META, str(top))
 
     try:
-        ledger.append_many([_rows_record(items, "server", {"audit_from": items[0]["id"], "audit_through": top})], _before_head=advance)
+        ledger.append_many(
+            [_rows_record(items, "server", {"audit_from": items[0]["id"], "audit_through": top})], _before_head=advance
+        )
     except _Overtaken:
         return 0
     return len(items)
@@ -521,7 +622,9 @@ def _replay(ledger) -> tuple[dict, list, int]:
     for e in entries:
         det = json.loads(e.data)["details"]
         if det.get("layout") != ROW_LAYOUT:
-            problems.append(Problem(f"entry {e.index}", f"row-state layout {det.get('layout')!r} is not one this dbrain reads ({ROW_LAYOUT})"))
+            problems.append(
+                Problem(f"entry {e.index}", f"row-state layout {det.get('layout')!r} is not one this dbrain reads ({ROW_LAYOUT})")
+            )
             continue
         for item in det.get("rows", []):
             key = (item["table"], int(item["id"]))
@@ -530,7 +633,10 @@ def _replay(ledger) -> tuple[dict, list, int]:
                 through = max(through, key[1])
                 if prev is not None and prev[0]["sha256"] != item["sha256"]:
                     problems.append(
-                        Problem(f"audit_events {key[1]}", f"sealed twice with different contents (ledger entries {prev[1]} and {e.index}); audit rows never change")
+                        Problem(
+                            f"audit_events {key[1]}",
+                            f"sealed twice with different contents (ledger entries {prev[1]} and {e.index}); audit rows never change",
+                        )
                     )
             state[key] = (item, e.index)
     return state, problems, through
@@ -573,7 +679,11 @@ def verify_rows(ledger, engine) -> RowCheck:
                     if table == "audit_events" and rid > through:
                         out.n_pending += 1
                         continue
-                    out.problems.append(Problem(name, "added: the row is not in the ledger (written outside the service, or its ledger append failed)"))
+                    out.problems.append(
+                        Problem(
+                            name, "added: the row is not in the ledger (written outside the service, or its ledger append failed)"
+                        )
+                    )
                     continue
                 item, index = known
                 if item["sha256"] is None:
@@ -584,11 +694,19 @@ def verify_rows(ledger, engine) -> RowCheck:
                     out.n_vouched += 1
                     continue
                 w = _COL_HEX
-                differ = [c for i, c in enumerate(cols) if now["columns"][i * w : (i + 1) * w] != (item["columns"] or "")[i * w : (i + 1) * w]]
+                differ = [
+                    c
+                    for i, c in enumerate(cols)
+                    if now["columns"][i * w : (i + 1) * w] != (item["columns"] or "")[i * w : (i + 1) * w]
+                ]
                 what = ", ".join(differ) if differ else "its contents"
-                out.problems.append(Problem(name, f"altered: {what} differ{'s' if len(differ) == 1 else ''} from ledger entry {index}"))
+                out.problems.append(
+                    Problem(name, f"altered: {what} differ{'s' if len(differ) == 1 else ''} from ledger entry {index}")
+                )
             conn.rollback()
             for (tb, rid), (item, index) in state.items():
                 if tb == table and rid not in present and item["sha256"] is not None:
-                    out.problems.append(Problem(f"{table} {rid}", f"deleted: the row vouched for by ledger entry {index} is gone"))
+                    out.problems.append(
+                        Problem(f"{table} {rid}", f"deleted: the row vouched for by ledger entry {index} is gone")
+                    )
     return out

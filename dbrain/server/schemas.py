@@ -187,7 +187,9 @@ class EventOut(BaseModel):
     analysis_id: int | None = Field(default=None, description="The analysis that detected it (source 'analysis').")
     review: Literal["accepted", "rejected"] | None = Field(default=None, description="A reviewer's triage of a detected event.")
     cutoff: float | None = Field(default=None, description="Detected spikes: the confidence cut-off the detector reported from.")
-    below_cutoff: int | None = Field(default=None, description="Detected spikes: scored candidates below that cut-off (not listed).")
+    below_cutoff: int | None = Field(
+        default=None, description="Detected spikes: scored candidates below that cut-off (not listed)."
+    )
 
 
 class EventReviewIn(BaseModel):
@@ -319,7 +321,9 @@ class UserSettingsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     montages: dict[MontageName, Annotated[list[Derivation], Field(min_length=1, max_length=128)]] = Field(
-        default_factory=dict, max_length=50, description="User montages: name -> derivations ('Fp1-F7', 'C3-AVG', 'C3-LAP', 'Cz')."
+        default_factory=dict,
+        max_length=50,
+        description="User montages: name -> derivations ('Fp1-F7', 'C3-AVG', 'C3-LAP', 'Cz').",
     )
     calibrations: dict[ScreenKey, Annotated[float, Field(gt=0.01, lt=2.0)]] = Field(
         default_factory=dict, max_length=20, description="Screen calibration, mm per CSS pixel, per screen ('1920x1080@1')."

@@ -183,7 +183,9 @@ def read_window(
         derived, result = apply_montage(raw, spec)
         if ecg and len(result.applied) == len(ecg):  # the ECG alone is no montage
             lacking = sorted({m for _, ms in result.skipped for m in ms})
-            raise ParameterError(f"montage '{spec.name}' cannot be formed from this recording: missing {', '.join(lacking) or 'EEG channels'}")
+            raise ParameterError(
+                f"montage '{spec.name}' cannot be formed from this recording: missing {', '.join(lacking) or 'EEG channels'}"
+            )
         data = derived.get_data(start=p0, stop=p1)
     data, used = filter_display(data * 1e6, sf, highpass=highpass, lowpass=lowpass, notch=notch)
     data = data[:, i0 - p0 : i1 - p0]

@@ -161,11 +161,21 @@ class Worker:
                     db, job, results=results, summary=summary, n_events=int(summary.get("n_events", 0)), ledger_index=ledger_index
                 )
                 if owned and "report.pdf" in results:
-                    report = Report(analysis_id=job.analysis_id, recording_id=rec_id, site_id=analysis.site_id, sha256=results["report.pdf"]["sha256"])
+                    report = Report(
+                        analysis_id=job.analysis_id,
+                        recording_id=rec_id,
+                        site_id=analysis.site_id,
+                        sha256=results["report.pdf"]["sha256"],
+                    )
                     db.add(report)
                     provenance.record_row(db, "report.create", report, actor=f"worker:{self.id}")
                 if owned:
-                    provenance.record_row(db, "analysis.finish", db.get(Analysis, job.analysis_id, populate_existing=True), actor=f"worker:{self.id}")
+                    provenance.record_row(
+                        db,
+                        "analysis.finish",
+                        db.get(Analysis, job.analysis_id, populate_existing=True),
+                        actor=f"worker:{self.id}",
+                    )
                     db.commit()
             log.info("worker %s: job %d %s", self.id, job.job_id, "done" if owned else "lost its lease; results dropped")
         except _LeaseLost:
@@ -176,7 +186,9 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - a failed job records why; the worker keeps going
             log.exception("job %d failed", job.job_id)
             with self.sessions() as db:
-                self._record_finish(db, job, finish(db, job, error=f"internal error ({type(exc).__name__}): {' '.join(str(exc).split())}"[:2000]))
+                self._record_finish(
+                    db, job, finish(db, job, error=f"internal error ({type(exc).__name__}): {' '.join(str(exc).split())}"[:2000])
+                )
         finally:
             done.set()
             beater.join(timeout=self.settings.heartbeat_seconds + 5)
@@ -185,7 +197,9 @@ class Worker:
     def _record_finish(self, db, job: Claim, owned: bool) -> None:
         """Vouch for the finished analysis row in the ledger (see :func:`dbrain.server.provenance.record_row`)."""
         if owned:
-            provenance.record_row(db, "analysis.finish", db.get(Analysis, job.analysis_id, populate_existing=True), actor=f"worker:{self.id}")
+            provenance.record_row(
+                db, "analysis.finish", db.get(Analysis, job.analysis_id, populate_existing=True), actor=f"worker:{self.id}"
+            )
             db.commit()
 
     def _ledger(self, job: Claim, rec_sha: str, results: dict, summary: dict) -> int | None:
@@ -277,6 +291,3 @@ def wait_for(predicate, timeout: float, interval: float = 0.2):
             return value
         time.sleep(interval)
     return None
-
-
-

@@ -239,5 +239,7 @@ def read_norms(path: str | os.PathLike) -> pd.DataFrame:
         raise ParameterError(f"'{path}' is not a normative-values Parquet file ({str(exc).splitlines()[0]})") from None
     missing = [c for c in NORM_COLUMNS if c not in norms.columns]
     if missing:
-        raise ParameterError(f"'{path}' is not a normative-values file from 'dbrain norms build' (no {', '.join(missing)} column)")
+        raise ParameterError(
+            f"'{path}' is not a normative-values file from 'dbrain norms build' (no {', '.join(missing)} column)"
+        )
     return norms[NORM_COLUMNS]

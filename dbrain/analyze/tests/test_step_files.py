@@ -74,11 +74,12 @@ def test_diagnosis_gives_dementia_probability_for_16_channels_6_s_256_hz_without
     analyze(f, tmp_path / "out", only=["recording", "diagnosis"], ledger=False, step_params={"diagnosis": {"age": 72}})
     doc = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
     dem = next(s for s in doc["screens"] if s["screen"] == "dementia")
-    assert dem["status"] == "ok" and 0 <= dem["probability"] <= 1 and dem["interval"][0] <= dem["probability"] <= dem["interval"][1]
+    assert (
+        dem["status"] == "ok" and 0 <= dem["probability"] <= 1 and dem["interval"][0] <= dem["probability"] <= dem["interval"][1]
+    )
     assert not {"Fz", "Cz", "Pz"} & set(doc["channels"]) and doc["age"] == 72
     adhd = next(s for s in doc["screens"] if s["screen"] == "adhd")
     assert adhd["status"] == "not applicable" and "under 18" in adhd["reason"]
-
 
 
 def test_child_gets_the_adhd_screen_and_the_adult_screens_are_gated(tmp_path):

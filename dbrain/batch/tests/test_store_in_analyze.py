@@ -23,7 +23,9 @@ def cohort(tmp_path_factory):
     """Four simulated 1-min recordings (three normal, one patient), batch-analysed into a store, and their norms."""
     root = tmp_path_factory.mktemp("cohort")
     lines = ["path,subject,age,group,outcome"]
-    for i, (age, group, outcome) in enumerate([(25, "normal", "healthy"), (33, "normal", ""), (41, "normal", "healthy"), (50, "patient", "epilepsy")]):
+    for i, (age, group, outcome) in enumerate(
+        [(25, "normal", "healthy"), (33, "normal", ""), (41, "normal", "healthy"), (50, "patient", "epilepsy")]
+    ):
         write_simulated_edf(root / f"r{i}.edf", "1min", seed=300 + i, spikes=3 * (group == "patient"))
         lines.append(f"r{i}.edf,r{i},{age},{group},{outcome}")
     for side in root.glob("*_events.tsv"):
@@ -83,7 +85,11 @@ def test_norms_step_without_norms_or_features(cohort, tmp_path):
     assert step == {"computed": False, "reason": "no normative database given (--norms FILE)"}
     assert "Normative comparison" not in out.report_html.read_text(encoding="utf-8")
     out = analyze(
-        root / "r0.edf", tmp_path / "b", only=["recording", "norms"], step_params={"norms": {"norms": str(root / "norms.parquet")}}, ledger=False
+        root / "r0.edf",
+        tmp_path / "b",
+        only=["recording", "norms"],
+        step_params={"norms": {"norms": str(root / "norms.parquet")}},
+        ledger=False,
     )
     step = next(s for s in out.summary["steps"] if s["name"] == "norms")["summary"]
     assert not step["computed"] and "no qEEG or network features" in step["reason"]
@@ -100,7 +106,13 @@ def test_case_table_and_similar_cases_from_the_store(cohort, tmp_path):
 
     features = set(cases.columns) - {"recording", "sha256", "outcome"}
     assert {"alpha_peak", "rel_alpha_occipital"} <= features <= set(FEATURES)
-    out = analyze(root / "r3.edf", tmp_path / "out", only=["recording", "diagnosis"], step_params={"diagnosis": {"store": str(store)}}, ledger=False)
+    out = analyze(
+        root / "r3.edf",
+        tmp_path / "out",
+        only=["recording", "diagnosis"],
+        step_params={"diagnosis": {"store": str(store)}},
+        ledger=False,
+    )
     doc = json.loads((out.out_dir / "diagnosis.json").read_text())
     similar = doc["similar_cases"]
     assert [c["recording"] for c in similar] and "cohort/r3" not in [c["recording"] for c in similar]  # itself left out

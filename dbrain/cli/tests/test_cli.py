@@ -149,7 +149,17 @@ def test_analyze_writes_all_outputs(analysed):
     summary = json.loads((analysed / "summary.json").read_text())
     assert summary["recording"]["format"] == "EDF+C"
     assert summary["recording"]["n_channels"] == 20
-    assert [s["name"] for s in summary["steps"]] == ["recording", "eeg_page", "seizures", "qeeg", "spikes", "patterns", "network", "norms", "diagnosis"]
+    assert [s["name"] for s in summary["steps"]] == [
+        "recording",
+        "eeg_page",
+        "seizures",
+        "qeeg",
+        "spikes",
+        "patterns",
+        "network",
+        "norms",
+        "diagnosis",
+    ]
     assert summary["environment"]["packages"]["mne"] == mne.__version__
     assert len(summary["input"]["sha256"]) == 64
     events = read_events(analysed / "events.tsv")

@@ -95,4 +95,3 @@ def test_analyze_spike_sensitivity(tmp_path):
     steps = {s["name"]: s for s in json.loads((out / "summary.json").read_text())["steps"]}
     assert steps["spikes"]["params"]["sensitivity"] == "high"
     assert_clean_failure(run("analyze", SAMPLE, "--out", tmp_path / "p", "--spike-sensitivity", "max"), "sensitivity")
-

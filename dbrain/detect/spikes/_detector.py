@@ -181,9 +181,7 @@ class SpikeDetector(BaseDetector):
         "chunk_duration": (10.0, 3600.0),
     }
 
-    def __init__(
-        self, sensitivity="medium", *, amplitude_ratio=4.0, sharpness_ratio=3.0, chunk_duration=_CHUNK_S, model=None
-    ):
+    def __init__(self, sensitivity="medium", *, amplitude_ratio=4.0, sharpness_ratio=3.0, chunk_duration=_CHUNK_S, model=None):
         self.sensitivity = sensitivity
         self.amplitude_ratio = amplitude_ratio
         self.sharpness_ratio = sharpness_ratio

@@ -304,7 +304,9 @@ def plot_topomap_values(values, channels, *, ax, cmap="RdBu_r", vlim=None, label
     if len(sel.channels) < MIN_HEAD_MAP_CHANNELS:
         ax.set_axis_off()
         why = f"head map not drawn: {len(sel.channels)} electrode(s) with a standard position"
-        ax.text(0.5, 0.5, why + (f"\n{note}" if note else ""), ha="center", va="center", fontsize=7, wrap=True, transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, why + (f"\n{note}" if note else ""), ha="center", va="center", fontsize=7, wrap=True, transform=ax.transAxes
+        )
         return None
     values = values[sel.index]
     if vlim is None:

@@ -25,6 +25,7 @@ LEFT = {"Fp1", "F3", "C3", "P3", "F7", "T7", "P7", "O1"}
 RIGHT = {"Fp2", "F4", "C4", "P4", "F8", "T8", "P8", "O2"}
 SF = 200.0
 
+
 def _background(rng, n):
     """Alpha-range activity and noise: no delta dominance."""
     t = np.arange(n) / SF

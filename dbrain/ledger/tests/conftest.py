@@ -46,7 +46,9 @@ def _server_user() -> tuple[int, int] | None:
             return entry.pw_uid, entry.pw_gid
         except KeyError:
             continue
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "dbrain-pg"], check=True, capture_output=True)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "dbrain-pg"], check=True, capture_output=True
+    )
     entry = pwd.getpwnam("dbrain-pg")
     return entry.pw_uid, entry.pw_gid
 
@@ -95,7 +97,9 @@ def postgres_url(postgres_server):
     import pg8000.native
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = pg8000.native.Connection(postgres_server["user"], host=postgres_server["host"], port=postgres_server["port"], database="postgres")
+    conn = pg8000.native.Connection(
+        postgres_server["user"], host=postgres_server["host"], port=postgres_server["port"], database="postgres"
+    )
     try:
         conn.run(f"CREATE DATABASE {name}")
     finally:

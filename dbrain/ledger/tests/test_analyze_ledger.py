@@ -57,7 +57,9 @@ def test_analyze_appends_and_verify_names_an_altered_output(tmp_path):
 
 def test_cli_analyze_ledger_and_no_ledger(tmp_path):
     env = {**os.environ, "DBRAIN_HOME": str(tmp_path / "home")}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "dbrain", *map(str, a)], capture_output=True, text=True, env=env, timeout=300)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "dbrain", *map(str, a)], capture_output=True, text=True, env=env, timeout=300
+    )
     proc = run("analyze", SAMPLE, "--out", tmp_path / "a", "--only", "recording", "--no-ledger")
     assert proc.returncode == 0, proc.stderr
     assert "ledger entry" not in proc.stdout
@@ -69,4 +71,6 @@ def test_cli_analyze_ledger_and_no_ledger(tmp_path):
     _flip(tmp_path / "b" / "summary.json", 10)
     proc = run("ledger", "verify")
     assert proc.returncode == 3
-    assert proc.stdout.startswith(f"ALTERED artifact {(tmp_path / 'b' / 'summary.json').resolve()}: was altered (entry 0, output)")
+    assert proc.stdout.startswith(
+        f"ALTERED artifact {(tmp_path / 'b' / 'summary.json').resolve()}: was altered (entry 0, output)"
+    )

@@ -33,7 +33,9 @@ def test_append_show_prove_verify_default_ledger(capsys, recording, tmp_path):
     code, out, _ = cli(capsys, "ledger", "append", "recording-ingested", recording, "--actor", "tech1")
     assert code == 0 and out.startswith("appended as entry 0 (leaf ")
     leaf = out.split("leaf ")[1].split(")")[0]
-    code, out, _ = cli(capsys, "ledger", "append", "analysis-run", recording, "--parent", leaf, "--model", "seizure=1.2", "--detail", "site=A")
+    code, out, _ = cli(
+        capsys, "ledger", "append", "analysis-run", recording, "--parent", leaf, "--model", "seizure=1.2", "--detail", "site=A"
+    )
     assert code == 0 and "entry 1" in out
     # the default ledger is the data centre's database under DBRAIN_HOME
     assert (tmp_path.parent / os.environ["DBRAIN_HOME"]).joinpath("dbrain.sqlite").exists()
@@ -77,7 +79,9 @@ def test_verify_exit_code_3_names_what_was_altered(capsys, recording):
     recording.write_bytes(bytes(data))
     code, out, err = cli(capsys, "ledger", "verify")
     assert code == 3
-    assert out.splitlines() == [out.splitlines()[0]] and out.startswith(f"ALTERED artifact {recording.resolve()}: was altered (entry 0")
+    assert out.splitlines() == [out.splitlines()[0]] and out.startswith(
+        f"ALTERED artifact {recording.resolve()}: was altered (entry 0"
+    )
     assert err.startswith("dbrain: ledger verification FAILED: 1 problem") and len(err.splitlines()) == 1
     code, out, err = cli(capsys, "ledger", "verify", "--no-files")
     assert code == 0
@@ -114,7 +118,9 @@ def test_bad_input_exits_2_with_one_line(capsys, args, match):
 
 def test_subprocess_contract(tmp_path):
     env = {**os.environ, "DBRAIN_HOME": str(tmp_path / "home")}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "dbrain", "ledger", *a], capture_output=True, text=True, env=env, timeout=120)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "dbrain", "ledger", *a], capture_output=True, text=True, env=env, timeout=120
+    )
     proc = run("append", "consent-recorded", "--content-hash", "0" * 64)
     assert proc.returncode == 0, proc.stderr
     proc = run("verify")

@@ -135,7 +135,10 @@ def test_receipt_verifies_without_the_ledger(ledger):
     other = VerifierKey(ledger.origin, KeyStore(ledger.keys.directory.parent / "other").current().public_bytes)
     with pytest.raises(LedgerError, match="not signed by any trusted key"):
         verify_receipt(receipt, [other])
-    bad = {**receipt, "entry": {**receipt["entry"], "data": base64.b64encode(flip(base64.b64decode(receipt["entry"]["data"]))).decode()}}
+    bad = {
+        **receipt,
+        "entry": {**receipt["entry"], "data": base64.b64encode(flip(base64.b64decode(receipt["entry"]["data"]))).decode()},
+    }
     with pytest.raises(LedgerError, match="does not hash to its leaf hash"):
         verify_receipt(bad, receipt["verifier_keys"])
     bad = {**receipt, "inclusion_proof": {**receipt["inclusion_proof"], "hashes": receipt["inclusion_proof"]["hashes"][::-1]}}
@@ -150,7 +153,7 @@ def test_checkpoint_is_a_c2sp_signed_note(ledger):
     assert lines[0] == ledger.origin and lines[1] == "3" and lines[3].startswith("timestamp ") and lines[4] == ""
     assert lines[5].startswith("\u2014 " + ledger.origin + " ")
     body, sigs = parse_signed_note(note)
-    (name, key_hash, sig), = sigs
+    ((name, key_hash, sig),) = sigs
     vkey = ledger.verifier_keys()[0]
     assert key_hash == vkey.key_hash and verify_signature(vkey.public_key, body, sig)
     assert Checkpoint.parse_body(body).root == ledger.head().root_hash

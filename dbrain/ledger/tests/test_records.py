@@ -32,7 +32,18 @@ def test_make_record_fields_and_defaults(tmp_path):
     rec = make_record("recording-ingested", artifacts=[art], model_versions={"m": "1"})
     assert rec["content_hash"] == art["sha256"] and rec["v"] == 1
     assert rec["actor"] and rec["time"].endswith("Z") and rec["dbrain_version"]
-    assert set(rec) == {"v", "kind", "content_hash", "actor", "time", "dbrain_version", "model_versions", "parents", "artifacts", "details"}
+    assert set(rec) == {
+        "v",
+        "kind",
+        "content_hash",
+        "actor",
+        "time",
+        "dbrain_version",
+        "model_versions",
+        "parents",
+        "artifacts",
+        "details",
+    }
     assert set(KINDS) >= {"recording-ingested", "analysis-run", "annotation-changed", "report-signed", "consent-recorded"}
     data = canonical_json(rec)
     assert parse_record(data) == rec

@@ -31,7 +31,9 @@ def _is_instance(who: Principal) -> bool:
     return who.role == INSTANCE_ADMIN
 
 
-def _refuse(db: Session, who: Principal, request: Request, action: str, site_id: int | None, message: str, **what) -> HTTPException:
+def _refuse(
+    db: Session, who: Principal, request: Request, action: str, site_id: int | None, message: str, **what
+) -> HTTPException:
     """Audit a cross-site attempt in the log of the site it aimed at, and return the 404 to raise."""
     audit(db, who, action, site_id=site_id, request=request, outcome="denied", detail={"reason": "other site", **what})
     db.commit()
@@ -60,7 +62,9 @@ def list_sites(db: Session = Depends(get_db), who: Principal = Depends(managers)
 
 
 @router.post("/api/sites", response_model=SiteOut, status_code=201, responses={**ERRORS, 409: {"description": "Exists"}})
-def create_site(body: SiteIn, request: Request, db: Session = Depends(get_db), who: Principal = Depends(instance_only)) -> SiteOut:
+def create_site(
+    body: SiteIn, request: Request, db: Session = Depends(get_db), who: Principal = Depends(instance_only)
+) -> SiteOut:
     """Create a site (a hospital or department whose data is kept apart); instance administrator only."""
     if db.scalar(select(Site).where(Site.name == body.name)) is not None:
         raise HTTPException(409, f"site {body.name!r} exists")
@@ -128,8 +132,14 @@ def _managed_user(db: Session, who: Principal, request: Request, user_id: int, a
     return user
 
 
-@router.patch("/api/users/{user_id}", response_model=UserOut, responses={**ERRORS, **NOT_FOUND, 422: {"description": "Bad input or weak password"}})
-def update_user(user_id: IdPath, body: UserPatch, request: Request, db: Session = Depends(get_db), who: Principal = Depends(managers)) -> UserOut:
+@router.patch(
+    "/api/users/{user_id}",
+    response_model=UserOut,
+    responses={**ERRORS, **NOT_FOUND, 422: {"description": "Bad input or weak password"}},
+)
+def update_user(
+    user_id: IdPath, body: UserPatch, request: Request, db: Session = Depends(get_db), who: Principal = Depends(managers)
+) -> UserOut:
     """Deactivate or reactivate a user, change its role or set a new password.
 
     Any change ends the user's browser sessions; a new password or
@@ -162,7 +172,9 @@ def update_user(user_id: IdPath, body: UserPatch, request: Request, db: Session 
 
 
 @router.delete("/api/users/{user_id}", status_code=204, responses={**ERRORS, **NOT_FOUND, 422: {"description": "Oneself"}})
-def deactivate_user(user_id: IdPath, request: Request, db: Session = Depends(get_db), who: Principal = Depends(managers)) -> Response:
+def deactivate_user(
+    user_id: IdPath, request: Request, db: Session = Depends(get_db), who: Principal = Depends(managers)
+) -> Response:
     """Remove a user's access: deactivate it and revoke its sessions and API tokens.
 
     The row stays (recordings, reports and the audit log name it).

@@ -117,7 +117,9 @@ def get_result_file(
     entry = _audited_result(db, who, request, analysis_id, name, kind="file", label=name)
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     path, checked = request.app.state.store.verified_path(entry["sha256"])
-    return FileResponse(path, media_type=media, filename=name, headers={"X-Content-SHA256": entry["sha256"], "X-Dbrain-Integrity": checked})
+    return FileResponse(
+        path, media_type=media, filename=name, headers={"X-Content-SHA256": entry["sha256"], "X-Dbrain-Integrity": checked}
+    )
 
 
 @router.get("/api/analyses/{analysis_id}/tables/{name}", response_model=TableOut, responses={**ERRORS, **NOT_FOUND})
@@ -296,7 +298,9 @@ def _review_events(request: Request, db: Session, row: Analysis):
     decisions = {r.event_key: r.decision for r in db.scalars(select(EventReview).where(EventReview.analysis_id == row.id))}
     chans = table["channels"] if "channels" in table.columns else [None] * len(table)
     table["review"] = [
-        decisions.get(event_key(o, str(t), c if isinstance(c, str) and c not in ("", "n/a") else None))  # as review_event keys them
+        decisions.get(
+            event_key(o, str(t), c if isinstance(c, str) and c not in ("", "n/a") else None)
+        )  # as review_event keys them
         for o, t, c in zip(table["onset"], table["eventType"], chans, strict=True)
     ]
     return table
@@ -334,7 +338,9 @@ def _store_bytes(request: Request, data: bytes, suffix: str) -> tuple[str, int]:
     response_class=Response,
     responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/pdf": {}}, "description": "The report as PDF"}},
 )
-def get_report_pdf(analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> Response:
+def get_report_pdf(
+    analysis_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> Response:
     """The report to read and sign: once signed, the signed PDF (with the clinician's review on page 1);
     while a draft, printed now with the triage as it stands (marked DRAFT)."""
     row = analysis_of_site(db, who, analysis_id)
@@ -347,14 +353,24 @@ def get_report_pdf(analysis_id: IdPath, request: Request, who: Principal = Depen
     headers = {"Content-Disposition": f'inline; filename="report-{row.id}.pdf"'}
     if report.status == "signed":
         path, checked = request.app.state.store.verified_path(report.sha256)
-        return Response(path.read_bytes(), media_type="application/pdf", headers={**headers, "X-Content-SHA256": report.sha256, "X-Dbrain-Integrity": checked})
+        return Response(
+            path.read_bytes(),
+            media_type="application/pdf",
+            headers={**headers, "X-Content-SHA256": report.sha256, "X-Dbrain-Integrity": checked},
+        )
     from .. import pages
 
     # Printing takes seconds: a draft is printed once per review set (kept in the page cache; the key names the
     # report page, the events and the decisions, so any new decision prints it again).
     reviews = _reviews_hash(db.scalars(select(EventReview).where(EventReview.analysis_id == row.id)))
     results = row.results or {}
-    key = ("report-draft", row.id, results.get("report.html", {}).get("sha256"), results.get("events.tsv", {}).get("sha256"), reviews)
+    key = (
+        "report-draft",
+        row.id,
+        results.get("report.html", {}).get("sha256"),
+        results.get("events.tsv", {}).get("sha256"),
+        reviews,
+    )
 
     def render() -> pages.Page:
         pdf = _reviewed_pdf(request, db, row, rec, reviewer=None, signed_at=None)
@@ -373,7 +389,10 @@ def list_event_reviews(
     """Reviewers' accept/reject of the analysis's detected events (what the report's findings count as confirmed)."""
     row = analysis_of_site(db, who, analysis_id)
     rec = recording_of_site(db, who, row.recording_id)
-    out = [EventReviewOut.model_validate(r) for r in db.scalars(select(EventReview).where(EventReview.analysis_id == row.id).order_by(EventReview.onset))]
+    out = [
+        EventReviewOut.model_validate(r)
+        for r in db.scalars(select(EventReview).where(EventReview.analysis_id == row.id).order_by(EventReview.onset))
+    ]
     audit(db, who, "event.review.list", object_type="analysis", object_id=row.id, patient_id=rec.patient_id, request=request)
     db.commit()
     return out
@@ -413,8 +432,14 @@ def review_event(
     # The events list gives a TSV "n/a" as the channel; it names no channel (as in the key below).
     wanted = None if body.channel in (None, "", "n/a") else body.channel
     for ev in table.itertuples(index=False):
-        chan = ev.channels if isinstance(ev.channels, str) and ev.channels not in ("", "n/a") else None  # TSV's "n/a": no channels
-        if str(ev.eventType) == body.event_type and (chan or None) == wanted and math.isclose(float(ev.onset), body.onset, abs_tol=1e-5):
+        chan = (
+            ev.channels if isinstance(ev.channels, str) and ev.channels not in ("", "n/a") else None
+        )  # TSV's "n/a": no channels
+        if (
+            str(ev.eventType) == body.event_type
+            and (chan or None) == wanted
+            and math.isclose(float(ev.onset), body.onset, abs_tol=1e-5)
+        ):
             match = (float(ev.onset), float(ev.duration), chan)
             break
     if match is None:
@@ -461,5 +486,7 @@ def _reviews_hash(rows) -> str:
 
     from ...ledger.records import canonical_json
 
-    items = [{"event": r.event_key, "decision": r.decision, "reviewer": r.reviewer_id} for r in sorted(rows, key=lambda r: r.event_key)]
+    items = [
+        {"event": r.event_key, "decision": r.decision, "reviewer": r.reviewer_id} for r in sorted(rows, key=lambda r: r.event_key)
+    ]
     return hashlib.sha256(canonical_json(items)).hexdigest()

@@ -65,7 +65,11 @@ def _start_session(app, request: Request, user_id: int) -> tuple[str, MeOut]:
         user = db.get(User, user_id)
         now = utcnow()
         session = UserSession(
-            token_hash=token_hash(token), user_id=user.id, csrf_token=new_token(), created_at=now, expires_at=now + dt.timedelta(hours=settings.session_hours)
+            token_hash=token_hash(token),
+            user_id=user.id,
+            csrf_token=new_token(),
+            created_at=now,
+            expires_at=now + dt.timedelta(hours=settings.session_hours),
         )
         db.execute(delete(UserSession).where(UserSession.expires_at < now))
         db.add(session)
@@ -85,7 +89,10 @@ async def _too_many(request: Request, exc: TooManyAttempts) -> HTTPException:
 @router.post(
     "/api/auth/login",
     response_model=MeOut,
-    responses={401: {"description": "Wrong user name or password"}, 429: {"description": "Throttled or locked out; see Retry-After"}},
+    responses={
+        401: {"description": "Wrong user name or password"},
+        429: {"description": "Throttled or locked out; see Retry-After"},
+    },
 )
 async def login(body: LoginIn, request: Request, response: Response) -> MeOut:
     """Check the password (Argon2) and start a browser session (an HttpOnly cookie).
@@ -146,7 +153,9 @@ async def change_password(body: PasswordChangeIn, request: Request, who: Princip
         raise await _too_many(request, exc) from None
     if not ok:
         lock = guard.failed(username, client)
-        await run_in_threadpool(_login_failed, app, request, username, (who.user.id, "", True, who.site_id), lock, "user.password")
+        await run_in_threadpool(
+            _login_failed, app, request, username, (who.user.id, "", True, who.site_id), lock, "user.password"
+        )
         raise HTTPException(401, "the current password is wrong")
     problem = await run_in_threadpool(_password_problem_for, app, body.new_password, username, who.site_id)
     if problem:
@@ -175,7 +184,9 @@ def _password_problem_for(app, password: str, username: str, site_id: int | None
 
 
 @router.post("/api/auth/logout", status_code=204, responses=ERRORS)
-def logout(request: Request, response: Response, who: Principal = Depends(current_principal), db: Session = Depends(get_db)) -> Response:
+def logout(
+    request: Request, response: Response, who: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     """End the browser session."""
     cookie = request.cookies.get(COOKIE)
     if cookie:
@@ -194,7 +205,9 @@ def me(who: Principal = Depends(current_principal)) -> MeOut:
 
 
 @router.post("/api/tokens", response_model=TokenCreated, status_code=201, responses=ERRORS)
-def create_token(body: TokenIn, request: Request, who: Principal = Depends(current_principal), db: Session = Depends(get_db)) -> TokenCreated:
+def create_token(
+    body: TokenIn, request: Request, who: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> TokenCreated:
     """Create an API token for scripts; the token is shown only in this answer."""
     token = new_token(TOKEN_PREFIX)
     row = ApiToken(user_id=who.user.id, name=body.name, token_hash=token_hash(token))
@@ -213,7 +226,9 @@ def list_tokens(who: Principal = Depends(current_principal), db: Session = Depen
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204, responses={**ERRORS, **NOT_FOUND})
-def revoke_token(token_id: IdPath, request: Request, who: Principal = Depends(current_principal), db: Session = Depends(get_db)) -> Response:
+def revoke_token(
+    token_id: IdPath, request: Request, who: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     """Revoke one of the caller's API tokens."""
     row = db.get(ApiToken, token_id)
     if row is None or row.user_id != who.user.id:

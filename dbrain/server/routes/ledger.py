@@ -154,7 +154,9 @@ def checkpoint(request: Request, who: Principal = Depends(anyone)) -> Checkpoint
 
 
 @router.get("/api/ledger/entries/{index}/receipt", responses={**ERRORS, **NOT_FOUND})
-def receipt(request: Request, index: int = Path(..., ge=0, le=2**62), who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> dict:
+def receipt(
+    request: Request, index: int = Path(..., ge=0, le=2**62), who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> dict:
     """Entry ``index`` of the caller's site with its inclusion proof in the latest signed tree and that tree's checkpoint.
 
     Server paths are redacted (see the module's notes); without them, check it

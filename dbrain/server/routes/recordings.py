@@ -62,7 +62,11 @@ def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOu
         except DbrainError as exc:
             db.rollback()
             # The file name often names the patient: the audit keeps the upload's hash, never its name.
-            detail = {"error": _without_names(str(exc), filename, upload), "error_type": type(exc).__name__, "original_sha256": sha}
+            detail = {
+                "error": _without_names(str(exc), filename, upload),
+                "error_type": type(exc).__name__,
+                "original_sha256": sha,
+            }
             audit(db, who, "recording.upload", outcome="failed", detail=detail)
             db.commit()
             raise
@@ -77,7 +81,12 @@ def _ingest(app, who: Principal, upload, sha: str, filename: str) -> RecordingOu
     response_model=RecordingOut,
     status_code=201,
     openapi_extra=_UPLOAD_BODY,
-    responses={**ERRORS, 413: {"description": "Too large"}, 415: {"description": "Not EDF/BDF"}, 422: {"description": "Damaged recording"}},
+    responses={
+        **ERRORS,
+        413: {"description": "Too large"},
+        415: {"description": "Not EDF/BDF"},
+        422: {"description": "Damaged recording"},
+    },
 )
 async def upload_recording(
     request: Request,
@@ -129,7 +138,9 @@ def list_recordings(
 
 
 @router.get("/api/recordings/{recording_id}", response_model=RecordingOut, responses={**ERRORS, **NOT_FOUND})
-def get_recording(recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> RecordingOut:
+def get_recording(
+    recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> RecordingOut:
     """One recording (de-identified view)."""
     rec = recording_of_site(db, who, recording_id)
     audit(db, who, "recording.read", object_type="recording", object_id=rec.id, patient_id=rec.patient_id, request=request)
@@ -161,7 +172,11 @@ def get_identity(
 @router.get(
     "/api/recordings/{recording_id}/file",
     response_class=FileResponse,
-    responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/octet-stream": {}}, "description": "The de-identified EDF/BDF"}},
+    responses={
+        **ERRORS,
+        **NOT_FOUND,
+        200: {"content": {"application/octet-stream": {}}, "description": "The de-identified EDF/BDF"},
+    },
 )
 def download_recording(recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)):
     """The stored, de-identified EDF/BDF file."""
@@ -172,7 +187,9 @@ def download_recording(recording_id: IdPath, request: Request, who: Principal = 
     suffix = ".bdf" if rec.format.startswith("BDF") else ".edf"
     path, checked = request.app.state.store.verified_path(rec.sha256)
     return FileResponse(
-        path, media_type="application/octet-stream", filename=f"{patient.pseudonym}-{rec.id}{suffix}",
+        path,
+        media_type="application/octet-stream",
+        filename=f"{patient.pseudonym}-{rec.id}{suffix}",
         headers={"X-Content-SHA256": rec.sha256, "X-Dbrain-Integrity": checked},
     )
 
@@ -207,7 +224,9 @@ def get_window(
     derivation: list[str] | None = Query(
         None, max_length=128, description="Derivations of a custom montage: 'Fp1-F7', 'C3-AVG', 'C3-LAP' or 'C3'."
     ),
-    fmt: Literal["json", "i16"] = Query("json", alias="format", description="json, or i16: the compact binary transport of the viewer."),
+    fmt: Literal["json", "i16"] = Query(
+        "json", alias="format", description="json, or i16: the compact binary transport of the viewer."
+    ),
     highpass: float | None = Query(None, gt=0, le=1e4, description="Hz."),
     lowpass: float | None = Query(None, gt=0, le=1e4, description="Hz."),
     notch: float | None = Query(None, gt=0, le=1e4, description="Mains frequency, Hz (harmonics notched too)."),
@@ -222,7 +241,13 @@ def get_window(
     """
     rec = recording_of_site(db, who, recording_id)
     audit(
-        db, who, "recording.window", object_type="recording", object_id=rec.id, patient_id=rec.patient_id, request=request,
+        db,
+        who,
+        "recording.window",
+        object_type="recording",
+        object_id=rec.id,
+        patient_id=rec.patient_id,
+        request=request,
         detail={"start": start, "duration": duration, "montage": montage},
     )
     db.commit()
@@ -231,12 +256,23 @@ def get_window(
     # The rendered page comes from the per-process page cache (dbrain.server.pages): keyed by the object's
     # hash and every parameter; the access check and audit row above are done for every request.
     path = _named(request, rec)  # the integrity check runs on every request, cached page or not
-    params = dict(start=start, duration=duration, montage=montage, derivations=derivation, highpass=highpass, lowpass=lowpass, notch=notch, max_points=max_points)
+    params = dict(
+        start=start,
+        duration=duration,
+        montage=montage,
+        derivations=derivation,
+        highpass=highpass,
+        lowpass=lowpass,
+        notch=notch,
+        max_points=max_points,
+    )
     return pages.answer(request, pages.window_key(rec.sha256, fmt, **params), lambda: pages.render_window(path, fmt, **params))
 
 
 @router.get("/api/recordings/{recording_id}/events", response_model=list[EventOut], responses={**ERRORS, **NOT_FOUND})
-def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> list[EventOut]:
+def get_events(
+    recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> list[EventOut]:
     """Everything to mark on the time line: the file's annotations, the newest finished analysis's events, users' annotations."""
     import math
 
@@ -253,9 +289,15 @@ def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(
         reviews = {r.event_key: r.decision for r in db.scalars(select(EventReview).where(EventReview.analysis_id == done.id))}
         spk = next((s.get("summary") or {} for s in (done.summary or {}).get("steps", []) if s.get("name") == "spikes"), {})
         for row in table.itertuples(index=False):
-            conf = None if row.confidence is None or (isinstance(row.confidence, float) and math.isnan(row.confidence)) else float(row.confidence)
+            conf = (
+                None
+                if row.confidence is None or (isinstance(row.confidence, float) and math.isnan(row.confidence))
+                else float(row.confidence)
+            )
             chan = None if not isinstance(row.channels, str) else row.channels
-            review = reviews.get(event_key(row.onset, str(row.eventType), None if chan in ("", "n/a") else chan))  # keyed as the review route keys it
+            review = reviews.get(
+                event_key(row.onset, str(row.eventType), None if chan in ("", "n/a") else chan)
+            )  # keyed as the review route keys it
             out.append(
                 EventOut(
                     onset=float(row.onset), duration=float(row.duration), description=str(row.eventType), source="analysis",
@@ -264,7 +306,16 @@ def get_events(recording_id: IdPath, request: Request, who: Principal = Depends(
                 )
             )  # fmt: skip
     for a in db.scalars(select(Annotation).where(Annotation.recording_id == rec.id).order_by(Annotation.onset)):
-        out.append(EventOut(onset=a.onset, duration=a.duration, description=a.description, source="annotation", id=a.id, channel=",".join(a.channels) or None))
+        out.append(
+            EventOut(
+                onset=a.onset,
+                duration=a.duration,
+                description=a.description,
+                source="annotation",
+                id=a.id,
+                channel=",".join(a.channels) or None,
+            )
+        )
     audit(db, who, "recording.events", object_type="recording", object_id=rec.id, patient_id=rec.patient_id, request=request)
     db.commit()
     start = _start_of(rec)
@@ -285,7 +336,9 @@ def _start_of(rec: Recording):
 
 
 @router.get("/api/recordings/{recording_id}/annotations", response_model=list[AnnotationOut], responses={**ERRORS, **NOT_FOUND})
-def list_annotations(recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> list[AnnotationOut]:
+def list_annotations(
+    recording_id: IdPath, request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)
+) -> list[AnnotationOut]:
     """Users' annotations of a recording."""
     rec = recording_of_site(db, who, recording_id)
     rows = list(db.scalars(select(Annotation).where(Annotation.recording_id == rec.id).order_by(Annotation.onset, Annotation.id)))
@@ -294,9 +347,15 @@ def list_annotations(recording_id: IdPath, request: Request, who: Principal = De
     return [AnnotationOut.model_validate(r) for r in rows]
 
 
-@router.post("/api/recordings/{recording_id}/annotations", response_model=AnnotationOut, status_code=201, responses={**ERRORS, **NOT_FOUND})
+@router.post(
+    "/api/recordings/{recording_id}/annotations", response_model=AnnotationOut, status_code=201, responses={**ERRORS, **NOT_FOUND}
+)
 def create_annotation(
-    recording_id: IdPath, body: AnnotationIn, request: Request, who: Principal = Depends(require(*CAN_ANNOTATE)), db: Session = Depends(get_db)
+    recording_id: IdPath,
+    body: AnnotationIn,
+    request: Request,
+    who: Principal = Depends(require(*CAN_ANNOTATE)),
+    db: Session = Depends(get_db),
 ) -> AnnotationOut:
     """Add an annotation (clinicians and technologists)."""
     rec = recording_of_site(db, who, recording_id)
@@ -338,7 +397,11 @@ def _annotation(db: Session, who: Principal, annotation_id: int) -> tuple[Annota
 
 @router.patch("/api/annotations/{annotation_id}", response_model=AnnotationOut, responses={**ERRORS, **NOT_FOUND})
 def update_annotation(
-    annotation_id: IdPath, body: AnnotationPatch, request: Request, who: Principal = Depends(require(*CAN_ANNOTATE)), db: Session = Depends(get_db)
+    annotation_id: IdPath,
+    body: AnnotationPatch,
+    request: Request,
+    who: Principal = Depends(require(*CAN_ANNOTATE)),
+    db: Session = Depends(get_db),
 ) -> AnnotationOut:
     """Change an annotation's onset, duration, text or channels."""
     row, rec = _annotation(db, who, annotation_id)
@@ -346,7 +409,16 @@ def update_annotation(
     for key, value in changes.items():
         setattr(row, key, value)
     row.updated_at = utcnow()
-    audit(db, who, "annotation.update", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request, detail={"fields": sorted(changes)})
+    audit(
+        db,
+        who,
+        "annotation.update",
+        object_type="annotation",
+        object_id=row.id,
+        patient_id=rec.patient_id,
+        request=request,
+        detail={"fields": sorted(changes)},
+    )
     record_row(db, "annotation.update", row, actor=f"user:{who.user.id}")
     db.commit()
     _ledger_annotations(request, db, who, rec, "update", row.id)
@@ -354,7 +426,9 @@ def update_annotation(
 
 
 @router.delete("/api/annotations/{annotation_id}", status_code=204, responses={**ERRORS, **NOT_FOUND})
-def delete_annotation(annotation_id: IdPath, request: Request, who: Principal = Depends(require(*CAN_ANNOTATE)), db: Session = Depends(get_db)) -> Response:
+def delete_annotation(
+    annotation_id: IdPath, request: Request, who: Principal = Depends(require(*CAN_ANNOTATE)), db: Session = Depends(get_db)
+) -> Response:
     """Delete an annotation."""
     row, rec = _annotation(db, who, annotation_id)
     audit(db, who, "annotation.delete", object_type="annotation", object_id=row.id, patient_id=rec.patient_id, request=request)
@@ -368,7 +442,11 @@ def delete_annotation(annotation_id: IdPath, request: Request, who: Principal = 
 @router.get("/api/patients", response_model=list[PatientOut], responses=ERRORS)
 def list_patients(request: Request, who: Principal = Depends(anyone), db: Session = Depends(get_db)) -> list[PatientOut]:
     """Pseudonymous patients of the caller's site."""
-    counts = dict(db.execute(select(Recording.patient_id, func.count()).where(Recording.site_id == who.site_id).group_by(Recording.patient_id)).all())
+    counts = dict(
+        db.execute(
+            select(Recording.patient_id, func.count()).where(Recording.site_id == who.site_id).group_by(Recording.patient_id)
+        ).all()
+    )
     rows = list(db.scalars(select(Patient).where(Patient.site_id == who.site_id).order_by(Patient.id)))
     audit(db, who, "patient.list", request=request, detail={"n": len(rows)})
     db.commit()
@@ -376,7 +454,9 @@ def list_patients(request: Request, who: Principal = Depends(anyone), db: Sessio
 
 
 @router.get("/api/patients/{patient_id}/identity", response_model=Identity, responses={**ERRORS, **NOT_FOUND})
-def patient_identity(patient_id: IdPath, request: Request, who: Principal = Depends(require(*CAN_SEE_IDENTITY)), db: Session = Depends(get_db)) -> Identity:
+def patient_identity(
+    patient_id: IdPath, request: Request, who: Principal = Depends(require(*CAN_SEE_IDENTITY)), db: Session = Depends(get_db)
+) -> Identity:
     """A patient's identity from the original header (clinicians of the same site only)."""
     patient = db.get(Patient, patient_id)
     if patient is None or patient.site_id != who.site_id:

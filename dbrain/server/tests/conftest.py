@@ -123,5 +123,8 @@ def sqlite_world(sqlite_url, tmp_path):
 def upload(world: World, path: Path, who: str = "tech", name: str | None = None):
     with open(path, "rb") as fid:
         return world.client.post(
-            "/api/recordings", params={"filename": name or path.name}, content=fid, headers={**world.as_(who), "Content-Type": "application/octet-stream"}
+            "/api/recordings",
+            params={"filename": name or path.name},
+            content=fid,
+            headers={**world.as_(who), "Content-Type": "application/octet-stream"},
         )

@@ -28,9 +28,9 @@ from dbrain.server.roles import (
     CAN_ANNOTATE,
     CAN_MANAGE_BEDS,
     CAN_MANAGE_USERS,
+    CAN_POST_WARD,
     CAN_PRESCRIBE_NFB,
     CAN_RUN_NFB,
-    CAN_POST_WARD,
     CAN_SEE_IDENTITY,
     CAN_SIGN,
     CAN_UNBLIND,
@@ -128,7 +128,9 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("GET", "/api/nfb/courses/{course_id}"): Rule(CAN_RUN_NFB, 200, target="course"),
     ("GET", "/api/nfb/courses/{course_id}/sessions"): Rule(CAN_RUN_NFB, 200, target="course"),
     ("POST", "/api/nfb/courses/{course_id}/sessions"): Rule(CAN_RUN_NFB, 201, target="course", body={"source": "synthetic"}),
-    ("POST", "/api/nfb/courses/{course_id}/unblind"): Rule(CAN_UNBLIND, 200, target="course", body={"reason": "serious adverse event review"}),
+    ("POST", "/api/nfb/courses/{course_id}/unblind"): Rule(
+        CAN_UNBLIND, 200, target="course", body={"reason": "serious adverse event review"}
+    ),
     ("POST", "/api/nfb/courses/{course_id}/safety"): Rule(CAN_PRESCRIBE_NFB, 200, target="course", body="safety"),
     ("POST", "/api/nfb/courses/{course_id}/safety/override"): Rule(
         CAN_PRESCRIBE_NFB, 200, target="blocked_course", body={"reason": "EEG reviewed: benign variants"}
@@ -150,7 +152,9 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("POST", "/api/nfb/display/code"): Rule(PUBLIC, 401, body={"code": "ABCD-EFGH"}),
     ("GET", "/api/nfb/display"): Rule(PUBLIC, 401),
     ("GET", "/api/nfb/display/stream"): Rule(PUBLIC, 401),
-    ("POST", "/api/nfb/display/gonogo"): Rule(PUBLIC, 401, body={"trials": [{"stimulus": "go", "rt_ms": 300}, {"stimulus": "nogo"}]}),
+    ("POST", "/api/nfb/display/gonogo"): Rule(
+        PUBLIC, 401, body={"trials": [{"stimulus": "go", "rt_ms": 300}, {"stimulus": "nogo"}]}
+    ),
     ("GET", "/ward"): Rule(PUBLIC, 307),
     ("GET", "/api/ward/beds"): Rule(CAN_WATCH_WARD, 200),
     ("POST", "/api/ward/beds"): Rule(CAN_MANAGE_BEDS, 201, body="bed"),
@@ -278,7 +282,9 @@ class Matrix:
             db.add(row)
             db.flush()
             row.allocation_commitment = commitment(row.id, "real", "ab" * 32)
-            db.add(NfbAllocation(course_id=row.id, site_id=row.site_id, arm="real", nonce="ab" * 32, seed="01", sham_fraction=0.0))
+            db.add(
+                NfbAllocation(course_id=row.id, site_id=row.site_id, arm="real", nonce="ab" * 32, seed="01", sham_fraction=0.0)
+            )
             db.commit()
             return row.id
 
@@ -294,7 +300,13 @@ class Matrix:
         if state == "done_session":
             table = self.tmp / f"feedback{next(self.n)}.parquet"
             pd.DataFrame(
-                {"time": [0.0, 0.25, 0.5], "feature": [1.0, 2.0, 1.5], "threshold": [1.2] * 3, "reward": [False, True, True], "inhibit": [False] * 3}
+                {
+                    "time": [0.0, 0.25, 0.5],
+                    "feature": [1.0, 2.0, 1.5],
+                    "threshold": [1.2] * 3,
+                    "reward": [False, True, True],
+                    "inhibit": [False] * 3,
+                }
             ).to_parquet(table)
             sha, size = self.w.app.state.store.put_file(table)
             results = {"feedback.parquet": {"sha256": sha, "size": size}}
@@ -516,7 +528,16 @@ def test_access_control_matrix(matrix):
     assert {"user.create", "user.update", "user.delete", "cross-site"} <= actions
     # Data too: every kind of object aimed at in site B is in B's log, with the caller's site.
     probed = {(e.object_type, e.detail.get("from_site")) for e in denied if e.action == "cross-site"}
-    assert {t for t, _ in probed} == {"recording", "analysis", "annotation", "patient", "nfb_course", "nfb_session", "bed", "ward_alarm"}
+    assert {t for t, _ in probed} == {
+        "recording",
+        "analysis",
+        "annotation",
+        "patient",
+        "nfb_course",
+        "nfb_session",
+        "bed",
+        "ward_alarm",
+    }
     assert {f for _, f in probed} == {m.site["A"]}
 
 

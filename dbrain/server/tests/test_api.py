@@ -313,7 +313,9 @@ def test_analysis_runs_in_a_worker_and_results_are_served(sqlite_world, real_edf
 
     def check(r):
         assert str(settings.home) not in str(r)
-        return verify_redacted_receipt(r, cp["verifier_keys"]) if r.get("redacted") else verify_receipt(r, cp["verifier_keys"]).size
+        return (
+            verify_redacted_receipt(r, cp["verifier_keys"]) if r.get("redacted") else verify_receipt(r, cp["verifier_keys"]).size
+        )
 
     cp = w.client.get("/api/ledger/checkpoint", headers=w.as_("res")).json()
     assert cp["tree_size"] >= 3 and cp["checkpoint"].count("\n") >= 3

@@ -27,9 +27,13 @@ def test_admin_create_user(tmp_path, capsys, monkeypatch):
     assert "created admin 'root'" in out
     code, _, err = _run(["admin", "create-user", "--username", "root", "--site", "North", "--db", db], capsys, monkeypatch)
     assert code == 2 and err.strip() == "dbrain: user 'root' exists"
-    code, _, err = _run(["admin", "create-user", "--username", "x", "--site", "North", "--role", "boss", "--db", db], capsys, monkeypatch)
+    code, _, err = _run(
+        ["admin", "create-user", "--username", "x", "--site", "North", "--role", "boss", "--db", db], capsys, monkeypatch
+    )
     assert code == 2 and "--role" in err and "researcher" in err and len(err.strip().splitlines()) == 1
-    code, _, err = _run(["admin", "create-user", "--username", "y", "--site", "North", "--db", db], capsys, monkeypatch, password="short")
+    code, _, err = _run(
+        ["admin", "create-user", "--username", "y", "--site", "North", "--db", db], capsys, monkeypatch, password="short"
+    )
     assert code == 2 and "at least 10 characters" in err
     engine = make_engine(db)
     try:

@@ -24,8 +24,18 @@ def _queue(db_url, n, max_attempts=2):
         db.add_all([user, patient])
         db.flush()
         rec = Recording(
-            site_id=site.id, patient_id=patient.id, uploaded_by=user.id, original_filename="a.edf", original_sha256="0" * 64,
-            sha256="0" * 64, size=1, format="EDF", n_channels=1, sfreq=1.0, duration=1.0, channels=[],
+            site_id=site.id,
+            patient_id=patient.id,
+            uploaded_by=user.id,
+            original_filename="a.edf",
+            original_sha256="0" * 64,
+            sha256="0" * 64,
+            size=1,
+            format="EDF",
+            n_channels=1,
+            sfreq=1.0,
+            duration=1.0,
+            channels=[],
         )
         db.add(rec)
         db.flush()

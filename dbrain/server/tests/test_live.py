@@ -41,7 +41,20 @@ def running_server(env: dict, db: str, log_path: Path, workers: int = 1):
     port = _free_port()
     out = open(log_path, "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "dbrain", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--db", db],
+        [
+            sys.executable,
+            "-m",
+            "dbrain",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--db",
+            db,
+        ],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -74,7 +87,13 @@ def test_serve_and_worker_processes_survive_a_killed_worker(real_edf, tmp_path):
     db = f"sqlite:///{home / 'dbrain.sqlite'}"
     env = {**os.environ, "DBRAIN_HOME": str(home), "DBRAIN_ADMIN_PASSWORD": "a long admin password"}
     cmd = [sys.executable, "-m", "dbrain"]
-    made = subprocess.run([*cmd, "admin", "create-user", "--username", "root", "--site", "Site A", "--role", "admin", "--db", db], env=env, capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [*cmd, "admin", "create-user", "--username", "root", "--site", "Site A", "--role", "admin", "--db", db],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
     assert "created admin 'root'" in made.stdout
     port = _free_port()
@@ -114,7 +133,12 @@ def test_serve_and_worker_processes_survive_a_killed_worker(real_edf, tmp_path):
             tech = {"username": "tech", "password": "a long tech password", "role": "technologist", "site_id": 1}
             assert c.post("/api/users", json=tech, headers=auth).status_code == 201
             with open(real_edf, "rb") as fid:
-                up = c.post("/api/recordings", params={"filename": real_edf.name}, content=fid, headers={**auth, "Content-Type": "application/octet-stream"})
+                up = c.post(
+                    "/api/recordings",
+                    params={"filename": real_edf.name},
+                    content=fid,
+                    headers={**auth, "Content-Type": "application/octet-stream"},
+                )
             assert up.status_code == 201, up.text
             rec = up.json()
 
@@ -134,7 +158,12 @@ def test_serve_and_worker_processes_survive_a_killed_worker(real_edf, tmp_path):
 
             before = peak_rss()
             with open(big, "rb") as fid:
-                large = c.post("/api/recordings", params={"filename": "long.edf"}, content=fid, headers={**auth, "Content-Type": "application/octet-stream"})
+                large = c.post(
+                    "/api/recordings",
+                    params={"filename": "long.edf"},
+                    content=fid,
+                    headers={**auth, "Content-Type": "application/octet-stream"},
+                )
             assert large.status_code == 201, large.text
             assert large.json()["size"] == big.stat().st_size
             grown = peak_rss() - before
@@ -151,7 +180,9 @@ def test_serve_and_worker_processes_survive_a_killed_worker(real_edf, tmp_path):
             worker_args = ("worker", "--lease", "3", "--heartbeat", "0.5", "--poll", "0.3")
             first = start("worker1", *worker_args)
             # Kill the worker once it is inside the analysis (a heartbeat reported progress).
-            _wait(lambda: (s := state())["job"]["status"] == "running" and s["job"]["progress"] > 0, 90, "worker 1 to start the job")
+            _wait(
+                lambda: (s := state())["job"]["status"] == "running" and s["job"]["progress"] > 0, 90, "worker 1 to start the job"
+            )
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             assert state()["status"] == "running"  # abandoned, lease not yet expired
@@ -163,7 +194,9 @@ def test_serve_and_worker_processes_survive_a_killed_worker(real_edf, tmp_path):
             listed = c.get(f"/api/recordings/{rec['id']}/analyses", headers=auth).json()
             assert [a["status"] for a in listed] == ["done"]
             assert c.get(f"/api/analyses/{aid}/files/report.pdf", headers=auth).content[:4] == b"%PDF"
-            win = c.get(f"/api/recordings/{rec['id']}/window", params={"start": 0, "duration": 20, "max_points": 1000}, headers=auth)
+            win = c.get(
+                f"/api/recordings/{rec['id']}/window", params={"start": 0, "duration": 20, "max_points": 1000}, headers=auth
+            )
             assert win.status_code == 200 and len(win.json()["times"]) <= 1000
     finally:
         for proc in reversed(procs):

@@ -203,7 +203,9 @@ def _pdf_page1(pdf: bytes, tmp_path) -> str | None:
         return None
     path = tmp_path / "page.pdf"
     path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(path), "-"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", "-layout", str(path), "-"], capture_output=True, text=True, timeout=60
+    )
     return " ".join(out.stdout.split())
 
 
@@ -216,7 +218,9 @@ def test_event_times_follow_the_one_clock_across_midnight(sqlite_world, tmp_path
     w = sqlite_world
     rec = upload(w, path).json()
     assert rec["start_time"].endswith("23:59:40") or "23:59:40" in rec["start_time"]
-    made = w.client.post(f"/api/recordings/{rec['id']}/annotations", json={"onset": 30.0, "description": "x"}, headers=w.as_("tech"))
+    made = w.client.post(
+        f"/api/recordings/{rec['id']}/annotations", json={"onset": 30.0, "description": "x"}, headers=w.as_("tech")
+    )
     assert made.status_code == 201, made.text
     events = w.client.get(f"/api/recordings/{rec['id']}/events", headers=w.as_("tech")).json()
     mine = [e for e in events if e["source"] == "annotation"]

@@ -278,7 +278,9 @@ def test_triage_accept_is_persisted_audited_and_ledgered(world, page):
     page.reload()
     page.wait_for_function("() => S.events.length > 0")
     expect(
-        page.locator(f'#events li.event[data-source="analysis"][data-type="sz"][data-onset="{first.get_attribute("data-onset")}"]').first
+        page.locator(
+            f'#events li.event[data-source="analysis"][data-type="sz"][data-onset="{first.get_attribute("data-onset")}"]'
+        ).first
     ).to_have_attribute("data-review", "accepted")
     reviews = world["client"].get(f"/api/analyses/{aid}/reviews").json()
     assert [(r["event_type"], r["decision"]) for r in reviews if abs(r["onset"] - onset) < 1e-6] == [("sz", "accepted")]
@@ -301,7 +303,9 @@ def test_triage_accept_is_persisted_audited_and_ledgered(world, page):
     assert pdf.status_code == 200 and pdf.content[:4] == b"%PDF"
     if shutil.which("pdftotext"):
         (world["home"] / "triaged.pdf").write_bytes(pdf.content)
-        text = subprocess.run(["pdftotext", "-l", "1", str(world["home"] / "triaged.pdf"), "-"], capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-l", "1", str(world["home"] / "triaged.pdf"), "-"], capture_output=True, text=True
+        ).stdout
         page1 = " ".join(text.split())
         assert "Clinician review" in page1 and "DRAFT" in page1
         assert re.search(r"Seizures 0 confirmed, 1 rejected, \d+ not reviewed", page1), page1[:600]

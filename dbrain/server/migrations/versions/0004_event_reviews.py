@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = '0002'
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
