@@ -79,7 +79,9 @@ def postgres_server():
         shutil.rmtree(base, ignore_errors=True)
         pytest.fail(f"initdb failed: {proc.stderr}")
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    proc = subprocess.run([*as_user, bindir / "pg_ctl", "-D", data, "-l", base / "server.log", "-o", opts, "-w", "-t", "60", "start"], **kw)
+    proc = subprocess.run(
+        [*as_user, bindir / "pg_ctl", "-D", data, "-l", base / "server.log", "-o", opts, "-w", "-t", "60", "start"], **kw
+    )
     if proc.returncode:
         log = (base / "server.log").read_text() if (base / "server.log").exists() else ""
         shutil.rmtree(base, ignore_errors=True)
