@@ -109,6 +109,10 @@ def test_two_web_processes_share_one_login_throttle(tmp_path, redis_url):
         time.sleep(int(right.headers["Retry-After"]) + 0.5)
         ok = httpx.post(f"{base}/api/auth/login", json={"username": "ada", "password": PASSWORD}, headers=forwarded, timeout=30)
         assert ok.status_code == 200, ok.text
+        # Live ward and neurofeedback data live in one process's memory: refused clearly, never half-served.
+        for path in ("/api/ward/beds", "/api/nfb/courses", "/ward"):
+            live = httpx.get(f"{base}{path}", cookies=ok.cookies, timeout=30)
+            assert live.status_code == 503 and "one web process" in live.json()["detail"], (path, live.text)
     finally:
         server.terminate()
         try:
