@@ -30,11 +30,11 @@ class Engine:
     results : dict | None
         Where finished results go, by step name (shared with whole-recording
         steps that read earlier results); a new dict by default.
-    threads : int | None
+    n_jobs : int | None
         Threads running the updates of the steps marked ``concurrent`` side
         by side, chunk by chunk (default: :func:`dbrain.detect._filter.n_threads`,
-        the CPUs this process may use, at most 4); 1 runs every update in
-        the engine's thread. Results do not depend on it.
+        the CPUs this process may use, at most 4; -1: every CPU); 1 runs
+        every update in the engine's thread. Results do not depend on it.
 
     Attributes
     ----------
@@ -48,7 +48,7 @@ class Engine:
         Time spent reading the source (pull mode).
     """
 
-    def __init__(self, steps: list[Step], *, results: dict | None = None, threads: int | None = None):
+    def __init__(self, steps: list[Step], *, results: dict | None = None, n_jobs: int | None = None):
         for step in steps:
             if not isinstance(step, Step):
                 raise ParameterError(f"engine steps must be dbrain.engine.Step objects, got {type(step).__name__}")
@@ -62,12 +62,12 @@ class Engine:
         self.thread_seconds: dict[str, float] = {}
         self.n_times = 0
         self.info: StreamInfo | None = None
-        if threads is None:
+        if n_jobs is None:
             from ..detect._filter import n_threads
 
-            threads = n_threads()
-        self.threads = max(1, int(threads))
-        self._concurrent = [s for s in self._streaming if s.concurrent] if self.threads > 1 else []
+            n_jobs = n_threads()
+        self.n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
+        self._concurrent = [s for s in self._streaming if s.concurrent] if self.n_jobs > 1 else []
         if len(self._concurrent) < 2:
             self._concurrent = []
         self._serial = [s for s in self._streaming if s not in self._concurrent]
@@ -104,7 +104,7 @@ class Engine:
             # Products first, here: the cache computes each once and is not shared between threads.
             for name in self._cache.order:
                 chunk[name]
-            pool = _pool(self.threads)
+            pool = _pool(self.n_jobs)
             futures = [pool.submit(self._timed, step, "update", chunk) for step in self._concurrent]
             for future in futures:  # all finish before the others run (e.g. qEEG's process pool at its end)
                 future.result()
@@ -190,7 +190,7 @@ def run(
     on_progress: Callable[[float], None] | None = None,
     on_step: Callable[[int, str], None] | None = None,
     on_result: Callable[[str, StepResult], None] | None = None,
-    threads: int | None = None,
+    n_jobs: int | None = None,
 ) -> Engine:
     """Run ``steps`` over every chunk of ``source`` and finish them.
 
@@ -206,7 +206,7 @@ def run(
         Called with the fraction of the source consumed (when its length is known).
     on_step, on_result : callable | None
         Passed to :meth:`Engine.finish`.
-    threads : int | None
+    n_jobs : int | None
         As for :class:`Engine`.
 
     Returns
@@ -214,7 +214,7 @@ def run(
     engine : Engine
         Finished; results in ``engine.results``, timings in ``engine.seconds`` and ``engine.product_seconds``.
     """
-    engine = Engine(steps, results=results, threads=threads)
+    engine = Engine(steps, results=results, n_jobs=n_jobs)
     try:
         engine.start(source.info)
         if engine._streaming:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from ..detect._filter import n_threads, thread_pool
+from ..detect._filter import thread_pool
 from ..detect.spikes import SENSITIVITY_PRESETS, SpikeDetector
 from ..detect.spikes._detector import _MIN_SFREQ, _montages, _to_table
 from ..errors import DbrainError, RecordingError
@@ -53,7 +53,7 @@ class SpikeStream:
         detector.n_channels_in_ = len(self.names)
         self.chunk, self.pad, electrodes, self.process = detector._processor(bip, self.names, self.sfreq)
         self.index = np.array([info.ch_names.index(e) for e in electrodes], int)
-        self.workers = n_threads()
+        self.workers = detector._n_workers()
         self._pieces: list[np.ndarray] = []
         self._buf_start = 0  # sample of the first kept column
         self._next = 0  # first sample of the next span to process
@@ -82,7 +82,7 @@ class SpikeStream:
             pool = thread_pool(self.workers)
             self._rows.extend(f.result() for f in [pool.submit(self.process, *job, 1) for job in jobs])
         else:
-            self._rows.extend(self.process(*job, None) for job in jobs)
+            self._rows.extend(self.process(*job, 1 if self.detector.n_jobs == 1 else None) for job in jobs)
         keep_from = max(0, self._next - self.pad)  # the next span's padding before it
         self._pieces = [kept[:, keep_from - self._buf_start :]]
         self._buf_start = keep_from

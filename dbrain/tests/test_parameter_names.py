@@ -18,8 +18,11 @@ EXCEPTIONS = {
     # A simulated recording is named by its integer seed (counter-based streams per block): not a random state.
     "dbrain.simulate.simulate_eeg": {"seed"},
     "dbrain.simulate.write_simulated_edf": {"seed"},
-    # The engine's test source: s5-engine's package; left for its owner.
+    # The engine's test source: the seed names the random chunk sizes of a replay, as a simulator's does.
     "dbrain.engine.ArraySource.__init__": {"seed"},
+    # The neurofeedback "synthetic" source is a simulated recording (dbrain.simulate), named by its seed.
+    "dbrain.nfb.open_source": {"seed"},
+    "dbrain.nfb.run_session": {"seed"},
 }
 PACKAGES = sorted(m.name for m in pkgutil.iter_modules(dbrain.__path__) if m.ispkg and m.name not in ("tests", "data"))
 

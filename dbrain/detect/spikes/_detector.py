@@ -164,6 +164,10 @@ class SpikeDetector(BaseDetector):
     model : path-like | None
         A second-stage model folder from :func:`train_spike_model`; None for
         the shipped model.
+    n_jobs : int | None
+        Threads that process chunks side by side: None for the CPUs this
+        process may use (at most 4, ``DBRAIN_FILTER_THREADS`` overrides), -1
+        for every CPU. The table does not depend on it.
 
     Attributes
     ----------
@@ -181,12 +185,15 @@ class SpikeDetector(BaseDetector):
         "chunk_duration": (10.0, 3600.0),
     }
 
-    def __init__(self, sensitivity="medium", *, amplitude_ratio=4.0, sharpness_ratio=3.0, chunk_duration=_CHUNK_S, model=None):
+    def __init__(
+        self, sensitivity="medium", *, amplitude_ratio=4.0, sharpness_ratio=3.0, chunk_duration=_CHUNK_S, model=None, n_jobs=None
+    ):
         self.sensitivity = sensitivity
         self.amplitude_ratio = amplitude_ratio
         self.sharpness_ratio = sharpness_ratio
         self.chunk_duration = chunk_duration
         self.model = model
+        self.n_jobs = n_jobs
 
     def fit(self, X=None, y=None):
         """Validate the parameters and set the preset's threshold.
@@ -209,6 +216,10 @@ class SpikeDetector(BaseDetector):
             _check_range(name, float(value), *self._parameter_constraints[name])
         if self.model is not None:
             _validate_type(self.model, (str, os.PathLike), "model", "path-like or None")
+        if self.n_jobs is not None:
+            _validate_type(self.n_jobs, (int, np.integer), "n_jobs", "int or None")
+            if self.n_jobs == 0 or self.n_jobs < -1:
+                raise ValueError(f"n_jobs must be a positive number of threads, -1 (every CPU) or None, got {self.n_jobs}")
         _, meta = load_spike_model(None if self.model is None else str(self.model))
         self.threshold_ = float(meta["presets"][self.sensitivity])
         return self
@@ -289,6 +300,12 @@ class SpikeDetector(BaseDetector):
         return _score(cands, sfreq, raw, model=model, confidence=score), names, sfreq, raw
 
     # ------------------------------------------------------------------ internals
+    def _n_workers(self) -> int:
+        """Chunk threads for ``n_jobs`` (None: the filters' default, :func:`n_threads`)."""
+        if self.n_jobs is None:
+            return n_threads()
+        return (os.cpu_count() or 1) if self.n_jobs == -1 else int(self.n_jobs)
+
     @staticmethod
     def _hf_sos(sfreq):
         return butter_sos(4, 25.0, "highpass", float(sfreq))
@@ -298,13 +315,13 @@ class SpikeDetector(BaseDetector):
         chunk, pad, electrodes, process = self._processor(bip, names, sfreq)
         spans = [(start, min(start + chunk, n_times)) for start in range(0, n_times, chunk)]
         spans = [(a, b) for a, b in spans if min(n_times, b + pad) - max(0, a - pad) >= int(2 * sfreq)]
-        workers = min(n_threads(), len(spans))
+        workers = min(self._n_workers(), len(spans))
         rows = []
         # Chunks are independent: they are read in order here and processed by ``workers`` threads (the
         # filters and most array work release the GIL), at most ``workers`` in flight; results keep their order.
         pending = deque()
         pool = thread_pool(workers) if workers > 1 else None
-        threads = 1 if workers > 1 else None
+        threads = 1 if workers > 1 or self.n_jobs == 1 else None
         for start, stop in spans:
             lo, hi = max(0, start - pad), min(n_times, stop + pad)
             data = raw.get_data(picks=electrodes, start=lo, stop=hi)

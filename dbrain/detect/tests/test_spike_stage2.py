@@ -222,3 +222,16 @@ def test_table_from_unscored_candidates_as_a_stream_builds_it():
     assert len(ref) > 0
     pd.testing.assert_frame_equal(table, ref)
     assert table.attrs["n_below_cutoff"] == ref.attrs["n_below_cutoff"] and table.attrs["cutoff"] == det.threshold_
+
+
+def test_n_jobs_changes_threads_not_the_table():
+    from dbrain.simulate import simulate_eeg
+
+    raw, _ = simulate_eeg(150.0, seizures=0, spikes=15, seed=8, verbose="error")
+    one = SpikeDetector(n_jobs=1).fit().detect(raw)
+    two = SpikeDetector(n_jobs=2, chunk_duration=30.0).fit().detect(raw)
+    every = SpikeDetector(n_jobs=-1, chunk_duration=30.0).fit().detect(raw)
+    pd.testing.assert_frame_equal(two, every, check_exact=True)
+    assert len(one) == len(two) > 0
+    with pytest.raises(ValueError, match="n_jobs"):
+        SpikeDetector(n_jobs=0).fit()

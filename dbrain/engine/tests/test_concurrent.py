@@ -51,18 +51,18 @@ def _source(n=5000):
 
 def test_concurrent_steps_update_in_the_engines_threads_others_in_its_own():
     steps = [_Concurrent(), _Where(), _Other()]
-    results = run(steps, _source(), threads=2).results
+    results = run(steps, _source(), n_jobs=2).results
     main = threading.current_thread().name
     assert results["where"].summary["threads"] == [main]
     for name in ("concurrent", "other"):
         assert all(t.startswith("dbrain-engine") for t in results[name].summary["threads"])
     # One thread, or a single concurrent step: everything in the caller's thread.
-    assert run([_Concurrent(), _Other()], _source(), threads=1).results["other"].summary["threads"] == [main]
-    assert run([_Concurrent(), _Where()], _source(), threads=2).results["concurrent"].summary["threads"] == [main]
+    assert run([_Concurrent(), _Other()], _source(), n_jobs=1).results["other"].summary["threads"] == [main]
+    assert run([_Concurrent(), _Where()], _source(), n_jobs=2).results["concurrent"].summary["threads"] == [main]
 
 
 def test_an_error_in_a_concurrent_update_is_raised_in_the_callers_thread():
-    engine = Engine([_Concurrent(), _Fails()], threads=2).start(_source().info)
+    engine = Engine([_Concurrent(), _Fails()], n_jobs=2).start(_source().info)
     with pytest.raises(ValueError, match="bad chunk"):
         engine.push(np.zeros((3, 100)))
 
@@ -72,7 +72,7 @@ def test_results_equal_with_and_without_threads():
     out = {}
     for threads in (1, 2):
         steps = [SeizureStep.create(), SpikeStep.create(), PatternStep.create()]
-        out[threads] = run(steps, ArraySource(raw.get_data(), raw.info, max_size=40_000, seed=2), threads=threads).results
+        out[threads] = run(steps, ArraySource(raw.get_data(), raw.info, max_size=40_000, seed=2), n_jobs=threads).results
     for name in ("seizures", "spikes", "patterns"):
         a, b = out[1][name], out[2][name]
         assert a.summary == b.summary
