@@ -168,7 +168,7 @@ def test_estimator_conventions():
     det = SpikeDetector("high", amplitude_ratio=5.0)
     assert not hasattr(det, "threshold_")
     assert det.get_params() == {
-        "sensitivity": "high", "amplitude_ratio": 5.0, "sharpness_ratio": 3.0, "chunk_duration": 60.0, "model": None
+        "sensitivity": "high", "amplitude_ratio": 5.0, "sharpness_ratio": 3.0, "chunk_duration": 60.0, "model": None, "n_jobs": None
     }  # fmt: skip
     high, low = SENSITIVITY_PRESETS["high"], SENSITIVITY_PRESETS["low"]
     assert det.fit() is det and det.threshold_ == high
