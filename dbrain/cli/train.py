@@ -11,6 +11,14 @@ from ..errors import OutputError
 train_app = typer.Typer(name="train", help="Train detectors on your own labelled recordings.", no_args_is_help=True)
 
 
+def _check_model_folder(out: Path, overwrite: bool) -> None:
+    """Refuse, before any training, a model folder that is a file or that holds files (unless ``overwrite``)."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"'{out}' exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"'{out}' is not empty (use --overwrite to replace the model in it)")
+
+
 @train_app.command("seizures")
 def seizures(
     data: Path = typer.Argument(..., help="BIDS dataset in the SzCORE layout (sub-*/ses-*/eeg/*_eeg.edf + *_events.tsv)."),
@@ -27,10 +35,7 @@ def seizures(
     from ..detect import train_seizure_model
     from ._progress import progress_bar
 
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"'{out}' exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputError(f"'{out}' is not empty (use --overwrite to replace the model in it)")
+    _check_model_folder(out, overwrite)
     with progress_bar("training") as update:
         metrics = train_seizure_model(
             data, out, folds=folds, n_estimators=rounds, max_background=max_background, random_state=seed, on_progress=update
@@ -60,10 +65,7 @@ def spikes(
     from ..detect.spikes import train_spike_model
     from ._progress import progress_bar
 
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"'{out}' exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputError(f"'{out}' is not empty (use --overwrite to replace the model in it)")
+    _check_model_folder(out, overwrite)
     with progress_bar("training") as update:
         meta = train_spike_model(data, out, simulated=simulated, folds=folds, rounds=rounds, seed=seed, on_progress=update)
     med = meta["out_of_fold"]["medium"]
@@ -79,10 +81,7 @@ def _train_screen(kind, data, out, label_column, positive, negative, repeats, se
     from ..diagnosis import train_diagnosis_model
     from ._progress import progress_bar
 
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"'{out}' exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputError(f"'{out}' is not empty (use --overwrite to replace the model in it)")
+    _check_model_folder(out, overwrite)
     split = lambda v: [s.strip() for s in v.split(",") if s.strip()] if v else None  # noqa: E731
     with progress_bar("features") as update:
         m = train_diagnosis_model(
