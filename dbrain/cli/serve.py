@@ -58,7 +58,7 @@ def serve(
         raise ParameterError(f"--login-storage must be memory:// or a redis:// URL, got {login_storage!r}")
     import uvicorn
 
-    fields = {"db_url": db, "cookie_secure": not insecure_cookies}
+    fields = {"db_url": db, "cookie_secure": not insecure_cookies, "web_processes": web_workers}
     if login_storage is not None:
         fields["login_storage"] = login_storage
     settings = Settings(**fields)
@@ -113,39 +113,7 @@ def app_from_environment():
     from ..server import Settings, create_app
 
     _one_blas_thread()
-    return _LiveNeedsOneProcess(create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV]))))
-
-
-class _LiveNeedsOneProcess:
-    """Refuse the live ward and neurofeedback sessions when the API runs in several web processes.
-
-    Their live data (ward frames and alarm pushes, running neurofeedback sessions) lives in the memory of the
-    process a monitor or a therapist happened to reach; a ward page served by another process would miss
-    alarms without knowing it. A clear 503 is safer than a page that is silently incomplete.
-    """
-
-    PREFIXES = ("/api/ward", "/ward", "/api/nfb")
-    MESSAGE = (
-        b'{"detail":"the live ward and neurofeedback sessions need one web process: '
-        b'start dbrain serve without --web-workers to use them"}'
-    )
-
-    def __init__(self, app):
-        self.app = app
-        self.state = app.state
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"].startswith(self.PREFIXES):
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(self.MESSAGE)).encode()),
-                (b"x-content-type-options", b"nosniff"),
-                (b"cache-control", b"no-store"),
-            ]
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": self.MESSAGE})
-            return
-        await self.app(scope, receive, send)
+    return create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
 
 
 def _one_blas_thread() -> None:

@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..errors import DbrainError, UnsupportedFormatError
 from .db import make_engine, make_sessionmaker, migrate
-from .limits import InFlightLimit
+from .limits import InFlightLimit, LiveNeedsOneProcess
 from .middleware import SecurityMiddleware, docs_csp
 from .settings import Settings
 from .storage import ObjectCorrupt, ObjectStore
@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.ward_hub = WardHub()  # the live ward's rings and open pages (memory of this web process)
     app.add_middleware(InFlightLimit)
+    if settings.web_processes > 1:
+        app.add_middleware(LiveNeedsOneProcess)
 
     @app.exception_handler(DbrainError)
     async def _dbrain_error(request: Request, exc: DbrainError):

@@ -77,3 +77,29 @@ class InFlightLimit:
         sem = self._sems[kind]
         async with sem:
             await self.app(scope, receive, send)
+
+
+class LiveNeedsOneProcess:
+    """Refuse the live ward and neurofeedback routes when the API runs in several web processes.
+
+    Their live data (ward frames and alarm pushes, running neurofeedback sessions) lives in the memory of the
+    process a monitor or a therapist happened to reach; a ward page served by another process would miss
+    alarms without knowing it. A clear 503 is safer than a page that is silently incomplete.
+    """
+
+    PREFIXES = ("/api/ward", "/ward", "/api/nfb")
+    MESSAGE = (
+        b'{"detail":"the live ward and neurofeedback sessions need one web process: '
+        b'start dbrain serve without --web-workers to use them"}'
+    )
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith(self.PREFIXES):
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.MESSAGE)).encode())]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": self.MESSAGE})
+            return
+        await self.app(scope, receive, send)

@@ -84,6 +84,10 @@ class Settings:
         slow; the rest of the service keeps the other cores).
     argon2_queue : int
         Logins allowed to wait for a verification thread; more answer 429.
+    web_processes : int
+        Web processes serving this deployment (``dbrain serve --web-workers``).
+        Above 1 the live ward and neurofeedback routes answer 503: their live
+        data is held in one process's memory.
     """
 
     db_url: str | None = None
@@ -107,6 +111,7 @@ class Settings:
     login_tarpit_seconds: float = 1.0
     argon2_workers: int = 1
     argon2_queue: int = 16
+    web_processes: int = 1
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
