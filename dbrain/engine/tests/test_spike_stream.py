@@ -87,3 +87,14 @@ def test_r_peaks_from_the_file_give_the_detectors_ecg_rule(recording, reference)
 
     engine = run([FileSpikeStep.create()], ArraySource(recording.get_data(), recording.info, max_size=5_000, seed=3))
     pd.testing.assert_frame_equal(engine.results["spikes"].tables["spikes"], reference, check_exact=True)
+
+    # The hook is used: R peaks placed on the detections make the ECG rule reject them (this recording's own
+    # R peaks reject none, so the equality above alone would also hold without the hook).
+    on_spikes = np.unique(np.round(reference["peak_time"].to_numpy() * recording.info["sfreq"]).astype(np.int64))
+
+    class LockedSpikeStep(SpikeStep):
+        def r_peaks(self):
+            return on_spikes
+
+    locked = run([LockedSpikeStep.create()], ArraySource(recording.get_data(), recording.info, max_size=5_000, seed=3))
+    assert len(locked.results["spikes"].tables["spikes"]) < len(reference)
