@@ -27,6 +27,10 @@ from ..errors import ParameterError
 _CACHE: OrderedDict[str, tuple] = OrderedDict()
 _LOCK = threading.Lock()
 _CACHE_SIZE = 8
+#: Montages applied to open recordings, kept per (file, montage, derivations): building one (channel
+#: matching, a new MNE Info and its checks) cost more CPU than reading and filtering a 10 s page.
+_DERIVED: OrderedDict[tuple, tuple] = OrderedDict()
+_DERIVED_SIZE = 64
 
 
 def _open(path: Path):
@@ -102,6 +106,37 @@ def _ecg_channels(raw) -> list[str]:
     return [n for n, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "ecg"]
 
 
+def _derived(raw, path, montage: str, derivations: list[str] | None):
+    """``apply_montage(raw, …)`` for one montage of one open recording, built once and kept (call under its lock).
+
+    The derived Raw is lazy (it reads through ``raw``), so a kept one gives the same samples as a new one;
+    it is kept only while ``raw`` is the object :func:`_open` holds for the file.
+    """
+    from ..montages import Derivation, Montage, apply_montage, get_montage
+
+    key = (str(path), montage, tuple(derivations or ()))
+    with _LOCK:
+        hit = _DERIVED.get(key)
+        if hit is not None and hit[0] is raw:
+            _DERIVED.move_to_end(key)
+            return hit[1], hit[2]
+    spec = _user_montage(raw, derivations or []) if montage == "custom" else get_montage(raw, montage)
+    ecg = tuple(Derivation(c) for c in _ecg_channels(raw) if c not in {d.active for d in spec.derivations if not d.reference})
+    if ecg:  # ECG below the EEG in every montage (the groups keep it apart)
+        spec = Montage(spec.name, (*spec.groups, ecg))
+    derived, result = apply_montage(raw, spec)
+    if ecg and len(result.applied) == len(ecg):  # the ECG alone is no montage
+        lacking = sorted({m for _, ms in result.skipped for m in ms})
+        raise ParameterError(
+            f"montage '{spec.name}' cannot be formed from this recording: missing {', '.join(lacking) or 'EEG channels'}"
+        )
+    with _LOCK:
+        _DERIVED[key] = (raw, derived, result)
+        while len(_DERIVED) > _DERIVED_SIZE:
+            _DERIVED.popitem(last=False)
+    return derived, result
+
+
 def read_window(
     path: str | Path,
     *,
@@ -150,7 +185,7 @@ def read_window(
         channel), ``units``, ``montage``, ``skipped``, ``filters`` (those applied),
         ``recording_duration``.
     """
-    from ..montages import BUILTIN_MONTAGES, Derivation, Montage, apply_montage, get_montage
+    from ..montages import BUILTIN_MONTAGES
     from ..preprocessing import display_padding, filter_display
 
     if montage not in BUILTIN_MONTAGES and montage != "custom":
@@ -176,16 +211,7 @@ def read_window(
     pad = display_padding(sf, highpass) if filtering else 0
     p0, p1 = max(0, i0 - pad), min(raw.n_times, i1 + pad)
     with lock:  # one lazy Raw per file: MNE readers are not thread-safe
-        spec = _user_montage(raw, derivations or []) if montage == "custom" else get_montage(raw, montage)
-        ecg = tuple(Derivation(c) for c in _ecg_channels(raw) if c not in {d.active for d in spec.derivations if not d.reference})
-        if ecg:  # ECG below the EEG in every montage (the groups keep it apart)
-            spec = Montage(spec.name, (*spec.groups, ecg))
-        derived, result = apply_montage(raw, spec)
-        if ecg and len(result.applied) == len(ecg):  # the ECG alone is no montage
-            lacking = sorted({m for _, ms in result.skipped for m in ms})
-            raise ParameterError(
-                f"montage '{spec.name}' cannot be formed from this recording: missing {', '.join(lacking) or 'EEG channels'}"
-            )
+        derived, result = _derived(raw, path, montage, derivations)
         data = derived.get_data(start=p0, stop=p1)
     data, used = filter_display(data * 1e6, sf, highpass=highpass, lowpass=lowpass, notch=notch)
     data = data[:, i0 - p0 : i1 - p0]
