@@ -422,11 +422,57 @@ def make_sessionmaker(engine: sa.Engine, settings=None) -> sessionmaker:
     -------
     factory : sqlalchemy.orm.sessionmaker
     """
-    factory = sessionmaker(engine, expire_on_commit=False, info={"dbrain_settings": settings})
+    factory = sessionmaker(engine, expire_on_commit=False, info={"dbrain_settings": settings, _AUDIT_QUEUE: True})
+    sa.event.listen(factory, "before_commit", _insert_audit)
+    sa.event.listen(factory, "after_soft_rollback", _drop_audit)
+    sa.event.listen(factory, "after_transaction_end", _end_audit)
     from .provenance import attach
 
     attach(factory)
     return factory
+
+
+_AUDIT_QUEUE = "dbrain_audit_queue"
+_AUDIT_ROWS = "dbrain_audit_rows"
+
+
+def queue_audit(session, values: dict) -> bool:
+    """Queue one audit row for the commit of ``session``'s transaction (False: not a session of this module).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+    values : dict
+        The row's columns.
+
+    Returns
+    -------
+    queued : bool
+    """
+    if not session.info.get(_AUDIT_QUEUE):
+        return False
+    if session.get_transaction() is None:
+        session.begin()  # no I/O: gives the rows a transaction whose end (commit, rollback, close) decides them
+    session.info.setdefault(_AUDIT_ROWS, []).append(values)
+    return True
+
+
+def _insert_audit(session) -> None:
+    # First thing of the commit, in the committing transaction: the audit rows and the change they describe
+    # are written together or not at all. One plain INSERT (executemany for several), no unit of work.
+    rows = session.info.pop(_AUDIT_ROWS, None)
+    if rows:
+        session.execute(AuditEvent.__table__.insert(), rows)
+
+
+def _drop_audit(session, _previous=None) -> None:
+    session.info.pop(_AUDIT_ROWS, None)
+
+
+def _end_audit(session, transaction) -> None:
+    # A session closed without committing keeps none of its audit rows (as the ORM dropped pending rows).
+    if transaction.parent is None:
+        session.info.pop(_AUDIT_ROWS, None)
 
 
 def write_lock(session) -> None:

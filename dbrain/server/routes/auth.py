@@ -49,12 +49,11 @@ def _login_failed(app, request: Request, username: str, found, lock: float, acti
     with app.state.sessionmaker() as db:
         site_id = found[3] if found is not None else None
         detail = {"username": username[:150], "known_account": found is not None}
-        events = [audit(db, None, action, site_id=site_id, request=request, outcome="denied", detail=detail)]
+        user_id = found[0] if found is not None else None
+        audit(db, None, action, site_id=site_id, user_id=user_id, request=request, outcome="denied", detail=detail)
         if lock > 0:
             lockout = {**detail, "seconds": round(lock, 1)}
-            events.append(audit(db, None, "auth.lockout", site_id=site_id, request=request, outcome="denied", detail=lockout))
-        for event in events:
-            event.user_id = found[0] if found is not None else None
+            audit(db, None, "auth.lockout", site_id=site_id, user_id=user_id, request=request, outcome="denied", detail=lockout)
         db.commit()
 
 
