@@ -359,12 +359,14 @@ def run_backend(
         runs = []
         for i, t in enumerate(think):
             one = dict(clients=clients, requests=requests, montage=montage, think=t, seed=i)
-            cpu0 = server_cpu(server)
+            cpu0, client0, load0 = server_cpu(server), time.process_time(), os.getloadavg()[0]
             runs.append(run_load(port, tokens, rec["id"], rec["duration"], second if i == 0 else None, **one))
+            n = max(runs[-1]["requests"], 1)
+            # The load generator runs on the same cores: its own CPU (this process's threads) is measured too.
+            runs[-1]["client_cpu_ms_per_request"] = round(1000 * (time.process_time() - client0) / n, 2)
+            runs[-1]["load_average"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             if cpu0 is not None:  # the server's own CPU per request: comparable between loaded and quiet machines
-                runs[-1]["server_cpu_ms_per_request"] = round(
-                    1000 * (server_cpu(server) - cpu0) / max(runs[-1]["requests"], 1), 2
-                )
+                runs[-1]["server_cpu_ms_per_request"] = round(1000 * (server_cpu(server) - cpu0) / n, 2)
         out = {**runs[0], "more_runs": runs[1:]}
     finally:
         server.terminate()
@@ -467,6 +469,26 @@ def login_flood() -> dict | None:
     return module.main([])  # its own defaults (20 flood threads); this script's arguments are not its own
 
 
+def environment(argv) -> dict:
+    """What the figures depend on besides the code: cores, load, and uvicorn's event loop and HTTP parser."""
+    import platform
+    from importlib.util import find_spec
+
+    import uvicorn
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    return {
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "uvicorn": uvicorn.__version__,
+        # dbrain serve leaves uvicorn on "auto": uvloop and httptools when installed (the server extra has them).
+        "loop": "uvloop" if find_spec("uvloop") else "asyncio",
+        "http": "httptools" if find_spec("httptools") else "h11",
+        "rerun": "PYTHONPATH=$PWD python benchmarks/bench_server.py " + " ".join(args),
+    }
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=200)
@@ -544,12 +566,19 @@ def main(argv=None) -> dict:
             else:
                 raise SystemExit(f"unknown backend {backend!r} (sqlite, postgresql)")
     flood = None if args.no_login_flood else login_flood()
+    results["environment"] = environment(argv)
     if flood is not None:
         results["login_flood"] = flood
     if args.json:
         print(json.dumps(results, indent=2))
+    env = results["environment"]
+    print(
+        f"\nmachine: {env['cpus']} CPUs, load average at the end {env['load_average']}; python {env['python']}; "
+        f"uvicorn {env['uvicorn']} with loop={env['loop']}, http={env['http']}"
+    )
+    print(f"rerun: {env['rerun']}")
     for backend, r in results.items():
-        if backend == "login_flood":
+        if backend in ("login_flood", "environment"):
             continue
         print(
             f"\n{backend}: {r['clients']} clients, {r['requests']} requests in {r['seconds']} s; "
@@ -568,7 +597,17 @@ def main(argv=None) -> dict:
                 f"{run['requests'] / max(run['seconds'], 1e-9):.1f} requests/s; 5xx {run['server_errors']}, "
                 f"transport errors {run['transport_errors']}"
                 + (f"; server CPU {run['server_cpu_ms_per_request']} ms/request" if "server_cpu_ms_per_request" in run else "")
+                + f"; client CPU {run['client_cpu_ms_per_request']} ms/request; load average {run['load_average'][0]} -> "
+                f"{run['load_average'][1]}"
             )
+            if "server_cpu_ms_per_request" in run and not run["think_seconds"]:
+                cpu = run["server_cpu_ms_per_request"] + run["client_cpu_ms_per_request"]
+                cores = os.cpu_count() or 1
+                print(
+                    f"  ceiling on {cores} cores at {cpu:.2f} ms CPU/request (server + client): "
+                    f"{1000 * cores / cpu:.0f} requests/s; the closed loop's p95 is about clients / throughput, so "
+                    f"p95 <= 250 ms for {r['clients']} clients needs about {r['clients'] / 0.25:.0f} requests/s"
+                )
             print(f"  {'kind':<8} {'n':>5} {'p50 ms':>9} {'p95 ms':>9}  status")
             for kind, k in run["by_kind"].items():
                 print(f"  {kind:<8} {k['n']:>5} {k['p50_ms']:>9} {k['p95_ms']:>9}  {k['status']}")

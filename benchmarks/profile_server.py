@@ -73,6 +73,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--db", default=None, help="Database URL (default: a new SQLite file).")
     parser.add_argument("--yappi", default=None, help="Profile one kind with yappi (CPU clock, all threads).")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=3, help="Blocks of -n requests per kind; the fastest is kept.")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE))
     import bench_server as bench
@@ -136,13 +137,19 @@ def main(argv=None) -> dict:
 
                 yappi.set_clock_type(os.environ.get("YAPPI_CLOCK", "cpu"))
                 yappi.start()
-            cpu0, t0 = time.process_time(), time.perf_counter()
+            best = None
             codes = {}
-            for _ in range(args.n):
-                method, path, body, query = requests(kind)
-                status, _ = await call(app, method, path, tokens["tech"], body, query)
-                codes[status] = codes.get(status, 0) + 1
-            cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+            for _ in range(1 if args.yappi == kind else args.repeat):
+                # The fastest of several blocks: other processes on a loaded machine only ever add time.
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                for _ in range(args.n):
+                    method, path, body, query = requests(kind)
+                    status, _ = await call(app, method, path, tokens["tech"], body, query)
+                    codes[status] = codes.get(status, 0) + 1
+                cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+                if best is None or cpu < best[0]:
+                    best = (cpu, wall)
+            cpu, wall = best
             results[kind] = {"cpu_ms": round(1000 * cpu / args.n, 2), "wall_ms": round(1000 * wall / args.n, 2), "status": codes}
             if args.yappi == kind:
                 yappi.stop()
@@ -156,6 +163,7 @@ def main(argv=None) -> dict:
                 yappi.clear_stats()
 
     asyncio.run(run())
+    print(f"CPU per request, fastest of {args.repeat} blocks of {args.n} (load average {os.getloadavg()[0]:.1f})")
     print(f"{'kind':<14} {'CPU ms/req':>10} {'wall ms/req':>11}  status")
     for kind, r in results.items():
         print(f"{kind:<14} {r['cpu_ms']:>10} {r['wall_ms']:>11}  {r['status']}")

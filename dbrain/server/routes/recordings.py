@@ -143,9 +143,10 @@ def get_recording(
 ) -> RecordingOut:
     """One recording (de-identified view)."""
     rec = recording_of_site(db, who, recording_id)
+    out = recording_out(db, rec)  # read in the same transaction as the audit row (one BEGIN … COMMIT)
     audit(db, who, "recording.read", object_type="recording", object_id=rec.id, patient_id=rec.patient_id, request=request)
     db.commit()
-    return recording_out(db, rec)
+    return out
 
 
 @router.get("/api/recordings/{recording_id}/identity", response_model=RecordingIdentityOut, responses={**ERRORS, **NOT_FOUND})
@@ -375,7 +376,9 @@ def _ledger_annotations(request: Request, db: Session, who: Principal, rec: Reco
     """Append ``annotation-changed`` (the set after the change) once the change is committed."""
     from .. import provenance
 
-    content_hash = provenance.annotations_hash(db.scalars(select(Annotation).where(Annotation.recording_id == rec.id)))
+    # The hashed columns only (plain rows, not ORM objects: the set grows with every annotation of the recording).
+    cols = (Annotation.id, Annotation.onset, Annotation.duration, Annotation.description, Annotation.channels)
+    content_hash = provenance.annotations_hash(db.execute(select(*cols).where(Annotation.recording_id == rec.id)))
     db.commit()  # end this read before the ledger takes the database's write lock
     provenance.record(
         request.app.state.settings,

@@ -54,3 +54,28 @@ def test_kept_montage_is_dropped_with_its_recording(tmp_path, monkeypatch):
     for m in ("average", "double-banana", "transverse"):
         window.read_window(path, montage=m)
     assert len(window._DERIVED) <= 2
+
+
+def test_orjson_page_is_the_pydantic_document(tmp_path):
+    import json
+
+    import pytest
+
+    from dbrain.server import pages
+    from dbrain.server.schemas import WindowOut
+
+    if pages._orjson is None:
+        pytest.skip("orjson is not installed (the pydantic path is used)")
+    path = tmp_path / "rec.edf"
+    shutil.copy(SAMPLE, path)
+    for kw in ({"start": 3}, {"start": 0, "duration": 40, "max_points": 500, "highpass": 1.0, "notch": 50.0}):
+        fast = pages.window_json(window.read_window(path, arrays=True, **kw))
+        ref = WindowOut(**window.read_window(path, **kw)).model_dump_json().encode()
+        assert json.loads(fast) == json.loads(ref)
+    # NaN is written as null, as pydantic writes it.
+    w = window.read_window(path, arrays=True, start=3)
+    w["data"][0, :3] = np.nan
+    w["times"] = np.asarray(w["times"])
+    assert json.loads(pages.window_json(w))["data"][0][:3] == [None, None, None]
+    ref = json.loads(WindowOut(**{**w, "data": w["data"].tolist(), "times": w["times"].tolist()}).model_dump_json())
+    assert ref["data"][0][:3] == [None, None, None]
