@@ -471,10 +471,17 @@ def login_flood() -> dict | None:
 
 def environment(argv) -> dict:
     """What the figures depend on besides the code: cores, load, and uvicorn's event loop and HTTP parser."""
+    import importlib
     import platform
-    from importlib.util import find_spec
 
     import uvicorn
+
+    def importable(name: str) -> bool:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return False
+        return True
 
     args = sys.argv[1:] if argv is None else list(argv)
     return {
@@ -483,8 +490,8 @@ def environment(argv) -> dict:
         "python": platform.python_version(),
         "uvicorn": uvicorn.__version__,
         # dbrain serve leaves uvicorn on "auto": uvloop and httptools when installed (the server extra has them).
-        "loop": "uvloop" if find_spec("uvloop") else "asyncio",
-        "http": "httptools" if find_spec("httptools") else "h11",
+        "loop": "uvloop" if importable("uvloop") else "asyncio",
+        "http": "httptools" if importable("httptools") else "h11",
         "rerun": "PYTHONPATH=$PWD python benchmarks/bench_server.py " + " ".join(args),
     }
 
