@@ -14,7 +14,10 @@ one HTTP connection each) mixing:
 * ``upload`` one ``POST /api/recordings`` in the middle of the run
 
 and prints the count of 5xx answers and transport errors (must be 0) and
-p50/p95 per kind. Then ``dbrain ledger verify`` must find every row vouched
+p50/p95 per kind, the server's and this load generator's CPU per request
+(they share the machine's cores), the throughput ceiling they imply, the
+machine's load average, uvicorn's event loop and HTTP parser, and the command
+to rerun. Then ``dbrain ledger verify`` must find every row vouched
 for. If ``benchmarks/_login_flood.py`` exists (the login-defence benchmark),
 its ``main()`` runs too. Loopback only; request count and time are bounded.
 
