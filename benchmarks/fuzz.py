@@ -96,6 +96,12 @@ class Recorder:
         print(f"FINDING {kind} {signature}: {message[:160]}", flush=True)
 
 
+def _scratch_root() -> str:
+    """A RAM disk when there is one (see ``dbrain.tests.fuzz_targets.scratch_root``)."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fid:
         return int(fid.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -124,7 +130,7 @@ def _one_target(args) -> int:
         if target.needs_shared_data() and not fuzz_targets.SHARED_DATA.is_dir():
             print(f"FUZZ target={target.name} skipped: ../shared/data not found", flush=True)
             return 0
-        scratch = Path(tempfile.mkdtemp(prefix=f"dbrain-fuzz-{target.name}-"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"dbrain-fuzz-{target.name}-", dir=fuzz_targets.scratch_root()))
         seeds = target.seed_bytes(scratch)
         if not seeds:
             print(f"FUZZ target={target.name} skipped: no seed files", flush=True)
@@ -142,9 +148,15 @@ def _one_target(args) -> int:
     count = {"n": 0}
     started = time.time()
 
+    # One work folder for every input: the siblings of a multi-file recording are copied once
+    # and only the fuzzed file is rewritten; whatever an input adds beside them is removed after it.
+    work = scratch / "work"
+    work.mkdir()
+    target.prepare(seeds[0], work)
+    keep = {p.name for p in work.iterdir()}
+
     def test_one(data: bytes) -> None:
         count["n"] += 1
-        work = Path(tempfile.mkdtemp(dir=scratch))
         t0 = time.time()
         try:
             target(data, work)
@@ -155,7 +167,12 @@ def _one_target(args) -> int:
         except Exception as exc:  # noqa: BLE001 - every non-dbrain exception is a finding
             recorder.save("crash", data, _signature(exc), f"{type(exc).__name__}: {exc}", _where(exc))
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            for extra in os.scandir(work):
+                if extra.name not in keep:
+                    if extra.is_dir(follow_symlinks=False):
+                        shutil.rmtree(extra.path, ignore_errors=True)
+                    else:
+                        os.unlink(extra.path)
         took = time.time() - t0
         if took > args.timeout:
             recorder.save("hang", data, f"slow@{target.name}", f"took {took:.1f} s (> {args.timeout} s)", "")
@@ -292,7 +309,14 @@ def main(argv=None) -> int:
             "--max-seconds",
             str(args.max_seconds),
         ]
-        env = {**os.environ, "DBRAIN_FUZZ_CHILD": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        # libFuzzer ends the child with exit() (no Python clean-up): the parent removes its scratch folder.
+        scratch = tempfile.mkdtemp(prefix=f"dbrain-fuzz-{name}-", dir=_scratch_root())
+        env = {
+            **os.environ,
+            "DBRAIN_FUZZ_CHILD": "1",
+            "DBRAIN_FUZZ_SCRATCH": scratch,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        }
         index = CORPUS / name / "index.json"
         before = json.loads(index.read_text()) if index.is_file() else {}
         files_before = set((CORPUS / name).glob("*")) if (CORPUS / name).is_dir() else set()
@@ -310,6 +334,7 @@ def main(argv=None) -> int:
                     executed if executed is not None else int(line.split("inputs=")[1].split()[0]) if "inputs=" in line else None
                 )
         code = proc.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
         after = json.loads(index.read_text()) if index.is_file() else {}
         artifacts = (
             [p.name for p in (set((CORPUS / name).glob("libfuzzer-*")) - files_before)] if (CORPUS / name).is_dir() else []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,21 @@ from dbrain.errors import DbrainError
 FORMATS = SHARED_DATA / "formats"
 MNE_DATA = FORMATS / "mne-testing-data"
 SAMPLE = FORMATS / "eeglab-sample-data" / "sample_data" / "test_data"
+
+
+def scratch_root() -> Path:
+    """Where the campaign writes its inputs: a RAM disk when there is one.
+
+    Creating and removing files on the shared disk costs ~4 ms each here,
+    more than most targets take to parse a small input. ``benchmarks/fuzz.py``
+    sets ``DBRAIN_FUZZ_SCRATCH`` to a folder it removes when the target ends.
+    """
+    if os.environ.get("DBRAIN_FUZZ_SCRATCH"):
+        return Path(os.environ["DBRAIN_FUZZ_SCRATCH"])
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm
+    return Path(tempfile.gettempdir())
 
 
 class InvariantError(AssertionError):
@@ -66,6 +82,9 @@ class Target:
     siblings: list[Path] = field(default_factory=list)
     synth: Callable[[Path], list[bytes]] | None = None
     head: int = 0
+    shrink: Callable[[bytes], bytes] | None = None
+    _ready: set = field(default_factory=set, repr=False)
+    _tail: bytes | None = field(default=None, repr=False)
 
     def needs_shared_data(self) -> bool:
         return bool(self.siblings) or self.head > 0
@@ -73,6 +92,8 @@ class Target:
     def seed_bytes(self, workdir: Path) -> list[bytes]:
         """The seed inputs: real files that exist, then synthesised ones."""
         out = [p.read_bytes() for p in self.seeds if p.is_file()]
+        if self.shrink is not None:
+            out = [self.shrink(d) for d in out]
         if self.head:
             out = [d[: self.head] for d in out]
         if self.synth is not None:
@@ -80,19 +101,27 @@ class Target:
         return out
 
     def prepare(self, data: bytes, workdir: Path) -> Path:
-        """Write ``data`` (and the siblings) into ``workdir``; return the input path."""
-        for sib in self.siblings:
-            if sib.is_dir():
-                # copyfile, not copy2: the shared data is read-only and the input is written into the copy
-                shutil.copytree(sib, workdir / sib.name, dirs_exist_ok=True, copy_function=shutil.copyfile)
-                for folder, _, _ in os.walk(workdir / sib.name):
-                    os.chmod(folder, 0o755)
-            elif sib.is_file():
-                shutil.copyfile(sib, workdir / sib.name)
+        """Write ``data`` (and the siblings) into ``workdir``; return the input path.
+
+        The siblings are copied once per ``workdir``: the campaign reuses one
+        folder for all its inputs and only the fuzzed file changes.
+        """
+        if workdir not in self._ready:
+            for sib in self.siblings:
+                if sib.is_dir():
+                    # copyfile, not copy2: the shared data is read-only and the input is written into the copy
+                    shutil.copytree(sib, workdir / sib.name, dirs_exist_ok=True, copy_function=shutil.copyfile)
+                    for folder, _, _ in os.walk(workdir / sib.name):
+                        os.chmod(folder, 0o755)
+                elif sib.is_file():
+                    shutil.copyfile(sib, workdir / sib.name)
+            self._ready.add(workdir)
         path = workdir / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.head:
-            data = data + self.seeds[0].read_bytes()[self.head :]
+            if self._tail is None:
+                self._tail = self.seeds[0].read_bytes()[self.head :]
+            data = data + self._tail
         path.write_bytes(data)
         return path
 
@@ -219,9 +248,7 @@ def _ingest(path: Path, workdir: Path) -> None:
     from dbrain.server.storage import ObjectStore
 
     if not _INGEST:
-        import tempfile
-
-        home = Path(tempfile.mkdtemp(prefix="dbrain-fuzz-ingest-"))
+        home = Path(tempfile.mkdtemp(prefix="dbrain-fuzz-ingest-", dir=scratch_root()))
         settings = Settings(db_url=f"sqlite:///{home / 'db.sqlite'}", home=home)
         engine = make_engine(settings.db_url)
         migrate(engine)
