@@ -68,6 +68,8 @@ INSTRUMENT = (
     "edfio",
     "pyxdf",
     "pymatreader",
+    "mffpy",
+    "curryreader",
     "scipy.io.matlab",
 )
 
