@@ -306,8 +306,9 @@ def _ingest(path: Path, workdir: Path) -> None:
         _INGEST.update(settings=settings, sessions=sessions, store=ObjectStore(home), user_id=user_id)
     from dbrain.server.auth import Principal
 
-    upload = workdir / "upload" / path.name
-    upload.parent.mkdir(exist_ok=True)
+    # as the upload route does: the upload lands in the store's scratch (same file system: ingest moves it)
+    scratch = _INGEST["store"].scratch()
+    upload = scratch / path.name
     shutil.copyfile(path, upload)
     with _INGEST["sessions"]() as db:
         who = Principal(user=db.get(User, _INGEST["user_id"]), via="token")
@@ -317,6 +318,7 @@ def _ingest(path: Path, workdir: Path) -> None:
             )
         finally:
             db.rollback()
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _events(path: Path, workdir: Path) -> None:
