@@ -243,6 +243,7 @@ def _one_target(args) -> int:
             f"-seed={args.seed}",
             f"-max_len={max_len + 64}",
             f"-timeout={int(WALL_FACTOR * args.timeout)}",  # libFuzzer's clock is the wall clock
+            f"-report_slow_units={int(WALL_FACTOR * args.timeout)}",
             f"-rss_limit_mb={rss_limit}",
             f"-artifact_prefix={artifacts}/libfuzzer-",
             "-print_final_stats=1",
