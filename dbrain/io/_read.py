@@ -24,7 +24,7 @@ from ..utils import logger, verbose
 from ._edf_discontinuous import place_on_time_axis
 from ._edf_header import read_edf_header
 from ._info import RecordingInfo
-from ._matprobe import probe_mat
+from ._matprobe import install as install_mat_reader
 
 # extension -> (format name, reader key)
 _READERS = {
@@ -102,6 +102,7 @@ def _bids_recordings(root: Path) -> list[Path]:
 def _read_bids(path: Path, root: Path) -> mne.io.BaseRaw:
     import mne_bids
 
+    install_mat_reader()  # a BIDS recording may be an EEGLAB .set
     bids_path = mne_bids.get_bids_path_from_fname(path)
     bids_path.update(root=root)
     return mne_bids.read_raw_bids(bids_path, verbose="error")
@@ -149,8 +150,8 @@ def _read_xdf(path: Path) -> mne.io.BaseRaw:
 
 
 def _read_eeglab(path: Path) -> mne.io.BaseRaw:
-    # a damaged MAT file can crash SciPy's reader itself: load it in the probe child first
-    probe_mat(path)
+    # a damaged MAT file can crash SciPy's reader itself: MNE gets it parsed in a child process
+    install_mat_reader()
     return mne.io.read_raw_eeglab(path, preload=False)
 
 
