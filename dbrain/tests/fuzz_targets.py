@@ -182,7 +182,7 @@ def _quiet():
     import mne
 
     level = mne.set_log_level("ERROR", return_old_level=True)
-    loggers = [logging.getLogger(name) for name in ("dbrain", "pyxdf")]
+    loggers = [logging.getLogger(name) for name in ("dbrain", "pyxdf", "pyxdf.pyxdf")]
     for logger in loggers:
         logger.disabled = True
     try:
