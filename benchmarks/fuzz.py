@@ -334,7 +334,9 @@ def main(argv=None) -> int:
     if args.list:
         for name, t in TARGETS.items():
             real = [p.name for p in t.seeds] + [p.name for _, p, _ in t.parts]
-            print(f"{name:20s} {t.filename}  seeds: {', '.join(real) or '(synthesised)'}{' + synthesised' if real and t.synth else ''}")
+            print(
+                f"{name:20s} {t.filename}  seeds: {', '.join(real) or '(synthesised)'}{' + synthesised' if real and t.synth else ''}"
+            )
         return 0
     if args.target != "all" and args.target in TARGETS and os.environ.get("DBRAIN_FUZZ_CHILD") == "1":
         return _one_target(args)
