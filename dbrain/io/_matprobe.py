@@ -258,23 +258,3 @@ def install() -> None:
     if not callable(getattr(eeglab, "_readmat", None)):
         raise RuntimeError("this MNE version has no mne.io.eeglab.eeglab._readmat; dbrain cannot contain MAT-file crashes")
     eeglab._readmat = _readmat
-
-
-def probe_mat(path: Path, seconds: float = MAT_PROBE_SECONDS) -> None:
-    """Parse a MAT file whole in the fork server and drop the result (see :class:`MatProbe`).
-
-    Parameters
-    ----------
-    path : Path
-        The MAT file.
-    seconds : float
-        Time limit of the parse.
-
-    Raises
-    ------
-    dbrain.errors.CorruptRecordingError
-        When the parse crashed its process (a signal) or took too long.
-    MatFileError
-        When the reader raised a Python error.
-    """
-    _PROBE.probe(path, seconds)
