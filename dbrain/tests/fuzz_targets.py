@@ -254,8 +254,11 @@ def _deid(path: Path, workdir: Path) -> None:
 
     out = workdir / f"deid{path.suffix}"
     deidentify(path, out, overwrite=True)
+    from dbrain.io._edf_header import read_edf_header
+
     before, after = path.read_bytes(), out.read_bytes()
-    ns = int(before[252:256])
+    # the signal count as dbrain reads it (a field such as b"3\x1f  " is 3 to it, not to int(bytes))
+    ns = len(read_edf_header(path).signals)
     labels = slice(256, 256 + 16 * ns)
     if before[labels] != after[labels]:
         # Only a header PHI token may change a label, and the fuzzed patient field rarely names one.
