@@ -34,7 +34,6 @@ Timings depend on the machine; the counts are exact.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -45,12 +44,58 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "dbrain" / "tests" / "fuzz_corpus"
 # Modules whose code the fuzzer sees (coverage feedback); the rest of the stack runs uninstrumented.
-INSTRUMENT = ["dbrain", "mne.io", "mne.annotations", "mne_bids", "edfio", "pyxdf", "scipy.io.matlab"]
+# atheris.instrument_imports only selects whole top-level packages (all of mne, all of scipy: ~30 s
+# of start-up and slower inputs), so the functions of these modules are instrumented one by one
+# after the warm-up has imported them (see _instrument).
+INSTRUMENT = (
+    "dbrain.io",
+    "dbrain.deid",
+    "dbrain.events",
+    "dbrain.channels",
+    "dbrain.cli.convert",
+    "dbrain.server.ingest",
+    "dbrain.server.storage",
+    "mne.io",
+    "mne.annotations",
+    "mne._fiff",
+    "mne_bids",
+    "edfio",
+    "pyxdf",
+    "pymatreader",
+    "mffpy",
+    "curryreader",
+    "scipy.io.matlab",
+)
+
+
+def _instrument(prefixes=INSTRUMENT) -> int:
+    """Add atheris coverage instrumentation to every loaded function of the modules ``prefixes``."""
+    import gc
+
+    import atheris
+
+    def wanted(module: str) -> bool:
+        return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+    n = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, types.FunctionType) and wanted(getattr(obj, "__module__", None) or ""):
+            try:
+                atheris.instrument_func(obj)
+                n += 1
+            except Exception:  # noqa: BLE001, S112 - a function atheris cannot patch stays uninstrumented
+                continue
+    return n
+
+
+#: libFuzzer kills an input after this many times --timeout of wall time (see test_one).
+WALL_FACTOR = 6
 
 
 def _signature(exc: BaseException) -> str:
@@ -96,6 +141,12 @@ class Recorder:
         print(f"FINDING {kind} {signature}: {message[:160]}", flush=True)
 
 
+def _scratch_root() -> str:
+    """A RAM disk when there is one (see ``dbrain.tests.fuzz_targets.scratch_root``)."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fid:
         return int(fid.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -107,45 +158,50 @@ def _one_target(args) -> int:
 
     warnings.simplefilter("ignore")
     engine = args.engine
-    instrument = contextlib.nullcontext()
     if engine == "atheris":
         try:
             import atheris
         except ImportError:
             print("atheris is not installed (pip install atheris); use --engine random", file=sys.stderr)
             return 2
-        instrument = atheris.instrument_imports(include=INSTRUMENT)
-    # Everything the target imports, including the readers MNE loads lazily on first use, is
-    # imported inside the hook (by the warm-up run of the seeds), so the fuzzer sees its coverage.
-    with instrument:
-        from dbrain.tests import fuzz_targets
+    # The warm-up run of the seeds imports everything the target uses, including the readers MNE
+    # loads lazily on first use; their functions are instrumented after it.
+    from dbrain.tests import fuzz_targets
 
-        target = fuzz_targets.TARGETS[args.target]
-        if target.needs_shared_data() and not fuzz_targets.SHARED_DATA.is_dir():
-            print(f"FUZZ target={target.name} skipped: ../shared/data not found", flush=True)
-            return 0
-        scratch = Path(tempfile.mkdtemp(prefix=f"dbrain-fuzz-{target.name}-"))
-        seeds = target.seed_bytes(scratch)
-        if not seeds:
-            print(f"FUZZ target={target.name} skipped: no seed files", flush=True)
-            return 0
-        for data in seeds:
-            work = Path(tempfile.mkdtemp(dir=scratch))
-            try:
-                target(data, work)
-            except Exception as exc:  # noqa: BLE001 - a seed that crashes is a finding too
-                print(f"seed raises {type(exc).__name__}: {exc}", flush=True)
-            shutil.rmtree(work, ignore_errors=True)
+    target = fuzz_targets.TARGETS[args.target]
+    if target.needs_shared_data() and not fuzz_targets.SHARED_DATA.is_dir():
+        print(f"FUZZ target={target.name} skipped: ../shared/data not found", flush=True)
+        return 0
+    scratch = Path(tempfile.mkdtemp(prefix=f"dbrain-fuzz-{target.name}-", dir=fuzz_targets.scratch_root()))
+    seeds = target.seed_bytes(scratch)
+    if not seeds:
+        print(f"FUZZ target={target.name} skipped: no seed files", flush=True)
+        return 0
+    for data in seeds:
+        work = Path(tempfile.mkdtemp(dir=scratch))
+        try:
+            target(data, work)
+        except Exception as exc:  # noqa: BLE001 - a seed that crashes is a finding too
+            print(f"seed raises {type(exc).__name__}: {exc}", flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+    if engine == "atheris":
+        print(f"instrumented {_instrument()} functions", flush=True)
     baseline = _rss_mb()
     rss_limit = args.rss_mb or int(baseline + 1024)
     recorder = Recorder(target.name)
     count = {"n": 0}
     started = time.time()
 
+    # One work folder for every input: the siblings of a multi-file recording are copied once
+    # and only the fuzzed file is rewritten; whatever an input adds beside them is removed after it.
+    work = scratch / "work"
+    work.mkdir()
+    target.prepare(seeds[0], work)
+    keep = {p.name for p in work.iterdir()}
+
     def test_one(data: bytes) -> None:
         count["n"] += 1
-        work = Path(tempfile.mkdtemp(dir=scratch))
-        t0 = time.time()
+        t0, cpu0 = time.time(), time.process_time()
         try:
             target(data, work)
         except MemoryError as exc:
@@ -155,10 +211,17 @@ def _one_target(args) -> int:
         except Exception as exc:  # noqa: BLE001 - every non-dbrain exception is a finding
             recorder.save("crash", data, _signature(exc), f"{type(exc).__name__}: {exc}", _where(exc))
         finally:
-            shutil.rmtree(work, ignore_errors=True)
-        took = time.time() - t0
-        if took > args.timeout:
-            recorder.save("hang", data, f"slow@{target.name}", f"took {took:.1f} s (> {args.timeout} s)", "")
+            for extra in os.scandir(work):
+                if extra.name not in keep:
+                    if extra.is_dir(follow_symlinks=False):
+                        shutil.rmtree(extra.path, ignore_errors=True)
+                    else:
+                        os.unlink(extra.path)
+        took, cpu = time.time() - t0, time.process_time() - cpu0
+        # A hang is an input that computes for more than --timeout seconds, or waits for more than
+        # WALL_FACTOR times that: at nice 19 on a loaded machine a 0.1-s input can take 10 s of wall time.
+        if cpu > args.timeout or took > WALL_FACTOR * args.timeout:
+            recorder.save("hang", data, f"slow@{target.name}", f"took {took:.1f} s ({cpu:.1f} s CPU; limit {args.timeout} s)", "")
         rss = _rss_mb()
         if rss > rss_limit:
             recorder.save("memory", data, f"rss@{target.name}", f"process at {rss:.0f} MB (> {rss_limit} MB)", "")
@@ -179,7 +242,8 @@ def _one_target(args) -> int:
             f"-runs={args.inputs}",
             f"-seed={args.seed}",
             f"-max_len={max_len + 64}",
-            f"-timeout={int(args.timeout)}",
+            f"-timeout={int(WALL_FACTOR * args.timeout)}",  # libFuzzer's clock is the wall clock
+            f"-report_slow_units={int(WALL_FACTOR * args.timeout)}",
             f"-rss_limit_mb={rss_limit}",
             f"-artifact_prefix={artifacts}/libfuzzer-",
             "-print_final_stats=1",
@@ -269,7 +333,10 @@ def main(argv=None) -> int:
 
     if args.list:
         for name, t in TARGETS.items():
-            print(f"{name:20s} {t.filename}  seeds: {', '.join(p.name for p in t.seeds) or '(synthesised)'}")
+            real = [p.name for p in t.seeds] + [p.name for _, p, _ in t.parts]
+            print(
+                f"{name:20s} {t.filename}  seeds: {', '.join(real) or '(synthesised)'}{' + synthesised' if real and t.synth else ''}"
+            )
         return 0
     if args.target != "all" and args.target in TARGETS and os.environ.get("DBRAIN_FUZZ_CHILD") == "1":
         return _one_target(args)
@@ -292,7 +359,14 @@ def main(argv=None) -> int:
             "--max-seconds",
             str(args.max_seconds),
         ]
-        env = {**os.environ, "DBRAIN_FUZZ_CHILD": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        # libFuzzer ends the child with exit() (no Python clean-up): the parent removes its scratch folder.
+        scratch = tempfile.mkdtemp(prefix=f"dbrain-fuzz-{name}-", dir=_scratch_root())
+        env = {
+            **os.environ,
+            "DBRAIN_FUZZ_CHILD": "1",
+            "DBRAIN_FUZZ_SCRATCH": scratch,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        }
         index = CORPUS / name / "index.json"
         before = json.loads(index.read_text()) if index.is_file() else {}
         files_before = set((CORPUS / name).glob("*")) if (CORPUS / name).is_dir() else set()
@@ -310,6 +384,7 @@ def main(argv=None) -> int:
                     executed if executed is not None else int(line.split("inputs=")[1].split()[0]) if "inputs=" in line else None
                 )
         code = proc.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
         after = json.loads(index.read_text()) if index.is_file() else {}
         artifacts = (
             [p.name for p in (set((CORPUS / name).glob("libfuzzer-*")) - files_before)] if (CORPUS / name).is_dir() else []

@@ -24,6 +24,7 @@ from ..utils import logger, verbose
 from ._edf_discontinuous import place_on_time_axis
 from ._edf_header import read_edf_header
 from ._info import RecordingInfo
+from ._matprobe import install as install_mat_reader
 
 # extension -> (format name, reader key)
 _READERS = {
@@ -101,6 +102,7 @@ def _bids_recordings(root: Path) -> list[Path]:
 def _read_bids(path: Path, root: Path) -> mne.io.BaseRaw:
     import mne_bids
 
+    install_mat_reader()  # a BIDS recording may be an EEGLAB .set
     bids_path = mne_bids.get_bids_path_from_fname(path)
     bids_path.update(root=root)
     return mne_bids.read_raw_bids(bids_path, verbose="error")
@@ -147,39 +149,9 @@ def _read_xdf(path: Path) -> mne.io.BaseRaw:
     return mne.io.RawArray(data * scale, info, verbose="error")
 
 
-#: Seconds a damaged MAT file may keep the probe process busy.
-MAT_PROBE_SECONDS = 120
-
-
-def _probe_mat(path: Path) -> None:
-    """Load a MAT file in a child process first: a damaged one can crash the reader itself.
-
-    A one-bit change of a real EEGLAB file makes SciPy's MAT-5 reader end the
-    process with a segmentation fault (found by ``benchmarks/fuzz.py``), which
-    no ``except`` can catch. The child process dies instead of dbrain; its
-    Python errors are left for the real read, which words them.
-    """
-    import signal
-    import subprocess
-    import sys
-
-    code = "import sys, warnings; warnings.simplefilter('ignore'); from pymatreader import read_mat; read_mat(sys.argv[1])"
-    try:
-        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=MAT_PROBE_SECONDS)
-    except subprocess.TimeoutExpired:
-        raise CorruptRecordingError(
-            f"cannot read '{path.name}': reading its MAT data took more than {MAT_PROBE_SECONDS} s (MAT_PROBE_SECONDS)"
-        ) from None
-    if done.returncode < 0:
-        try:
-            what = signal.Signals(-done.returncode).name
-        except ValueError:
-            what = f"signal {-done.returncode}"
-        raise CorruptRecordingError(f"cannot read '{path.name}': the file is damaged (the MAT-file reader crashed on it: {what})")
-
-
 def _read_eeglab(path: Path) -> mne.io.BaseRaw:
-    _probe_mat(path)
+    # a damaged MAT file can crash SciPy's reader itself: MNE gets it parsed in a child process
+    install_mat_reader()
     return mne.io.read_raw_eeglab(path, preload=False)
 
 

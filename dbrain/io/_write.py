@@ -49,13 +49,33 @@ def _physical_range(values: np.ndarray) -> tuple[float, float]:
     # EDF header fields hold 8 characters: round outwards to a representable value.
     def fit(v, up):
         for decimals in (3, 2, 1, 0):
+            step = 10**-decimals
             r = (math.ceil if up else math.floor)(v * 10**decimals) / 10**decimals
+            # v * 10**decimals can round onto the whole number (-2713.2000000000003 -> -2713.2):
+            # step outwards until the range holds the value (found by benchmarks/fuzz.py, convert)
+            while (r < v) if up else (r > v):
+                r = round(r + step if up else r - step, decimals)
             text = f"{r:.{decimals}f}" if decimals else f"{int(r)}"
             if len(text) <= 8:
                 return r
         raise RecordingError(f"cannot write EDF: value {v:g} does not fit an 8-character header field")
 
     return fit(lo, False), fit(hi, True)
+
+
+def _header_text(text: str) -> str:
+    """EDF header text is printable ASCII: accents dropped (é -> e), anything else replaced by '_'.
+
+    A damaged source file can carry control or non-ASCII bytes in its labels and patient
+    fields; edfio refuses them (found by benchmarks/fuzz.py, convert).
+    """
+    import unicodedata
+
+    out = []
+    for c in text:
+        plain = unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode("ascii")
+        out.append("".join(x for x in plain if 32 <= ord(x) < 127) or "_")
+    return "".join(out)
 
 
 def write_edf(
@@ -117,7 +137,7 @@ def write_edf(
             edfio.EdfSignal(
                 data,
                 sfreq,
-                label=label[:16],
+                label=_header_text(label)[:16],
                 physical_dimension=unit,
                 physical_range=_physical_range(data),
                 transducer_type="AgAgCl electrode" if ch_type == "eeg" else "",
@@ -142,11 +162,15 @@ def write_edf(
     sex = {1: "M", 2: "F"}.get(subject.get("sex"), "X")
     name = "_".join(str(subject[k]) for k in ("first_name", "last_name") if subject.get(k)) or "X"
     birth = subject.get("birthday")
+    if not 1985 <= meas.year <= 2084:
+        raise RecordingError(
+            f"cannot write EDF: the recording starts on {meas.date().isoformat()}, outside the years EDF can hold (1985-2084)"
+        )
     patient = edfio.Patient(
-        code=str(subject.get("his_id") or "X").replace(" ", "_"),
+        code=_header_text(str(subject.get("his_id") or "X")).replace(" ", "_"),
         sex=sex,
         birthdate=birth if isinstance(birth, dt.date) else None,
-        name=name.replace(" ", "_"),
+        name=_header_text(name).replace(" ", "_"),
     )
     edf = edfio.Edf(
         signals,

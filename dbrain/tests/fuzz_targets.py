@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,25 @@ from dbrain.errors import DbrainError
 FORMATS = SHARED_DATA / "formats"
 MNE_DATA = FORMATS / "mne-testing-data"
 SAMPLE = FORMATS / "eeglab-sample-data" / "sample_data" / "test_data"
+
+
+def scratch_root() -> Path:
+    """Where the campaign writes its inputs: a RAM disk when there is one.
+
+    Creating and removing files on the shared disk costs ~4 ms each here,
+    more than most targets take to parse a small input. ``benchmarks/fuzz.py``
+    sets ``DBRAIN_FUZZ_SCRATCH`` to a folder it removes when the target ends.
+    """
+    if os.environ.get("DBRAIN_FUZZ_SCRATCH"):
+        return Path(os.environ["DBRAIN_FUZZ_SCRATCH"])
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm
+    return Path(tempfile.gettempdir())
+
+
+#: Between the files of a multi-file input (:attr:`Target.parts`).
+PART_SEPARATOR = b"\n--dbrain-fuzz-part--\n"
 
 
 class InvariantError(AssertionError):
@@ -57,6 +77,19 @@ class Target:
         fuzzed and the seed's remaining bytes are appended unchanged: the
         header of a large file is the input, its samples are not (keeps
         corpus files small).
+    shrink : callable | None
+        ``shrink(seed) -> bytes``: crops a real seed file to a few records
+        (its header kept real), applied when the campaign starts; small
+        inputs are parsed and mutated faster.
+    parts : list of (str, Path, int)
+        Several files of a multi-file recording fuzzed together (replaces
+        ``seeds``): ``(name in workdir, real file, head)``. The input is the
+        parts joined by :data:`PART_SEPARATOR`; a part the input lacks (its
+        separator mutated away) is written as the real file; ``head`` > 0
+        fuzzes only that many first bytes of the file, the rest appended.
+    repair : callable | None
+        ``repair(name, data) -> bytes`` applied to the real parts (a real
+        file MNE cannot read unchanged, mended so the input reaches deeper).
     """
 
     name: str
@@ -66,13 +99,33 @@ class Target:
     siblings: list[Path] = field(default_factory=list)
     synth: Callable[[Path], list[bytes]] | None = None
     head: int = 0
+    shrink: Callable[[bytes], bytes] | None = None
+    parts: list[tuple[str, Path, int]] = field(default_factory=list)
+    repair: Callable[[str, bytes], bytes] | None = None
+    _ready: set = field(default_factory=set, repr=False)
+    _tail: bytes | None = field(default=None, repr=False)
+    _real: list[bytes] | None = field(default=None, repr=False)
 
     def needs_shared_data(self) -> bool:
-        return bool(self.siblings) or self.head > 0
+        return bool(self.siblings) or self.head > 0 or bool(self.parts)
+
+    def _real_parts(self) -> list[bytes]:
+        if self._real is None:
+            self._real = [p.read_bytes() for _, p, _ in self.parts]
+            if self.repair is not None:
+                self._real = [self.repair(name, d) for (name, _, _), d in zip(self.parts, self._real, strict=True)]
+        return self._real
 
     def seed_bytes(self, workdir: Path) -> list[bytes]:
         """The seed inputs: real files that exist, then synthesised ones."""
+        if self.parts:
+            if not all(p.is_file() for _, p, _ in self.parts):
+                return []
+            heads = [d[:head] if head else d for (_, _, head), d in zip(self.parts, self._real_parts(), strict=True)]
+            return [PART_SEPARATOR.join(heads)]
         out = [p.read_bytes() for p in self.seeds if p.is_file()]
+        if self.shrink is not None:
+            out = [self.shrink(d) for d in out]
         if self.head:
             out = [d[: self.head] for d in out]
         if self.synth is not None:
@@ -80,19 +133,34 @@ class Target:
         return out
 
     def prepare(self, data: bytes, workdir: Path) -> Path:
-        """Write ``data`` (and the siblings) into ``workdir``; return the input path."""
-        for sib in self.siblings:
-            if sib.is_dir():
-                # copyfile, not copy2: the shared data is read-only and the input is written into the copy
-                shutil.copytree(sib, workdir / sib.name, dirs_exist_ok=True, copy_function=shutil.copyfile)
-                for folder, _, _ in os.walk(workdir / sib.name):
-                    os.chmod(folder, 0o755)
-            elif sib.is_file():
-                shutil.copyfile(sib, workdir / sib.name)
+        """Write ``data`` (and the siblings) into ``workdir``; return the input path.
+
+        The siblings are copied once per ``workdir``: the campaign reuses one
+        folder for all its inputs and only the fuzzed file changes.
+        """
+        if workdir not in self._ready:
+            for sib in self.siblings:
+                if sib.is_dir():
+                    # copyfile, not copy2: the shared data is read-only and the input is written into the copy
+                    shutil.copytree(sib, workdir / sib.name, dirs_exist_ok=True, copy_function=shutil.copyfile)
+                    for folder, _, _ in os.walk(workdir / sib.name):
+                        os.chmod(folder, 0o755)
+                elif sib.is_file():
+                    shutil.copyfile(sib, workdir / sib.name)
+            self._ready.add(workdir)
+        if self.parts:
+            pieces = data.split(PART_SEPARATOR, len(self.parts) - 1)
+            for i, ((name, _, head), real) in enumerate(zip(self.parts, self._real_parts(), strict=True)):
+                piece = pieces[i] + real[head:] if i < len(pieces) and head else pieces[i] if i < len(pieces) else real
+                (workdir / name).write_bytes(piece)
+            return workdir / self.parts[0][0]
         path = workdir / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.head:
-            data = data + self.seeds[0].read_bytes()[self.head :]
+            if self._tail is None:
+                seed = self.seeds[0].read_bytes()
+                self._tail = (self.shrink(seed) if self.shrink is not None else seed)[self.head :]
+            data = data + self._tail
         path.write_bytes(data)
         return path
 
@@ -114,12 +182,15 @@ def _quiet():
     import mne
 
     level = mne.set_log_level("ERROR", return_old_level=True)
-    logging.getLogger("dbrain").disabled = True
+    loggers = [logging.getLogger(name) for name in ("dbrain", "pyxdf", "pyxdf.pyxdf")]
+    for logger in loggers:
+        logger.disabled = True
     try:
         yield
     finally:
         mne.set_log_level(level)
-        logging.getLogger("dbrain").disabled = False
+        for logger in loggers:
+            logger.disabled = False
 
 
 # --------------------------------------------------------------------------- entry points
@@ -183,8 +254,11 @@ def _deid(path: Path, workdir: Path) -> None:
 
     out = workdir / f"deid{path.suffix}"
     deidentify(path, out, overwrite=True)
+    from dbrain.io._edf_header import read_edf_header
+
     before, after = path.read_bytes(), out.read_bytes()
-    ns = int(before[252:256])
+    # the signal count as dbrain reads it (a field such as b"3\x1f  " is 3 to it, not to int(bytes))
+    ns = len(read_edf_header(path).signals)
     labels = slice(256, 256 + 16 * ns)
     if before[labels] != after[labels]:
         # Only a header PHI token may change a label, and the fuzzed patient field rarely names one.
@@ -219,9 +293,7 @@ def _ingest(path: Path, workdir: Path) -> None:
     from dbrain.server.storage import ObjectStore
 
     if not _INGEST:
-        import tempfile
-
-        home = Path(tempfile.mkdtemp(prefix="dbrain-fuzz-ingest-"))
+        home = Path(tempfile.mkdtemp(prefix="dbrain-fuzz-ingest-", dir=scratch_root()))
         settings = Settings(db_url=f"sqlite:///{home / 'db.sqlite'}", home=home)
         engine = make_engine(settings.db_url)
         migrate(engine)
@@ -237,8 +309,9 @@ def _ingest(path: Path, workdir: Path) -> None:
         _INGEST.update(settings=settings, sessions=sessions, store=ObjectStore(home), user_id=user_id)
     from dbrain.server.auth import Principal
 
-    upload = workdir / "upload" / path.name
-    upload.parent.mkdir(exist_ok=True)
+    # as the upload route does: the upload lands in the store's scratch (same file system: ingest moves it)
+    scratch = _INGEST["store"].scratch()
+    upload = scratch / path.name
     shutil.copyfile(path, upload)
     with _INGEST["sessions"]() as db:
         who = Principal(user=db.get(User, _INGEST["user_id"]), via="token")
@@ -248,6 +321,7 @@ def _ingest(path: Path, workdir: Path) -> None:
             )
         finally:
             db.rollback()
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _events(path: Path, workdir: Path) -> None:
@@ -255,6 +329,94 @@ def _events(path: Path, workdir: Path) -> None:
 
     events = read_events(path)
     write_events(events, workdir / "again.tsv")
+
+
+# --------------------------------------------------------------------------- real seeds cropped
+# A real file keeps its header (every field as the vendor wrote it) and loses all but a few
+# records: the fuzzer's inputs are small, so each is written, parsed and mutated quickly.
+
+
+def _crop_edf(data: bytes, records: int = 2) -> bytes:
+    """An EDF/BDF file cut to its first ``records`` data records (header field updated)."""
+    try:
+        header_bytes = int(data[184:192])
+        n_records = int(data[236:244])
+        ns = int(data[252:256])
+        at = 256 + ns * 216
+        per_record = sum(int(data[at + 8 * i : at + 8 * i + 8]) for i in range(ns))
+    except ValueError:
+        return data
+    if n_records <= records:
+        return data
+    width = 3 if data[:1] == b"\xff" else 2
+    return data[:236] + f"{records:<8d}".encode() + data[244:header_bytes] + data[header_bytes:][: records * per_record * width]
+
+
+def _crop_gdf(data: bytes, records: int = 16) -> bytes:
+    """A GDF 2 file cut to its first ``records`` records when nothing (no event table) follows them."""
+    import struct
+
+    header_bytes = 256 * struct.unpack("<H", data[184:186])[0]
+    n_records = struct.unpack("<q", data[236:244])[0]
+    body = len(data) - header_bytes
+    if data[:4] != b"GDF " or n_records <= records or body % n_records:
+        return data
+    record_bytes = body // n_records
+    return data[:236] + struct.pack("<q", records) + data[244:header_bytes] + data[header_bytes:][: records * record_bytes]
+
+
+#: Neuroscan CNT: the 900-byte setup, then 75 bytes per channel, then the samples.
+_CNT_HEAD = 900 + 75 * 128
+
+
+def _crop_cnt(data: bytes, samples: int = 64) -> bytes:
+    """A Neuroscan CNT file cut to ``samples`` samples and its event table (the setup's offset updated).
+
+    What follows the event table (1.2 MB in ``scan41_short.cnt``) is dropped:
+    MNE parsed none of it, but read and mutated all of it.
+    """
+    import struct
+
+    n_channels = struct.unpack("<H", data[370:372])[0]
+    head = 900 + 75 * n_channels
+    table_at = struct.unpack("<i", data[886:890])[0]
+    table_bytes = struct.unpack("<i", data[table_at + 1 : table_at + 5])[0]
+    table = data[table_at : table_at + 9 + table_bytes]
+    samples_bytes = data[head:table_at][: samples * n_channels * 2]
+    return data[:886] + struct.pack("<i", head + len(samples_bytes)) + data[890:head] + samples_bytes + table
+
+
+def _crop_xdf(data: bytes, samples_chunks: int = 2) -> bytes:
+    """An XDF file keeping its file and stream headers and footers, and ``samples_chunks`` sample chunks per stream.
+
+    Chunks: a length (1, 4 or 8 bytes, given by a first byte), a 2-byte tag
+    (1 file header, 2 stream header, 3 samples, 4 clock offset, 5 boundary,
+    6 stream footer), then the content (stream chunks start with the stream id).
+    Clock-offset chunks are dropped: with any, pyxdf's clock synchronisation
+    runs a 1,000-iteration robust fit per stream (~120 ms, 95 % of an input).
+    """
+    import struct
+
+    if data[:4] != b"XDF:":
+        return data
+    out, pos, kept = [data[:4]], 4, {}
+    while pos < len(data):
+        width = data[pos]
+        if width not in (1, 4, 8):
+            break
+        length = int.from_bytes(data[pos + 1 : pos + 1 + width], "little")
+        start, end = pos, pos + 1 + width + length
+        tag = struct.unpack("<H", data[pos + 1 + width : pos + 3 + width])[0]
+        if tag == 3:
+            stream = struct.unpack("<I", data[pos + 3 + width : pos + 7 + width])[0]
+            kept[stream] = kept.get(stream, 0) + 1
+            if kept[stream] > samples_chunks:
+                pos = end
+                continue
+        if tag not in (4, 5):  # boundary chunks only help seeking in long files
+            out.append(data[start:end])
+        pos = end
+    return b"".join(out)
 
 
 # --------------------------------------------------------------------------- tiny synthesised seeds
@@ -307,6 +469,32 @@ _BIDS_EEG = SAMPLE / "BIDS_test" / "sub-S1" / "ses-01" / "eeg"
 _EDF_SEEDS = [MNE_DATA / "EDF" / n for n in ("SC4001EC-Hypnogram.edf", "subsecond_starttime.edf", "test_utf8_annotations.edf")]
 
 
+_MFF = SAMPLE / "testmff.mff"
+# signal1.bin: 16 bytes, then an offset and a depth/rate word per signal (261) before the first block's data
+_MFF_PARTS = [
+    ("info.xml", 0),
+    ("info1.xml", 0),
+    ("epochs.xml", 0),
+    ("Events_exported_from_EEGLAB_1.xml", 0),
+    ("Events_exported_from_EEGLAB_2.xml", 0),
+    ("signal1.bin", 16 + 8 * 261),
+]
+
+
+def _repair_mff(name: str, data: bytes) -> bytes:
+    """EEGLAB's MFF export types text event keys (``G2``, ``CorFing``) as numbers; mffpy refuses them.
+
+    Retyped as strings, the real recording reads (261 channels, 250 Hz, 8
+    events), so mutations of its files reach the signal and event parsing
+    instead of all ending in that first error.
+    """
+    import re
+
+    if not Path(name).name.startswith("Events"):
+        return data
+    return re.sub(rb'dataType="(long|short)">([^0-9<-][^<]*)<', rb'dataType="string">\2<', data)
+
+
 def _bids(path: Path, workdir: Path) -> None:
     _read(workdir / "BIDS_test", workdir)
 
@@ -314,8 +502,8 @@ def _bids(path: Path, workdir: Path) -> None:
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in [
-        Target("read_edf", "x.edf", _EDF_SEEDS, _read, synth=_tiny_edf),
-        Target("read_bdf", "x.bdf", [MNE_DATA / "BDF" / "test_bdf_stim_channel.bdf"], _read),
+        Target("read_edf", "x.edf", _EDF_SEEDS, _read, synth=_tiny_edf, shrink=_crop_edf),
+        Target("read_bdf", "x.bdf", [MNE_DATA / "BDF" / "test_bdf_stim_channel.bdf"], _read, shrink=_crop_edf),
         Target(
             "read_brainvision",
             "Analyzer_nV_Export.vhdr",
@@ -324,9 +512,9 @@ TARGETS: dict[str, Target] = {
             siblings=[_BV / "Analyzer_nV_Export.vmrk", _BV / "Analyzer_nV_Export.eeg"],
         ),
         Target("read_eeglab", "x.set", [MNE_DATA / "EEGLAB" / "test_raw_event_duration.set"], _read),
-        Target("read_gdf", "x.gdf", [MNE_DATA / "GDF" / "test_1ch.gdf"], _read),
-        # header (900 bytes + 75 per channel, 128 channels) fuzzed, samples appended
-        Target("read_cnt", "x.cnt", [MNE_DATA / "CNT" / "scan41_short.cnt"], _read, head=900 + 75 * 128),
+        Target("read_gdf", "x.gdf", [MNE_DATA / "GDF" / "test_1ch.gdf"], _read, shrink=_crop_gdf),
+        # header (900 bytes + 75 per channel, 128 channels) fuzzed, 64 samples and the event table appended
+        Target("read_cnt", "x.cnt", [MNE_DATA / "CNT" / "scan41_short.cnt"], _read, head=_CNT_HEAD, shrink=_crop_cnt),
         Target(
             "read_nihon_kohden",
             "MB0400FU.21E",
@@ -350,12 +538,15 @@ TARGETS: dict[str, Target] = {
         ),
         Target(
             "read_egi",
-            "testmff.mff/info1.xml",
-            [SAMPLE / "testmff.mff" / "info1.xml"],
+            "testmff.mff",
+            [],
             lambda path, workdir: _read(workdir / "testmff.mff", workdir),
-            siblings=[SAMPLE / "testmff.mff"],
+            siblings=[_MFF],
+            # the XML files MNE (and mffpy) parse, and the block header of the signal file
+            parts=[(f"testmff.mff/{name}", _MFF / name, head) for name, head in _MFF_PARTS],
+            repair=_repair_mff,
         ),
-        Target("read_xdf", "x.xdf", [SAMPLE / "test.xdf"], _read),
+        Target("read_xdf", "x.xdf", [SAMPLE / "test.xdf"], _read, shrink=_crop_xdf),
         Target(
             "read_bids_sidecar",
             "BIDS_test/sub-S1/ses-01/eeg/sub-S1_ses-01_task-Experiment_run-01_channels.tsv",
@@ -363,11 +554,11 @@ TARGETS: dict[str, Target] = {
             _bids,
             siblings=[SAMPLE / "BIDS_test"],
         ),
-        Target("edf_header", "x.edf", _EDF_SEEDS, _edf_header, synth=_tiny_edf),
+        Target("edf_header", "x.edf", _EDF_SEEDS, _edf_header, synth=_tiny_edf, shrink=_crop_edf),
         Target("tal", "annotations.edf", [MNE_DATA / "EDF" / "SC4001EC-Hypnogram.edf"], _tal, synth=_tiny_annotations),
-        Target("deid", "x.edf", _EDF_SEEDS, _deid, synth=_tiny_edf),
-        Target("convert", "x.edf", _EDF_SEEDS[:1], _convert, synth=_tiny_edf),
-        Target("ingest", "upload.edf", _EDF_SEEDS[:1], _ingest, synth=_tiny_edf),
+        Target("deid", "x.edf", _EDF_SEEDS, _deid, synth=_tiny_edf, shrink=_crop_edf),
+        Target("convert", "x.edf", _EDF_SEEDS[:1], _convert, synth=_tiny_edf, shrink=_crop_edf),
+        Target("ingest", "upload.edf", _EDF_SEEDS[:1], _ingest, synth=_tiny_edf, shrink=_crop_edf),
         Target(
             "events",
             "events.tsv",

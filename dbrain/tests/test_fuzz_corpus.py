@@ -58,3 +58,61 @@ def test_replay(target, name, tmp_path):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     assert time.time() - t0 < SECONDS
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_campaign_seeds_end_cleanly(name, tmp_path):
+    """The campaign's seeds (real files cropped at run time, tiny synthesised files) run through their target."""
+    t = TARGETS[name]
+    if t.needs_shared_data() and not SHARED_DATA.is_dir():
+        pytest.skip(f"{name} needs ../shared/data")
+    seeds = t.seed_bytes(tmp_path)
+    if not seeds:
+        pytest.skip(f"{name}: seed files not found")
+    work = tmp_path / "work"
+    work.mkdir()
+    for data in seeds:
+        t(data, work)  # one reused folder, as in the campaign
+
+
+def test_cropped_seeds_keep_real_headers(shared_data, tmp_path):
+    """Cropping keeps a readable recording: the same channels and rate, fewer samples."""
+    from dbrain.io import read_recording
+    from dbrain.tests import fuzz_targets as ft
+
+    mne_data = shared_data / "formats" / "mne-testing-data"
+    cases = [
+        (mne_data / "EDF" / "test_utf8_annotations.edf", ft._crop_edf),
+        (mne_data / "BDF" / "test_bdf_stim_channel.bdf", ft._crop_edf),
+        (mne_data / "GDF" / "test_1ch.gdf", ft._crop_gdf),
+        (mne_data / "CNT" / "scan41_short.cnt", ft._crop_cnt),
+        (ft.SAMPLE / "test.xdf", ft._crop_xdf),
+    ]
+    checked = 0
+    for path, crop in cases:
+        if not path.is_file():
+            continue
+        data = crop(path.read_bytes())
+        assert len(data) < path.stat().st_size / 3
+        small = tmp_path / f"cropped{path.suffix}"
+        small.write_bytes(data)
+        full, _ = read_recording(path)
+        part, _ = read_recording(small)
+        assert part.ch_names == full.ch_names and part.info["sfreq"] == full.info["sfreq"], path.name
+        assert 0 < part.n_times < full.n_times, path.name
+        checked += 1
+    assert checked, "no seed file found"
+
+
+def test_egi_target_reaches_the_signal(shared_data, tmp_path):
+    """The mended MFF seed is read whole (it used to stop at mffpy's event parse on every input)."""
+    from dbrain.io import read_recording
+
+    t = TARGETS["read_egi"]
+    seeds = t.seed_bytes(tmp_path)
+    if not seeds:
+        pytest.skip("testmff.mff not found")
+    t.prepare(seeds[0], tmp_path)
+    raw, _ = read_recording(tmp_path / "testmff.mff")
+    assert len(raw.ch_names) == 261 and raw.info["sfreq"] == 250 and len(raw.annotations) == 8
+    assert raw.get_data(start=0, stop=10).shape == (261, 10)
