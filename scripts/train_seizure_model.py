@@ -202,20 +202,21 @@ def load_iiic() -> Source:
 
 
 IIIC_FILES = sorted(p.stem for p in (SHARED / "patterns" / "iiic-dev").glob("*.mat"))
-SIM_PATTERN_SEEDS = range(5000, 5020)  # 20 segments per class; the pattern classifier's checks use 7000+
-SIM_SEIZURE_FROM = 15  # first window kept of a simulated seizure segment: the onset is drawn in its first 15 s
+SIM_PATTERN_SEEDS = range(5000, 5012)  # 12 segments per class; the pattern classifier's checks use 7000+
 
 
 def load_sim_patterns(cache: Path) -> Source:
-    """Simulated 50 s ICU segments: LPD/GPD/LRDA/GRDA/other as hard negatives, evolving ictal rhythms as seizures."""
-    path = cache / "simpatterns_v3.npz"  # v3: the simulator's several forms per class, seizure windows after the onset
+    """Simulated 50 s ICU segments: LPD/GPD/LRDA/GRDA/background as hard negatives, evolving fast discharges as seizures.
+
+    The basic forms of :func:`simulate_pattern` (``varied=False``), as model v2 was trained.
+    """
+    path = cache / "simpatterns.npz"
     if not path.exists():
         Xs, y, group = [], [], []
         for k, kind in enumerate(("seizure", "lpd", "gpd", "lrda", "grda", "other")):
             for seed in SIM_PATTERN_SEEDS:
-                data, _ = simulate_pattern(kind, seed=seed)
+                data, _ = simulate_pattern(kind, seed=seed, varied=False)
                 X = segment_rows(data, 200.0, SIM_CHANNELS)
-                X = X[SIM_SEIZURE_FROM:] if kind == "seizure" else X
                 Xs.append(X)
                 y += [int(kind == "seizure")] * len(X)
                 group += [k * 10000 + seed] * len(X)
@@ -227,9 +228,7 @@ def load_sim_patterns(cache: Path) -> Source:
         d["y"],
         d["group"],
         f"{len(SIM_PATTERN_SEEDS)} simulated 50 s segments per class (seeds {SIM_PATTERN_SEEDS.start}-{SIM_PATTERN_SEEDS.stop - 1}): "
-        "LPD, GPD, LRDA, GRDA, other (background, slowing, artifacts) as non-seizure; evolving fast rhythms, evolving rhythmic "
-        f"delta, spike-and-wave and accelerating discharges as seizure (windows from {SIM_SEIZURE_FROM} s, after the onset); "
-        "no background (50 s)",
+        "LPD, GPD, LRDA, GRDA, background as non-seizure, evolving 2.5-6 Hz discharges as seizure; no background (50 s)",
     )
 
 
