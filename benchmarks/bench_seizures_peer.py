@@ -303,6 +303,8 @@ def main():
         print(f"\n## Pattern classifier: leave-one-segment-out on the 12 IIIC segments: {lo['correct']}/12\n")
         conf = pd.DataFrame(lo["confusion"])
         print(markdown_table([[i, *conf.loc[i].tolist()] for i in conf.index], ["expert \\ predicted", *conf.columns]))
+        if "reconciled_correct" in lo:
+            print(f"\none decision per window (reconcile_windows, seizure detector held out too): {lo['reconciled_correct']}/12")
         print(f"\nheld-out simulated patterns: accuracy {m['held_out_simulations']['accuracy']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float) + "\n", encoding="utf-8")
