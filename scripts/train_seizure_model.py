@@ -205,21 +205,27 @@ IIIC_FILES = sorted(p.stem for p in (SHARED / "patterns" / "iiic-dev").glob("*.m
 SIM_PATTERN_SEEDS = range(5000, 5012)  # 12 segments per class; the pattern classifier's checks use 7000+
 
 
-def load_sim_patterns(cache: Path) -> Source:
-    """Simulated 50 s ICU segments: LPD/GPD/LRDA/GRDA/background as hard negatives, evolving fast discharges as seizures.
+SIM_SEIZURE_FROM = 15  # first window kept of a varied simulated seizure: its onset is drawn in the first 15 s
 
-    The basic forms of :func:`simulate_pattern` (``varied=False``), as model v2 was trained.
+
+def load_sim_patterns(cache: Path, forms: str = "basic") -> Source:
+    """Simulated 50 s ICU segments: LPD/GPD/LRDA/GRDA/background as hard negatives, evolving ictal rhythms as seizures.
+
+    ``forms="basic"``: the single form per class of :func:`simulate_pattern` (``varied=False``), as model v2 was
+    trained; ``"both"`` adds the varied forms of the same seeds (evolving rhythmic delta, spike-and-wave,
+    accelerating discharges as seizures — windows after the onset only —; slowing and artifacts as other).
     """
-    path = cache / "simpatterns.npz"
+    path = cache / ("simpatterns.npz" if forms == "basic" else f"simpatterns_{forms}.npz")
     if not path.exists():
         Xs, y, group = [], [], []
         for k, kind in enumerate(("seizure", "lpd", "gpd", "lrda", "grda", "other")):
-            for seed in SIM_PATTERN_SEEDS:
-                data, _ = simulate_pattern(kind, seed=seed, varied=False)
+            for seed, varied in [(s, False) for s in SIM_PATTERN_SEEDS] + [(s, True) for s in SIM_PATTERN_SEEDS if forms == "both"]:
+                data, _ = simulate_pattern(kind, seed=seed, varied=varied)
                 X = segment_rows(data, 200.0, SIM_CHANNELS)
+                X = X[SIM_SEIZURE_FROM:] if (varied and kind == "seizure") else X
                 Xs.append(X)
                 y += [int(kind == "seizure")] * len(X)
-                group += [k * 10000 + seed] * len(X)
+                group += [k * 10000 + seed + 100000 * varied] * len(X)
         np.savez(path, X=np.concatenate(Xs), y=np.array(y), group=np.array(group))
     d = np.load(path)
     return Source(
@@ -568,6 +574,12 @@ def main():
         default=None,
         help=f"Rows kept per training part in the IIIC held-out fits (default: as the final model, {MAX_PART_ROWS}).",
     )
+    ap.add_argument(
+        "--sim-pattern-forms",
+        choices=("basic", "both"),
+        default="basic",
+        help="Simulated ICU segments: the basic forms (model v2) or basic + varied forms (see load_sim_patterns).",
+    )
     ap.add_argument("--iiic-json", type=Path, default=None, help="With --iiic-only: write the per-segment table here.")
     ap.add_argument(
         "--iiic-only", action="store_true", help="Stop after the IIIC held-out evaluation (presets of the shipped model)."
@@ -586,7 +598,8 @@ def main():
     t0 = time.time()
     n_train = 6 if args.quick else 16
     sources = {
-        s.name: s for s in (load_bonn(), load_helsinki(), load_iiic(), load_dog(), load_wang(), load_sim_patterns(args.cache))
+        s.name: s
+        for s in (load_bonn(), load_helsinki(), load_iiic(), load_dog(), load_wang(), load_sim_patterns(args.cache, args.sim_pattern_forms))
     }
     print(f"real sources loaded in {time.time() - t0:.0f} s", flush=True)
     Xsim, ysim = sim_training_rows(range(1000, 1000 + n_train), args.cache)
