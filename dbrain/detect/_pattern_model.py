@@ -60,10 +60,11 @@ def model_features(windows: pd.DataFrame) -> pd.DataFrame:
     ----------
     windows : pandas.DataFrame
         Columns ``frequency``, ``delta_share``, ``kurtosis``,
-        ``lateralisation``, ``symmetry`` (optional), ``evolution``, ``rhythmicity``,
-        ``eye_ratio``, ``n_discharges``, ``interval_cv`` and ``duration``
-        (window length in s; 10 if absent). Missing values (no context, one
-        hemisphere, no frontal electrodes) become the neutral value.
+        ``lateralisation``, ``amplitude``, ``evolution``, ``rhythmicity``,
+        ``eye_ratio``, ``n_discharges``, ``interval_cv``, ``symmetry``
+        (optional) and ``duration`` (window length in s; 10 if absent).
+        Missing values (no context, one hemisphere, no homologous pair, no
+        frontal electrodes) become the neutral value.
 
     Returns
     -------
