@@ -11,7 +11,8 @@ Recordings (all in one run):
   50 s each; reference: the 2 SZ segments have a seizure over the scored
   20–30 s, the 10 others none). The shipped dbrain model saw these segments
   in training: its figures here are **development** figures; its
-  figures with the segments held out (2 folds, one segment of every class each) are in the model's ``metrics.json``;
+  figures with the segments held out (2 folds, one segment of every class each, and leave-one-segment-out with cheaper
+  fits) are in the model's ``metrics.json`` and printed at the end;
 * simulated recordings (``dbrain simulate``, seeds 8000+, never used in
   training or tuning) with their true seizures;
 * seizure-free real EEG: the held-out third of the Guinea-Bissau people and
@@ -279,7 +280,16 @@ def main():
         )
     )
     metrics = ROOT / "dbrain" / "detect" / "models" / "seizure" / "metrics.json"
-    loso = json.loads(metrics.read_text()).get("iiic_held_out", {}) if metrics.exists() else {}
+    sm = json.loads(metrics.read_text()) if metrics.exists() else {}
+    loso = sm.get("iiic_held_out", {})
+    one_out = sm.get("iiic_leave_one_segment_out", {})
+    if one_out:
+        print(
+            f"\n## dbrain seizure model, IIIC leave-one-segment-out (cheaper fits, see metrics.json): seizure flagged "
+            f"{one_out['seizure_flagged']}, false {one_out['false_flagged']}\n"
+        )
+        print(markdown_table([[k, v["expert"], v["events_at_medium"], v["mean_probability_scored_10s"], v["max_probability"]]
+                              for k, v in one_out["segments"].items()], ["segment", "expert", "events (medium)", "mean p scored 10 s", "max p"]))  # fmt: skip
     if loso:
         print(
             "\n## dbrain seizure model, IIIC segments held out (2 folds by sample number) (scripts/train_seizure_model.py; held-out figures)\n"
@@ -293,6 +303,8 @@ def main():
         print(f"\n## Pattern classifier: leave-one-segment-out on the 12 IIIC segments: {lo['correct']}/12\n")
         conf = pd.DataFrame(lo["confusion"])
         print(markdown_table([[i, *conf.loc[i].tolist()] for i in conf.index], ["expert \\ predicted", *conf.columns]))
+        if "reconciled_correct" in lo:
+            print(f"\none decision per window (reconcile_windows, seizure detector held out too): {lo['reconciled_correct']}/12")
         print(f"\nheld-out simulated patterns: accuracy {m['held_out_simulations']['accuracy']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float) + "\n", encoding="utf-8")

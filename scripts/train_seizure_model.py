@@ -205,18 +205,27 @@ IIIC_FILES = sorted(p.stem for p in (SHARED / "patterns" / "iiic-dev").glob("*.m
 SIM_PATTERN_SEEDS = range(5000, 5012)  # 12 segments per class; the pattern classifier's checks use 7000+
 
 
-def load_sim_patterns(cache: Path) -> Source:
-    """Simulated 50 s ICU segments: LPD/GPD/LRDA/GRDA/background as hard negatives, evolving fast discharges as seizures."""
-    path = cache / "simpatterns.npz"
+SIM_SEIZURE_FROM = 15  # first window kept of a varied simulated seizure: its onset is drawn in the first 15 s
+
+
+def load_sim_patterns(cache: Path, forms: str = "basic") -> Source:
+    """Simulated 50 s ICU segments: LPD/GPD/LRDA/GRDA/background as hard negatives, evolving ictal rhythms as seizures.
+
+    ``forms="basic"``: the single form per class of :func:`simulate_pattern` (``varied=False``), as model v2 was
+    trained; ``"both"`` adds the varied forms of the same seeds (evolving rhythmic delta, spike-and-wave,
+    accelerating discharges as seizures — windows after the onset only —; slowing and artifacts as other).
+    """
+    path = cache / ("simpatterns.npz" if forms == "basic" else f"simpatterns_{forms}.npz")
     if not path.exists():
         Xs, y, group = [], [], []
         for k, kind in enumerate(("seizure", "lpd", "gpd", "lrda", "grda", "other")):
-            for seed in SIM_PATTERN_SEEDS:
-                data, _ = simulate_pattern(kind, seed=seed)
+            for seed, varied in [(s, False) for s in SIM_PATTERN_SEEDS] + [(s, True) for s in SIM_PATTERN_SEEDS if forms == "both"]:
+                data, _ = simulate_pattern(kind, seed=seed, varied=varied)
                 X = segment_rows(data, 200.0, SIM_CHANNELS)
+                X = X[SIM_SEIZURE_FROM:] if (varied and kind == "seizure") else X
                 Xs.append(X)
                 y += [int(kind == "seizure")] * len(X)
-                group += [k * 10000 + seed] * len(X)
+                group += [k * 10000 + seed + 100000 * varied] * len(X)
         np.savez(path, X=np.concatenate(Xs), y=np.array(y), group=np.array(group))
     d = np.load(path)
     return Source(
@@ -377,16 +386,16 @@ def sim_eval_set(seeds, cache: Path, tag: str):
 MAX_PART_ROWS = 40000  # rows kept per training part (random, seeded): each part's total weight is fixed anyway
 
 
-def train(parts, seed=0):
+def train(parts, seed=0, rounds=N_ROUNDS, max_rows=MAX_PART_ROWS):
     """parts: list of (X2d, y, source_weight). Each part's classes get equal total weight."""
     Xs, ys, ws = [], [], []
     rng = np.random.default_rng(seed)
     for X, y, w in parts:
-        if len(y) > MAX_PART_ROWS:  # keep every seizure row when they are few; subsample the rest
+        if len(y) > max_rows:  # keep every seizure row when they are few; subsample the rest
             pos = np.flatnonzero(y == 1)
             neg = np.flatnonzero(y != 1)
-            keep_pos = pos if len(pos) <= MAX_PART_ROWS // 2 else rng.choice(pos, MAX_PART_ROWS // 2, replace=False)
-            keep_neg = rng.choice(neg, min(len(neg), MAX_PART_ROWS - len(keep_pos)), replace=False)
+            keep_pos = pos if len(pos) <= max_rows // 2 else rng.choice(pos, max_rows // 2, replace=False)
+            keep_neg = rng.choice(neg, min(len(neg), max_rows - len(keep_pos)), replace=False)
             idx = np.sort(np.concatenate([keep_pos, keep_neg]))
             X, y = X[idx], y[idx]
         n_pos, n_neg = max((y == 1).sum(), 1), max((y == 0).sum(), 1)
@@ -396,7 +405,7 @@ def train(parts, seed=0):
         ws.append(weight)
     y = np.concatenate(ys)
     w = np.concatenate(ws)
-    det = SeizureDetector(n_estimators=N_ROUNDS, top_k=TOP_K, random_state=seed)
+    det = SeizureDetector(n_estimators=rounds, top_k=TOP_K, random_state=seed)
     det._fit_arrays(np.concatenate(Xs), y, weight=w * len(y) / w.sum())
     return det
 
@@ -550,6 +559,31 @@ def main():
         help="Tune the presets on the validation simulations alone (default: also on the tuning people and children).",
     )
     ap.add_argument("--skip-iiic-loso", action="store_true", help="No held-out evaluation of the IIIC segments.")
+    ap.add_argument(
+        "--iiic-holdout",
+        choices=("folds", "segments"),
+        default="folds",
+        help="IIIC held out in 2 folds by sample number (default) or leave-one-segment-out (12 fits).",
+    )
+    ap.add_argument(
+        "--holdout-rounds", type=int, default=None, help="Boosting rounds of the IIIC held-out fits (default: as the final model)."
+    )
+    ap.add_argument(
+        "--holdout-rows",
+        type=int,
+        default=None,
+        help=f"Rows kept per training part in the IIIC held-out fits (default: as the final model, {MAX_PART_ROWS}).",
+    )
+    ap.add_argument(
+        "--sim-pattern-forms",
+        choices=("basic", "both"),
+        default="basic",
+        help="Simulated ICU segments: the basic forms (model v2) or basic + varied forms (see load_sim_patterns).",
+    )
+    ap.add_argument("--iiic-json", type=Path, default=None, help="With --iiic-only: write the per-segment table here.")
+    ap.add_argument(
+        "--iiic-only", action="store_true", help="Stop after the IIIC held-out evaluation (presets of the shipped model)."
+    )
     ap.add_argument("--skip-source-loso", action="store_true", help="No leave-one-source-out evaluation.")
     ap.add_argument("--loso-sources", default=None, help="Comma-separated sources for leave-one-source-out (default: all).")
     ap.add_argument(
@@ -564,7 +598,8 @@ def main():
     t0 = time.time()
     n_train = 6 if args.quick else 16
     sources = {
-        s.name: s for s in (load_bonn(), load_helsinki(), load_iiic(), load_dog(), load_wang(), load_sim_patterns(args.cache))
+        s.name: s
+        for s in (load_bonn(), load_helsinki(), load_iiic(), load_dog(), load_wang(), load_sim_patterns(args.cache, args.sim_pattern_forms))
     }
     print(f"real sources loaded in {time.time() - t0:.0f} s", flush=True)
     Xsim, ysim = sim_training_rows(range(1000, 1000 + n_train), args.cache)
@@ -667,14 +702,21 @@ def main():
     ]
     iiic_probs = {}
     if not args.skip_iiic_loso:
-        # 2 folds by sample number (``*_sample1`` / ``*_sample2``): each fold holds out one segment of every
-        # class, so no segment is in the training of the model that scores it, and half of the ICU data is unseen
-        # (2 fits: the shared 2-core machine could not afford 12)
-        for f in ("sample1", "sample2"):
-            held = [g for g, stem in enumerate(IIIC_FILES) if stem.endswith(f)]
+        # folds: 2 folds by sample number (``*_sample1`` / ``*_sample2``), each holding out one segment of every
+        # class; segments: leave one segment out (12 fits; affordable with --holdout-rounds / --holdout-rows).
+        # Either way no segment is in the training of the model that scores it.
+        if args.iiic_holdout == "folds":
+            folds = [[g for g, stem in enumerate(IIIC_FILES) if stem.endswith(f)] for f in ("sample1", "sample2")]
+        else:
+            folds = [[g] for g in range(len(IIIC_FILES))]
+        for held in folds:
             keep = ~np.isin(iiic.group, held)
             rest = Source("iiic", iiic.X[keep], iiic.y[keep], iiic.group[keep], iiic.note)
-            det = train(parts_except({"iiic"}, [(*source_rows(rest), REAL_W)]))
+            det = train(
+                parts_except({"iiic"}, [(*source_rows(rest), REAL_W)]),
+                rounds=args.holdout_rounds or N_ROUNDS,
+                max_rows=args.holdout_rows or MAX_PART_ROWS,
+            )
             fold_map = short_map(det, val, [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val])
             for g in held:
                 iiic_probs[IIIC_FILES[g]] = window_proba(det, iiic_full[g], fold_map)
@@ -685,6 +727,30 @@ def main():
                     f"{time.time() - t0:.0f} s",
                     flush=True,
                 )
+    if args.iiic_only:
+        # the per-segment table at the shipped model's medium preset (no final model is fitted in this mode)
+        on, off = load_model(DEFAULT_MODEL_DIR)[1]["presets"]["medium"]
+        rows = {
+            stem: {
+                "expert": stem.split("_")[0],
+                "mean_probability_scored_10s": round(float(p[20:29].mean()), 4),
+                "max_probability": round(float(p.max()), 4),
+                "events_at_medium": segment_events(p, len(p) + 1, on, off),
+            }
+            for stem, p in iiic_probs.items()
+        }
+        print(pd.DataFrame(rows).T.to_string())
+        flagged = {s: r["events_at_medium"] > 0 for s, r in rows.items()}
+        n_sz = sum(s.startswith("SZ") for s in flagged)
+        print(
+            f"IIIC held out ({args.iiic_holdout}, rounds {args.holdout_rounds or N_ROUNDS}, rows/part "
+            f"{args.holdout_rows or MAX_PART_ROWS}): seizure flagged {sum(v for s, v in flagged.items() if s.startswith('SZ'))}/{n_sz}, "
+            f"false {sum(v for s, v in flagged.items() if not s.startswith('SZ'))}/{len(flagged) - n_sz}; {time.time() - t0:.0f} s",
+            flush=True,
+        )
+        if args.iiic_json:
+            args.iiic_json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        return
     # 3. final model, its short-recording map (fitted on validation data before anything else uses the model)
     tune_neg = [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val]
     if args.reuse_final:

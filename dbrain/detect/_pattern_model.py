@@ -5,8 +5,9 @@ standardised inputs) on features that each measure one ACNS 2021 definition
 (:data:`MODEL_FEATURES`, derived from the window features of
 :mod:`dbrain.detect.patterns`): delta dominance, how discharge-like the
 waves are (kurtosis), the discharge rate and the regularity of the
-intervals, the hemisphere asymmetry, amplitude and evolution, the
-rhythmicity, and the frontal-polar share (eye movements). Which combination
+intervals, the hemisphere asymmetry and the bilateral synchrony of
+homologous electrodes (generalised = bilateral and synchronous), amplitude
+and evolution, the rhythmicity, and the frontal-polar share (eye movements). Which combination
 of them makes an LPD, GPD, LRDA, GRDA, seizure or "other" is learned from
 labelled windows, not set by hand. Rules are applied only where they *are*
 the definition (:func:`apply_definitions`): periodic discharges at 2.5 Hz or
@@ -48,6 +49,7 @@ MODEL_FEATURES = (
     "rhythmicity",
     "log_eye_ratio",
     "frequency",
+    "symmetry",
 )
 
 
@@ -59,9 +61,10 @@ def model_features(windows: pd.DataFrame) -> pd.DataFrame:
     windows : pandas.DataFrame
         Columns ``frequency``, ``delta_share``, ``kurtosis``,
         ``lateralisation``, ``amplitude``, ``evolution``, ``rhythmicity``,
-        ``eye_ratio``, ``n_discharges``, ``interval_cv`` and ``duration``
-        (window length in s; 10 if absent). Missing values (no context, one
-        hemisphere, no frontal electrodes) become the neutral value.
+        ``eye_ratio``, ``n_discharges``, ``interval_cv``, ``symmetry``
+        (optional) and ``duration`` (window length in s; 10 if absent).
+        Missing values (no context, one hemisphere, no homologous pair, no
+        frontal electrodes) become the neutral value.
 
     Returns
     -------
@@ -85,6 +88,9 @@ def model_features(windows: pd.DataFrame) -> pd.DataFrame:
             "rhythmicity": w["rhythmicity"].astype(float).clip(-1, 1),
             "log_eye_ratio": np.log2(w["eye_ratio"].astype(float).clip(lower=1e-3)).fillna(0.0).clip(-4, 8),
             "frequency": w["frequency"].astype(float).fillna(0.0),
+            "symmetry": (w["symmetry"].astype(float) if "symmetry" in w else pd.Series(np.nan, index=w.index))
+            .fillna(0.0)
+            .clip(-1, 1),
         },
         index=w.index,
     )

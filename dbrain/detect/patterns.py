@@ -98,6 +98,7 @@ FEATURE_COLUMNS = [
     "eye_ratio",
     "n_discharges",
     "interval_cv",
+    "symmetry",
 ]
 
 
@@ -214,6 +215,17 @@ def _window_features(x: np.ndarray, sfreq: float, names: list[str]) -> pd.DataFr
     else:
         eye = np.full(n_w, np.nan)
     n_dis, cv = _discharge_train(xt, sfreq)
+    # Symmetry: mean correlation of homologous electrodes (Fp1/Fp2, F3/F4, …). Generalised patterns are bilateral and
+    # synchronous (near 1); a lateralised one is not. Amplitude- and scale-free; NaN without a homologous pair.
+    pairs = [(names.index(a), names.index(b)) for a, b in zip(_LEFT, _RIGHT, strict=True) if a in names and b in names]
+    if pairs:
+        xc = x - x.mean(axis=-1, keepdims=True)
+        li, ri = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+        num = (xc[:, li] * xc[:, ri]).sum(axis=-1)
+        den = np.sqrt((xc[:, li] ** 2).sum(axis=-1) * (xc[:, ri] ** 2).sum(axis=-1)) + 1e-12
+        sym = (num / den).mean(axis=-1)
+    else:
+        sym = np.full(n_w, np.nan)
     return pd.DataFrame(
         {
             "frequency": freq.astype(float),
@@ -225,6 +237,7 @@ def _window_features(x: np.ndarray, sfreq: float, names: list[str]) -> pd.DataFr
             "eye_ratio": eye,
             "n_discharges": n_dis,
             "interval_cv": cv,
+            "symmetry": sym,
             "channels": [",".join(names[i] for i in row[:3]) for row in top],
         }
     )

@@ -98,16 +98,18 @@ def toy_classifier():
     return PatternClassifier(C=10.0).fit(data, data["label"])
 
 
-def test_shipped_model_on_held_out_simulated_patterns():
-    # Seeds 7100-7102 are in neither the training (6000-6039) nor the reported check (7000-7019).
+@pytest.mark.parametrize(("varied", "least"), [(False, 0.6), (True, 0.45)])
+def test_shipped_model_on_held_out_simulated_patterns(varied, least):
+    # Seeds 7100-7102 are in neither the training (6000-6039) nor the reported check (7000-7019). The varied forms
+    # (amplitude scaled, several forms per class) are harder: metrics.json reports 0.66 (basic) and 0.56 (varied).
     rows = []
     for kind in PATTERN_CLASSES:
         for seed in (7100, 7101, 7102):
-            w = _windows(simulate_pattern(kind, seed=seed)[0], SIM_NAMES).iloc[1:]
+            w = _windows(simulate_pattern(kind, seed=seed, varied=varied)[0], SIM_NAMES).iloc[1:]
             rows.append(pd.DataFrame({"kind": kind, "label": PatternClassifier().predict(w)}))
     got = pd.concat(rows)
     recall = (got["kind"] == got["label"]).groupby(got["kind"]).mean()
-    assert (got["kind"] == got["label"]).mean() >= 0.6, recall.to_dict()
+    assert (got["kind"] == got["label"]).mean() >= least, recall.to_dict()
     assert (recall >= 0.25).all(), recall.to_dict()
 
 
@@ -304,3 +306,31 @@ def test_filter_threads_do_not_change_windows(monkeypatch):
     monkeypatch.setenv("DBRAIN_FILTER_THREADS", "2")
     two = classify_patterns(raw).windows
     pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+def test_symmetry_feature_tells_generalised_from_lateralised():
+    # ACNS: generalised = bilateral and synchronous. Homologous electrodes correlate for GRDA, not for LRDA; the
+    # measure is a correlation, so it does not change with the amplitude.
+    sym = {}
+    for kind in ("grda", "lrda"):
+        x = _segment(kind, seed=3)
+        sym[kind] = _windows(x)["symmetry"].to_numpy()
+        np.testing.assert_allclose(_windows(5 * x)["symmetry"].to_numpy(), sym[kind], atol=1e-9)
+    assert sym["grda"].min() > 0.5 > sym["lrda"].max(), sym
+    one_side = _windows(_segment("grda", seed=3)[[NAMES.index(c) for c in sorted(LEFT)]], sorted(LEFT))
+    assert one_side["symmetry"].isna().all()  # no homologous pair: unknown, the model sees the neutral value
+
+
+def test_simulator_forms():
+    from dbrain.detect._pattern_sim import SIM_CLASSES
+
+    forms = {k: {simulate_pattern(k, seed=s)[1]["form"] for s in range(40)} for k in ("seizure", "other")}
+    assert forms["seizure"] == {"fast", "rda_evolving", "spike_wave", "pd_evolving"}
+    assert forms["other"] == {"background", "slowing", "artifact"}
+    for kind in SIM_CLASSES:
+        a, info = simulate_pattern(kind, seed=7, varied=False)
+        b, _ = simulate_pattern(kind, seed=7, varied=False)
+        assert np.array_equal(a, b) and info["form"] == kind and a.shape == (19, 10000)
+        assert not np.array_equal(a, simulate_pattern(kind, seed=7)[0])
+    with pytest.raises(ValueError, match="kind"):
+        simulate_pattern("bird", seed=1)
