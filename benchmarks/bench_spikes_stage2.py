@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The spikes step's detector with and without the second stage, on the same long recording, same run.
 
-    nice -n 10 python benchmarks/bench_spikes_stage2.py --baseline DIR [--duration 24h] [--workdir DIR]
+    nice -n 10 python benchmarks/bench_spikes_stage2.py --baseline DIR [--previous DIR] [--duration 24h] [--workdir DIR]
 
 ``DIR`` is a source tree of dbrain before the second stage (e.g. ``git archive 84e27fb | tar -x -C DIR``).
 Both run ``bench_spikes.py --_spikes EDF`` of their own tree (``read_recording`` lazy +
@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", default="24h")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--previous", type=Path, default=None, help="another dbrain source tree to time alongside (e.g. an earlier second stage)")
     args = parser.parse_args(argv)
     if not (args.baseline / "dbrain" / "detect" / "spikes" / "_detector.py").is_file():
         print(f"bench_spikes_stage2: '{args.baseline}' is not a dbrain source tree", file=sys.stderr)
@@ -54,7 +55,10 @@ def main(argv=None) -> int:
             simulate_edf(path, args.duration, seed=2026, spikes=spikes)
         rows = []
         for k in range(args.repeats):
-            for name, tree in (("before (rules only, version 2)", args.baseline), ("with the second stage", HERE.parent)):
+            trees = [("before (rules only, version 2)", args.baseline), ("with the second stage", HERE.parent)]
+            if args.previous is not None:
+                trees.insert(1, (f"previous ({args.previous.name})", args.previous))
+            for name, tree in trees:
                 load = os.getloadavg()[0]
                 r = _run(tree, path)
                 rows.append([name, k + 1, f"{r['wall_s']:.1f}", f"{r['peak_mb']:.0f}", f"{r['hours'] * 3600 / r['wall_s']:,.0f}x",
