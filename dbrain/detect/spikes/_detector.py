@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import mne
 import numpy as np
@@ -295,9 +296,18 @@ class SpikeDetector(BaseDetector):
             raise RecordingError(f"spike detection needs a sampling rate of at least {_MIN_SFREQ:g} Hz, got {sfreq:g} Hz")
         avg, bip, names = _montages(raw)
         self.n_channels_in_ = len(names)
-        cands = self._candidates(raw, avg, bip, names, sfreq)
         model = None if self.model is None else str(self.model)
-        return _score(cands, sfreq, raw, model=model, confidence=score), names, sfreq, raw
+        if self._n_workers() < 2 or not _ecg_channels(raw):
+            cands = self._candidates(raw, avg, bip, names, sfreq)
+            return _score(cands, sfreq, raw, model=model, confidence=score), names, sfreq, raw
+        # The ECG rule's R peaks are found in a thread of their own while the chunks are processed (a
+        # serial pass after them made the step slower than before the second stage). A lazy recording is
+        # copied for that thread (its own reader state; the samples are not copied).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbrain-rpeaks") as pool:
+            r_peaks = pool.submit(_r_peaks, raw if raw.preload else raw.copy(), sfreq)
+            cands = self._candidates(raw, avg, bip, names, sfreq)
+            r_peaks = r_peaks.result()
+        return _score(cands, sfreq, raw, model=model, r_peaks=r_peaks, confidence=score), names, sfreq, raw
 
     # ------------------------------------------------------------------ internals
     def _n_workers(self) -> int:
@@ -618,9 +628,13 @@ def _confidence(df: pd.DataFrame, *, rhythm: bool = True) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-2.0 * score))
 
 
+def _ecg_channels(raw) -> list[str]:
+    return [c for c, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "ecg"]
+
+
 def _r_peaks(raw, sfreq) -> np.ndarray:
     """R peaks of the recording's ECG channel (empty without one): the ECG rule's reference."""
-    ecg = [c for c, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "ecg"]
+    ecg = _ecg_channels(raw)
     if not ecg:
         return np.zeros(0, np.int64)
     from ...ecg._heart_rate import _stream_peaks
