@@ -214,9 +214,9 @@ def spike_cutoff_text(summary: dict) -> str:
     Returns
     -------
     text : str
-        Without detections e.g. ``"none at or above the medium cut-off (confidence 0.91); 34 candidates
+        Without detections e.g. ``"none at or above the medium cut-off (confidence 0.92); 34 candidates
         below it, not listed: this does not exclude discharges"``; with detections ``"all at or above the
-        medium cut-off (confidence 0.91); 34 candidates below it, not listed"``.
+        medium cut-off (confidence 0.92); 34 candidates below it, not listed"``.
     """
     n = int(summary.get("n_spikes", 0) or 0)
     sens, cutoff = summary.get("sensitivity", "n/a"), summary.get("cutoff")
