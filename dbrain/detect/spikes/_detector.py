@@ -418,14 +418,9 @@ class SpikeDetector(BaseDetector):
         desc = -_window_values(slope, idx, -w, 0, ch).min(axis=-1)
         asc = _window_values(slope, idx, 0, w, ch).max(axis=-1)
         sharp = np.minimum(desc, asc) / slope_bg
-        # Window means from running sums (the margin above keeps every window inside the chunk): the
-        # baseline of every electrode at every candidate was the detector's largest gather.
-        csum = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(x, axis=-1)], axis=-1)
-        lo, hi = s(_BASELINE[0]), s(_BASELINE[1])
-        base_all = (csum[:, idx + hi] - csum[:, idx + lo]) / (hi - lo)  # (n_ch, n_idx)
+        base_all = _window_values(x, idx, s(_BASELINE[0]), s(_BASELINE[1])).mean(axis=-1)  # (n_ch, n_idx)
         base = base_all[ch, np.arange(idx.size)]
-        lo, hi = s(_SLOW_WINDOW[0]), s(_SLOW_WINDOW[1])
-        slow_v = (csum[ch, idx + hi] - csum[ch, idx + lo]) / (hi - lo)
+        slow_v = _window_values(x, idx, s(_SLOW_WINDOW[0]), s(_SLOW_WINDOW[1]), ch).mean(axis=-1)
         slow = (base - slow_v) / sd[ch, np.arange(idx.size)]
         ok = (sharp >= float(self.sharpness_ratio)) & (amp_ratio >= float(self.amplitude_ratio))
         idx, ch, prom, sharp, slow, amp_ratio, muscle = (
@@ -453,11 +448,22 @@ class SpikeDetector(BaseDetector):
         )
         base_all, sd = base_all[:, order], sd[:, order]
         group = np.concatenate([[0], np.cumsum(np.diff(idx) > s(_MERGE))])
-        out = []
+        starts = np.flatnonzero(np.concatenate([[True], np.diff(group) != 0]))
+        best_of = np.array([a + int(np.argmax(prom[a:b])) for a, b in zip(starts, [*starts[1:], idx.size], strict=True)])
+        # The field and the bipolar deflection can only raise the first-stage confidence up to their caps:
+        # a discharge below the second stage's floor even with both at best is dropped before measuring them.
+        cols = {
+            "amp_ratio": amp_ratio[best_of], "sharpness": sharp[best_of], "slow_wave": slow[best_of],
+            "muscle": muscle[best_of], "field": np.ones(best_of.size), "bipolar": np.full(best_of.size, 8.0),
+        }  # fmt: skip
+        best_of = best_of[_confidence(cols, rhythm=False) >= STAGE2_FLOOR]
+        if not best_of.size:
+            return pd.DataFrame()
         near = max(1, s(0.015))
-        for g in np.unique(group):
-            members = np.flatnonzero(group == g)
-            best = members[np.argmax(prom[members])]
+        n = best_of.size
+        field, n_field, bip_z = np.zeros(n), np.zeros(n, np.int64), np.zeros(n)
+        reversal, chain_end, field_chans = np.zeros(n, bool), np.zeros(n, bool), np.empty(n, object)
+        for k, best in enumerate(best_of):
             i, c = int(idx[best]), int(ch[best])
             # Deflection of every electrode at the peak (most negative within ±15 ms), from its baseline.
             seg = x[:, max(0, i - near) : i + near + 1]
@@ -465,44 +471,32 @@ class SpikeDetector(BaseDetector):
             peak_defl = defl[c]
             nb = neighbours[c]
             in_field = nb[defl[nb] <= _FIELD_FRACTION * peak_defl] if peak_defl < 0 else nb[:0]
-            field = in_field.size / max(1, nb.size)
-            bip_z, reversal, chain_end = (
+            field[k], n_field[k] = in_field.size / max(1, nb.size), in_field.size
+            bip_z[k], reversal[k], chain_end[k] = (
                 _bipolar(xb, bip_sd, bip_pairs, names[c], i, near, s) if xb is not None else (np.nan, False, False)
             )
-            field_chans = [names[j] for j in np.argsort(defl) if j != c and defl[j] <= _FIELD_FRACTION * peak_defl]
-            out.append(
-                {
-                    "sample": i + offset,
-                    "channel": c,
-                    "amplitude": float(prom[best]),
-                    "amp_ratio": float(amp_ratio[best]),
-                    "sharpness": float(sharp[best]),
-                    "slow_wave": float(slow[best]),
-                    "muscle": float(muscle[best]),
-                    "field": float(field),
-                    "n_field": int(in_field.size),
-                    "bipolar": float(bip_z),
-                    "phase_reversal": bool(reversal),
-                    "chain_end": chain_end,
-                    "field_channels": field_chans,
-                }
-            )
-        df = pd.DataFrame(out)
+            field_chans[k] = [names[j] for j in np.argsort(defl) if j != c and defl[j] <= _FIELD_FRACTION * peak_defl]
+        cols = {
+            "sample": idx[best_of].astype(np.int64) + offset, "channel": ch[best_of].astype(np.int64),
+            "amplitude": prom[best_of].astype(float), "amp_ratio": amp_ratio[best_of].astype(float),
+            "sharpness": sharp[best_of].astype(float), "slow_wave": slow[best_of].astype(float),
+            "muscle": muscle[best_of].astype(float), "field": field, "n_field": n_field, "bipolar": bip_z,
+            "phase_reversal": reversal, "chain_end": chain_end, "field_channels": field_chans,
+        }  # fmt: skip
         # The rhythmic background can only lower the first-stage confidence: candidates below the second
         # stage's floor without it are never reported, so they are dropped before the costlier features.
-        df = df[_confidence(df, rhythm=False) >= STAGE2_FLOOR].reset_index(drop=True)
-        if not len(df):
+        keep = _confidence(cols, rhythm=False) >= STAGE2_FLOOR
+        if not keep.any():
             return pd.DataFrame()
-        local_idx, chan = df["sample"].to_numpy() - offset, df["channel"].to_numpy()
-        # New columns are gathered and joined once: ~40 single-column inserts per chunk cost ~15 % of the
-        # detector's time in pandas' bookkeeping.
-        cols = dict(zip(("alpha_share", "alpha_ratio"), _rhythm(x, local_idx, chan, df["amplitude"].to_numpy(), sfreq), strict=True))
-        cols["rule_confidence"] = _confidence(df.assign(**cols))
+        cols = {k: v[keep] for k, v in cols.items()}
+        local_idx, chan = cols["sample"] - offset, cols["channel"]
+        # Columns are gathered as arrays and made a table once (pandas' per-column bookkeeping was ~15 %
+        # of the detector's time).
+        cols["alpha_share"], cols["alpha_ratio"] = _rhythm(x, local_idx, chan, cols["amplitude"], sfreq)
+        cols["rule_confidence"] = _confidence(cols)
         hf_usual = np.median(hf, axis=-1)
-        cols.update(
-            chunk_features(x, hf_sig, hf_usual, local_idx, chan, df["amplitude"].to_numpy(), sfreq, names, neighbours, local_sd)
-        )
-        return pd.concat([df, pd.DataFrame(cols, index=df.index)], axis=1)
+        cols.update(chunk_features(x, hf_sig, hf_usual, local_idx, chan, cols["amplitude"], sfreq, names, neighbours, local_sd))
+        return pd.DataFrame(cols)
 
 
 def _rhythm(x: np.ndarray, idx: np.ndarray, ch: np.ndarray, prom: np.ndarray, sfreq: float) -> tuple[np.ndarray, np.ndarray]:
@@ -610,7 +604,7 @@ def _confidence(df: pd.DataFrame, *, rhythm: bool = True) -> np.ndarray:
     ``rhythm=False`` the rhythm term is left out (it can only lower the
     confidence). Computed on NumPy arrays: it runs once per chunk.
     """
-    col = lambda name: df[name].to_numpy(dtype=float)  # noqa: E731
+    col = lambda name: np.asarray(df[name], dtype=float)  # noqa: E731 (a table or a dict of arrays)
     amp = np.clip(np.log2(col("amp_ratio") / 4.0), -1.0, 2.0)
     sharp = np.clip(np.log2(col("sharpness") / 3.0), -1.0, 2.0)
     slow = np.clip(col("slow_wave"), -1.0, 2.0) / 2.0
