@@ -7,7 +7,7 @@ Rows: the detector's second-stage candidates on
 * normal EEG of the development persons (benchmarks/_spike_data.py: Guinea-Bissau controls, ADHD-set
   control children, ADFSU healthy adults, the EEGLAB tutorial; every fourth person of the first three is
   held out for benchmarks/eval_spikes_real.py and never read here) — every candidate is false;
-* simulated recordings, seeds 7001–7024 (10 min, 40 spikes, artifacts; odd seeds at 128 Hz, even at
+* simulated recordings, seeds 7001–7064 (10 min, 40 spikes, artifacts; odd seeds at 128 Hz, even at
   256 Hz) — candidates within 50 ms of a true peak are spikes, the others false;
 * the IIIC LPD and GPD segments — candidates with a first-stage confidence ≥ 0.3 are taken as real
   discharges (weak labels; the rest are left out).
@@ -39,7 +39,7 @@ from dbrain.detect.spikes._train import (  # noqa: E402
     simulated_rows,
 )
 
-SIM_SEEDS = range(7001, 7025)
+SIM_SEEDS = range(7001, 7065)
 #: Copies of each development person with synthetic discharges added (different seeds).
 INJECTED_COPIES = 2
 OUT = Path(__file__).resolve().parents[1] / "dbrain" / "detect" / "models" / "spikes"

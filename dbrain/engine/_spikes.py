@@ -112,7 +112,7 @@ class SpikeStep(Step):
     """
 
     name = "spikes"
-    version = "3"
+    version = "4"  # 4: the retrained second stage (issue 18, presets 0.95 / 0.92 / 0.77)
     concurrent = True  # its update touches only its own state (see Step.concurrent)
     requires = ("signal",)
     params = {"sensitivity": Param("medium", choices=tuple(SENSITIVITY_PRESETS), doc="confidence preset")}

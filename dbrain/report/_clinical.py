@@ -180,7 +180,7 @@ def _spike_line(results) -> str:
     s = _get(results, "spikes").summary
     n = int(s.get("n_spikes", 0))
     if not n:
-        return f"none detected (sensitivity {s.get('sensitivity', 'n/a')})"
+        return spike_cutoff_text(s)
     text = f"{n} detections, {s.get('per_hour', float('nan')):.1f} per hour"
     clusters = s.get("clusters") or []
     if clusters:
@@ -193,7 +193,39 @@ def _spike_line(results) -> str:
     if regions:
         name, rate = max(regions.items(), key=lambda kv: kv[1])
         text += f"; highest regional rate {name} {rate:.1f}/h"
+    if s.get("cutoff") is not None:
+        text += f"; {spike_cutoff_text(s)}"
     return text
+
+
+def spike_cutoff_text(summary: dict) -> str:
+    """What the spike count means, from the spikes step's summary: the cut-off and the candidates below it.
+
+    The second stage reports a discharge only at or above its preset's confidence cut-off, and it misses
+    many real discharges (docs/spikes.md), so no detection must read as "none at or above the cut-off",
+    with the number of scored candidates left below it, never as "no spikes". Summaries of step versions
+    before the cut-off (no ``cutoff`` key) keep the old wording.
+
+    Parameters
+    ----------
+    summary : dict
+        The ``spikes`` step summary (``n_spikes``, ``sensitivity``, ``cutoff``, ``n_below_cutoff``).
+
+    Returns
+    -------
+    text : str
+        Without detections e.g. ``"none at or above the medium cut-off (confidence 0.92); 34 candidates
+        below it, not listed: this does not exclude discharges"``; with detections ``"all at or above the
+        medium cut-off (confidence 0.92); 34 candidates below it, not listed"``.
+    """
+    n = int(summary.get("n_spikes", 0) or 0)
+    sens, cutoff = summary.get("sensitivity", "n/a"), summary.get("cutoff")
+    if cutoff is None:
+        return f"none detected (sensitivity {sens})" if not n else f"{n} detected (sensitivity {sens})"
+    below = int(summary.get("n_below_cutoff", 0) or 0)
+    text = f"{'none' if not n else 'all'} at or above the {sens} cut-off (confidence {float(cutoff):.2f}); "
+    text += f"{below} candidate{'' if below == 1 else 's'} below it, not listed"
+    return text + (": this does not exclude discharges" if not n else "")
 
 
 def _pattern_line(results) -> str:

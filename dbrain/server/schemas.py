@@ -169,6 +169,11 @@ class AnalysisOut(BaseModel):
     finished_at: dt.datetime | None = None
     job: JobOut | None = None
     ledger_index: int | None = None
+    spikes: str | None = Field(
+        default=None,
+        description="A finished analysis's spike count as page 1 of its report words it: at or above which cut-off, and "
+        "how many scored candidates lie below it (none at or above the cut-off does not mean no spikes).",
+    )
 
 
 class EventOut(BaseModel):

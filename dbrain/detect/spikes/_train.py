@@ -33,7 +33,7 @@ PARAMS = {
     "objective": "binary",
     "learning_rate": 0.05,
     "num_leaves": 15,
-    "min_data_in_leaf": 20,
+    "min_data_in_leaf": 50,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
@@ -88,7 +88,7 @@ def candidate_rows(raw, *, peaks=None, person: str, dataset: str) -> tuple[pd.Da
 
 
 #: Share of the positives' total weight per source (the rest is split equally among other sources).
-POSITIVE_SHARES = {"injected": 0.5, "simulated": 0.4}
+POSITIVE_SHARES = {"injected": 0.3, "simulated": 0.6}
 
 
 def _weights(rows: pd.DataFrame) -> np.ndarray:
@@ -125,12 +125,26 @@ def _fit(rows, rounds, seed):
 
 
 def _isotonic(p, y, w) -> dict:
+    """A monotone calibration map: isotonic regression, then linear between the centres of its steps.
+
+    Isotonic regression alone is a staircase: every raw score on one step gets the same confidence, so a
+    preset's cut-off could only be one of its few step values (issue 18: the medium cut-off jumped
+    between 0.84 and 0.91 and lost sensitivity in between). Joining the step centres keeps the fitted
+    calibration and makes the map strictly increasing where the staircase rises.
+    """
     from sklearn.isotonic import IsotonicRegression
 
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y, sample_weight=w)
     xs = np.asarray(iso.X_thresholds_, float)
     ys = np.asarray(iso.y_thresholds_, float)
-    return {"x": [round(float(v), 6) for v in xs], "y": [round(float(v), 6) for v in ys]}
+    levels, first = np.unique(ys, return_index=True)
+    last = np.array([np.flatnonzero(ys == v).max() for v in levels])
+    centres = (xs[first] + xs[last]) / 2
+    order = np.argsort(centres)
+    cx = np.concatenate([[xs.min()], centres[order], [xs.max()]])
+    cy = np.concatenate([[levels[order][0]], levels[order], [levels[order][-1]]])
+    keep = np.concatenate([[True], np.diff(cx) > 0])
+    return {"x": [round(float(v), 6) for v in cx[keep]], "y": [round(float(v), 6) for v in cy[keep]]}
 
 
 def fp_per_minute(rows: pd.DataFrame, conf: np.ndarray, cutoff: float, minutes: dict) -> dict[str, float]:
@@ -185,7 +199,7 @@ def fit_spike_model(rows: pd.DataFrame, normal_minutes: dict, *, folds=5, rounds
         raw_oof[te] = booster.predict(rows.iloc[te][STAGE2_FEATURES].to_numpy(float))
     calibration = _isotonic(raw_oof, rows["label"].to_numpy(), _weights(rows))
     oof = np.interp(raw_oof, calibration["x"], calibration["y"])
-    grid = np.round(np.arange(0.05, 0.991, 0.01), 2)
+    grid = np.round(np.arange(0.05, 0.9951, 0.005), 3)
     presets, figures = {}, {}
     # Only datasets of at least MIN_MINUTES set the presets: on 4 minutes one detection is 0.25 per minute.
     judged = {d: m for d, m in normal_minutes.items() if m >= MIN_MINUTES} or dict(normal_minutes)

@@ -284,3 +284,30 @@ def test_artifact_burden_leaves_out_the_seizures_and_background_defers_to_them()
     assert "9.8 Hz" in line and "asymmetric, more alpha power on the right" in line and "excess slow activity" in line
     sz["duration"] = 3000.0
     assert _background_line(results, 3600.0).startswith("not assessable: seizure activity during 83 %")
+
+
+def test_spike_line_says_the_cutoff_and_the_candidates_below_it():
+    from dbrain.report._clinical import _spike_line, spike_cutoff_text
+
+    def line(**summary):
+        return _spike_line({"spikes": StepResult(summary={"computed": True, **summary})})
+
+    none = line(n_spikes=0, sensitivity="medium", cutoff=0.91, n_below_cutoff=34)
+    # No detection is never "none detected": it is none at or above the stated cut-off, with the count below.
+    assert none == (
+        "none at or above the medium cut-off (confidence 0.91); 34 candidates below it, not listed: "
+        "this does not exclude discharges"
+    )
+    assert "none detected" not in none
+    assert line(n_spikes=0, sensitivity="high", cutoff=0.83, n_below_cutoff=1).startswith(
+        "none at or above the high cut-off (confidence 0.83); 1 candidate below it"
+    )
+    some = line(n_spikes=5, sensitivity="medium", cutoff=0.91, n_below_cutoff=2, per_hour=10.0)
+    assert some.startswith("5 detections, 10.0 per hour") and some.endswith(
+        "; all at or above the medium cut-off (confidence 0.91); 2 candidates below it, not listed"
+    )
+    # An analysis of a step version before the cut-off (no key) keeps its old wording.
+    assert line(n_spikes=0, sensitivity="medium") == "none detected (sensitivity medium)"
+    assert spike_cutoff_text({"n_spikes": 0, "sensitivity": "low", "cutoff": 0.97}).startswith(
+        "none at or above the low cut-off (confidence 0.97); 0 candidates below it"
+    )

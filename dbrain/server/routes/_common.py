@@ -131,6 +131,18 @@ def recording_out(db: Session, rec: Recording) -> RecordingOut:
     )
 
 
+def _spike_text(row: Analysis) -> str | None:
+    """The spikes step's count in the report's page-1 words (None before it ran, or when it could not)."""
+    spk = next((s.get("summary") or {} for s in (row.summary or {}).get("steps", []) if s.get("name") == "spikes"), None)
+    if not spk or not spk.get("computed", True):
+        return None
+    from ...report._clinical import spike_cutoff_text
+
+    n = int(spk.get("n_spikes", 0) or 0)
+    text = spike_cutoff_text(spk)
+    return text if not n else f"{n}; {text}"
+
+
 def analysis_out(db: Session, row: Analysis) -> AnalysisOut:
     """Serialise an analysis with its job's state.
 
@@ -156,6 +168,7 @@ def analysis_out(db: Session, row: Analysis) -> AnalysisOut:
         created_at=row.created_at,
         finished_at=row.finished_at,
         ledger_index=row.ledger_index,
+        spikes=_spike_text(row),
         job=JobOut(
             id=job.id,
             status=job.status,

@@ -324,7 +324,8 @@ function renderAnalysis() {
   }
   el.dataset.status = a.status;
   const steps = a.only && a.only.length ? a.only.join(", ") : "all steps";
-  if (a.status === "done") el.textContent = `done · ${a.n_events ?? 0} events · ${steps}`;
+  // Spikes in the report's page-1 words: none at or above the cut-off is not "no spikes".
+  if (a.status === "done") el.textContent = `done · ${a.n_events ?? 0} events · ${steps}` + (a.spikes ? ` · spikes: ${a.spikes}` : "");
   else if (a.status === "failed") {
     // A failed analysis has no report to sign: say why instead.
     el.textContent = `failed: ${failureReason(a)}`;
@@ -480,7 +481,7 @@ function renderEvents() {
     const head = document.createElement("li");
     head.className = "group";
     const cut = g.items[0].cutoff;  // detected spikes: the cut-off used and how many candidates lie below it
-    head.textContent = `${g.name} (${g.items.length})` + (cut != null ? ` · confidence ≥ ${cut}, ${g.items[0].below_cutoff ?? 0} below` : "");
+    head.textContent = `${g.name} (${g.items.length})` + (cut != null ? ` · at or above cut-off ${cut}; ${g.items[0].below_cutoff ?? 0} candidates below, not listed` : "");
     ul.appendChild(head);
     for (const ev of g.items) ul.appendChild(eventItem(ev));
   }

@@ -254,3 +254,27 @@ def test_detected_spikes_carry_the_cutoff_and_the_count_below(sqlite_world, tmp_
     assert {e["cutoff"] for e in spikes} == {SENSITIVITY_PRESETS["medium"]}
     assert all(isinstance(e["below_cutoff"], int) and e["below_cutoff"] >= 0 for e in spikes)
     assert all(e["cutoff"] is None for e in events if e["description"] != "spike")
+    # The analysis states the count as page 1 of the report does: the cut-off and the candidates below it.
+    n, below = len(spikes), spikes[0]["below_cutoff"]
+    cut = f"{SENSITIVITY_PRESETS['medium']:.2f}"
+    assert summary["spikes"] == (
+        f"{n}; all at or above the medium cut-off (confidence {cut}); {below} candidate{'' if below == 1 else 's'} below it, not listed"
+    )
+
+
+def test_an_analysis_without_spikes_says_none_at_or_above_the_cutoff():
+    from types import SimpleNamespace
+
+    from dbrain.server.routes._common import _spike_text
+
+    def row(**summary):
+        return SimpleNamespace(summary={"steps": [{"name": "recording", "summary": {}}, {"name": "spikes", "summary": summary}]})
+
+    text = _spike_text(row(computed=True, n_spikes=0, sensitivity="medium", cutoff=0.91, n_below_cutoff=34))
+    assert text == (
+        "none at or above the medium cut-off (confidence 0.91); 34 candidates below it, not listed: "
+        "this does not exclude discharges"
+    )
+    assert _spike_text(row(computed=False, reason="no EEG")) is None
+    assert _spike_text(SimpleNamespace(summary={"steps": [{"name": "recording", "summary": {}}]})) is None
+    assert _spike_text(SimpleNamespace(summary=None)) is None
