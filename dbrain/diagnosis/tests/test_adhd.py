@@ -58,3 +58,45 @@ def test_train_adhd_cli_from_manifest(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["screen"] == "adhd" and m["nested_cv"]["n_subjects"] == 8 and m["n_train"]["positive"] == 4
     assert ADHDScreen.load(out).features_
+
+
+def _child_raw(x, sfreq=128.0):
+    import mne
+
+    return mne.io.RawArray(x, mne.create_info(CH19, sfreq, "eeg"), verbose="error")
+
+
+def _adhd_probability(raw, screen):
+    """The probability the way the diagnosis step computes it (first 60 s, rescaled to the model's scale)."""
+    from dbrain.diagnosis import recording_features
+
+    scale = screen.applicability_["scale_to_uv"]
+    fa = recording_features(raw, max_duration=60.0, network=False, scale_to_uv=scale)
+    res = screen.assess(fa.to_frame(), age=9)[0]
+    assert res["status"] == "ok", res
+    return res["probability"], fa.values
+
+
+def test_probability_does_not_depend_on_amplitude_scale_or_recording_length():
+    screen = ADHDScreen.load()
+    x = _eeg(CH19, 150.0, 128.0, seed=3)
+    p, v = _adhd_probability(_child_raw(x), screen)
+    for factor in (10.0, 0.1):
+        q, w = _adhd_probability(_child_raw(x * factor), screen)
+        assert abs(q - p) < 1e-6, (factor, p, q)
+        assert abs(w["amplitude_uv"] / v["amplitude_uv"] - factor) < 1e-6  # the descriptor moves, the screen does not
+    # only the first 60 s are read: what follows (the child's speed sets the length) cannot change the probability
+    q, _ = _adhd_probability(_child_raw(x[:, : 60 * 128]), screen)
+    assert abs(q - p) < 1e-9
+
+
+def test_real_child_probability_is_scale_free(shared_data):
+    """The same on a real child of the training set (int16 values on a coarse grid, units unknown)."""
+    f = shared_data / "developmental" / "adhd-children" / "adhd_children_128hz.npz"
+    with np.load(f) as z:
+        x = z["eeg_v108"][:, : 90 * 128].astype(float) * 1e-6
+    screen = ADHDScreen.load()
+    p, _ = _adhd_probability(_child_raw(x), screen)
+    for factor in (10.0, 0.1):
+        q, _ = _adhd_probability(_child_raw(x * factor), screen)
+        assert abs(q - p) < 1e-6, (factor, p, q)
