@@ -100,3 +100,23 @@ def test_real_child_probability_is_scale_free(shared_data):
     for factor in (10.0, 0.1):
         q, _ = _adhd_probability(_child_raw(x * factor), screen)
         assert abs(q - p) < 1e-6, (factor, p, q)
+
+
+def test_theta_beta_variants_share_the_feature_path():
+    from dbrain.diagnosis import theta_beta_ratio
+    from dbrain.errors import ParameterError
+
+    sf, n = 128.0, 256
+    t = np.arange(n) / sf
+    rng = np.random.default_rng(1)
+    ch = ["Fz", "C3", "Cz", "C4"]
+    ep = rng.standard_normal((6, 4, n)) * 1e-6
+    ep[:, 0] += 20e-6 * np.sin(2 * np.pi * 6.0 * t)  # theta at Fz only
+    feat = compute_features(ep, sf, ch, network=False, aperiodic=False).values["theta_beta_ratio"]
+    assert abs(theta_beta_ratio(ep, sf, ch) - feat) < 1e-12  # the default is the feature's definition (Cz, 4-8/13-21)
+    assert theta_beta_ratio(ep, sf, ch, site=("Fz",)) > 10 * feat
+    wide = theta_beta_ratio(ep, sf, ch, beta=(13.0, 30.0))
+    assert wide < feat  # more beta power in the denominator
+    assert np.isnan(theta_beta_ratio(ep, sf, ch, site=("Pz",)))
+    with np.testing.assert_raises(ParameterError):
+        theta_beta_ratio(ep, sf, ch, beta=(21.0, 13.0))
