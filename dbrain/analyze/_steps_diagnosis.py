@@ -263,7 +263,8 @@ def _run_screens(ctx: AnalysisContext, feats, events: pd.DataFrame, gate: str | 
         if cls is ADHDScreen:
             # the ADHD model saw the first 60 s of each child, rescaled (units unknown): the same here
             scale = (screen.applicability_ or {}).get("scale_to_uv")
-            fa = recording_features(ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale)
+            band = (screen.applicability_ or {}).get("band_hz", (0.5, 45.0))
+            fa = recording_features(ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale, band=tuple(band))
             res = screen.assess(fa.to_frame(), age=age)[0]
             res["theta_beta"] = _theta_beta(fa.values, screen, age)
             res["caveats"] = [ADHD_CAVEAT]

@@ -508,6 +508,7 @@ def array_features(
     network: bool = True,
     aperiodic: bool = True,
     scale_to_uv: float | None = None,
+    band: tuple[float, float] = (0.5, 45.0),
 ):
     """Diagnosis features of a continuous EEG array, the way :func:`recording_features` computes them.
 
@@ -528,9 +529,12 @@ def array_features(
     network, aperiodic : bool
         As in :func:`compute_features`.
     scale_to_uv : float | None
-        Band-pass the data 0.5-45 Hz and rescale it (:func:`rescale`) first,
+        Band-pass the data (``band``) and rescale it (:func:`rescale`) first,
         for data of unknown units; ``amplitude_uv`` then still reports the
         amplitude before rescaling.
+    band : tuple of float
+        Pass band (Hz) applied with ``scale_to_uv`` (the high edge is capped
+        at 0.45 x ``sfreq``).
 
     Returns
     -------
@@ -544,7 +548,10 @@ def array_features(
         import mne
 
         # unknown units usually come with unknown filtering: band-pass first, so drift cannot set the scale
-        data = mne.filter.filter_data(data, float(sfreq), 0.5, min(45.0, 0.45 * float(sfreq)), verbose="error")
+        lo, hi = (float(b) for b in band)
+        if not 0 < lo < hi:
+            raise ParameterError(f"band must be (low, high) Hz with 0 < low < high, got {band}.")
+        data = mne.filter.filter_data(data, float(sfreq), lo, min(hi, 0.45 * float(sfreq)), verbose="error")
         data, factor = rescale(data, scale_to_uv)
         res = array_features(data, sfreq, ch_names, max_seconds=max_seconds, network=network, aperiodic=aperiodic)
         res.values["amplitude_uv"] = res.values["amplitude_uv"] / factor
@@ -572,6 +579,7 @@ def recording_features(
     network: bool = True,
     aperiodic: bool = True,
     scale_to_uv: float | None = None,
+    band: tuple[float, float] = (0.5, 45.0),
 ) -> FeatureResult:
     """Diagnosis features of a recording from its artifact-clean epochs.
 
@@ -596,6 +604,8 @@ def recording_features(
         Rescale to this robust SD before choosing clean epochs (:func:`rescale`,
         for screens trained on data of unknown units); only the first
         ``max_duration`` seconds are then read, as one array.
+    band : tuple of float
+        Pass band (Hz) applied before rescaling (with ``scale_to_uv`` only).
 
     Returns
     -------
@@ -610,7 +620,14 @@ def recording_features(
         data = raw.get_data(picks=picks, stop=stop)
         chs = [raw.ch_names[i] for i in picks]
         return array_features(
-            data, raw.info["sfreq"], chs, max_seconds=max_duration, network=network, aperiodic=aperiodic, scale_to_uv=scale_to_uv
+            data,
+            raw.info["sfreq"],
+            chs,
+            max_seconds=max_duration,
+            network=network,
+            aperiodic=aperiodic,
+            scale_to_uv=scale_to_uv,
+            band=band,
         )
 
     from ..network import clean_epochs
