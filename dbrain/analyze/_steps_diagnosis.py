@@ -86,7 +86,8 @@ def _gates(ctx: AnalysisContext, events: pd.DataFrame, *, artifact: bool = True)
 CHILD_AGE = 18.0
 ADHD_CAVEAT = (
     "ADHD screen and theta/beta ratio: an aid beside a full clinical assessment only (as the FDA's 2013 NEBA decision "
-    "allows), trained on 80 children aged 7-12 of one site during a counting task; modest subject-wise accuracy (model card)"
+    "allows), trained on 80 children aged 7-12 of one site during a counting task; modest subject-wise accuracy, "
+    "barely above a band-power baseline, not validated (model card)"
 )
 
 
