@@ -120,3 +120,28 @@ def test_theta_beta_variants_share_the_feature_path():
     assert np.isnan(theta_beta_ratio(ep, sf, ch, site=("Pz",)))
     with np.testing.assert_raises(ParameterError):
         theta_beta_ratio(ep, sf, ch, beta=(21.0, 13.0))
+
+
+def test_shipped_card_holds_the_confound_check():
+    """The shipped model reads no descriptor, and its card's subject-wise check says duration does not drive it."""
+    from pathlib import Path
+
+    import dbrain.diagnosis as diag
+
+    folder = Path(diag.__file__).parent / "models" / "adhd"
+    m = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    screen = ADHDScreen.load(folder)
+    assert not {"amplitude_uv", "duration_s", "clean_seconds", "n_channels"} & set(screen.features_)
+    assert screen.applicability_["band_hz"] == m["band_hz"]
+    conf = m["confounds"]
+    assert set(conf) == {"duration_s", "amplitude_uv", "amplitude_1_40", "slow_excess"}
+    rho = conf["duration_s"]["spearman_screen"]
+    assert max(abs(rho["all"]), abs(rho["control"]), abs(rho["adhd"])) < 0.3
+    for col in ("amplitude_uv", "amplitude_1_40", "slow_excess"):
+        assert len(conf[col]["residualised_auroc_per_repeat"]) == m["nested_cv"]["repeats"]
+        assert len(conf[col]["strata_auroc_screen"]) == 3
+    # the leaky window-wise figure sits beside the subject-wise one, and the baseline ran in the same run
+    assert m["leaky_windows"]["auroc_pooled_mean"] > m["subject_wise_windows"]["auroc_pooled_mean"]
+    assert len(m["baseline_auroc_per_repeat"]) == m["nested_cv"]["repeats"]
+    card = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "LEAKY" in card and "residualised in the training folds" in card and "NEBA" in card
