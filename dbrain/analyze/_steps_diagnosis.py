@@ -86,25 +86,40 @@ def _gates(ctx: AnalysisContext, events: pd.DataFrame, *, artifact: bool = True)
 CHILD_AGE = 18.0
 ADHD_CAVEAT = (
     "ADHD screen and theta/beta ratio: an aid beside a full clinical assessment only (as the FDA's 2013 NEBA decision "
-    "allows), trained on 80 children aged 7-12 of one site during a counting task; modest subject-wise accuracy (model card)"
+    "allows), trained on 80 children aged 7-12 of one site during a counting task; modest subject-wise accuracy, "
+    "barely above a band-power baseline, not validated (model card)"
 )
 
 
-def _theta_beta(values: pd.Series, screen) -> dict | None:
-    """The standardised theta/beta ratio as a z-score against the ADHD model's control-children norms."""
+def _theta_beta(values: pd.Series, screen, age=None) -> dict | None:
+    """The standardised theta/beta ratio as a z-score against the ADHD model's control-children norms.
+
+    The z-score comes with a 90 % interval for the norm's own uncertainty (a mean and SD from ``n`` children:
+    ``se(z)^2 = 1/n + z^2 / (2 (n - 1))``); outside the norms' age range the ratio is given without a z.
+    """
     norms = (getattr(screen, "applicability_", None) or {}).get("theta_beta_norms")
     ratio = float(values.get("theta_beta_ratio", np.nan))
     if not norms or not np.isfinite(ratio) or ratio <= 0:
         return None
-    z = (np.log(ratio) - norms["mean_log"]) / norms["sd_log"]
-    return {
+    out = {
         "ratio": ratio,
-        "z": float(z),
+        "z": None,
+        "z_interval": None,
         "definition": f"{norms['channel']}, theta {norms['bands_hz']['theta']} Hz / beta {norms['bands_hz']['beta']} Hz power, "
         f"{norms['scale']}",
         "norms": f"{norms['n_controls']} control children, {norms['ages']}, {norms['condition']}",
-        "limits": "an aid only, never alone (FDA 2013, NEBA); task-based norms from one site; rises with drowsiness",
+        "limits": "an aid only, never alone (FDA 2013, NEBA); task-based norms from one site, not age-adjusted; "
+        "rises with drowsiness",
     }
+    lo, hi = norms.get("age_range", (None, None))
+    if age is not None and lo is not None and not lo <= float(age) <= hi:
+        out["no_z_reason"] = f"no norms for age {float(age):g} y (control children were {lo:g}-{int(hi)} y)"
+        return out
+    z = float((np.log(ratio) - norms["mean_log"]) / norms["sd_log"])
+    n = int(norms["n_controls"])
+    se = float(np.sqrt(1.0 / n + z**2 / (2.0 * (n - 1))))
+    out["z"], out["z_interval"] = z, [z - 1.645 * se, z + 1.645 * se]
+    return out
 
 
 def _caveats(s: dict) -> str:
@@ -113,8 +128,13 @@ def _caveats(s: dict) -> str:
         return s["reason"]
     parts = list(s.get("interval_notes", []))
     tb = s.get("theta_beta")
-    if tb:
-        parts.append(f"theta/beta ratio {tb['ratio']:.2f}, z = {tb['z']:+.1f} vs {tb['norms']} ({tb['limits']})")
+    if tb and tb.get("z") is None:
+        parts.append(f"theta/beta ratio {tb['ratio']:.2f}, {tb['no_z_reason']} ({tb['limits']})")
+    elif tb:
+        lo, hi = tb["z_interval"]
+        parts.append(
+            f"theta/beta ratio {tb['ratio']:.2f}, z = {tb['z']:+.1f} ({lo:+.1f} to {hi:+.1f}) vs {tb['norms']} ({tb['limits']})"
+        )
     return "; ".join(parts + list(s.get("caveats", [])))
 
 
@@ -244,9 +264,10 @@ def _run_screens(ctx: AnalysisContext, feats, events: pd.DataFrame, gate: str | 
         if cls is ADHDScreen:
             # the ADHD model saw the first 60 s of each child, rescaled (units unknown): the same here
             scale = (screen.applicability_ or {}).get("scale_to_uv")
-            fa = recording_features(ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale)
+            band = (screen.applicability_ or {}).get("band_hz", (0.5, 45.0))
+            fa = recording_features(ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale, band=tuple(band))
             res = screen.assess(fa.to_frame(), age=age)[0]
-            res["theta_beta"] = _theta_beta(fa.values, screen)
+            res["theta_beta"] = _theta_beta(fa.values, screen, age)
             res["caveats"] = [ADHD_CAVEAT]
         else:
             fa = feats

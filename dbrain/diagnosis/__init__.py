@@ -25,6 +25,7 @@ from ._features import (
     array_features,
     compute_features,
     recording_features,
+    theta_beta_ratio,
 )
 from ._knowledge import (
     DISCLAIMER,
@@ -67,6 +68,7 @@ __all__ = [
     "reliability",
     "similar_cases",
     "suggestions",
+    "theta_beta_ratio",
     "subject_folds",
     "train_diagnosis_model",
     "write_model",

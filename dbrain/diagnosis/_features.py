@@ -271,10 +271,7 @@ def compute_features(
     vals["spectral_edge_90"] = float(freqs[sel30][min(np.searchsorted(cum, 0.9), cum.size - 1)])
     site = _idx(ch_names, ["Cz"]) or _idx(ch_names, ["C3", "C4"])
     if site:
-        cz = psd[site].mean(0)
-        th = cz[(freqs >= TBR_BANDS["theta"][0]) & (freqs < TBR_BANDS["theta"][1])].sum()
-        be = cz[(freqs >= TBR_BANDS["beta"][0]) & (freqs < TBR_BANDS["beta"][1])].sum()
-        vals["theta_beta_ratio"] = float(th / be) if be > 0 else np.nan
+        vals["theta_beta_ratio"] = _band_ratio(psd[site].mean(0), freqs, TBR_BANDS["theta"], TBR_BANDS["beta"])
     else:
         missing["theta_beta_ratio"] = "no Cz, C3 or C4"
     paf = float(peak_frequency(pspec, freqs, 7.0, 13.0))
@@ -296,6 +293,53 @@ def compute_features(
         if k not in missing and not np.isfinite(vals[k]):
             missing[k] = "not finite (flat or empty spectrum)"
     return FeatureResult(pd.Series(vals), missing, ch_names, clean)
+
+
+def _band_ratio(spec, freqs, num, den):
+    """Power in ``num`` over power in ``den`` (Hz, ``lo <= f < hi``) of one spectrum; NaN without ``den`` power."""
+    a = spec[(freqs >= num[0]) & (freqs < num[1])].sum()
+    b = spec[(freqs >= den[0]) & (freqs < den[1])].sum()
+    return float(a / b) if b > 0 else np.nan
+
+
+def theta_beta_ratio(epochs, sfreq, ch_names, *, site=("Cz",), theta=(4.0, 8.0), beta=(13.0, 21.0)) -> float:
+    """Theta/beta power ratio of clean epochs at a site, for any of the literature's definitions.
+
+    The spectra (Hann periodograms, as :func:`compute_features`) of the
+    ``site`` channels present are averaged in power; the ratio is theta power
+    over beta power. The diagnosis feature ``theta_beta_ratio`` is this ratio
+    at Cz (C3/C4 when Cz is absent) with :data:`TBR_BANDS`.
+
+    Parameters
+    ----------
+    epochs : array, shape (n_epochs, n_channels, n_times)
+        Artifact-clean EEG epochs.
+    sfreq : float
+        Sampling rate in Hz.
+    ch_names : list of str
+        Normalised channel names, one per channel.
+    site : sequence of str
+        Channels whose spectra are averaged (e.g. ``("Cz",)``, ``("Fz",)``, ``("C3", "Cz", "C4")``).
+    theta, beta : tuple of float
+        Band edges in Hz (``lo <= f < hi``).
+
+    Returns
+    -------
+    ratio : float
+        The ratio (NaN when no ``site`` channel is present or there is no epoch).
+    """
+    _check_range("sfreq", sfreq, 1.0, None)
+    epochs = np.asarray(epochs, dtype=float)
+    if epochs.ndim != 3 or epochs.shape[1] != len(ch_names):
+        raise ParameterError(f"epochs must be (n_epochs, {len(ch_names)} channels, n_times), got shape {epochs.shape}.")
+    for name, band in (("theta", theta), ("beta", beta)):
+        if len(band) != 2 or not 0 <= band[0] < band[1] <= sfreq / 2:
+            raise ParameterError(f"{name} must be (low, high) Hz with 0 <= low < high <= {sfreq / 2:g}, got {band}.")
+    idx = _idx([str(c) for c in ch_names], list(site))
+    if not idx or not len(epochs):
+        return float("nan")
+    psd, freqs = _periodogram(epochs[:, idx], sfreq)
+    return _band_ratio(psd.mean(0), freqs, theta, beta)
 
 
 def _network_features(epochs, sfreq, ch_names, vals, missing, network, random_state):
@@ -464,6 +508,7 @@ def array_features(
     network: bool = True,
     aperiodic: bool = True,
     scale_to_uv: float | None = None,
+    band: tuple[float, float] = (0.5, 45.0),
 ):
     """Diagnosis features of a continuous EEG array, the way :func:`recording_features` computes them.
 
@@ -484,9 +529,12 @@ def array_features(
     network, aperiodic : bool
         As in :func:`compute_features`.
     scale_to_uv : float | None
-        Band-pass the data 0.5-45 Hz and rescale it (:func:`rescale`) first,
+        Band-pass the data (``band``) and rescale it (:func:`rescale`) first,
         for data of unknown units; ``amplitude_uv`` then still reports the
         amplitude before rescaling.
+    band : tuple of float
+        Pass band (Hz) applied with ``scale_to_uv`` (the high edge is capped
+        at 0.45 x ``sfreq``).
 
     Returns
     -------
@@ -500,7 +548,10 @@ def array_features(
         import mne
 
         # unknown units usually come with unknown filtering: band-pass first, so drift cannot set the scale
-        data = mne.filter.filter_data(data, float(sfreq), 0.5, min(45.0, 0.45 * float(sfreq)), verbose="error")
+        lo, hi = (float(b) for b in band)
+        if not 0 < lo < hi:
+            raise ParameterError(f"band must be (low, high) Hz with 0 < low < high, got {band}.")
+        data = mne.filter.filter_data(data, float(sfreq), lo, min(hi, 0.45 * float(sfreq)), verbose="error")
         data, factor = rescale(data, scale_to_uv)
         res = array_features(data, sfreq, ch_names, max_seconds=max_seconds, network=network, aperiodic=aperiodic)
         res.values["amplitude_uv"] = res.values["amplitude_uv"] / factor
@@ -528,6 +579,7 @@ def recording_features(
     network: bool = True,
     aperiodic: bool = True,
     scale_to_uv: float | None = None,
+    band: tuple[float, float] = (0.5, 45.0),
 ) -> FeatureResult:
     """Diagnosis features of a recording from its artifact-clean epochs.
 
@@ -552,6 +604,8 @@ def recording_features(
         Rescale to this robust SD before choosing clean epochs (:func:`rescale`,
         for screens trained on data of unknown units); only the first
         ``max_duration`` seconds are then read, as one array.
+    band : tuple of float
+        Pass band (Hz) applied before rescaling (with ``scale_to_uv`` only).
 
     Returns
     -------
@@ -566,7 +620,14 @@ def recording_features(
         data = raw.get_data(picks=picks, stop=stop)
         chs = [raw.ch_names[i] for i in picks]
         return array_features(
-            data, raw.info["sfreq"], chs, max_seconds=max_duration, network=network, aperiodic=aperiodic, scale_to_uv=scale_to_uv
+            data,
+            raw.info["sfreq"],
+            chs,
+            max_seconds=max_duration,
+            network=network,
+            aperiodic=aperiodic,
+            scale_to_uv=scale_to_uv,
+            band=band,
         )
 
     from ..network import clean_epochs

@@ -839,11 +839,14 @@ class DementiaScreen(_Screen):
 class ADHDScreen(_Screen):
     """Calibrated screen for ADHD vs typically developing children from task or resting EEG.
 
-    The shipped model was trained on 80 children aged 7-12 (40 ADHD, 40
-    control; 60 s of a visual counting task each); see
+    The shipped model was trained on 71 usable of 80 children aged 7-12
+    (40 ADHD, 40 control; 60 s of a visual counting task each) on the
+    features that do not move with amplitude (theta/beta ratio and
+    hemispheric asymmetries; ``scripts/train_adhd_model.py``); see
     ``dbrain/diagnosis/models/adhd/MODEL_CARD.md``. It runs only for people
-    under 18 with a known age. Its subject-wise accuracy is modest: a
-    research aid beside clinical assessment, never a diagnosis.
+    under 18 with a known age. Its subject-wise accuracy is modest, barely
+    above a band-power baseline: a research aid beside clinical assessment,
+    never a diagnosis.
 
     Parameters
     ----------

@@ -58,3 +58,90 @@ def test_train_adhd_cli_from_manifest(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["screen"] == "adhd" and m["nested_cv"]["n_subjects"] == 8 and m["n_train"]["positive"] == 4
     assert ADHDScreen.load(out).features_
+
+
+def _child_raw(x, sfreq=128.0):
+    import mne
+
+    return mne.io.RawArray(x, mne.create_info(CH19, sfreq, "eeg"), verbose="error")
+
+
+def _adhd_probability(raw, screen):
+    """The probability the way the diagnosis step computes it (first 60 s, rescaled to the model's scale)."""
+    from dbrain.diagnosis import recording_features
+
+    scale = screen.applicability_["scale_to_uv"]
+    fa = recording_features(raw, max_duration=60.0, network=False, scale_to_uv=scale)
+    res = screen.assess(fa.to_frame(), age=9)[0]
+    assert res["status"] == "ok", res
+    return res["probability"], fa.values
+
+
+def test_probability_does_not_depend_on_amplitude_scale_or_recording_length():
+    screen = ADHDScreen.load()
+    x = _eeg(CH19, 150.0, 128.0, seed=3)
+    p, v = _adhd_probability(_child_raw(x), screen)
+    for factor in (10.0, 0.1):
+        q, w = _adhd_probability(_child_raw(x * factor), screen)
+        assert abs(q - p) < 1e-6, (factor, p, q)
+        assert abs(w["amplitude_uv"] / v["amplitude_uv"] - factor) < 1e-6  # the descriptor moves, the screen does not
+    # only the first 60 s are read: what follows (the child's speed sets the length) cannot change the probability
+    q, _ = _adhd_probability(_child_raw(x[:, : 60 * 128]), screen)
+    assert abs(q - p) < 1e-9
+
+
+def test_real_child_probability_is_scale_free(shared_data):
+    """The same on a real child of the training set (int16 values on a coarse grid, units unknown)."""
+    f = shared_data / "developmental" / "adhd-children" / "adhd_children_128hz.npz"
+    with np.load(f) as z:
+        x = z["eeg_v108"][:, : 90 * 128].astype(float) * 1e-6
+    screen = ADHDScreen.load()
+    p, _ = _adhd_probability(_child_raw(x), screen)
+    for factor in (10.0, 0.1):
+        q, _ = _adhd_probability(_child_raw(x * factor), screen)
+        assert abs(q - p) < 1e-6, (factor, p, q)
+
+
+def test_theta_beta_variants_share_the_feature_path():
+    from dbrain.diagnosis import theta_beta_ratio
+    from dbrain.errors import ParameterError
+
+    sf, n = 128.0, 256
+    t = np.arange(n) / sf
+    rng = np.random.default_rng(1)
+    ch = ["Fz", "C3", "Cz", "C4"]
+    ep = rng.standard_normal((6, 4, n)) * 1e-6
+    ep[:, 0] += 20e-6 * np.sin(2 * np.pi * 6.0 * t)  # theta at Fz only
+    feat = compute_features(ep, sf, ch, network=False, aperiodic=False).values["theta_beta_ratio"]
+    assert abs(theta_beta_ratio(ep, sf, ch) - feat) < 1e-12  # the default is the feature's definition (Cz, 4-8/13-21)
+    assert theta_beta_ratio(ep, sf, ch, site=("Fz",)) > 10 * feat
+    wide = theta_beta_ratio(ep, sf, ch, beta=(13.0, 30.0))
+    assert wide < feat  # more beta power in the denominator
+    assert np.isnan(theta_beta_ratio(ep, sf, ch, site=("Pz",)))
+    with np.testing.assert_raises(ParameterError):
+        theta_beta_ratio(ep, sf, ch, beta=(21.0, 13.0))
+
+
+def test_shipped_card_holds_the_confound_check():
+    """The shipped model reads no descriptor, and its card's subject-wise check says duration does not drive it."""
+    from pathlib import Path
+
+    import dbrain.diagnosis as diag
+
+    folder = Path(diag.__file__).parent / "models" / "adhd"
+    m = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    screen = ADHDScreen.load(folder)
+    assert not {"amplitude_uv", "duration_s", "clean_seconds", "n_channels"} & set(screen.features_)
+    assert screen.applicability_["band_hz"] == m["band_hz"]
+    conf = m["confounds"]
+    assert set(conf) == {"duration_s", "amplitude_uv", "amplitude_1_40", "slow_excess"}
+    rho = conf["duration_s"]["spearman_screen"]
+    assert max(abs(rho["all"]), abs(rho["control"]), abs(rho["adhd"])) < 0.3
+    for col in ("amplitude_uv", "amplitude_1_40", "slow_excess"):
+        assert len(conf[col]["residualised_auroc_per_repeat"]) == m["nested_cv"]["repeats"]
+        assert len(conf[col]["strata_auroc_screen"]) == 3
+    # the leaky window-wise figure sits beside the subject-wise one, and the baseline ran in the same run
+    assert m["leaky_windows"]["auroc_pooled_mean"] > m["subject_wise_windows"]["auroc_pooled_mean"]
+    assert len(m["baseline_auroc_per_repeat"]) == m["nested_cv"]["repeats"]
+    card = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "LEAKY" in card and "residualised in the training folds" in card and "NEBA" in card
