@@ -45,12 +45,12 @@ from dbrain.diagnosis._cohorts import (
     ds004504_recordings,
     guinea_bissau_segment,
 )
-from dbrain.diagnosis._features import DEMENTIA_FEATURES
+from dbrain.diagnosis._features import DEMENTIA_FEATURE_PATH, DEMENTIA_FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "dbrain" / "diagnosis" / "models" / "dementia"
 #: Median channel SD (µV) every recording is rescaled to before clean EEG is chosen; the minimum seconds of EEG.
-SCALE_UV, MIN_SECONDS = 10.0, 4.0
+SCALE_UV, MIN_SECONDS = DEMENTIA_FEATURE_PATH["scale_to_uv"], DEMENTIA_FEATURE_PATH["fallback_seconds"]
 #: The screen's feature path (stored in model.json so that ``dbrain analyze`` computes the same).
 FEAT = {"network": False, "scale_to_uv": SCALE_UV, "fallback_seconds": MIN_SECONDS}
 #: The baseline's features: relative delta, theta, alpha, beta power (0.5-30 Hz) averaged over all channels.

@@ -128,6 +128,11 @@ DEMENTIA_FEATURES: tuple[str, ...] = (
     "dominant_frequency_posterior",
 )
 
+#: How the dementia screen computes its features (:func:`recording_features` / :func:`array_features` keywords,
+#: stored in its ``model.json``): rescaled to a 10 µV median channel SD before clean EEG is chosen, and every
+#: non-flat epoch when less than 4 s is clean.
+DEMENTIA_FEATURE_PATH: dict[str, float] = {"scale_to_uv": 10.0, "fallback_seconds": 4.0}
+
 
 @dataclass
 class FeatureResult:
