@@ -185,8 +185,9 @@ def diagnosis_step(
         models = {"dementia": dementia_model, "epilepsy": epilepsy_model, "adhd": adhd_model}
         screens = _run_screens(ctx, feats, events, gate, age, models, float(max_duration))
         findings += [f for f in map(_screen_finding, screens) if f is not None]
-        if gate:
-            blocks.append(Note(f"Screens not applicable: {gate}."))
+        gated = [s["screen"] for s in screens if s["status"] == "not applicable" and s.get("reason") == gate]
+        if gate and gated:  # the dementia screen is not gated by heavy artifact: name the screens that are
+            blocks.append(Note(f"Screens not applicable ({', '.join(gated)}): {gate}."))
         slow = _slowing(feats.values)
         if slow:
             findings.append(slow)

@@ -169,3 +169,19 @@ def test_analyze_gives_the_16_channel_6_s_recording_a_probability_without_age_an
     dem = next(s for s in doc["screens"] if s["screen"] == "dementia")
     assert dem["status"] == "ok" and 0 <= dem["probability"] <= 1 and doc["age"] is None
     assert any("age unknown" in n for n in dem["interval_notes"])
+
+
+def test_heavy_artifact_gates_the_epilepsy_screen_but_not_the_dementia_screen():
+    from dbrain.analyze._registry import StepResult
+    from dbrain.analyze._steps_diagnosis import _gates, _run_screens
+
+    class Ctx:
+        raw = _raw(CH16, 6.0, 256.0, scale=10.0)  # the qEEG artifact score uses absolute amplitudes
+        results = {"qeeg": StepResult(summary={"mean_artifact_strength": 0.7})}
+
+    none = pd.DataFrame(columns=["onset", "eventType", "channels"])
+    gate = _gates(Ctx, none)
+    feats = recording_features(Ctx.raw, network=False)
+    by = {s["screen"]: s for s in _run_screens(Ctx, feats, none, gate, 70.0, dict.fromkeys(("dementia", "epilepsy", "adhd")))}
+    assert by["dementia"]["status"] == "ok" and by["dementia"]["probability"] is not None
+    assert by["epilepsy"]["status"] == "not applicable" and "heavy artifact" in by["epilepsy"]["reason"]
