@@ -203,10 +203,11 @@ def diagnosis_step(
     else:
         feats = recording_features(ctx.raw, max_duration=float(max_duration))
         models = {"dementia": dementia_model, "epilepsy": epilepsy_model, "adhd": adhd_model}
-        screens = _run_screens(ctx, feats, events, gate, age, models)
+        screens = _run_screens(ctx, feats, events, gate, age, models, float(max_duration))
         findings += [f for f in map(_screen_finding, screens) if f is not None]
-        if gate:
-            blocks.append(Note(f"Screens not applicable: {gate}."))
+        gated = [s["screen"] for s in screens if s["status"] == "not applicable" and s.get("reason") == gate]
+        if gate and gated:  # the dementia screen is not gated by heavy artifact: name the screens that are
+            blocks.append(Note(f"Screens not applicable ({', '.join(gated)}): {gate}."))
         slow = _slowing(feats.values)
         if slow:
             findings.append(slow)
@@ -248,7 +249,9 @@ def diagnosis_step(
     )
 
 
-def _run_screens(ctx: AnalysisContext, feats, events: pd.DataFrame, gate: str | None, age, models: dict) -> list[dict]:
+def _run_screens(
+    ctx: AnalysisContext, feats, events: pd.DataFrame, gate: str | None, age, models: dict, max_duration: float = 300.0
+) -> list[dict]:
     """Each screen's result, or "not applicable" with the reason (``models``: screen name → model path or None)."""
     from ..diagnosis import ADHDScreen, DementiaScreen, EpilepsyScreen, recording_features
 
@@ -257,11 +260,19 @@ def _run_screens(ctx: AnalysisContext, feats, events: pd.DataFrame, gate: str | 
     for cls, path in ((DementiaScreen, models["dementia"]), (EpilepsyScreen, models["epilepsy"]), (ADHDScreen, models["adhd"])):
         model_name = str(path) if path else f"shipped ({cls._name})"
         why = _adhd_gate(ctx, events, age) if cls is ADHDScreen else gate
+        if cls is DementiaScreen:
+            # the dementia screen rescales the recording and chooses its own clean EEG (widening its interval when
+            # it must use artifact), so the qEEG artifact score, which uses absolute amplitudes, does not gate it
+            why = _gates(ctx, events, artifact=False)
         if why:
             screens.append(_not_applicable(cls._name, why, model_name))
             continue
         screen = cls.load(path)
-        if cls is ADHDScreen:
+        app = screen.applicability_ or {}
+        if cls is DementiaScreen and app.get("scale_to_uv") is not None:
+            fa = screen.features_of(ctx.raw, max_duration=max_duration)  # rescaled, artifact fallback: its own path
+            res = screen.assess(fa.to_frame(), age=age)[0]
+        elif cls is ADHDScreen:
             # the ADHD model saw the first 60 s of each child, rescaled (units unknown): the same here
             scale = (screen.applicability_ or {}).get("scale_to_uv")
             band = (screen.applicability_ or {}).get("band_hz", (0.5, 45.0))

@@ -217,7 +217,15 @@ DS004504_CHANNELS += ["Fz", "Cz", "Pz"]
 
 
 def array_table_features(
-    table: pd.DataFrame, sfreq: float, ch_names, *, keep=None, seconds=None, start: float = 0.0, network: bool = False
+    table: pd.DataFrame,
+    sfreq: float,
+    ch_names,
+    *,
+    keep=None,
+    seconds=None,
+    start: float = 0.0,
+    network: bool = False,
+    **kwargs,
 ) -> pd.DataFrame:
     """Features of every recording of a table (``subject``, ``data``), optionally cut and on a channel subset.
 
@@ -237,6 +245,8 @@ def array_table_features(
         Start of the cut in seconds.
     network : bool
         Compute the connectivity features.
+    **kwargs
+        Passed to :func:`array_features` (``scale_to_uv``, ``fallback_seconds``).
 
     Returns
     -------
@@ -249,7 +259,7 @@ def array_table_features(
     out = []
     for row in table.itertuples():
         x = row.data[idx, a : None if seconds is None else a + int(round(seconds * sfreq))]
-        feats = array_features(x, sfreq, names, network=network).to_frame()
+        feats = array_features(x, sfreq, names, network=network, **kwargs).to_frame()
         feats.insert(0, "subject", row.subject)
         out.append(feats)
     return pd.concat(out, ignore_index=True)

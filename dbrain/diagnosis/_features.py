@@ -63,6 +63,17 @@ _SHAPE = (
     "log_slowing_ratio_posterior",
     "theta_beta_ratio",
 )
+# The same measures on 2-30 Hz only: the power below 2 Hz (drift, residual eye movement, filtering of the recording
+# chain) differs most between cohorts and amplifiers (ds004504 has 88 % of its 0.5-30 Hz power in delta, ADFSU about
+# 35 %), so relative powers, the slowing ratio and the median frequency of 2-30 Hz carry better from one site to another.
+_REL2 = ("rel2_delta", "rel2_theta", "rel2_alpha", "rel2_beta", "log_slowing_ratio_2_30", "median_frequency_2_30")
+#: Bands of the 2-30 Hz measures (Hz), ``lo <= f < hi``.
+BANDS_2_30: dict[str, tuple[float, float]] = {
+    "delta": (2.0, 4.0),
+    "theta": (4.0, 8.0),
+    "alpha": (8.0, 13.0),
+    "beta": (13.0, 30.0),
+}
 #: Bands of the standardised theta/beta ratio (Hz): theta 4-8, beta 13-21 (the NEBA / Monastra definition), at Cz,
 #: or the mean spectrum of C3 and C4 when Cz is absent.
 TBR_BANDS = {"theta": (4.0, 8.0), "beta": (13.0, 21.0)}
@@ -70,10 +81,13 @@ TBR_BANDS = {"theta": (4.0, 8.0), "beta": (13.0, 21.0)}
 _NETWORK = tuple(f for f in RESTING_FEATURES if f not in ("alpha_peak", "n_epochs"))
 _ASYM = ("asym_delta", "asym_theta", "asym_alpha", "asym_beta", "asym_alpha_frontal")
 
-#: All feature columns, in order (``amplitude_uv`` — median channel SD of the clean epochs in µV —,
-#: ``clean_seconds`` and ``n_channels`` describe the input and are no model features).
-FEATURES: tuple[str, ...] = (*_REL, *_RATIOS, *_SPECTRAL, *_NETWORK, *_ASYM, *_SHAPE)
-FEATURES += ("amplitude_uv", "clean_seconds", "n_channels")
+#: Columns that describe the input and are no model features: ``amplitude_uv`` (median channel SD in µV),
+#: ``clean_seconds``, ``n_channels`` and ``artifact_seconds`` (seconds of EEG with artifact the features had to use
+#: because there was too little clean EEG; 0 normally, see ``fallback_seconds`` of :func:`array_features`).
+DESCRIPTORS: tuple[str, ...] = ("amplitude_uv", "clean_seconds", "n_channels", "artifact_seconds")
+#: All feature columns, in order (the :data:`DESCRIPTORS` last).
+FEATURES: tuple[str, ...] = (*_REL, *_RATIOS, *_SPECTRAL, *_NETWORK, *_ASYM, *_SHAPE, *_REL2)
+FEATURES += DESCRIPTORS
 
 #: Feature groups, for choosing subsets (``spectral`` is everything but ``network``).
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -83,6 +97,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "network": _NETWORK,
     "asymmetry": _ASYM,
     "shape": _SHAPE,
+    "band_2_30": _REL2,
 }
 
 #: The cohort-robust features of the dementia screen: relative and ratio measures, posterior dominant frequency,
@@ -99,6 +114,24 @@ ROBUST_FEATURES: tuple[str, ...] = (
     "spectral_entropy",
     "aperiodic_exponent",
 )
+
+#: The shipped dementia screen's features: relative delta (2-4 Hz), theta, alpha and beta power within 2-30 Hz, the
+#: log theta/alpha ratio and the posterior dominant frequency. Chosen by leave-one-cohort-out AUROC on 256-Hz,
+#: 16-channel (no midline), 5-8 s cuts (``scripts/train_dementia_model.py``); the 0.5-2 Hz power is left out because
+#: it differs most between cohorts and amplifiers.
+DEMENTIA_FEATURES: tuple[str, ...] = (
+    "rel2_delta",
+    "rel2_theta",
+    "rel2_alpha",
+    "rel2_beta",
+    "log_theta_alpha_ratio",
+    "dominant_frequency_posterior",
+)
+
+#: How the dementia screen computes its features (:func:`recording_features` / :func:`array_features` keywords,
+#: stored in its ``model.json``): rescaled to a 10 µV median channel SD before clean EEG is chosen, and every
+#: non-flat epoch when less than 4 s is clean.
+DEMENTIA_FEATURE_PATH: dict[str, float] = {"scale_to_uv": 10.0, "fallback_seconds": 4.0}
 
 
 @dataclass
@@ -169,10 +202,13 @@ def compute_features(
     random_state: int = 0,
     clean_seconds=None,
     amplitude_uv=None,
+    artifact_seconds: float = 0.0,
 ) -> FeatureResult:
     """Compute the diagnosis feature vector of artifact-clean resting epochs.
 
-    Relative band powers (0.5–30 Hz) globally and per region, theta/alpha and
+    Relative band powers (0.5–30 Hz) globally and per region, the same
+    within 2–30 Hz (``rel2_*``, with the log slowing ratio and the median
+    frequency of 2–30 Hz: less sensitive to drift and filtering), theta/alpha and
     (theta+delta)/(alpha+beta) ratios (global and posterior), the posterior
     peak alpha frequency, the normalised spectral entropy (0.5–30 Hz), the
     specparam aperiodic exponent (2–30 Hz, ``fixed`` mode) of the mean
@@ -202,6 +238,9 @@ def compute_features(
     amplitude_uv : float | None
         Amplitude of the whole recording (:func:`amplitude_level`); the
         median channel SD of the epochs when None.
+    artifact_seconds : float
+        Seconds of EEG with artifact among the epochs (stored as the
+        ``artifact_seconds`` descriptor; 0 for clean epochs).
 
     Returns
     -------
@@ -224,10 +263,13 @@ def compute_features(
     n_ep = epochs.shape[0]
     clean = float(n_ep * epochs.shape[2] / sfreq) if clean_seconds is None else float(clean_seconds)
     vals["clean_seconds"], vals["n_channels"] = clean, float(len(ch_names))
+    vals["artifact_seconds"] = float(artifact_seconds)
     if amplitude_uv is not None:
         vals["amplitude_uv"] = float(amplitude_uv)
     if n_ep == 0 or not ch_names:
-        for k in FEATURES[:-3]:
+        for k in FEATURES:
+            if k in DESCRIPTORS:
+                continue
             missing[k] = "no clean EEG"
         return FeatureResult(pd.Series(vals), missing, ch_names, clean)
     psd, freqs = _periodogram(epochs, sfreq)
@@ -269,6 +311,7 @@ def compute_features(
     sel30 = (freqs >= 0.5) & (freqs < 30.0)
     cum = np.cumsum(spec[sel30]) / spec[sel30].sum()
     vals["spectral_edge_90"] = float(freqs[sel30][min(np.searchsorted(cum, 0.9), cum.size - 1)])
+    _band_2_30(spec, freqs, vals)
     site = _idx(ch_names, ["Cz"]) or _idx(ch_names, ["C3", "C4"])
     if site:
         vals["theta_beta_ratio"] = _band_ratio(psd[site].mean(0), freqs, TBR_BANDS["theta"], TBR_BANDS["beta"])
@@ -340,6 +383,21 @@ def theta_beta_ratio(epochs, sfreq, ch_names, *, site=("Cz",), theta=(4.0, 8.0),
         return float("nan")
     psd, freqs = _periodogram(epochs[:, idx], sfreq)
     return _band_ratio(psd.mean(0), freqs, theta, beta)
+
+
+def _band_2_30(spec, freqs, vals):
+    """Relative powers, log slowing ratio and median frequency of the global spectrum within 2-30 Hz."""
+    sel = (freqs >= 2.0) & (freqs < 30.0)
+    total = spec[sel].sum()
+    if not total > 0:
+        return
+    p = {b: spec[(freqs >= lo) & (freqs < hi)].sum() / total for b, (lo, hi) in BANDS_2_30.items()}
+    for b, v in p.items():
+        vals[f"rel2_{b}"] = float(v)
+    if p["alpha"] + p["beta"] > 0 and p["delta"] + p["theta"] > 0:
+        vals["log_slowing_ratio_2_30"] = float(np.log((p["delta"] + p["theta"]) / (p["alpha"] + p["beta"])))
+    cum = np.cumsum(spec[sel]) / total
+    vals["median_frequency_2_30"] = float(np.interp(0.5, cum, freqs[sel]))  # interpolated: 2-s epochs give 0.5-Hz bins
 
 
 def _network_features(epochs, sfreq, ch_names, vals, missing, network, random_state):
@@ -509,6 +567,8 @@ def array_features(
     aperiodic: bool = True,
     scale_to_uv: float | None = None,
     band: tuple[float, float] = (0.5, 45.0),
+    fallback_seconds: float | None = None,
+    fallback_channels: int = 12,
 ):
     """Diagnosis features of a continuous EEG array, the way :func:`recording_features` computes them.
 
@@ -535,6 +595,14 @@ def array_features(
     band : tuple of float
         Pass band (Hz) applied with ``scale_to_uv`` (the high edge is capped
         at 0.45 x ``sfreq``).
+    fallback_seconds : float | None
+        When the clean EEG is shorter than this, or keeps fewer than
+        ``fallback_channels`` channels, use every 2-s epoch (50 % overlap, at
+        most ``max_seconds``) of every channel that is not flat instead, and
+        report the seconds with artifact in the ``artifact_seconds``
+        descriptor (:func:`all_epochs`). None: clean EEG only.
+    fallback_channels : int
+        Channels the clean EEG must keep to avoid the fallback.
 
     Returns
     -------
@@ -553,7 +621,16 @@ def array_features(
             raise ParameterError(f"band must be (low, high) Hz with 0 < low < high, got {band}.")
         data = mne.filter.filter_data(data, float(sfreq), lo, min(hi, 0.45 * float(sfreq)), verbose="error")
         data, factor = rescale(data, scale_to_uv)
-        res = array_features(data, sfreq, ch_names, max_seconds=max_seconds, network=network, aperiodic=aperiodic)
+        res = array_features(
+            data,
+            sfreq,
+            ch_names,
+            max_seconds=max_seconds,
+            network=network,
+            aperiodic=aperiodic,
+            fallback_seconds=fallback_seconds,
+            fallback_channels=fallback_channels,
+        )
         res.values["amplitude_uv"] = res.values["amplitude_uv"] / factor
         return res
     from ..network import select_clean_epochs
@@ -563,12 +640,63 @@ def array_features(
         return compute_features(np.empty((0, len(ch_names), int(2 * sfreq))), sfreq, ch_names, **kw)
     if data.shape[1] / sfreq < SHORT_RECORDING:
         ep, kept, clean = short_clean_epochs(data, sfreq, ch_names)
+    else:
+        ep, _, kept = select_clean_epochs(data, sfreq, ch_names, length=2.0, line_freq=None)
+        clean = float(len(ep) * 2.0)
+        n_max = int(max_seconds // 2.0)
+        if len(ep) > n_max:
+            ep = ep[np.linspace(0, len(ep) - 1, n_max).round().astype(int)]
+    if fallback_seconds is not None and (clean < fallback_seconds or len(kept) < fallback_channels):
+        # too little clean EEG: the EEG there is, artifact and all, flagged so the screen widens its interval
+        ep2, kept2, seconds = all_epochs(data, sfreq, ch_names, max_seconds=max_seconds)
+        if seconds >= fallback_seconds and len(kept2) >= fallback_channels:
+            artifact = max(seconds - (clean if len(kept) >= fallback_channels else 0.0), 0.0)
+            return compute_features(ep2, sfreq, kept2, clean_seconds=seconds - artifact, artifact_seconds=artifact, **kw)
+    if data.shape[1] / sfreq < SHORT_RECORDING:
         return compute_features(ep, sfreq, kept, clean_seconds=clean, **kw)
-    ep, _, kept = select_clean_epochs(data, sfreq, ch_names, length=2.0, line_freq=None)
-    n_max = int(max_seconds // 2.0)
-    if len(ep) > n_max:
-        ep = ep[np.linspace(0, len(ep) - 1, n_max).round().astype(int)]
     return compute_features(ep, sfreq, kept, **kw)
+
+
+def all_epochs(data, sfreq, ch_names, *, max_seconds: float = 60.0):
+    """Every 2-s epoch (1-s step) of the channels that are not flat, artifact or not.
+
+    The last resort of a screen that must not leave a plausible recording
+    without a probability: a channel is flat when its robust SD is below
+    0.05 times the median channel's (or not finite), which no scaling of the
+    recording changes.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_times)
+        EEG in volts.
+    sfreq : float
+        Sampling rate in Hz.
+    ch_names : list of str
+        Normalised channel names.
+    max_seconds : float
+        At most this many seconds, from the start.
+
+    Returns
+    -------
+    epochs : numpy.ndarray, shape (n_epochs, n_kept_channels, n_samples)
+        The epochs.
+    ch_names : list of str
+        The channels that are not flat.
+    seconds : float
+        Seconds the epochs cover.
+    """
+    data = np.asarray(data, float)[:, : int(round(max_seconds * sfreq))]
+    finite = np.isfinite(data).all(axis=1)
+    mad = np.full(len(data), 0.0)
+    mad[finite] = np.median(np.abs(data[finite] - np.median(data[finite], axis=1, keepdims=True)), axis=1)
+    ref = np.median(mad[finite]) if finite.any() else 0.0
+    keep = np.flatnonzero(finite & (mad > 0.05 * ref) & (mad > 0)) if ref > 0 else np.array([], int)
+    n = int(round(2.0 * sfreq))
+    starts = np.arange(0, data.shape[1] - n + 1, int(round(sfreq))) if data.shape[1] >= n else np.array([], int)
+    if not keep.size or not starts.size:
+        return np.empty((0, keep.size, n)), [ch_names[k] for k in keep], 0.0
+    ep = np.stack([data[keep, s0 : s0 + n] for s0 in starts])
+    return ep, [ch_names[k] for k in keep], float((starts[-1] + n) / sfreq)
 
 
 def recording_features(
@@ -580,6 +708,7 @@ def recording_features(
     aperiodic: bool = True,
     scale_to_uv: float | None = None,
     band: tuple[float, float] = (0.5, 45.0),
+    fallback_seconds: float | None = None,
 ) -> FeatureResult:
     """Diagnosis features of a recording from its artifact-clean epochs.
 
@@ -606,6 +735,10 @@ def recording_features(
         ``max_duration`` seconds are then read, as one array.
     band : tuple of float
         Pass band (Hz) applied before rescaling (with ``scale_to_uv`` only).
+    fallback_seconds : float | None
+        With ``scale_to_uv``: when there is less clean EEG than this, use
+        all the EEG of the channels that are not flat and report the seconds
+        with artifact (``fallback_seconds`` of :func:`array_features`).
 
     Returns
     -------
@@ -628,6 +761,7 @@ def recording_features(
             aperiodic=aperiodic,
             scale_to_uv=scale_to_uv,
             band=band,
+            fallback_seconds=fallback_seconds,
         )
 
     from ..network import clean_epochs

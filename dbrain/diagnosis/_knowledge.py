@@ -284,7 +284,7 @@ def similar_cases(features, store, *, k: int = 5, outcome_column: str = "outcome
         ``k`` rows, nearest first: ``id_column``, ``outcome_column``,
         ``distance`` and ``n_features`` (features compared).
     """
-    from ._features import FEATURES
+    from ._features import DESCRIPTORS, FEATURES
 
     _check_range("k", k, 1, None)
     if isinstance(store, (str, Path)):
@@ -297,11 +297,7 @@ def similar_cases(features, store, *, k: int = 5, outcome_column: str = "outcome
         if len(features) != 1:
             raise ParameterError(f"features must be one row, got {len(features)}.")
         features = features.iloc[0]
-    cols = [
-        c
-        for c in FEATURES
-        if c in store.columns and c in features.index and c not in ("amplitude_uv", "clean_seconds", "n_channels")
-    ]
+    cols = [c for c in FEATURES if c in store.columns and c in features.index and c not in DESCRIPTORS]
     if not cols:
         raise ParameterError("the store and the query share no feature column.")
     S = store[cols].to_numpy(float)

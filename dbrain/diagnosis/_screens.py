@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ParameterError
 from ..utils.check import _check_range
-from ._features import FEATURE_GROUPS, FEATURES, ROBUST_FEATURES
+from ._features import DEMENTIA_FEATURES, DESCRIPTORS, FEATURE_GROUPS, FEATURES
 
 #: ``predict`` value of a recording with too little clean EEG.
 INSUFFICIENT = -1
@@ -46,7 +46,7 @@ OUTCOMES = ("positive", "negative", "insufficient data", "not applicable")
 _Z90 = 1.645
 
 _MODELS = Path(__file__).parent / "models"
-_DEFAULT_FEATURES = tuple(f for f in FEATURES if f not in ("amplitude_uv", "clean_seconds", "n_channels"))
+_DEFAULT_FEATURES = tuple(f for f in FEATURES if f not in DESCRIPTORS)
 
 #: Default LightGBM candidates: stumps and depth-2 trees, slow learning, row and column subsampling and an L2
 #: leaf penalty, sized for cohorts of 65-90 people (about 50-70 per inner training fold).
@@ -83,7 +83,7 @@ _LGBM_KEYS = {
     "colsample_bytree",
     "min_split_gain",
 }
-_DESCRIPTORS = ("amplitude_uv", "clean_seconds", "n_channels")
+_DESCRIPTORS = DESCRIPTORS
 #: Features of the ADHD screen: relative powers (global and per region), ratios, spectral shape (incl. the
 #: theta/beta ratio), aperiodic exponent, entropy and asymmetries; no connectivity, no amplitude.
 ADHD_FEATURES: tuple[str, ...] = (
@@ -143,6 +143,14 @@ def _matrix(X, features):
     if X.ndim != 2 or X.shape[1] != len(features):
         raise ParameterError(f"X must be a DataFrame or an array with {len(features)} columns, got shape {X.shape}.")
     return X
+
+
+def _seconds(X):
+    """Seconds of EEG behind each row: the clean seconds plus any seconds with artifact a fallback had to use."""
+    secs = X["clean_seconds"].to_numpy(float)
+    if "artifact_seconds" in X.columns:
+        secs = secs + np.nan_to_num(X["artifact_seconds"].to_numpy(float))
+    return secs
 
 
 def _sigmoid(z):
@@ -397,16 +405,49 @@ class _Screen(ClassifierMixin, BaseEstimator):
         """
         ok = np.ones(len(X), bool)
         if "clean_seconds" in X.columns:
-            ok &= X["clean_seconds"].to_numpy(float) >= self.min_clean_seconds
+            ok &= _seconds(X) >= self.min_clean_seconds
         if "n_channels" in X.columns:
             ok &= ~(X["n_channels"].to_numpy(float) < getattr(self, "min_channels", 0))
         return ok
+
+    def features_of(self, raw, *, max_duration: float = 300.0):
+        """The features of a recording, computed the way this screen's training data were.
+
+        Uses the ``scale_to_uv`` and ``fallback_seconds`` the model stores
+        (:meth:`set_applicability`); connectivity and the aperiodic fit only
+        when the model uses them.
+
+        Parameters
+        ----------
+        raw : mne.io.BaseRaw
+            The recording (normalised channel names, volts).
+        max_duration : float
+            At most this many seconds are used.
+
+        Returns
+        -------
+        result : FeatureResult
+            Pass ``result.to_frame()`` to :meth:`assess`.
+        """
+        from ._features import recording_features
+
+        check_is_fitted(self, "params_")
+        _check_range("max_duration", max_duration, 4.0, None)
+        app = getattr(self, "applicability_", None) or {}
+        return recording_features(
+            raw,
+            max_duration=float(max_duration),
+            network=any(f in FEATURE_GROUPS["network"] for f in self.features_),
+            aperiodic="aperiodic_exponent" in self.features_,
+            scale_to_uv=app.get("scale_to_uv"),
+            fallback_seconds=app.get("fallback_seconds"),
+        )
 
     def _prepare(self, X):
         check_is_fitted(self, "params_")
         enough = np.ones(len(X), bool)
         if isinstance(X, pd.DataFrame) and "clean_seconds" in X.columns:
-            enough &= X["clean_seconds"].to_numpy(float) >= self.min_clean_seconds
+            enough &= _seconds(X) >= self.min_clean_seconds
         if isinstance(X, pd.DataFrame) and "n_channels" in X.columns:
             enough &= ~(X["n_channels"].to_numpy(float) < getattr(self, "min_channels", 0))
         return _matrix(X, self.features_), enough
@@ -440,7 +481,14 @@ class _Screen(ClassifierMixin, BaseEstimator):
             Without an age the screen is "not applicable" (a screen for children
             must know it looks at a child).
         extra : dict | None
-            Other JSON data stored with the model (e.g. norms).
+            Other JSON data stored with the model (e.g. norms). Keys read
+            here: ``amplitude_action`` (``"widen"``: an amplitude outside
+            ``amplitude_uv_limits`` widens the interval by the largest
+            length shift instead of declining), ``unknown_age_sd`` (logit SD
+            that widens the interval when the age is unknown), ``artifact_sd``
+            (logit SD for features that had to include artifact),
+            ``scale_to_uv`` and ``fallback_seconds`` (how the diagnosis step
+            computes this screen's features, see :func:`array_features`).
 
         Returns
         -------
@@ -463,11 +511,23 @@ class _Screen(ClassifierMixin, BaseEstimator):
         table = app.get("shift_sd") or {}
         sds, why = [], []
         secs = float(row.get("clean_seconds", np.nan))
+        art = float(row.get("artifact_seconds", 0.0))
+        art = art if np.isfinite(art) else 0.0
+        what = f"{secs + art:g} s of EEG ({secs:g} s clean)" if art > 0 else f"{secs:g} s of clean EEG"
         for below, sd in sorted(table.get("seconds", [])):
-            if np.isfinite(secs) and secs < below:
+            if np.isfinite(secs) and secs + art < below:
                 sds.append(sd)
-                why.append(f"{secs:g} s of clean EEG (shift below {below:g} s measured on held-out people: logit SD {sd:.2f})")
+                why.append(f"{what} (shift below {below:g} s measured on held-out people: logit SD {sd:.2f})")
                 break
+        if art > 0:
+            # too little clean EEG, so the features include artifact: no cohort measures that shift, so the largest
+            # measured one stands in (a stated choice)
+            sd = float(app.get("artifact_sd") or max([v for _, v in table.get("seconds", [])] + [1.0]))
+            sds.append(sd)
+            why.append(
+                f"{art:g} s with artifact had to be used (fewer than {self.min_clean_seconds:g} s of clean EEG on "
+                f"{getattr(self, 'min_channels', 0)} channels; not measured, the largest length shift stands in: logit SD {sd:.2f})"
+            )
         nch = float(row.get("n_channels", np.nan))
         fits = [(n, sd) for n, sd in table.get("channels", []) if np.isfinite(nch) and n <= nch < 19]
         if fits:
@@ -491,7 +551,14 @@ class _Screen(ClassifierMixin, BaseEstimator):
         if age is not None and lim and not lim[0] <= age <= lim[1]:
             return f"age {age:g} y is outside the {lim[0]:g}-{lim[1]:g} y this screen applies to", 0.0, notes
         trained = app.get("age_trained")
-        if age is None and (lim or trained):
+        if age is None and app.get("unknown_age_sd"):
+            sd = float(app["unknown_age_sd"])
+            extra = float(np.hypot(extra, sd))
+            notes.append(
+                "age unknown (no --age and no birth date in the header): interval widened as for an age outside "
+                f"the training range (logit SD {sd:.2f})"
+            )
+        elif age is None and (lim or trained):
             notes.append("age unknown (no --age and no birth date in the header): assumed inside the training range")
         elif trained and age is not None and not trained[0] <= age <= trained[1]:
             extra = max([sd for _, sd in (app.get("shift_sd") or {}).get("seconds", [])] + [1.0])
@@ -501,7 +568,16 @@ class _Screen(ClassifierMixin, BaseEstimator):
             )
         amp = app.get("amplitude_uv_limits")
         a = float(row.get("amplitude_uv", np.nan))
-        if amp and np.isfinite(a) and not amp[0] <= a <= amp[1]:
+        if amp and np.isfinite(a) and a > 0 and not amp[0] <= a <= amp[1] and app.get("amplitude_action") == "widen":
+            # the features are scale-free and the screen rescales before choosing clean EEG: an unusual scale is
+            # more likely a unit or gain setting than a different brain, so it widens rather than declines
+            sd = max([v for _, v in (app.get("shift_sd") or {}).get("seconds", [])] + [1.0])
+            extra = float(np.hypot(extra, sd))
+            notes.append(
+                f"amplitude {a:.3g} µV (median channel SD) is outside {amp[0]:g}-{amp[1]:g} µV: check the units or "
+                f"calibration (interval widened by the largest measured shift, logit SD {sd:.2f})"
+            )
+        elif amp and np.isfinite(a) and a > 0 and not amp[0] <= a <= amp[1]:  # flat (0): "insufficient data"
             return (
                 f"amplitude {a:.3g} µV (median channel SD) is outside {amp[0]:g}-{amp[1]:g} µV: check the units or calibration",
                 0.0,
@@ -595,7 +671,9 @@ class _Screen(ClassifierMixin, BaseEstimator):
             if not enough[i]:
                 res.update(none, outcome="insufficient data", status="insufficient data", applicable=True)
                 nch = float(row.get("n_channels", np.nan))
-                if np.isfinite(nch) and nch < getattr(self, "min_channels", 0):
+                if float(row.get("amplitude_uv", np.nan)) <= 0:
+                    res["reason"] = "flat recording (no signal on the EEG channels)"
+                elif np.isfinite(nch) and nch < getattr(self, "min_channels", 0):
                     res["reason"] = f"{nch:g} EEG channels, at least {self.min_channels} needed"
                 else:
                     res["reason"] = f"fewer than {self.min_clean_seconds:g} s of clean EEG"
@@ -772,18 +850,23 @@ class DementiaScreen(_Screen):
     """Calibrated screen for Alzheimer-type dementia vs healthy ageing from resting EEG.
 
     The shipped model (:meth:`load` without a path) is a logistic regression
-    on :data:`ROBUST_FEATURES` (relative and ratio measures, posterior
-    dominant frequency, spectral edge, entropy, aperiodic exponent: no
-    connectivity, no midline electrode needed) trained on two cohorts, ADFSU
-    and ds004504 (AD vs cognitively normal), and evaluated leave-one-cohort-
-    out; see ``dbrain/diagnosis/models/dementia/MODEL_CARD.md``. It gives a
-    probability from 4 s of clean EEG on at least 12 channels. A research
-    aid, not a diagnosis.
+    (C = 0.01) on six scale-free ratios of each recording's spectrum
+    (``DEMENTIA_FEATURES``: relative powers within 2-30 Hz, theta/alpha
+    ratio, posterior dominant frequency; no connectivity, no midline
+    electrode needed) trained on two cohorts, ADFSU and ds004504 (AD vs
+    cognitively normal), chosen and evaluated leave-one-cohort-out on
+    256-Hz, 16-channel, 5-8 s cuts; see
+    ``dbrain/diagnosis/models/dementia/MODEL_CARD.md``. Compute its input
+    with :meth:`features_of`. It declines only for unusable input (fewer
+    than 12 non-flat EEG channels, less than 4 s of EEG, a flat recording,
+    a known age under 18); short, reduced, artifact-laden or oddly scaled
+    input and an unknown age widen its interval instead. A research aid,
+    not a diagnosis.
 
     Parameters
     ----------
     features : list of str | None
-        Feature columns to use (:data:`ROBUST_FEATURES` by default); all of
+        Feature columns to use (``DEMENTIA_FEATURES`` by default); all of
         :data:`FEATURES` but the input descriptors when None. Columns that
         are missing in every training row are dropped (``features_``).
     C_grid : tuple of float
@@ -815,7 +898,7 @@ class DementiaScreen(_Screen):
     def __init__(
         self,
         *,
-        features=ROBUST_FEATURES,
+        features=DEMENTIA_FEATURES,
         C_grid=(0.01, 0.1, 1.0),
         lgbm_grid=(),
         inner_folds: int = 4,

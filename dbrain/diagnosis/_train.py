@@ -23,7 +23,7 @@ from ..errors import ParameterError
 from ..utils._rename import renamed_parameter
 from ..utils.check import _check_option
 from ._evaluate import nested_cross_validate
-from ._features import recording_features
+from ._features import DEMENTIA_FEATURE_PATH, recording_features
 from ._screens import ADHDScreen, DementiaScreen, EpilepsyScreen
 
 SCREENS = {"dementia": DementiaScreen, "epilepsy": EpilepsyScreen, "adhd": ADHDScreen}
@@ -363,10 +363,12 @@ def train_diagnosis_model(
         if on_progress:
             on_progress(i / len(table), Path(r.path).name)
         raw, _ = read_recording(r.path)
-        rows.append(recording_features(raw, max_duration=_MAX_SECONDS[kind]).to_frame())
+        # the dementia screen's own feature path (rescaled, artifact fallback), the way it is used in analyze
+        kw = {"network": False, **DEMENTIA_FEATURE_PATH} if kind == "dementia" else {}
+        rows.append(recording_features(raw, max_duration=_MAX_SECONDS[kind], **kw).to_frame())
     X = pd.concat(rows, ignore_index=True)
     screen = SCREENS[kind]()
-    return write_model(
+    metrics = write_model(
         screen,
         X,
         table["label"].to_numpy(),
@@ -376,3 +378,12 @@ def train_diagnosis_model(
         repeats=repeats,
         random_state=random_state,
     )
+    if kind == "dementia":
+        # no interval widening was measured here (scripts/train_dementia_model.py measures it across cohorts)
+        screen.set_applicability(
+            age_limits=(18, 120), amplitude_uv_limits=(2.0, 150.0), extra={"amplitude_action": "widen", **DEMENTIA_FEATURE_PATH}
+        )
+        screen.save(Path(out) / "model.json")
+        metrics["applicability"] = screen.applicability_
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    return metrics

@@ -52,6 +52,8 @@ def test_train_dementia_cli_from_manifest(tmp_path):
     assert "nested subject-wise CV" in proc.stdout
     m = json.loads((out / "metrics.json").read_text())
     assert m["nested_cv"]["n_subjects"] == 8 and m["n_train"]["positive"] == 4
+    # trained on the dementia screen's own feature path, which analyze then uses too
+    assert m["applicability"]["scale_to_uv"] == 10.0 and m["applicability"]["amplitude_action"] == "widen"
     assert "Nested subject-wise cross-validation" in (out / "MODEL_CARD.md").read_text()
     again = subprocess.run(
         [sys.executable, "-m", "dbrain", "train", "dementia", str(tmp_path / "manifest.csv"), "--out", str(out)],
