@@ -99,7 +99,15 @@ class _QEEGStep(QEEGStep):
     The per-epoch values are reduced as they come (``TrendReducer``): the viewer's per-minute table is
     built from whole minutes and the report's trend pages are kept decimated to the columns they draw,
     so that memory does not grow with the recording; the tables equal those of the whole result.
+    The heart rate comes from the engine's ``ecg_peaks`` product (the ECG is scanned once, for this
+    step and the spike step's ECG rule), not from reading the ECG channel again.
     """
+
+    requires = ("signal", "ecg_peaks")
+
+    def start(self, info) -> None:
+        self._ecg = info.products.get("ecg_peaks")
+        super().start(info)
 
     def _reducer(self) -> TrendReducer:
         from ..report._clinical import TREND_PAGE_HOURS
@@ -128,6 +136,7 @@ class _QEEGStep(QEEGStep):
             table=base.tables["qeeg"],
             viewer=viewer,
             reducer=self.reducer,
+            peaks=None if self._ecg is None else self._ecg.result(),
         )
 
 
@@ -160,14 +169,15 @@ def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fma
 
 
 def qeeg_numbers(
-    result, raw, window: float, step: float, fmin: float, fmax: float, *, table=None, viewer=None, reducer=None
+    result, raw, window: float, step: float, fmin: float, fmax: float, *, table=None, viewer=None, reducer=None, peaks=None
 ) -> StepResult:
     """The qEEG step's table, events and summary from a :class:`~dbrain.qeeg.QEEGResult` and the ECG of ``raw``.
 
     ``table``, ``viewer`` and ``reducer``: the tables and report pages already reduced from a result
-    whose per-epoch arrays were not kept (:class:`dbrain.qeeg._reduce.TrendReducer`).
+    whose per-epoch arrays were not kept (:class:`dbrain.qeeg._reduce.TrendReducer`). ``peaks``: the
+    ECG's R-peak scan already made (the engine's ``ecg_peaks`` product), instead of reading the ECG of ``raw``.
     """
-    trend, hr_events = compute_heart_rate(raw)
+    trend, hr_events = compute_heart_rate(raw, _peaks=peaks)
     hr = None
     if len(trend) > 1:
         hr = np.interp(result.times, trend["time"].to_numpy(), trend["hr_trend"].to_numpy(), left=np.nan, right=np.nan)

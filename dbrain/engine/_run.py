@@ -100,10 +100,11 @@ class Engine:
         if data.shape[1] == 0:
             return
         chunk = Chunk(self.n_times, data, self._cache)
+        # Products first, here, every one for every chunk: the cache is not shared between threads, and a
+        # product that keeps state between chunks (ecg_peaks) must see each chunk whatever the steps read.
+        for name in self._cache.order:
+            chunk[name]
         if self._concurrent:
-            # Products first, here: the cache computes each once and is not shared between threads.
-            for name in self._cache.order:
-                chunk[name]
             pool = _pool(self.n_jobs)
             futures = [pool.submit(self._timed, step, "update", chunk) for step in self._concurrent]
             for future in futures:  # all finish before the others run (e.g. qEEG's process pool at its end)
