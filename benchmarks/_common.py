@@ -23,9 +23,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
-def run_worker(script: str, args: list[str]) -> dict:
-    """Run ``python script *args`` and return the JSON object on its last line of output."""
-    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, check=False)
+def run_worker(script: str, args: list[str], env: dict | None = None) -> dict:
+    """Run ``python script *args`` (in environment ``env``, default this one) and return the JSON object on its last line."""
+    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"worker {' '.join(args)} failed:\n{proc.stderr.strip()}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

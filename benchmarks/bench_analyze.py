@@ -26,7 +26,9 @@ several durations the growth of wall time and memory (with the issue's check
 :func:`dbrain.batch.run_batch` (2 local workers, all default steps) over N
 simulated 10 min recordings with rendering off (the batch default) and on
 (``report=True``, what every batch task did before the engine), and the time
-200 recordings would take at each rate.
+200 recordings would take at each rate. ``--baseline DIR`` runs the same
+analyses and batches with the dbrain source tree in ``DIR`` too (e.g. ``git
+worktree add /tmp/old <commit>``), in the same run, and prints both side by side.
 """
 
 from __future__ import annotations
@@ -107,13 +109,23 @@ def _fmt(run: dict | None, key: str, spec: str) -> str:
     return "skipped" if run is None else format(run[key], spec)
 
 
-def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, ana: dict) -> None:
+def _tree_env(tree: str | None) -> dict | None:
+    """The environment of a worker importing dbrain from the source tree ``tree`` (None: this environment)."""
+    if tree is None:
+        return None
+    paths = [str(Path(tree).resolve()), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, ana: dict, base: dict | None = None) -> None:
     print(f"## {duration}\n")
     rows = [
         ["mne read_raw_edf + get_data, 300 s chunks", f"{mne_chunks['seconds']:.1f}", f"{mne_chunks['peak_rss_mb']:.0f}"],
         ["mne read_raw_edf(preload=True)", _fmt(mne_preload, "seconds", ".1f"), _fmt(mne_preload, "peak_rss_mb", ".0f")],
         ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}"],
     ]
+    if base is not None:
+        rows.append(["dbrain analyze, baseline tree (--baseline)", f"{base['seconds']:.1f}", f"{base['peak_rss_mb']:.0f}"])
     print(markdown_table(rows, ["", "wall (s)", "peak RSS (MB)"]))
     print()
     threads = ana["engine"].get("thread_seconds", {})
@@ -164,16 +176,21 @@ def _print_growth(runs) -> None:
     print()
 
 
-def _print_batch(n: int, numbers: dict, rendered: dict) -> None:
+def _print_batch(n: int, numbers: dict, rendered: dict, base: dict | None = None) -> None:
     print(f"## batch: {n} × 10 min, 2 local workers, all default steps\n")
     rows = []
-    for label, run in (("rendering off (the default)", numbers), ("rendering on (report=True, the path before #19)", rendered)):
+    runs = [("rendering off (the default)", numbers), ("rendering on (report=True, the path before #19)", rendered)]
+    if base is not None:
+        runs.append(("rendering off, baseline tree (--baseline)", base))
+    for label, run in runs:
         rate = run["computed"] / (run["seconds"] / 60.0)
         rows.append([label, run["computed"], run["errors"], f"{run['seconds']:.1f}", f"{rate:.1f}", f"{200 / rate:.1f}"])
     print(markdown_table(rows, ["", "computed", "errors", "wall (s)", "recordings/min", "200 recordings (min, at this rate)"]))
     print(
         f"\nthroughput, rendering off / on: × {rendered['seconds'] / numbers['seconds'] * numbers['computed'] / max(rendered['computed'], 1):.2f}"
     )
+    if base is not None:
+        print(f"throughput, this tree / baseline tree (rendering off): × {base['seconds'] / numbers['seconds'] * numbers['computed'] / max(base['computed'], 1):.2f}")
     print()
 
 
@@ -184,6 +201,7 @@ def main(argv=None) -> int:
     parser.add_argument("--preload-max", default="24h", help="longest recording MNE also reads with preload=True (default 24h)")
     parser.add_argument("--batch", type=int, default=0, help="also time run_batch over this many 10 min recordings (e.g. 200)")
     parser.add_argument("--work", default=None, help="folder to cache the simulated recordings in (default: temporary)")
+    parser.add_argument("--baseline", default=None, help="also run analyze (and --batch) with the dbrain source tree in this folder")
     parser.add_argument("--_worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--_batch", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -200,6 +218,8 @@ def main(argv=None) -> int:
     report = "0" if args.no_report else "1"
     print(f"# dbrain analyze benchmark — {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"# 19 EEG + EKG at 256 Hz, simulated; all default steps, report {'off' if args.no_report else 'on'}")
+    if args.baseline:
+        print(f"# baseline tree: {Path(args.baseline).resolve()}")
     print(
         f"# load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (figures on a shared machine are not the issue's)\n"
     )
@@ -214,14 +234,20 @@ def main(argv=None) -> int:
             if _parse_hours(duration) <= _parse_hours(args.preload_max):
                 mne_preload = run_worker(__file__, ["--_worker", "mne", str(path), report])
             ana = run_worker(__file__, ["--_worker", "analyze", str(path), report])
+            base = None
+            if args.baseline:
+                base = run_worker(__file__, ["--_worker", "analyze", str(path), report], env=_tree_env(args.baseline))
             runs.append((duration, mne_chunks, mne_preload, ana))
-            _print_duration(duration, mne_chunks, mne_preload, ana)
+            _print_duration(duration, mne_chunks, mne_preload, ana, base)
         if len(runs) > 1:
             _print_growth(runs)
         if args.batch:
             numbers = run_worker(__file__, ["--_batch", str(folder), str(args.batch), "0"])
             rendered = run_worker(__file__, ["--_batch", str(folder), str(args.batch), "1"])
-            _print_batch(args.batch, numbers, rendered)
+            base = None
+            if args.baseline:
+                base = run_worker(__file__, ["--_batch", str(folder), str(args.batch), "0"], env=_tree_env(args.baseline))
+            _print_batch(args.batch, numbers, rendered, base)
     return 0
 
 

@@ -18,6 +18,7 @@ from .. import __version__
 from ..engine import FileSource, validate_params
 from ..engine import Step as EngineStep
 from ..engine import run as run_engine
+from ..engine._run import _trim_memory
 from ..errors import RecordingError
 from ..events import EVENT_COLUMNS, empty_events, with_datetime, write_annotations_edf, write_events
 from ..io import read_recording
@@ -355,6 +356,7 @@ def analyze(
             # Findings first, then the EEG at the seizures and the trends; the steps' sections become the appendix.
             sections = clinical_sections(raw, info, ctx.results, sections)
             html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
+            _trim_memory()  # the figures' drawing memory, before the PDF is printed
             write_report(html, tmp)
             render_seconds[0] += time.perf_counter() - t0
             summary["report_seconds"] = round(render_seconds[0], 3)

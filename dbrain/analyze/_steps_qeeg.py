@@ -9,12 +9,14 @@ from ..ecg import compute_heart_rate
 from ..engine._qeeg import MIN_DURATION, QEEGStep
 from ..events import EVENT_COLUMNS
 from ..qeeg import compute_qeeg
+from ..qeeg._reduce import TrendReducer
 from ..report import KeyValues, Note, Section
 from ._registry import AnalysisContext, StepResult, register_step
 
 #: Time resolution (s) and frequency bin width (Hz) of viewer_trends.parquet (the viewer's DSA and artifact lanes).
 VIEWER_RESOLUTION = 60.0
 VIEWER_FREQ_BIN = 1.0
+_VIEWER_ORDER = ["start", "channel", "measure", "freq"]
 
 
 def viewer_trends(result, resolution: float = VIEWER_RESOLUTION, freq_bin: float = VIEWER_FREQ_BIN) -> pd.DataFrame:
@@ -88,18 +90,54 @@ def viewer_trends(result, resolution: float = VIEWER_RESOLUTION, freq_bin: float
         )
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=float if c in ("start", "freq", "value") else object) for c in columns})
-    return pd.concat(frames, ignore_index=True)[columns].sort_values(["start", "channel", "measure", "freq"], ignore_index=True)
+    return pd.concat(frames, ignore_index=True)[columns].sort_values(_VIEWER_ORDER, ignore_index=True)
 
 
 class _QEEGStep(QEEGStep):
-    """The engine's qEEG trends plus the heart rate of the ECG channel (read from the file at finish)."""
+    """The engine's qEEG trends plus the heart rate of the ECG channel (read from the file at finish).
+
+    The per-epoch values are reduced as they come (``TrendReducer``): the viewer's per-minute table is
+    built from whole minutes and the report's trend pages are kept decimated to the columns they draw,
+    so that memory does not grow with the recording; the tables equal those of the whole result.
+    The heart rate comes from the engine's ``ecg_peaks`` product (the ECG is scanned once, for this
+    step and the spike step's ECG rule), not from reading the ECG channel again.
+    """
+
+    requires = ("signal", "ecg_peaks")
+
+    def start(self, info) -> None:
+        self._ecg = info.products.get("ecg_peaks")
+        super().start(info)
+
+    def _reducer(self) -> TrendReducer:
+        from ..report._clinical import TREND_PAGE_HOURS
+
+        self._viewer_parts = []
+        return TrendReducer(
+            resolution=VIEWER_RESOLUTION,
+            on_block=lambda block: self._viewer_parts.append(viewer_trends(block)),
+            page_seconds=TREND_PAGE_HOURS * 3600.0,
+        )
 
     def finish(self) -> StepResult:
         base = super().finish()
         if not base.summary.get("computed"):
             return base
         p = self.params_
-        return qeeg_numbers(base.data, self.context.raw, p["window"], p["step"], p["fmin"], p["fmax"])
+        viewer = pd.concat(self._viewer_parts, ignore_index=True).sort_values(_VIEWER_ORDER, ignore_index=True)
+        self._viewer_parts = []
+        return qeeg_numbers(
+            base.data,
+            self.context.raw,
+            p["window"],
+            p["step"],
+            p["fmin"],
+            p["fmax"],
+            table=base.tables["qeeg"],
+            viewer=viewer,
+            reducer=self.reducer,
+            peaks=None if self._ecg is None else self._ecg.result(),
+        )
 
 
 @register_step(
@@ -130,14 +168,21 @@ def qeeg_step(ctx: AnalysisContext, window: float, step: float, fmin: float, fma
     return qeeg_numbers(result, raw, window, step, fmin, fmax)
 
 
-def qeeg_numbers(result, raw, window: float, step: float, fmin: float, fmax: float) -> StepResult:
-    """The qEEG step's table, events and summary from a :class:`~dbrain.qeeg.QEEGResult` and the ECG of ``raw``."""
-    trend, hr_events = compute_heart_rate(raw)
+def qeeg_numbers(
+    result, raw, window: float, step: float, fmin: float, fmax: float, *, table=None, viewer=None, reducer=None, peaks=None
+) -> StepResult:
+    """The qEEG step's table, events and summary from a :class:`~dbrain.qeeg.QEEGResult` and the ECG of ``raw``.
+
+    ``table``, ``viewer`` and ``reducer``: the tables and report pages already reduced from a result
+    whose per-epoch arrays were not kept (:class:`dbrain.qeeg._reduce.TrendReducer`). ``peaks``: the
+    ECG's R-peak scan already made (the engine's ``ecg_peaks`` product), instead of reading the ECG of ``raw``.
+    """
+    trend, hr_events = compute_heart_rate(raw, _peaks=peaks)
     hr = None
     if len(trend) > 1:
         hr = np.interp(result.times, trend["time"].to_numpy(), trend["hr_trend"].to_numpy(), left=np.nan, right=np.nan)
     art = result.artifact
-    table = result.to_frame()
+    table = result.to_frame() if table is None else table
     events = [e[EVENT_COLUMNS] for e in (result.burst_suppression, hr_events) if len(e)]
     mean_art = float(np.nanmean(art)) if art.size else float("nan")
     summary = {
@@ -154,9 +199,15 @@ def qeeg_numbers(result, raw, window: float, step: float, fmin: float, fmax: flo
     return StepResult(
         summary=summary,
         events=pd.concat(events, ignore_index=True) if events else None,
-        tables={"qeeg": table, "viewer_trends": viewer_trends(result)},
+        tables={"qeeg": table, "viewer_trends": viewer_trends(result) if viewer is None else viewer},
         # For the renderers (this step's section and the report's trend pages); not written.
-        data={"qeeg": result, "heart_rate": hr, "trend": trend, "hr_events": hr_events},
+        data={
+            "qeeg": result,
+            "heart_rate": hr,
+            "trend": trend,
+            "hr_events": hr_events,
+            "trend_pages": None if reducer is None else reducer.pages(result, ecg=hr),
+        },
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..detect.spikes import SpikeDetector, plot_spike_cluster, plot_spike_rate_map, review_spikes, spike_rates
-from ..detect.spikes._detector import _MIN_SFREQ, _r_peaks
+from ..detect.spikes._detector import _MIN_SFREQ
 from ..engine._spikes import SpikeStep
 from ..errors import RecordingError
 from ..events import EVENT_COLUMNS
@@ -13,10 +13,6 @@ from ._registry import AnalysisContext, StepResult, recording_clock, register_st
 
 class _SpikeStep(SpikeStep):
     """The engine's spike step, then the review clusters, rates and the section of the whole-recording form."""
-
-    def r_peaks(self):
-        # The same ECG rule as SpikeDetector.detect on the file: R peaks of the recording's ECG channel.
-        return _r_peaks(self.context.raw, self.sfreq)
 
     def finish(self) -> StepResult:
         base = super().finish()

@@ -155,29 +155,62 @@ def _stream_peaks(raw, channel, sfreq):
     quality check.
     """
     n = raw.n_times
-    step, pad, half = int(_CHUNK * sfreq), int(_OVERLAP * sfreq), int(round(0.1 * sfreq))
-    peaks, amps, beats = [], [], []
-    total = total_sq = 0.0
-    shift = None
-    for start in range(0, n, step):
-        stop, lo = min(n, start + step), max(0, start - pad)
-        x = raw.get_data(picks=[channel], start=lo, stop=min(n, stop + pad))[0]
+    scan = PeakScan(sfreq)
+    for start, stop, lo, hi in scan.spans(n):
+        scan.add(start, stop, lo, raw.get_data(picks=[channel], start=lo, stop=hi)[0])
+    return scan.result(n)
+
+
+class PeakScan:
+    """The R-peak scan of :func:`compute_heart_rate` over spans of an ECG trace given in order (bounded memory).
+
+    The trace is cut into spans of ``_CHUNK`` s (:meth:`spans`), each read with
+    ``_OVERLAP`` s of signal on either side and given to :meth:`add` in order;
+    :meth:`result` gives the R peaks, the standard deviation and the beats of the
+    quality check. A file is scanned by reading the spans (``_stream_peaks``),
+    the analysis engine by keeping the ECG of its chunks until a span is
+    complete (``dbrain.engine`` product ``ecg_peaks``): the same spans, the same numbers.
+    """
+
+    def __init__(self, sfreq: float):
+        self.sfreq = float(sfreq)
+        self.step, self.pad, self.half = int(_CHUNK * sfreq), int(_OVERLAP * sfreq), int(round(0.1 * sfreq))
+        self.peaks, self.amps, self.beats = [], [], []
+        self.total = self.total_sq = 0.0
+        self.shift = None
+
+    def spans(self, n: int, first: int = 0):
+        """``(start, stop, lo, hi)`` of the spans from sample ``first`` (a span's start) of a trace of ``n`` samples."""
+        for start in range(first, n, self.step):
+            stop = min(n, start + self.step)
+            yield start, stop, max(0, start - self.pad), min(n, stop + self.pad)
+
+    def add(self, start: int, stop: int, lo: int, x: np.ndarray) -> None:
+        """Scan the span ``[start, stop)``, given its samples ``x`` from ``lo`` (with the overlap), volts."""
+        sfreq, half = self.sfreq, self.half
         own = x[start - lo : stop - lo]
-        shift = float(np.median(own)) if shift is None else shift  # sums of squares about a typical level
-        total += float(np.sum(own - shift))
-        total_sq += float(np.sum((own - shift) ** 2))
+        self.shift = float(np.median(own)) if self.shift is None else self.shift  # sums of squares about a typical level
+        self.total += float(np.sum(own - self.shift))
+        self.total_sq += float(np.sum((own - self.shift) ** 2))
         p, filt = _detect(x, sfreq, 0.3, 0.25) if sfreq >= 50 else (np.zeros(0, np.int64), x)
         p = p[(p >= start - lo) & (p < stop - lo)]
-        peaks.append(p + lo)
-        amps.append(np.abs(filt[p]))
+        self.peaks.append(p + lo)
+        self.amps.append(np.abs(filt[p]))
         inner = p[(p >= half) & (p < filt.size - half)]
         if inner.size:
             inner = inner[:: max(1, inner.size // _BEATS_PER_CHUNK)]
-            beats.append(filt[inner[:, None] + np.arange(-half, half + 1)])
-    std_uv = np.sqrt(max(total_sq / n - (total / n) ** 2, 0.0)) * 1e6
-    peaks = _refractory(np.concatenate(peaks), np.concatenate(amps), 0.25 * sfreq) if peaks else np.zeros(0, np.int64)
-    beats = np.concatenate(beats) if beats else np.zeros((0, 2 * half + 1))
-    return peaks, std_uv, beats
+            self.beats.append(filt[inner[:, None] + np.arange(-half, half + 1)])
+
+    def result(self, n: int):
+        """``(peaks, std_uv, beats)`` once every span of the ``n`` samples was added."""
+        total, total_sq, half = self.total, self.total_sq, self.half
+        std_uv = np.sqrt(max(total_sq / n - (total / n) ** 2, 0.0)) * 1e6
+        if self.peaks:
+            peaks = _refractory(np.concatenate(self.peaks), np.concatenate(self.amps), 0.25 * self.sfreq)
+        else:
+            peaks = np.zeros(0, np.int64)
+        beats = np.concatenate(self.beats) if self.beats else np.zeros((0, 2 * half + 1))
+        return peaks, std_uv, beats
 
 
 def _runs(mask):
@@ -203,6 +236,7 @@ def compute_heart_rate(
     pause: float = 3.0,
     trend_window: float = 10.0,
     verbose=None,
+    _peaks=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Heart rate and rhythm events from the ECG channel of a recording.
 
@@ -222,6 +256,10 @@ def compute_heart_rate(
         Width in seconds of the centred running median giving ``hr_trend``.
     verbose : bool | str | int | None
         Log level for this call.
+    _peaks : tuple | None
+        Private, for the analysis engine: ``(channel, (peaks, std_uv, beats))`` of a
+        :class:`PeakScan` of the ECG channel already made (product ``ecg_peaks``); the
+        channel is then not read again. Used only when it is the channel this call would use.
 
     Returns
     -------
@@ -255,7 +293,10 @@ def compute_heart_rate(
             raise ParameterError(f"ecg_channel {ecg_channel!r} is not in the recording.")
     sfreq = raw.info["sfreq"]
     duration = raw.n_times / sfreq
-    peaks, std_uv, beats = _stream_peaks(raw, ecg_channel, sfreq)
+    if _peaks is not None and _peaks[0] == ecg_channel:
+        peaks, std_uv, beats = _peaks[1]
+    else:
+        peaks, std_uv, beats = _stream_peaks(raw, ecg_channel, sfreq)
     note = _quality(std_uv, beats, peaks, sfreq)
     if note and (std_uv < _FLAT_UV or peaks.size < 3):
         logger.info(note)

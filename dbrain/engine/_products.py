@@ -166,3 +166,65 @@ class Bipolar(Product):
         if self.weights is None:
             return sig[self.index]
         return self.weights @ sig[self.index]
+
+
+@register_product
+class ECGPeaks(Product):
+    """R peaks of the first ECG channel, found once for every step that needs them (heart rate, the spike ECG rule).
+
+    The scan is :class:`dbrain.ecg._heart_rate.PeakScan`, the one
+    :func:`dbrain.ecg.compute_heart_rate` makes of a file: spans of 600 s with
+    30 s of signal either side, each scanned as soon as it (and its overlap) has
+    arrived, so only about one span of the one ECG channel is held. The per-chunk
+    value is None; steps read :meth:`result` at their finish (the last spans are
+    scanned then, with the stream's length).
+    """
+
+    name = "ecg_peaks"
+    requires = ("signal",)
+    description = "R peaks of the first ECG channel (heart rate, the spike detector's ECG rule); read result() at finish"
+
+    def start(self, info) -> None:
+        from ..ecg._heart_rate import PeakScan
+
+        ecg = [i for i, t in enumerate(info.ch_types) if t == "ecg"]
+        self.index = ecg[0] if ecg else None
+        self.channel = info.ch_names[ecg[0]] if ecg else None
+        self.scan = PeakScan(info.sfreq) if ecg else None
+        self._x, self._x0, self._received, self._next = np.zeros(0), 0, 0, 0  # held samples from _x0; next span start
+        self._result = None
+
+    def compute(self, chunk):
+        if self.scan is None:
+            return None
+        if self._result is not None:
+            raise RuntimeError("the ecg_peaks product was read before the stream ended")
+        # a copy: a row of the chunk would keep the whole chunk's array alive
+        self._x = np.concatenate([self._x, np.array(chunk["signal"][self.index], np.float64)])
+        self._received = chunk.stop
+        self._scan(None)
+        return None
+
+    def _scan(self, n: int | None) -> None:
+        """Scan the spans that are complete; with the stream's length ``n``, all that are left."""
+        scan = self.scan
+        for start, stop, lo, hi in scan.spans(self._received if n is None else n, self._next):
+            if n is None and stop + scan.pad > self._received:
+                break  # the span (or its overlap) is not complete yet; it may also end early at the stream's end
+            scan.add(start, stop, lo, self._x[lo - self._x0 : hi - self._x0])
+            self._next = start + scan.step
+            keep = max(0, self._next - scan.pad)  # the next span's first sample with its overlap
+            self._x, self._x0 = self._x[keep - self._x0 :].copy(), keep
+
+    def result(self):
+        """``(channel, (peaks, std_uv, beats))`` of the whole stream, or None without an ECG channel.
+
+        Read once the stream has ended (a step's finish): the last spans are scanned with its length.
+        """
+        if self.scan is None:
+            return None
+        if self._result is None:
+            self._scan(self._received)
+            self._result = self.scan.result(self._received)
+            self._x = np.zeros(0)
+        return self.channel, self._result

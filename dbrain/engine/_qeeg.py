@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -11,6 +12,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..qeeg import compute_qeeg
 from ..qeeg._compute import PAD_SECONDS
+from ..qeeg._reduce import TrendReducer
 from ..qeeg._stream import SampleFeed
 from ._params import Param
 from ._protocol import Step, StepResult, StreamInfo
@@ -28,6 +30,14 @@ class QEEGStep(Step):
     while the file is read once for all steps. It needs the length of the
     source in advance (files, replays): its epochs and aperiodic windows are
     laid out from it. On a live stream of unknown length it refuses to start.
+
+    The per-epoch arrays are not kept whole (about 0.5 GB per 24 h): each
+    chunk's values go to a :class:`dbrain.qeeg._reduce.TrendReducer`, which
+    keeps the per-minute table (``to_frame()``, equal to the whole result's),
+    the artifact arrays and what subclasses ask of it (``_reducer``). The
+    result in ``data`` then has the artifact arrays and no spectrograms,
+    measures or asymmetry (``keep_arrays = True``: the whole result, as
+    ``compute_qeeg`` returns it).
     """
 
     name = "qeeg"
@@ -42,6 +52,12 @@ class QEEGStep(Step):
         "n_jobs": Param(2, low=1),
     }
     chunk_duration = 300.0
+    #: Keep the whole result of ``compute_qeeg`` (memory grows with the recording) instead of reducing it.
+    keep_arrays = False
+
+    def _reducer(self) -> TrendReducer:
+        """What to keep of the per-epoch values (subclasses ask for more: viewer blocks, report pages)."""
+        return TrendReducer()
 
     def start(self, info: StreamInfo) -> None:
         self.reason, self.result, self._error = None, None, None
@@ -64,6 +80,7 @@ class QEEGStep(Step):
         channels = info.empty_raw()
 
         self.thread_seconds = 0.0
+        self.reducer = None if self.keep_arrays else self._reducer()
 
         def work():
             t0 = time.perf_counter()
@@ -78,6 +95,7 @@ class QEEGStep(Step):
                     n_jobs=p["n_jobs"],
                     chunk_duration=self.chunk_duration,
                     _feed=self.feed,
+                    _sink=self.reducer,
                 )
             except BaseException as exc:  # noqa: BLE001 - re-raised in the engine's thread
                 self._error = exc
@@ -113,10 +131,16 @@ class QEEGStep(Step):
         if self._error is not None:
             raise self._error
         result, self.result = self.result, None  # the caller owns the (large) result from here
+        if self.reducer is None:
+            table = result.to_frame()
+        else:
+            self.reducer.finish(result)
+            table = self.reducer.table(result)
+            result = dataclasses.replace(result, artifact=self.reducer.artifact, artifact_type=self.reducer.artifact_type)
         summary = {
             "computed": True,
             "n_epochs": int(len(result.times)),
             "median_suppression_ratio": float(np.nanmedian(result.suppression)),
             "n_burst_suppression": int(len(result.burst_suppression)),
         }
-        return StepResult(summary=summary, tables={"qeeg": result.to_frame()}, data=result)
+        return StepResult(summary=summary, tables={"qeeg": table}, data=result)

@@ -114,11 +114,12 @@ class SpikeStep(Step):
     name = "spikes"
     version = "4"  # 4: the retrained second stage (issue 18, presets 0.95 / 0.92 / 0.77)
     concurrent = True  # its update touches only its own state (see Step.concurrent)
-    requires = ("signal",)
+    requires = ("signal", "ecg_peaks")
     params = {"sensitivity": Param("medium", choices=tuple(SENSITIVITY_PRESETS), doc="confidence preset")}
 
     def start(self, info: StreamInfo) -> None:
         self.stream, self.reason, self.sfreq, self.n_times = None, None, info.sfreq, 0
+        self.ecg = info.products.get("ecg_peaks")
         self.detector = SpikeDetector(self.params_["sensitivity"]).fit()
         if "eeg" not in info.ch_types:
             self.reason = "no EEG channels"
@@ -131,8 +132,13 @@ class SpikeStep(Step):
             self.error = None
 
     def r_peaks(self) -> np.ndarray | None:
-        """R peaks for the ECG rule; a live stream has none (the rule is then off), a file step reads them."""
-        return None
+        """R peaks for the ECG rule: those of the first ECG channel (the engine's ``ecg_peaks`` product), else none.
+
+        The same peaks :meth:`SpikeDetector.detect` finds on the file (the scan of
+        :func:`dbrain.ecg.compute_heart_rate`), found once for this step and the qEEG heart rate.
+        """
+        found = None if self.ecg is None else self.ecg.result()
+        return None if found is None else found[1][0]
 
     def update(self, chunk) -> None:
         self.n_times = chunk.stop

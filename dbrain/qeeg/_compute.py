@@ -431,6 +431,7 @@ def compute_qeeg(
     on_progress: Callable[[float], None] | None = None,
     verbose=None,
     _feed=None,
+    _sink=None,
 ) -> QEEGResult:
     """Compute quantitative EEG trends per epoch, channel and region, streaming over chunks.
 
@@ -510,6 +511,11 @@ def compute_qeeg(
         Private, for :class:`dbrain.engine.QEEGStep`: read the samples from this
         feed (pushed by the analysis engine) instead of from ``raw``, which then
         only describes the channels; the results are the same.
+    _sink : callable | None
+        Private, for :class:`dbrain.engine.QEEGStep`: called as ``_sink(e0, e1, values)``
+        with each chunk's per-epoch arrays, in order (:class:`dbrain.qeeg._reduce.TrendReducer`
+        keeps reductions of them); the result's per-epoch arrays (spectrograms, measures,
+        asymmetry, artifact) then have no rows — memory does not grow with the recording.
 
     Returns
     -------
@@ -540,7 +546,19 @@ def compute_qeeg(
     # (raw then only describes the channels); the chunks and results are the same as reading raw.
     n_times = raw.n_times if _feed is None else _feed.n_times
     plan = _plan(raw, n_times, aeeg_pairs, opts)
-    worker = _ChunkWorker(plan, _allocate(plan), opts)
+    # _sink: a callable(e0, e1, values) given each chunk's per-epoch values in order (dbrain.qeeg.TrendReducer,
+    # for the analysis engine); the whole-recording arrays are then not allocated and the result holds none.
+    out = _allocate(plan, plan.n_ep if _sink is None else 0)
+    worker = _ChunkWorker(plan, out, opts)
+    n_ch, sr_idx = len(plan.ch_names), MEASURES.index("suppression_ratio")
+    suppression = []  # global suppression ratio (median over channels) per epoch, chunk by chunk
+
+    def take(e0, e1, values):
+        suppression.append(np.median(values.measures[:, :n_ch, sr_idx], axis=1))
+        (out.put if _sink is None else _sink)(e0, e1, values)
+
+    if _sink is not None and hasattr(_sink, "start"):
+        _sink.start(_layout(raw, plan, opts))
     t0 = time.perf_counter()
     chunks = iter_chunks(
         raw if _feed is None else _feed,
@@ -552,14 +570,13 @@ def compute_qeeg(
         epochs_per_chunk=max(1, int(chunk_duration / step)),
         pad=plan.pad,
     )
-    env_parts = _run_chunks(chunks, worker, n_jobs=n_jobs, n_epochs=plan.n_ep, on_progress=on_progress)
-    return _result(raw, plan, worker.out, env_parts, opts, t0=t0)
+    env_parts = _run_chunks(chunks, worker, n_jobs=n_jobs, n_epochs=plan.n_ep, on_progress=on_progress, sink=take)
+    return _result(raw, plan, out, env_parts, opts, np.concatenate(suppression), t0=t0)
 
 
-def _result(raw, plan: _Plan, out: _Outputs, env_parts, opts: dict, *, t0: float) -> QEEGResult:
+def _result(raw, plan: _Plan, out: _Outputs, env_parts, opts: dict, suppression: np.ndarray, *, t0: float) -> QEEGResult:
     """Burst suppression, aEEG margins and aperiodic fits from the filled arrays, and the result around them all."""
-    sfreq, n_ch = plan.sfreq, len(plan.ch_names)
-    suppression = np.median(out.measures[:, :n_ch, MEASURES.index("suppression_ratio")], axis=1)
+    sfreq = plan.sfreq
     times = np.arange(plan.n_ep) * plan.n_step / sfreq
     duration = plan.n_times / sfreq
     meas_date = raw.info["meas_date"]
@@ -607,6 +624,34 @@ def _result(raw, plan: _Plan, out: _Outputs, env_parts, opts: dict, *, t0: float
         sfreq=sfreq,
         duration=duration,
         meas_date=meas_date,
+    )
+
+
+def _layout(raw, plan: _Plan, opts: dict) -> QEEGResult:
+    """A result with the names, frequencies, epoch times and settings of the pass, and no values."""
+    empty = _allocate(plan, 0, aperiodic=False)
+    return QEEGResult(
+        times=np.arange(plan.n_ep) * plan.n_step / plan.sfreq,
+        freqs=plan.spec.freqs[plan.fsel],
+        ch_names=plan.ch_names,
+        region_names=plan.region_names,
+        pair_names=plan.pair_names,
+        spectrogram=empty.spectrogram,
+        region_spectrogram=empty.region_spec,
+        asymmetry=empty.asym,
+        measures=empty.measures,
+        measure_names=list(MEASURES),
+        aeeg=_aeeg_table([], [], plan.sfreq, plan.n_block),
+        aperiodic=pd.DataFrame(),
+        burst_suppression=empty_events(),
+        suppression=np.zeros(0, np.float32),
+        asymmetry_index=empty.asym_index,
+        artifact=empty.artifact,
+        artifact_type=empty.artifact_type,
+        params=_params(plan, opts),
+        sfreq=plan.sfreq,
+        duration=plan.n_times / plan.sfreq,
+        meas_date=raw.info["meas_date"],
     )
 
 
@@ -762,7 +807,7 @@ def _plan(raw, n_times: int, aeeg_pairs, opts: dict) -> _Plan:
 
 @dataclass
 class _Outputs:
-    """The result arrays, filled chunk by chunk in disjoint epoch slices."""
+    """Result arrays of some epochs (a chunk's, or the whole recording's, filled chunk by chunk), and the aperiodic sums."""
 
     spectrogram: np.ndarray
     region_spec: np.ndarray
@@ -775,10 +820,16 @@ class _Outputs:
     ap_cnt: np.ndarray
     ap_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def put(self, e0: int, e1: int, part: _Outputs) -> None:
+        """Copy the per-epoch arrays of ``part`` (epochs ``e0``–``e1``) into these (whole-recording) arrays."""
+        for name in ("spectrogram", "region_spec", "asym", "measures", "asym_index", "artifact", "artifact_type"):
+            getattr(self, name)[e0:e1] = getattr(part, name)
 
-def _allocate(plan: _Plan) -> _Outputs:
-    n_ep, n_ch, n_reg, n_f = plan.n_ep, len(plan.ch_names), len(plan.region_names), plan.fsel.size
+
+def _allocate(plan: _Plan, n_ep: int, *, aperiodic: bool = True) -> _Outputs:
+    n_ch, n_reg, n_f = len(plan.ch_names), len(plan.region_names), plan.fsel.size
     n_pairs = len(plan.pair_names)
+    n_aw = plan.n_aw if aperiodic else 0
     return _Outputs(
         spectrogram=np.empty((n_ep, n_ch, n_f), np.float16),
         region_spec=np.empty((n_ep, n_reg, n_f), np.float16),
@@ -787,62 +838,68 @@ def _allocate(plan: _Plan) -> _Outputs:
         asym_index=np.empty((n_ep, n_pairs), np.float32),
         artifact=np.empty((n_ep, n_ch), np.float32),
         artifact_type=np.empty((n_ep, n_ch), np.int8),
-        ap_sum=np.zeros((plan.n_aw, n_ch, plan.ap_sel.size)),
-        ap_cnt=np.zeros(plan.n_aw),
+        ap_sum=np.zeros((n_aw, n_ch, plan.ap_sel.size)),
+        ap_cnt=np.zeros(n_aw),
     )
 
 
 class _ChunkWorker:
-    """Computes every measure of one chunk into its epochs' slices of the outputs (thread-safe across chunks)."""
+    """Computes every measure of one chunk (thread-safe across chunks); adds its spectra to the aperiodic sums of ``ap``."""
 
-    def __init__(self, plan: _Plan, out: _Outputs, settings: dict):
-        self.plan, self.out, self.settings = plan, out, settings
+    def __init__(self, plan: _Plan, ap: _Outputs, settings: dict):
+        self.plan, self.ap, self.settings = plan, ap, settings
         self.aperiodic_window = settings["aperiodic_window"]
         self.scorer = ArtifactScorer(plan.sfreq, plan.n_win, plan.n_step, plan.ch_names, settings["line_freq"])
         self.filt = ChunkFilter(plan.sfreq, plan.q)
         self.df = np.float32(plan.sfreq / plan.n_win)
         self.sr_idx = MEASURES.index("suppression_ratio")
 
-    def __call__(self, chunk) -> np.ndarray | None:
-        """Fill this chunk's epochs; return its aEEG block envelopes (None without aEEG pairs)."""
-        self._frequency_domain(chunk)
+    def __call__(self, chunk) -> tuple[np.ndarray | None, _Outputs]:
+        """This chunk's epochs' values (arrays of ``chunk.e1 - chunk.e0`` rows) and its aEEG block envelopes.
+
+        The envelopes are None without aEEG pairs. The chunk's values are returned rather than written
+        into whole-recording arrays, so that the caller decides what to keep of them (see ``_sink`` of
+        :func:`compute_qeeg`).
+        """
+        loc = _allocate(self.plan, chunk.e1 - chunk.e0, aperiodic=False)
+        self._frequency_domain(chunk, loc)
         # time domain: suppression ratio and aEEG on the padded chunk
         fspec, n, nfft = self.filt.spectrum(chunk.data)
         h_bp, h_aeeg = self.filt.responses(nfft)
-        self._suppression(chunk, self.filt.apply(fspec, h_bp, n, nfft), n)
+        self._suppression(chunk, self.filt.apply(fspec, h_bp, n, nfft), n, loc)
         if not self.plan.pairs:
-            return None
+            return None, loc
         pspec = np.stack([fspec[a] - fspec[b] for _, a, b in self.plan.pairs])
         del fspec  # the chunk's spectrum is the largest array here: free it before filtering the pairs
-        return self._aeeg_envelope(chunk, pspec, h_aeeg, n, nfft)
+        return self._aeeg_envelope(chunk, pspec, h_aeeg, n, nfft), loc
 
-    def _frequency_domain(self, chunk) -> None:
+    def _frequency_domain(self, chunk, loc: _Outputs) -> None:
         """Periodograms of the chunk's epochs: artifact, band measures, spectrograms, asymmetry, aperiodic sums."""
-        plan, out, st = self.plan, self.out, self.settings
+        plan, out, st = self.plan, loc, self.settings
         n_ch, n_reg = len(plan.ch_names), len(plan.region_names)
         freqs_full, fsel = plan.spec.freqs, plan.fsel
         e0, e1 = chunk.e0, chunk.e1
         ne = e1 - e0
         mid = chunk.data[:, chunk.local(e0 * plan.n_step) :]
         psd = plan.spec(mid, ne)  # (ne, ch, F)
-        out.artifact[e0:e1], out.artifact_type[e0:e1] = self.scorer.score(mid, ne, psd * self.df)
+        out.artifact[:], out.artifact_type[:] = self.scorer.score(mid, ne, psd * self.df)
         rpsd = np.matmul(plan.weights, psd) if n_reg else np.empty((ne, 0, psd.shape[-1]), np.float32)
-        out.measures[e0:e1, :n_ch] = epoch_measures(psd, freqs_full, plan.bands, st["fmin"], st["fmax"])
+        out.measures[:, :n_ch] = epoch_measures(psd, freqs_full, plan.bands, st["fmin"], st["fmax"])
         if n_reg:
-            out.measures[e0:e1, n_ch:] = epoch_measures(rpsd, freqs_full, plan.bands, st["fmin"], st["fmax"])
-        out.spectrogram[e0:e1] = to_db(psd[..., fsel])
-        out.region_spec[e0:e1] = to_db(rpsd[..., fsel])
+            out.measures[:, n_ch:] = epoch_measures(rpsd, freqs_full, plan.bands, st["fmin"], st["fmax"])
+        out.spectrogram[:] = to_db(psd[..., fsel])
+        out.region_spec[:] = to_db(rpsd[..., fsel])
         for k, (kind, i, j) in enumerate(plan.apairs):
             src = rpsd if kind == "region" else psd
             a = asymmetry(src[:, i, fsel], src[:, j, fsel], mode=st["asymmetry_mode"])
-            out.asym[e0:e1, k] = a
-            out.asym_index[e0:e1, k] = a.mean(axis=-1)
+            out.asym[:, k] = a
+            out.asym_index[:, k] = a.mean(axis=-1)
         if plan.n_aw:
             self._aperiodic_sums(e0, ne, psd)
 
     def _aperiodic_sums(self, e0: int, ne: int, psd: np.ndarray) -> None:
         """Add the epochs' spectra to the sums of their aperiodic windows."""
-        plan, out = self.plan, self.out
+        plan, out = self.plan, self.ap
         widx = ((e0 + np.arange(ne)) * plan.n_step / plan.sfreq // self.aperiodic_window).astype(int)
         for w in np.unique(widx):
             sel = widx == w
@@ -851,9 +908,9 @@ class _ChunkWorker:
                 out.ap_sum[w] += part
                 out.ap_cnt[w] += sel.sum()
 
-    def _suppression(self, chunk, band_passed: np.ndarray, n: int) -> None:
+    def _suppression(self, chunk, band_passed: np.ndarray, n: int, loc: _Outputs) -> None:
         """Suppression ratio (%) per epoch and channel (and region) from the band-passed chunk of ``n`` samples."""
-        plan, out, q = self.plan, self.out, self.plan.q
+        plan, out, q = self.plan, loc, self.plan.q
         n_ch, n_reg = len(plan.ch_names), len(plan.region_names)
         e0, e1 = chunk.e0, chunk.e1
         starts = chunk.local((e0 + np.arange(e1 - e0)) * plan.n_step)
@@ -867,9 +924,9 @@ class _ChunkWorker:
             valid=(lo // q, -(-hi // q)),
         )
         sr = counts.T * np.float32(100.0 / (plan.n_win // q))  # (ne, ch)
-        out.measures[e0:e1, :n_ch, self.sr_idx] = sr
+        out.measures[:, :n_ch, self.sr_idx] = sr
         if n_reg:
-            out.measures[e0:e1, n_ch:, self.sr_idx] = sr @ plan.weights.T
+            out.measures[:, n_ch:, self.sr_idx] = sr @ plan.weights.T
 
     def _aeeg_envelope(self, chunk, pspec, h_aeeg, n: int, nfft: int) -> np.ndarray:
         """Envelopes of the aEEG pairs (spectra ``pspec`` of the bipolar pairs) in the blocks this chunk owns."""
@@ -882,28 +939,31 @@ class _ChunkWorker:
         return block_envelope(y, chunk.local(bstarts) // q, plan.n_block // q)
 
 
-def _run_chunks(chunks, worker: _ChunkWorker, *, n_jobs: int, n_epochs: int, on_progress) -> list[np.ndarray]:
-    """Run ``worker`` over the chunks; return the aEEG envelopes in chunk order.
+def _run_chunks(chunks, worker: _ChunkWorker, *, n_jobs: int, n_epochs: int, on_progress, sink) -> list[np.ndarray]:
+    """Run ``worker`` over the chunks, hand each chunk's values to ``sink(e0, e1, values)`` in chunk order.
 
     Chunks are read in this thread, in order, and computed by n_jobs worker
     threads (NumPy/SciPy release the GIL); at most n_jobs + 1 chunks are in memory.
+    Returns the aEEG envelopes in chunk order.
     """
     env_parts = []
+
+    def done(e0, e1, fut):
+        env, values = fut.result()
+        env_parts.append(env)
+        sink(e0, e1, values)
+        if on_progress is not None:
+            on_progress(e1 / n_epochs)
+
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         pending: deque = deque()
         for chunk in chunks:
-            pending.append((chunk.e1, pool.submit(worker, chunk)))
+            pending.append((chunk.e0, chunk.e1, pool.submit(worker, chunk)))
             del chunk
             while len(pending) > n_jobs:
-                e1, fut = pending.popleft()
-                env_parts.append(fut.result())
-                if on_progress is not None:
-                    on_progress(e1 / n_epochs)
+                done(*pending.popleft())
         while pending:
-            e1, fut = pending.popleft()
-            env_parts.append(fut.result())
-            if on_progress is not None:
-                on_progress(e1 / n_epochs)
+            done(*pending.popleft())
     return [e for e in env_parts if e is not None]
 
 

@@ -633,15 +633,21 @@ def trend_sections(raw, info, results) -> list[Section]:
     total = float(q.duration or info.duration)
     page = TREND_PAGE_HOURS * 3600.0
     n_pages = max(1, math.ceil(total / page - 1e-9))
+    # The qEEG step of dbrain analyze keeps its trends decimated per page (the columns plot_trends draws),
+    # not per epoch (issue 19); each page then draws the same figure from them.
+    decimated = _data(results, "qeeg", "trend_pages")
     out = []
     for k in range(n_pages):
         a, b = k * page, min((k + 1) * page, total)
         title = f"Trends {clock(a)} – {clock(b)}" + (f" (page {k + 1} of {n_pages})" if n_pages > 1 else "")
+        drawn, ecg, artifact = q, hr, q.artifact
+        if decimated is not None and len(decimated) == n_pages:
+            drawn, ecg, artifact = decimated[k].result, decimated[k].ecg, decimated[k].artifact
         # drawn at the printed size (portrait A4), so labels print at their point size, not shrunk by half
         fig = plot_trends(
-            q,
-            ecg=hr,
-            artifact=q.artifact,
+            drawn,
+            ecg=ecg,
+            artifact=artifact,
             title=title,
             tmin=a,
             tmax=b,

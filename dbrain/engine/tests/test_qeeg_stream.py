@@ -38,10 +38,23 @@ def _assert_same(result, ref):
     pd.testing.assert_frame_equal(result.burst_suppression, ref.burst_suppression)
 
 
+def _assert_reduced(step_result, ref):
+    """The default step keeps no per-epoch spectra or measures, and its table equals the whole result's."""
+    result = step_result.data
+    for name in ("spectrogram", "region_spectrogram", "asymmetry", "measures", "asymmetry_index"):
+        assert getattr(result, name).shape == (0, *getattr(ref, name).shape[1:]), name
+    for name in ("times", "suppression", "artifact", "artifact_type"):
+        np.testing.assert_array_equal(getattr(result, name), getattr(ref, name), err_msg=name)
+    pd.testing.assert_frame_equal(step_result.tables["qeeg"], ref.to_frame(), check_exact=True)
+    for name in ("aeeg", "aperiodic", "burst_suppression"):
+        pd.testing.assert_frame_equal(getattr(result, name), getattr(ref, name), check_exact=True)
+
+
 @pytest.mark.parametrize("max_size", [1500, 90_000])
 def test_fed_qeeg_equals_compute_qeeg(recording, max_size, monkeypatch):
     # Short qEEG chunks so that an 11 min recording spans several of them, and a small feed buffer.
     monkeypatch.setattr(QEEGStep, "chunk_duration", 60.0)
+    monkeypatch.setattr(QEEGStep, "keep_arrays", True)
     ref = compute_qeeg(recording, line_freq=50.0, n_jobs=2, chunk_duration=60.0)
     step = QEEGStep.create()
     source = ArraySource(recording.get_data(), recording.info, max_size=max_size, seed=4, known_length=True)
@@ -57,10 +70,21 @@ def test_fed_qeeg_equals_compute_qeeg(recording, max_size, monkeypatch):
     assert max(held) <= step.feed.max_buffer + 2 * max_size
 
 
-def test_file_source(recording):
+def test_file_source(recording, monkeypatch):
     ref = compute_qeeg(recording, line_freq=50.0, n_jobs=2)
+    monkeypatch.setattr(QEEGStep, "keep_arrays", True)
     engine = run([QEEGStep.create()], FileSource(recording, chunk_duration=47.0))
     _assert_same(engine.results["qeeg"].data, ref)
+
+
+@pytest.mark.parametrize("chunk_duration", [47.0, 300.0])
+def test_reduced_by_default(recording, chunk_duration, monkeypatch):
+    # qEEG chunks of 47 s do not end on whole minutes: the per-minute table is aggregated across them.
+    monkeypatch.setattr(QEEGStep, "chunk_duration", chunk_duration)
+    ref = compute_qeeg(recording, line_freq=50.0, n_jobs=2, chunk_duration=chunk_duration)
+    source = ArraySource(recording.get_data(), recording.info, max_size=20_000, seed=2, known_length=True)
+    engine = run([QEEGStep.create()], source)
+    _assert_reduced(engine.results["qeeg"], ref)
 
 
 def test_live_stream_of_unknown_length_refused(recording):

@@ -88,6 +88,11 @@ def test_r_peaks_from_the_file_give_the_detectors_ecg_rule(recording, reference)
     engine = run([FileSpikeStep.create()], ArraySource(recording.get_data(), recording.info, max_size=5_000, seed=3))
     pd.testing.assert_frame_equal(engine.results["spikes"].tables["spikes"], reference, check_exact=True)
 
+    # By default the step takes them from the engine's ecg_peaks product: the same peaks, from the chunks.
+    step = SpikeStep.create()
+    run([step], ArraySource(recording.get_data(), recording.info, max_size=5_000, seed=3))
+    np.testing.assert_array_equal(step.r_peaks(), peaks)
+
     # The hook is used: R peaks placed on the detections make the ECG rule reject them (this recording's own
     # R peaks reject none, so the equality above alone would also hold without the hook).
     on_spikes = np.unique(np.round(reference["peak_time"].to_numpy() * recording.info["sfreq"]).astype(np.int64))
