@@ -34,10 +34,26 @@ const WardDraw = (function () {
     ctx.fillText(text, w / 2, h / 2);
   }
 
+  // The median µV of channel `name` from tStart on (0 without samples).
+  function median(frames, name, tStart) {
+    const v = [];
+    for (const f of frames) {
+      const k = f.strip.channels.indexOf(name);
+      if (k < 0) continue;
+      const row = f.strip.data[k], dt = 1 / f.strip.sfreq;
+      for (let i = 0; i < row.length; i++) if (f.t + i * dt >= tStart) v.push(row[i] * f.strip.scale_uv);
+    }
+    if (!v.length) return 0;
+    v.sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)];
+  }
+
   // The last STRIP_SECONDS of EEG, newest at the right edge (the strip moves left as seconds arrive), at the
   // fixed sensitivity uvPerRow (µV from one channel's baseline to the next; the user chooses it, ward.js).
   // Never auto-scaled: a suppressed EEG must look flat and a growing seizure must grow. A trace is clipped to
   // its own row (it never draws over its neighbours) and where it is, a red bar marks the row's edge.
+  // Each channel is drawn about its median over the shown seconds: the monitor posts the strip unfiltered, and a
+  // DC offset would otherwise park a channel on its row's edge (an offset, not the EEG's amplitude).
   function strip(canvas, frames, uvPerRow = DEFAULT_UV_PER_ROW) {
     const withStrip = frames.filter((f) => f.strip);
     canvas.dataset.uvPerRow = String(uvPerRow);
@@ -63,6 +79,7 @@ const WardDraw = (function () {
       ctx.rect(left, top, w - left - right, rowH);
       ctx.clip();
       ctx.strokeStyle = "#1d2430";
+      const base = median(withStrip, name, tStart);
       ctx.beginPath();
       let pen = false, prevEnd = null, run = null;
       for (const f of withStrip) {
@@ -74,7 +91,7 @@ const WardDraw = (function () {
         for (let i = 0; i < row.length; i++) {
           const t = f.t + i * dt;
           if (t < tStart) continue;
-          const uv = row[i] * s, x = left + (t - tStart) * pxPerS;
+          const uv = row[i] * s - base, x = left + (t - tStart) * pxPerS;
           if (pen) ctx.lineTo(x, y0 - uv * pxPerUv); else { ctx.moveTo(x, y0 - uv * pxPerUv); pen = true; }
           const side = uv > half ? 1 : uv < -half ? -1 : 0;
           if (side && run && run[2] === side && x - run[1] <= 2 * pxPerS * dt + 1) run[1] = x;

@@ -257,7 +257,7 @@ def _sine_frames(t0: int, n: int, amplitude_uv: float) -> list[dict]:
     sfreq, scale = 50, 0.1  # µV per int16 step
     frames = []
     for t in range(t0, t0 + n):
-        x = amplitude_uv * np.sin(2 * np.pi * 10 * (t + np.arange(sfreq) / sfreq) + 0.3)
+        x = amplitude_uv * np.sin(2 * np.pi * 10 * (t + np.arange(sfreq) / sfreq))
         data = [np.round(x / scale).astype(int).tolist(), [0] * sfreq]
         strip = {"sfreq": sfreq, "channels": ["A-B", "C-D"], "scale_uv": scale, "data": data}
         frames.append({"t": float(t), "wall": time.time(), "seizure_probability": 0.1, "dsa": None, "strip": strip})
