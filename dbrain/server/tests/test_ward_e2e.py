@@ -120,9 +120,8 @@ def _flow(tmp_path, feed, stream: str, after_restart=None) -> dict:
                 expect(alarm.locator(".bed")).to_have_text("ICU-1")
                 expect(alarm.locator(".t")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))  # clock time (time.js)
                 expect(bed1).to_have_class(re.compile(r"\balarming\b"))
-                expect(bed1.locator("canvas.strip")).to_have_attribute(
-                    "data-uv-per-row", re.compile(r"^\d+$")
-                )  # the strip is drawn
+                # The strip is drawn, at the default fixed sensitivity (not chosen from the seizure's amplitude).
+                expect(bed1.locator("canvas.strip")).to_have_attribute("data-uv-per-row", "100")
                 page.screenshot(path=str(shot), full_page=True)
 
                 # A clinician acknowledges it on the page, with a comment.
@@ -344,6 +343,11 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             page.reload()
             expect(page.locator("#sens-label")).to_have_text("500 µV/row")
             expect(canvas).to_have_attribute("data-uv-per-row", "500", timeout=30_000)
+            # The viewer saving its own settings (a PUT replaces the whole set) keeps the ward's.
+            page.goto(f"{base}/viewer/")
+            page.wait_for_function("typeof saveSettings === 'function'")
+            assert page.evaluate("async () => { await loadSettings(); return await saveSettings(); }") is True
+            assert httpx.get(f"{base}/api/auth/me/settings", headers=clin).json()["ward_uv_per_row"] == 500
             assert not errors, errors
         except Exception:
             print((tmp_path / "serve.log").read_text()[-3000:])
