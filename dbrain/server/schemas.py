@@ -319,6 +319,8 @@ MontageName = Annotated[str, StringConstraints(min_length=1, max_length=60, patt
 #: A screen as the viewer names it: ``<width>x<height>@<devicePixelRatio>`` (CSS pixels).
 ScreenKey = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}x[0-9]{2,5}@[0-9]{1,2}(\.[0-9]{1,4})?$")]
 ChannelLabel = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f<>]+$")]
+#: The live ward strip's sensitivities, µV per row (``STRIP_STEPS`` of ``static/ward-draw.js``; docs/ward.md).
+WARD_STRIP_STEPS = (20, 50, 100, 200, 500, 1000, 2000, 5000)
 
 
 class UserSettingsIn(BaseModel):
@@ -335,6 +337,9 @@ class UserSettingsIn(BaseModel):
     )
     channel_gains: dict[ChannelLabel, Annotated[float, Field(ge=0.1, le=10000)]] = Field(
         default_factory=dict, max_length=256, description="Per-channel sensitivity, µV/mm, by channel label."
+    )
+    ward_uv_per_row: Literal[WARD_STRIP_STEPS] | None = Field(
+        None, description="The live ward's EEG strip sensitivity, µV from one channel's baseline to the next (None: 100)."
     )
 
 

@@ -83,7 +83,8 @@ function screenKey() {
 async function loadSettings() {
   try {
     const got = await api("/api/auth/me/settings");
-    S.settings = { montages: got.montages || {}, calibrations: got.calibrations || {}, channel_gains: got.channel_gains || {} };
+    S.settings = { montages: got.montages || {}, calibrations: got.calibrations || {}, channel_gains: got.channel_gains || {},
+      ward_uv_per_row: got.ward_uv_per_row ?? null }; // the ward's, kept: a PUT replaces the whole set
   } catch (e) {
     message(`Your settings could not be loaded: ${e.message}`, true);
     return;

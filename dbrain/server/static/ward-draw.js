@@ -6,7 +6,12 @@
 const WardDraw = (function () {
   const STRIP_SECONDS = 10;
   const TREND_SECONDS = 600;
-  const STRIP_STEPS = [50, 100, 200, 500, 1000, 2000, 5000]; // µV from one channel's baseline to the next
+  // The strip's sensitivities, µV from one channel's baseline to the next (schemas.WARD_STRIP_STEPS).
+  const STRIP_STEPS = [20, 50, 100, 200, 500, 1000, 2000, 5000];
+  // 100 µV per row ≈ the 7 µV/mm of routine EEG review at a ~15 mm channel spacing: a normal background
+  // (20–50 µV) fills a third to half of its row, a suppressed one (< 10 µV) looks flat and a seizure's
+  // high-amplitude discharges (≥ 100 µV) reach the row's edges (docs/ward.md).
+  const DEFAULT_UV_PER_ROW = 100;
 
   function setup(canvas) {
     const ratio = window.devicePixelRatio || 1;
@@ -29,39 +34,54 @@ const WardDraw = (function () {
     ctx.fillText(text, w / 2, h / 2);
   }
 
-  // The last STRIP_SECONDS of EEG, newest at the right edge (the strip moves left as seconds arrive).
-  function strip(canvas, frames) {
+  // The median µV of channel `name` from tStart on (0 without samples).
+  function median(frames, name, tStart) {
+    const v = [];
+    for (const f of frames) {
+      const k = f.strip.channels.indexOf(name);
+      if (k < 0) continue;
+      const row = f.strip.data[k], dt = 1 / f.strip.sfreq;
+      for (let i = 0; i < row.length; i++) if (f.t + i * dt >= tStart) v.push(row[i] * f.strip.scale_uv);
+    }
+    if (!v.length) return 0;
+    v.sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)];
+  }
+
+  // The last STRIP_SECONDS of EEG, newest at the right edge (the strip moves left as seconds arrive), at the
+  // fixed sensitivity uvPerRow (µV from one channel's baseline to the next; the user chooses it, ward.js).
+  // Never auto-scaled: a suppressed EEG must look flat and a growing seizure must grow. A trace is clipped to
+  // its own row (it never draws over its neighbours) and where it is, a red bar marks the row's edge.
+  // Each channel is drawn about its median over the shown seconds: the monitor posts the strip unfiltered, and a
+  // DC offset would otherwise park a channel on its row's edge (an offset, not the EEG's amplitude).
+  function strip(canvas, frames, uvPerRow = DEFAULT_UV_PER_ROW) {
     const withStrip = frames.filter((f) => f.strip);
+    canvas.dataset.uvPerRow = String(uvPerRow);
+    canvas.dataset.clipped = "";
     if (!withStrip.length) { empty(canvas, "no EEG"); return; }
     const { ctx, w, h } = setup(canvas);
     const last = withStrip[withStrip.length - 1];
     const tEnd = last.t + 1, tStart = tEnd - STRIP_SECONDS;
     const names = last.strip.channels;
-    const left = 48, pxPerS = (w - left) / STRIP_SECONDS;
-    // µV per row: the smallest step that holds the shown seconds' peak-to-peak (95th percentile of |x|, both ways).
-    const mags = [];
-    for (const f of withStrip) for (const row of f.strip.data) for (const v of row) mags.push(Math.abs(v) * f.strip.scale_uv);
-    mags.sort((a, b) => a - b);
-    const p95 = mags.length ? mags[Math.floor(0.95 * (mags.length - 1))] : 0;
-    const uvPerRow = STRIP_STEPS.find((s) => s >= 2 * p95) || STRIP_STEPS[STRIP_STEPS.length - 1];
-    const rowH = h / names.length, pxPerUv = rowH / uvPerRow;
-    ctx.font = "11px system-ui, sans-serif";
-    ctx.fillStyle = "#34475f";
-    names.forEach((n, i) => ctx.fillText(n, 2, rowH * (i + 0.5) + 4));
+    const left = 48, right = 34, pxPerS = (w - left - right) / STRIP_SECONDS;
+    const rowH = h / names.length, pxPerUv = rowH / uvPerRow, half = uvPerRow / 2;
     ctx.strokeStyle = "#e3e8ee";
     for (let s = Math.ceil(tStart); s <= tEnd; s++) {
       const x = left + (s - tStart) * pxPerS;
       ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
     }
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(left, 0, w - left, h); // a large deflection never runs over the labels or the next bed
-    ctx.clip();
-    ctx.strokeStyle = "#1d2430";
+    const clipped = [];
     names.forEach((name, c) => {
-      const y0 = rowH * (c + 0.5);
+      const y0 = rowH * (c + 0.5), top = rowH * c;
+      const over = []; // [x0, x1, +1 above | -1 below] of the clipped runs
+      ctx.save();
       ctx.beginPath();
-      let pen = false, prevEnd = null;
+      ctx.rect(left, top, w - left - right, rowH);
+      ctx.clip();
+      ctx.strokeStyle = "#1d2430";
+      const base = median(withStrip, name, tStart);
+      ctx.beginPath();
+      let pen = false, prevEnd = null, run = null;
       for (const f of withStrip) {
         if (f.t + 1 <= tStart) continue;
         const k = f.strip.channels.indexOf(name);
@@ -71,18 +91,40 @@ const WardDraw = (function () {
         for (let i = 0; i < row.length; i++) {
           const t = f.t + i * dt;
           if (t < tStart) continue;
-          const x = left + (t - tStart) * pxPerS, y = y0 - row[i] * s * pxPerUv;
-          if (pen) ctx.lineTo(x, y); else { ctx.moveTo(x, y); pen = true; }
+          const uv = row[i] * s - base, x = left + (t - tStart) * pxPerS;
+          if (pen) ctx.lineTo(x, y0 - uv * pxPerUv); else { ctx.moveTo(x, y0 - uv * pxPerUv); pen = true; }
+          const side = uv > half ? 1 : uv < -half ? -1 : 0;
+          if (side && run && run[2] === side && x - run[1] <= 2 * pxPerS * dt + 1) run[1] = x;
+          else if (side) { run = [x, x, side]; over.push(run); } else run = null;
         }
         prevEnd = f.t + row.length * dt;
       }
       ctx.stroke();
+      ctx.restore();
+      ctx.font = "11px system-ui, sans-serif";
+      ctx.fillStyle = over.length ? "#c62828" : "#34475f";
+      ctx.fillText(over.length ? `${name} ⇕` : name, 2, y0 + 4);
+      if (over.length) {
+        clipped.push(name);
+        ctx.fillStyle = "#c62828"; // where the trace runs off its row: a bar on that edge
+        for (const [x0, x1, side] of over) ctx.fillRect(x0 - 1, side > 0 ? top : top + rowH - 3, x1 - x0 + 2, 3);
+      }
     });
-    ctx.restore();
+    // Scale: a bar of half a row at the right edge, and the sensitivity in words.
+    const barX = w - right + 10, barY = rowH * (names.length - 0.5);
+    ctx.strokeStyle = "#1d2430";
+    ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.moveTo(barX, barY - rowH / 4); ctx.lineTo(barX, barY + rowH / 4); ctx.stroke();
+    ctx.lineWidth = 1;
+    ctx.fillStyle = "#34475f";
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.fillText(`${half}`, barX + 3, barY - 2);
+    ctx.fillText("µV", barX + 3, barY + 9);
     ctx.fillStyle = "#677486";
+    ctx.font = "11px system-ui, sans-serif";
     ctx.textAlign = "right";
-    ctx.fillText(`${uvPerRow} µV/row · ${STRIP_SECONDS} s`, w - 4, h - 3);
-    canvas.dataset.uvPerRow = String(uvPerRow);
+    ctx.fillText(`${uvPerRow} µV/row · ${STRIP_SECONDS} s${clipped.length ? " · clipped" : ""}`, w - right - 4, h - 3);
+    canvas.dataset.clipped = clipped.join(",");
   }
 
   function trendX(t, tEnd, left, w) { return left + (t - (tEnd - TREND_SECONDS)) * (w - left) / TREND_SECONDS; }
@@ -156,5 +198,5 @@ const WardDraw = (function () {
     ctx.fillText(`≤${Math.round(fmax)} Hz`, 2, half - 4);
   }
 
-  return { strip, prob, dsa, empty, STRIP_SECONDS, TREND_SECONDS };
+  return { strip, prob, dsa, empty, STRIP_SECONDS, TREND_SECONDS, STRIP_STEPS, DEFAULT_UV_PER_ROW };
 })();

@@ -11,7 +11,8 @@ const W = {
   gen: 0,           // bumped at every reload: answers of an older generation are dropped
   beds: new Map(),  // bed id -> {id, name, stream, frames: [], el}
   alarms: new Map(),// alarm id -> AlarmOut
-  source: null, ackId: null, retry: null,
+  source: null, ackId: null, retry: null, saving: null,
+  uvPerRow: null,   // the strip's sensitivity, µV per row: the user's setting (null until loaded: the default)
 };
 const STALE_SECONDS = 5;
 const $ = (s) => document.querySelector(s);
@@ -73,6 +74,7 @@ function setUser(me) {
   $("#logout").hidden = false;
   $("#login-view").hidden = true;
   $("#ward").hidden = false;
+  loadSensitivity();
 }
 const canAck = () => !!W.user && W.user.role === "clinician"; // roles.CAN_ACK_ALARM
 const canWatch = () => !!W.user && ["admin", "clinician", "technologist"].includes(W.user.role); // roles.CAN_WATCH_WARD
@@ -104,7 +106,7 @@ function drawBed(bed, why = "no data") {
     status.dataset.state = age > STALE_SECONDS ? "stale" : "live";
     status.textContent = `${age > STALE_SECONDS ? "no data since" : "live"} ${clockOfUnix(last.wall)}`;
     const mine = [...W.alarms.values()].filter((a) => a.bed_id === bed.id && a.stream === bed.stream);
-    WardDraw.strip(el.querySelector(".strip"), bed.frames.slice(-WardDraw.STRIP_SECONDS));
+    WardDraw.strip(el.querySelector(".strip"), bed.frames.slice(-WardDraw.STRIP_SECONDS), uvPerRow());
     WardDraw.prob(el.querySelector(".prob"), bed.frames, mine);
     WardDraw.dsa(el.querySelector(".dsa"), bed.frames);
   }
@@ -118,6 +120,44 @@ function addFrames(bed, stream, frames) {
   // Only the last seconds keep their EEG strip (memory of a page open for hours stays bounded).
   for (let i = Math.max(0, bed.frames.length - 30); i < bed.frames.length - WardDraw.STRIP_SECONDS; i++) bed.frames[i].strip = null;
   drawBed(bed);
+}
+
+// ---------------------------------------------------------------- the strip's sensitivity (per user)
+// Fixed, never auto-scaled (docs/ward.md): the user steps it; it is kept with the user's viewer settings on the
+// server (GET/PUT /api/auth/me/settings, field ward_uv_per_row), so it follows the user to any workstation.
+function uvPerRow() { return W.uvPerRow || WardDraw.DEFAULT_UV_PER_ROW; }
+function showSensitivity() {
+  const v = uvPerRow(), steps = WardDraw.STRIP_STEPS;
+  $("#sens-label").textContent = `${v} µV/row`;
+  $("#sens-label").dataset.uvPerRow = String(v);
+  $("#sens-more").disabled = v === steps[0];
+  $("#sens-less").disabled = v === steps[steps.length - 1];
+}
+async function loadSensitivity() {
+  try {
+    W.uvPerRow = (await api("/api/auth/me/settings")).ward_uv_per_row || null;
+  } catch (e) {
+    message(`Your strip sensitivity could not be loaded (showing ${WardDraw.DEFAULT_UV_PER_ROW} µV/row): ${e.message}`, true);
+  }
+  showSensitivity();
+  for (const bed of W.beds.values()) drawBed(bed);
+}
+async function stepSensitivity(delta) {
+  const steps = WardDraw.STRIP_STEPS;
+  const i = Math.min(steps.length - 1, Math.max(0, steps.indexOf(uvPerRow()) + delta));
+  W.uvPerRow = steps[i];
+  showSensitivity();
+  for (const bed of W.beds.values()) drawBed(bed);
+  // One save at a time, each writing the value current when it runs (quick clicks end on the last one).
+  W.saving = (W.saving || Promise.resolve()).then(async () => {
+    try { // read, change one field, write: the viewer's settings (montages, gains…) are kept
+      const { updated_at: _, ...settings } = await api("/api/auth/me/settings");
+      await api("/api/auth/me/settings", { method: "PUT", json: { ...settings, ward_uv_per_row: uvPerRow() } });
+      $("#sens-label").dataset.saved = String(uvPerRow());
+    } catch (e) {
+      message(`Your strip sensitivity was not saved: ${e.message}`, true);
+    }
+  });
 }
 
 // ---------------------------------------------------------------- alarms
@@ -308,6 +348,9 @@ async function boot() {
   });
   $("#ack-form").addEventListener("submit", confirmAck);
   $("#ack-cancel").addEventListener("click", closeAck);
+  $("#sens-more").addEventListener("click", () => stepSensitivity(-1));
+  $("#sens-less").addEventListener("click", () => stepSensitivity(+1));
+  showSensitivity();
   setInterval(tick, 1000);
   tick();
   try {

@@ -11,6 +11,7 @@ GOOD = {
     "montages": {"Temporal chain": ["Fp1-F7", "F7-T3", "T3-T5", "C3-AVG", "Cz-LAP", "ECG"]},
     "calibrations": {"1920x1080@1": 0.2653, "2560x1440@1.25": 0.2331},
     "channel_gains": {"T3-T5": 15.0},
+    "ward_uv_per_row": 200,
 }
 
 
@@ -20,6 +21,7 @@ def test_settings_round_trip_per_user(world):
         "montages": {},
         "calibrations": {},
         "channel_gains": {},
+        "ward_uv_per_row": None,
         "updated_at": None,
     }
     put = w.client.put(URL, json=GOOD, headers=w.as_("clin"))
@@ -46,6 +48,8 @@ def test_bad_settings_are_refused_with_one_line(world):
         {"calibrations": {"big screen": 0.25}},
         {"calibrations": {"1920x1080@1": 5.0}},
         {"channel_gains": {"Cz": 0.0}},
+        {"ward_uv_per_row": 150},  # not one of the ward strip's steps
+        {"ward_uv_per_row": "auto"},
         {"unknown": 1},
     ]
     for body in bad:

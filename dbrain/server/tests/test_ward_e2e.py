@@ -120,9 +120,8 @@ def _flow(tmp_path, feed, stream: str, after_restart=None) -> dict:
                 expect(alarm.locator(".bed")).to_have_text("ICU-1")
                 expect(alarm.locator(".t")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))  # clock time (time.js)
                 expect(bed1).to_have_class(re.compile(r"\balarming\b"))
-                expect(bed1.locator("canvas.strip")).to_have_attribute(
-                    "data-uv-per-row", re.compile(r"^\d+$")
-                )  # the strip is drawn
+                # The strip is drawn, at the default fixed sensitivity (not chosen from the seizure's amplitude).
+                expect(bed1.locator("canvas.strip")).to_have_attribute("data-uv-per-row", "100")
                 page.screenshot(path=str(shot), full_page=True)
 
                 # A clinician acknowledges it on the page, with a comment.
@@ -248,3 +247,110 @@ def test_ward_real_chain_stream_monitor_post(tmp_path):
     assert alarm["raised"] == pytest.approx(seizure["raised"], abs=1e-3)
     assert alarm["onset"] == pytest.approx(seizure["onset"], abs=1e-3)
     assert alarm["recording_id"] == linked["recording_id"] and linked["alarms"] >= 1
+
+
+def _sine_frames(t0: int, n: int, amplitude_uv: float) -> list[dict]:
+    """``n`` one-second frames from stream second ``t0``: channel A-B a 10 Hz sine of ``amplitude_uv``, C-D flat."""
+    import numpy as np
+
+    sfreq, scale = 50, 0.1  # µV per int16 step
+    frames = []
+    for t in range(t0, t0 + n):
+        x = amplitude_uv * np.sin(2 * np.pi * 10 * (t + np.arange(sfreq) / sfreq))
+        data = [np.round(x / scale).astype(int).tolist(), [0] * sfreq]
+        strip = {"sfreq": sfreq, "channels": ["A-B", "C-D"], "scale_uv": scale, "data": data}
+        frames.append({"t": float(t), "wall": time.time(), "seizure_probability": 0.1, "dsa": None, "strip": strip})
+    return frames
+
+
+# Dark (trace-coloured) pixels of the flat channel's row away from its baseline: a neighbour's trace drawn into it.
+_OVERDRAWN = """(c) => {
+  const ctx = c.getContext("2d"), w = c.width, h = c.height, rowH = h / 2, y0 = rowH * 1.5;
+  const img = ctx.getImageData(0, 0, w, h).data;
+  let n = 0;
+  for (let y = Math.ceil(rowH) + 1; y < h - 14; y++) {
+    if (Math.abs(y - y0) <= 3) continue;
+    for (let x = 60; x < w - 80; x++) {
+      const i = 4 * (y * w + x);
+      if (img[i + 3] > 0 && img[i] < 120 && img[i + 1] < 120 && img[i + 2] < 120) n++;
+    }
+  }
+  return n;
+}"""
+
+
+def test_ward_strip_fixed_sensitivity(tmp_path):
+    """The strip is drawn at the user's fixed sensitivity, never auto-scaled: an EEG whose amplitude grows ×10 keeps
+    its µV/row (and is clipped to its row, marked, never drawn over its neighbour); the control steps it, and the
+    choice is the user's, kept on the server."""
+    expect = sync_api.expect
+    home = tmp_path / "home"
+    db = f"sqlite:///{home / 'dbrain.sqlite'}"
+    env = {**os.environ, "DBRAIN_HOME": str(home), "DBRAIN_ADMIN_PASSWORD": PASSWORD}
+    for user, role in (("boss", "admin"), ("clin", "clinician"), ("mon", "technologist")):
+        made = subprocess.run(
+            [sys.executable, "-m", "dbrain", "admin", "create-user", "--username", user, "--site", "Site A", "--role", role, "--db", db],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    with sync_api.sync_playwright() as p, running_server(env, db, tmp_path / "serve.log", workers=0) as base:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            boss = _token(base, "boss")
+            assert httpx.post(f"{base}/api/ward/beds", json={"name": "ICU-1"}, headers=boss).status_code == 201
+            monitor = _token(base, "mon")
+
+            def post(frames):
+                r = httpx.post(
+                    f"{base}/api/ward/beds/ICU-1/updates", json={"stream": "s", "frames": frames, "alarms": []}, headers=monitor
+                )
+                assert r.status_code == 202, r.text
+
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _sign_in(page, base)
+            canvas = page.locator('.bed:has(.bed-name:text-is("ICU-1")) canvas.strip')
+            expect(page.locator("#sens-label")).to_have_text("100 µV/row")
+
+            # 20 µV: drawn at the default 100 µV/row (auto-scaling chose 50), nothing clipped.
+            post(_sine_frames(0, 10, 20.0))
+            expect(canvas).to_have_attribute("data-clipped", "", timeout=30_000)
+            expect(canvas).to_have_attribute("data-uv-per-row", "100")
+            # The same EEG ×10 (200 µV): still 100 µV/row (auto-scaling chose 500); clipped to its row, and marked.
+            post(_sine_frames(10, 10, 200.0))
+            expect(canvas).to_have_attribute("data-clipped", "A-B", timeout=30_000)
+            expect(canvas).to_have_attribute("data-uv-per-row", "100")
+            assert canvas.evaluate(_OVERDRAWN) == 0  # the flat channel's row holds no part of A-B's trace
+
+            # The control steps the sensitivity: more gain (50), less gain (200: still clipped, 500: not).
+            page.click("#sens-more")
+            expect(canvas).to_have_attribute("data-uv-per-row", "50")
+            page.click("#sens-less")
+            page.click("#sens-less")
+            expect(canvas).to_have_attribute("data-uv-per-row", "200")
+            expect(canvas).to_have_attribute("data-clipped", "A-B")
+            page.click("#sens-less")
+            expect(page.locator("#sens-label")).to_have_text("500 µV/row")
+            expect(canvas).to_have_attribute("data-uv-per-row", "500")
+            expect(canvas).to_have_attribute("data-clipped", "")
+            expect(page.locator("#sens-label")).to_have_attribute("data-saved", "500")
+
+            # The choice is the user's: kept on the server, shown again after a reload; another user keeps the default.
+            clin = _token(base, "clin")
+            assert httpx.get(f"{base}/api/auth/me/settings", headers=clin).json()["ward_uv_per_row"] == 500
+            assert httpx.get(f"{base}/api/auth/me/settings", headers=boss).json()["ward_uv_per_row"] is None
+            page.reload()
+            expect(page.locator("#sens-label")).to_have_text("500 µV/row")
+            expect(canvas).to_have_attribute("data-uv-per-row", "500", timeout=30_000)
+            # The viewer saving its own settings (a PUT replaces the whole set) keeps the ward's.
+            page.goto(f"{base}/viewer/")
+            page.wait_for_function("typeof saveSettings === 'function'")
+            assert page.evaluate("async () => { await loadSettings(); return await saveSettings(); }") is True
+            assert httpx.get(f"{base}/api/auth/me/settings", headers=clin).json()["ward_uv_per_row"] == 500
+            assert not errors, errors
+        except Exception:
+            print((tmp_path / "serve.log").read_text()[-3000:])
+            raise
+        finally:
+            browser.close()
