@@ -12,8 +12,8 @@ windows into seizure, so these are the step's pattern events at most). Models:
 
 * ``v1`` — session-4 model (commit b5da289, ``model.json`` read from git);
 * ``v2`` — the shipped model, probabilities as they are;
-* ``v2+evidence`` / ``v1+evidence`` — the same probabilities with the ACNS evidence gate of
-  :func:`dbrain.detect.patterns.pattern_evidence` (if present in this tree).
+* ``v1+evidence`` / ``v2+evidence`` — the same probabilities with the ACNS evidence a pattern
+  decision needs (``dbrain.detect._pattern_model.pattern_evidence``, the default of the step).
 
 Usage (loaded 2-core machine: ~1-3 min)::
 
@@ -113,12 +113,10 @@ def _probs_from(meta: dict):
     return probs
 
 
-def _events(windows: pd.DataFrame, probs: pd.DataFrame, gate) -> pd.DataFrame:
+def _events(windows: pd.DataFrame, probs: pd.DataFrame, evidence: bool) -> pd.DataFrame:
     w = pd.concat([windows.reset_index(drop=True), probs.reset_index(drop=True)], axis=1)
     w["label"] = probs.idxmax(axis=1).to_numpy()
-    if gate is not None:
-        w = gate(w)
-    return reconcile_windows(w, None, None).events
+    return reconcile_windows(w, None, None, require_evidence=evidence).events
 
 
 def main(argv=None) -> int:
@@ -127,11 +125,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-seconds", type=float, default=300.0)
     args = ap.parse_args(argv)
     v2 = json.loads((ROOT / "dbrain" / "detect" / "models" / "patterns" / "model.json").read_text())
-    models = {"v1": (_probs_from(_v1_model()), None), "v2": (_probs_from(v2), None)}
-    gate = getattr(pat, "apply_evidence", None)
-    if gate is not None:
-        models["v1+evidence"] = (models["v1"][0], gate)
-        models["v2+evidence"] = (models["v2"][0], gate)
+    models = {"v1": (_probs_from(_v1_model()), False), "v2": (_probs_from(v2), False)}
+    models["v1+evidence"] = (models["v1"][0], True)
+    models["v2+evidence"] = (models["v2"][0], True)
     rows = []
     t0 = time.perf_counter()
     for dataset, rec, raw in _recordings(args.data, args.max_seconds):
