@@ -294,6 +294,8 @@ def test_pled_example_is_periodic(shared_data):
     assert w["label"].isin(["lpd", "gpd"]).all(), w[list(PATTERN_CLASSES)]
     assert (w["side"] == "unknown").all()
     assert w["frequency"].between(0.5, 2.5).all()
+    # Real periodic discharges show the ACNS evidence (a regular train recurring at its period): still one event.
+    assert res.events["eventType"].isin(["lpd", "gpd"]).tolist() == [True]
 
 
 def test_filter_threads_do_not_change_windows(monkeypatch):
