@@ -28,7 +28,9 @@ patterns and the 12 IIIC development segments, evaluated leave-one-segment-out
 — see ``docs/patterns.md``). Rules remain only where they are definitions:
 periodic discharges at 2.5 Hz or faster are a seizure, and a pattern event
 needs at least two consecutive windows (ACNS: a pattern lasts at least 10 s,
-6 cycles). Windows of a recording are reconciled with the seizure detector
+6 cycles), each with the evidence of its definition: periodic discharges
+recurring at their period (``periodicity``) or rhythmic delta repeating at
+its frequency (``delta_rhythm``) — a probability alone is not a pattern. Windows of a recording are reconciled with the seizure detector
 by :func:`dbrain.detect.reconcile_windows` (one decision per window).
 """
 
@@ -116,7 +118,9 @@ class PatternResult:
         probable class).
     events : pandas.DataFrame
         Runs of consecutive windows of one pattern class (LPD, GPD, LRDA,
-        GRDA) as events-table rows, with ``confidence`` the mean probability.
+        GRDA), each window showing that class's ACNS evidence
+        (:func:`~dbrain.detect._pattern_model.pattern_evidence`), as
+        events-table rows, with ``confidence`` the mean probability.
     """
 
     windows: pd.DataFrame
