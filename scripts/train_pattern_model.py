@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import scipy.io as sio
 
-from dbrain.detect._pattern_model import CLASSES, DEFAULT_PATTERN_MODEL, PatternClassifier
+from dbrain.detect._pattern_model import CLASSES, DEFAULT_PATTERN_MODEL, PatternClassifier, pattern_evidence
 from dbrain.detect._pattern_sim import SIM_CHANNELS, simulate_pattern
 from dbrain.detect.patterns import pattern_windows
 
@@ -175,13 +175,16 @@ def main():
         p = clf.predict_proba(row).iloc[0]
         learned = clf.predict_proba(row, definitions=False).iloc[0]
         # one decision per window as reconcile_windows gives it: detector seizure, else seizure by definition, else the
-        # classifier's best class other than seizure
+        # classifier's best class other than seizure, if the window shows that class's ACNS evidence, else other
         if detector.get(seg, False):
             decision = "seizure"
         elif p.idxmax() == "seizure" and learned.idxmax() != "seizure":
             decision = "seizure"
         else:
             decision = p.drop("seizure").idxmax()
+            evidence = pattern_evidence(row).iloc[0]
+            if decision in evidence.index and not evidence[decision]:
+                decision = "other"
         loso.append(
             {
                 "segment": seg,

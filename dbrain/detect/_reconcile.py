@@ -46,7 +46,7 @@ import pandas as pd
 
 from ..events import make_events
 from ..utils import _check_range, _validate_type
-from ._pattern_model import SEIZURE_FREQUENCY
+from ._pattern_model import SEIZURE_FREQUENCY, pattern_evidence
 
 PATTERNS = ("lpd", "gpd", "lrda", "grda")
 DECISIONS = ("seizure", *PATTERNS, "other")
@@ -86,6 +86,7 @@ def reconcile_windows(
     *,
     on_threshold: float = 0.5,
     min_windows: int = 2,
+    require_evidence: bool = True,
     meas_date=None,
     recording_duration: float | None = None,
 ) -> Reconciled:
@@ -108,6 +109,11 @@ def reconcile_windows(
         ``seizure`` by the detector only if it overlaps a detected event).
     min_windows : int
         Consecutive windows a pattern needs to become an event.
+    require_evidence : bool
+        A pattern decision needs the ACNS evidence of its class
+        (:func:`dbrain.detect._pattern_model.pattern_evidence`); without it the
+        window is ``other`` (its probabilities are kept). False only to
+        measure the classifier without the evidence.
     meas_date : datetime | None
         Recording start, for the events' ``dateTime``.
     recording_duration : float | None
@@ -141,6 +147,11 @@ def reconcile_windows(
     regular = (w["n_discharges"] >= 4) & (w["interval_cv"].astype(float) <= 0.75)
     by_definition = ((w["label"] == "seizure") & (rate >= SEIZURE_FREQUENCY) & regular).to_numpy()
     best_non_sz = w[list(PATTERNS) + ["other"]].astype(float).idxmax(axis=1).to_numpy(dtype=object)
+    if require_evidence:
+        # ACNS: a pattern needs its definition's evidence (periodic train / rhythmic delta), not only a probability.
+        ev = pattern_evidence(w)
+        lacking = np.array([b in ev.columns and not ev.at[k, b] for k, b in enumerate(best_non_sz)], bool)
+        best_non_sz[lacking] = "other"
     decision = np.where(in_sz | by_definition, "seizure", best_non_sz).astype(object)
     source = np.where(in_sz, "detector", np.where(by_definition, "definition", "patterns")).astype(object)
     note = np.full(n, "", dtype=object)

@@ -28,7 +28,9 @@ patterns and the 12 IIIC development segments, evaluated leave-one-segment-out
 — see ``docs/patterns.md``). Rules remain only where they are definitions:
 periodic discharges at 2.5 Hz or faster are a seizure, and a pattern event
 needs at least two consecutive windows (ACNS: a pattern lasts at least 10 s,
-6 cycles). Windows of a recording are reconciled with the seizure detector
+6 cycles), each with the evidence of its definition: periodic discharges
+recurring at their period (``periodicity``) or rhythmic delta repeating at
+its frequency (``delta_rhythm``) — a probability alone is not a pattern. Windows of a recording are reconciled with the seizure detector
 by :func:`dbrain.detect.reconcile_windows` (one decision per window).
 """
 
@@ -48,7 +50,7 @@ from ..errors import ParameterError, RecordingError
 from ..events import make_events
 from ..utils import _check_range, _validate_type, logger, verbose
 from ._filter import butter_sos, sosfiltfilt_rows
-from ._pattern_model import SEIZURE_FREQUENCY, PatternClassifier
+from ._pattern_model import EVIDENCE_COLUMNS, SEIZURE_FREQUENCY, PatternClassifier, pattern_evidence
 
 __all__ = [
     "FEATURE_COLUMNS",
@@ -116,7 +118,9 @@ class PatternResult:
         probable class).
     events : pandas.DataFrame
         Runs of consecutive windows of one pattern class (LPD, GPD, LRDA,
-        GRDA) as events-table rows, with ``confidence`` the mean probability.
+        GRDA), each window showing that class's ACNS evidence
+        (:func:`~dbrain.detect._pattern_model.pattern_evidence`), as
+        events-table rows, with ``confidence`` the mean probability.
     """
 
     windows: pd.DataFrame
@@ -214,7 +218,13 @@ def _window_features(x: np.ndarray, sfreq: float, names: list[str]) -> pd.DataFr
         eye = delta_power[:, fp].mean(axis=-1) / (delta_power[:, fr].mean(axis=-1) + 1e-12)
     else:
         eye = np.full(n_w, np.nan)
-    n_dis, cv = _discharge_train(xt, sfreq)
+    n_dis, cv, periodicity = _discharge_train(xt, sfreq)
+    # Rhythmic delta (ACNS: waves of one frequency without an interval between them): autocorrelation of the involved
+    # electrodes at one period of their delta peak frequency (1 for a steady rhythm; low for polymorphic activity).
+    lag = np.clip(np.round(sfreq / np.where(freq > 0, freq, np.nan)), 1, n_t - 1)
+    lag = np.nan_to_num(lag, nan=1).astype(int)
+    r_lag = np.take_along_axis(r, np.broadcast_to(lag[:, None, None], (n_w, r.shape[1], 1)), axis=-1)[..., 0]
+    delta_rhythm = (r_lag / (r[..., 0] + 1e-12)).mean(axis=-1)
     # Symmetry: mean correlation of homologous electrodes (Fp1/Fp2, F3/F4, …). Generalised patterns are bilateral and
     # synchronous (near 1); a lateralised one is not. Amplitude- and scale-free; NaN without a homologous pair.
     pairs = [(names.index(a), names.index(b)) for a, b in zip(_LEFT, _RIGHT, strict=True) if a in names and b in names]
@@ -238,6 +248,8 @@ def _window_features(x: np.ndarray, sfreq: float, names: list[str]) -> pd.DataFr
             "n_discharges": n_dis,
             "interval_cv": cv,
             "symmetry": sym,
+            "periodicity": periodicity,
+            "delta_rhythm": delta_rhythm,
             "channels": [",".join(names[i] for i in row[:3]) for row in top],
         }
     )
@@ -260,19 +272,24 @@ def _welch(x: np.ndarray, sfreq: float, nperseg: int, noverlap: int) -> tuple[np
     return sp_fft.rfftfreq(nperseg, 1.0 / sfreq), p
 
 
-def _discharge_train(xt: np.ndarray, sfreq: float) -> tuple[np.ndarray, np.ndarray]:
-    """Discharges per window and the regularity of their intervals.
+def _discharge_train(xt: np.ndarray, sfreq: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Discharges per window, the regularity of their intervals and the strength of their period.
 
     The envelope (mean absolute value of the involved electrodes, smoothed
     over 100 ms) has one peak per discharge whatever its polarity; peaks at
     least 0.25 s apart (4 Hz at most) whose prominence is at least half the
-    window's largest count as discharges. Returns their number and the
-    coefficient of variation of the intervals between them (NaN below 3).
+    window's largest count as discharges. Returns their number, the
+    coefficient of variation of the intervals between them (NaN below 3) and
+    the *periodicity*: the envelope's autocorrelation at the median interval
+    (ACNS: a quantifiable period, discharges standing out of the background
+    and recurring at it; near 1 for a periodic train, near 0 for background
+    whose envelope peaks are chance fluctuations; NaN below 3 discharges).
     """
     env = ndimage.uniform_filter1d(np.abs(xt).mean(axis=1), max(1, int(round(0.1 * sfreq))), axis=-1, mode="nearest")
     dist = max(1, int(round(0.25 * sfreq)))
     n = np.zeros(len(env), int)
     cv = np.full(len(env), np.nan)
+    per = np.full(len(env), np.nan)
     for k, e in enumerate(env):
         peaks, props = signal.find_peaks(e, distance=dist, prominence=0.0)
         if not peaks.size:
@@ -283,7 +300,10 @@ def _discharge_train(xt: np.ndarray, sfreq: float) -> tuple[np.ndarray, np.ndarr
         if peaks.size >= 3:
             d = np.diff(peaks)
             cv[k] = d.std() / d.mean()
-    return n, cv
+            lag = int(np.median(d))
+            e0 = e - e.mean()
+            per[k] = float((e0[:-lag] * e0[lag:]).sum() / ((e0 * e0).sum() + 1e-12)) if 0 < lag < e.size else np.nan
+    return n, cv, per
 
 
 def _source(raw):
@@ -386,7 +406,7 @@ def _classified(windows: pd.DataFrame, classifier, min_windows: int, meas_date, 
         "unknown",
         np.where(lat.abs() < THRESHOLDS["lateralisation"], "generalised", np.where(lat > 0, "left", "right")),
     )
-    cols = ["start", "duration", *FEATURE_COLUMNS, "side", "channels", *PATTERN_CLASSES, "label"]
+    cols = ["start", "duration", *FEATURE_COLUMNS, *EVIDENCE_COLUMNS, "side", "channels", *PATTERN_CLASSES, "label"]
     windows = windows[cols]
     events = _events(windows, meas_date, duration, min_windows)
     logger.info("Pattern classification: %d window(s), %d pattern event(s)", len(windows), len(events))
@@ -477,11 +497,16 @@ def _windows_frame(rows: list[pd.DataFrame], window: float) -> pd.DataFrame:
     for k in range(1, amp.size):
         before[k] = amp[max(0, k - 2) : k].min()
     windows["evolution"] = amp / before
-    return windows[["start", "duration", *FEATURE_COLUMNS, "channels"]]
+    return windows[["start", "duration", *FEATURE_COLUMNS, *EVIDENCE_COLUMNS, "channels"]]
 
 
 def _events(windows: pd.DataFrame, meas_date, duration: float, min_windows: int) -> pd.DataFrame:
-    labels = windows["label"].to_numpy()
+    # A window counts towards a pattern event only with the ACNS evidence of its class (pattern_evidence).
+    ev = pattern_evidence(windows)
+    labels = np.array(
+        [lab if lab not in ev.columns or ev.at[i, lab] else "other" for i, lab in zip(windows.index, windows["label"], strict=True)],
+        dtype=object,
+    )
     onset, dur, kind, conf, chans = [], [], [], [], []
     k = 0
     while k < len(labels):

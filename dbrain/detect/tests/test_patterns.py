@@ -294,6 +294,8 @@ def test_pled_example_is_periodic(shared_data):
     assert w["label"].isin(["lpd", "gpd"]).all(), w[list(PATTERN_CLASSES)]
     assert (w["side"] == "unknown").all()
     assert w["frequency"].between(0.5, 2.5).all()
+    # Real periodic discharges show the ACNS evidence (a regular train recurring at its period): still one event.
+    assert res.events["eventType"].isin(["lpd", "gpd"]).tolist() == [True]
 
 
 def test_filter_threads_do_not_change_windows(monkeypatch):
@@ -334,3 +336,21 @@ def test_simulator_forms():
         assert not np.array_equal(a, simulate_pattern(kind, seed=7)[0])
     with pytest.raises(ValueError, match="kind"):
         simulate_pattern("bird", seed=1)
+
+
+def test_real_normal_child_eeg_has_no_acute_pattern_event(shared_data):
+    # Issue 17 (clinical safety): 120 s of a healthy control child (ADHD-set control v112, not used in pattern training)
+    # gave an LPD event (0.94) and a GPD event with the v2 probabilities alone. The patterns step's events (classifier
+    # then reconcile_windows; a seizure-detector event could only remove pattern windows) must be none.
+    from dbrain.channels import normalize_label
+    from dbrain.detect import reconcile_windows
+
+    z = np.load(shared_data / "developmental" / "adhd-children" / "adhd_children_128hz.npz")
+    names = [normalize_label(str(c)).name for c in z["channels"]]
+    sf = float(z["sfreq"])
+    x = mne.filter.filter_data(z["eeg_v112"][:, : int(120 * sf)].astype(float), sf, 0.5, 45.0, verbose="error")
+    raw = mne.io.RawArray(x * 0.5e-6, mne.create_info(names, sf, "eeg"), verbose="error")  # units unknown: ~70 µV SD
+    res = classify_patterns(raw)
+    assert len(res.events) == 0, res.events[["onset", "duration", "eventType", "confidence"]]
+    rec = reconcile_windows(res.windows, None, None, recording_duration=120.0)
+    assert len(rec.events) == 0, rec.events[["onset", "duration", "eventType", "confidence"]]

@@ -19,6 +19,8 @@ def _windows(labels, n_discharges, probs):
     w["n_discharges"] = n_discharges
     w["interval_cv"] = 0.2
     w["frequency"] = 1.5
+    w["periodicity"] = 0.8  # clear ACNS evidence (pattern_evidence) unless a test says otherwise
+    w["delta_rhythm"] = 0.8
     w["side"] = "left"
     w["channels"] = "T3,F7,T5"
     for c, col in zip(PATTERN_CLASSES, np.asarray(probs, float).T, strict=True):
