@@ -354,7 +354,7 @@ def analyze(
             from ..report._clinical import clinical_sections
 
             # Findings first, then the EEG at the seizures and the trends; the steps' sections become the appendix.
-            sections = clinical_sections(raw, info, ctx.results, sections)
+            sections = clinical_sections(raw, info, ctx.results, sections, rasterize=True)
             html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
             _trim_memory()  # the figures' drawing memory, before the PDF is printed
             write_report(html, tmp)

@@ -604,7 +604,7 @@ def _event_marks(results, clock: Clock) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def trend_sections(raw, info, results) -> list[Section]:
+def trend_sections(raw, info, results, *, rasterize: bool = False) -> list[Section]:
     """The trend screen in pages of at most :data:`TREND_PAGE_HOURS` h, events marked, clock-time axis.
 
     Parameters
@@ -612,6 +612,9 @@ def trend_sections(raw, info, results) -> list[Section]:
     raw : mne.io.BaseRaw
     info : dbrain.io.RecordingInfo
     results : dict of str to StepResult
+    rasterize : bool
+        Draw each page's PNG as soon as it is made and let go of its matplotlib figure
+        (:meth:`Figure.rasterize`), so that the pages' figures are not all held at once.
 
     Returns
     -------
@@ -663,11 +666,14 @@ def trend_sections(raw, info, results) -> list[Section]:
             "strength and heart rate. Marks: detected seizures (red band, numbered), rhythmic/periodic patterns (amber), "
             "spikes (ticks above the top panel)."
         )
-        out.append(Section(title, f"trends-{k + 1}", [Figure(fig, caption=caption, dpi=200)]))
+        figure = Figure(fig, caption=caption, dpi=200)
+        if rasterize:  # drawn now and the figure let go: a 24 h report's four pages are not held at once
+            figure.rasterize()
+        out.append(Section(title, f"trends-{k + 1}", [figure]))
     return out
 
 
-def clinical_sections(raw, info, results, sections: list) -> list[Section]:
+def clinical_sections(raw, info, results, sections: list, *, rasterize: bool = False) -> list[Section]:
     """The whole report in reading order: findings, seizure EEG, trends, then the steps' sections as appendix.
 
     Parameters
@@ -679,11 +685,13 @@ def clinical_sections(raw, info, results, sections: list) -> list[Section]:
         The steps' results by name (each with ``summary``, ``events``, ``tables``, ``files``, ``data``).
     sections : list of Section
         The steps' own sections in run order; they become the appendix, titled "Appendix: …".
+    rasterize : bool
+        Draw the trend pages as they are made (see :func:`trend_sections`).
 
     Returns
     -------
     sections : list of Section
     """
-    head = [findings_section(raw, info, results), *excerpt_sections(raw, info, results), *trend_sections(raw, info, results)]
+    head = [findings_section(raw, info, results), *excerpt_sections(raw, info, results), *trend_sections(raw, info, results, rasterize=rasterize)]
     appendix = [Section(f"Appendix: {s.title}", s.key, s.blocks, break_before=i == 0) for i, s in enumerate(sections)]
     return head + appendix
