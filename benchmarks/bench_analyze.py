@@ -190,7 +190,9 @@ def _print_batch(n: int, numbers: dict, rendered: dict, base: dict | None = None
         f"\nthroughput, rendering off / on: × {rendered['seconds'] / numbers['seconds'] * numbers['computed'] / max(rendered['computed'], 1):.2f}"
     )
     if base is not None:
-        print(f"throughput, this tree / baseline tree (rendering off): × {base['seconds'] / numbers['seconds'] * numbers['computed'] / max(base['computed'], 1):.2f}")
+        print(
+            f"throughput, this tree / baseline tree (rendering off): × {base['seconds'] / numbers['seconds'] * numbers['computed'] / max(base['computed'], 1):.2f}"
+        )
     print()
 
 
@@ -201,7 +203,9 @@ def main(argv=None) -> int:
     parser.add_argument("--preload-max", default="24h", help="longest recording MNE also reads with preload=True (default 24h)")
     parser.add_argument("--batch", type=int, default=0, help="also time run_batch over this many 10 min recordings (e.g. 200)")
     parser.add_argument("--work", default=None, help="folder to cache the simulated recordings in (default: temporary)")
-    parser.add_argument("--baseline", default=None, help="also run analyze (and --batch) with the dbrain source tree in this folder")
+    parser.add_argument(
+        "--baseline", default=None, help="also run analyze (and --batch) with the dbrain source tree in this folder"
+    )
     parser.add_argument("--_worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--_batch", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -46,7 +46,9 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", default="24h")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--previous", type=Path, default=None, help="another dbrain source tree to time alongside (e.g. an earlier second stage)")
+    parser.add_argument(
+        "--previous", type=Path, default=None, help="another dbrain source tree to time alongside (e.g. an earlier second stage)"
+    )
     args = parser.parse_args(argv)
     if not (args.baseline / "dbrain" / "detect" / "spikes" / "_detector.py").is_file():
         print(f"bench_spikes_stage2: '{args.baseline}' is not a dbrain source tree", file=sys.stderr)
@@ -71,7 +73,22 @@ def main(argv=None) -> int:
                 rows.append([name, k + 1, f"{r['wall_s']:.1f}", f"{r['cpu_s']:.1f}", f"{r['peak_mb']:.0f}", f"{r['hours'] * 3600 / r['wall_s']:,.0f}x",
                              r["n_detections"], f"{r['hits']} / {r['n_true']}", f"{load:.1f}"])  # fmt: skip
                 print(rows[-1], file=sys.stderr, flush=True)
-    print(markdown_table(rows, ["detector", "run", "wall (s)", "CPU (s, whole process)", "peak RSS (MB)", "real time", "detections", "found", "load"]))
+    print(
+        markdown_table(
+            rows,
+            [
+                "detector",
+                "run",
+                "wall (s)",
+                "CPU (s, whole process)",
+                "peak RSS (MB)",
+                "real time",
+                "detections",
+                "found",
+                "load",
+            ],
+        )
+    )
     return 0
 
 

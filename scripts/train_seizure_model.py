@@ -219,7 +219,9 @@ def load_sim_patterns(cache: Path, forms: str = "basic") -> Source:
     if not path.exists():
         Xs, y, group = [], [], []
         for k, kind in enumerate(("seizure", "lpd", "gpd", "lrda", "grda", "other")):
-            for seed, varied in [(s, False) for s in SIM_PATTERN_SEEDS] + [(s, True) for s in SIM_PATTERN_SEEDS if forms == "both"]:
+            for seed, varied in [(s, False) for s in SIM_PATTERN_SEEDS] + [
+                (s, True) for s in SIM_PATTERN_SEEDS if forms == "both"
+            ]:
                 data, _ = simulate_pattern(kind, seed=seed, varied=varied)
                 X = segment_rows(data, 200.0, SIM_CHANNELS)
                 X = X[SIM_SEIZURE_FROM:] if (varied and kind == "seizure") else X
@@ -566,7 +568,10 @@ def main():
         help="IIIC held out in 2 folds by sample number (default) or leave-one-segment-out (12 fits).",
     )
     ap.add_argument(
-        "--holdout-rounds", type=int, default=None, help="Boosting rounds of the IIIC held-out fits (default: as the final model)."
+        "--holdout-rounds",
+        type=int,
+        default=None,
+        help="Boosting rounds of the IIIC held-out fits (default: as the final model).",
     )
     ap.add_argument(
         "--holdout-rows",
@@ -599,7 +604,14 @@ def main():
     n_train = 6 if args.quick else 16
     sources = {
         s.name: s
-        for s in (load_bonn(), load_helsinki(), load_iiic(), load_dog(), load_wang(), load_sim_patterns(args.cache, args.sim_pattern_forms))
+        for s in (
+            load_bonn(),
+            load_helsinki(),
+            load_iiic(),
+            load_dog(),
+            load_wang(),
+            load_sim_patterns(args.cache, args.sim_pattern_forms),
+        )
     }
     print(f"real sources loaded in {time.time() - t0:.0f} s", flush=True)
     Xsim, ysim = sim_training_rows(range(1000, 1000 + n_train), args.cache)

@@ -504,7 +504,10 @@ def _events(windows: pd.DataFrame, meas_date, duration: float, min_windows: int)
     # A window counts towards a pattern event only with the ACNS evidence of its class (pattern_evidence).
     ev = pattern_evidence(windows)
     labels = np.array(
-        [lab if lab not in ev.columns or ev.at[i, lab] else "other" for i, lab in zip(windows.index, windows["label"], strict=True)],
+        [
+            lab if lab not in ev.columns or ev.at[i, lab] else "other"
+            for i, lab in zip(windows.index, windows["label"], strict=True)
+        ],
         dtype=object,
     )
     onset, dur, kind, conf, chans = [], [], [], [], []

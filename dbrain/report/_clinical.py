@@ -692,6 +692,10 @@ def clinical_sections(raw, info, results, sections: list, *, rasterize: bool = F
     -------
     sections : list of Section
     """
-    head = [findings_section(raw, info, results), *excerpt_sections(raw, info, results), *trend_sections(raw, info, results, rasterize=rasterize)]
+    head = [
+        findings_section(raw, info, results),
+        *excerpt_sections(raw, info, results),
+        *trend_sections(raw, info, results, rasterize=rasterize),
+    ]
     appendix = [Section(f"Appendix: {s.title}", s.key, s.blocks, break_before=i == 0) for i, s in enumerate(sections)]
     return head + appendix
