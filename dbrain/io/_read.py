@@ -163,10 +163,11 @@ def _check_gdf_header(path: Path) -> None:
     with open(path, "rb") as fid:
         head = fid.read(256)
     size = path.stat().st_size
-    if len(head) < 256 or not head.startswith(b"GDF"):
+    if len(head) < 256:
         return  # MNE words the other problems
     try:
-        version = float(head[4:8].decode("ascii"))
+        # as MNE reads it: it does not check the "GDF" magic (a file starting "00000000" is GDF 0.0)
+        version = float(head[:8].decode()[4:])
     except (UnicodeDecodeError, ValueError):
         return
     # GDF 1.x: uint32 signal count at byte 252; GDF 2.x: uint16 (MNE's split at 1.9)
