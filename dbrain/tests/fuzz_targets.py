@@ -296,7 +296,11 @@ def _ingest(path: Path, workdir: Path) -> None:
     from dbrain.server.storage import ObjectStore
 
     if not _INGEST:
+        import atexit
+
         home = Path(tempfile.mkdtemp(prefix="dbrain-fuzz-ingest-", dir=scratch_root()))
+        # the test suite's process ends normally; a campaign child (exit() from C) is cleaned by its parent
+        atexit.register(shutil.rmtree, home, True)
         settings = Settings(db_url=f"sqlite:///{home / 'db.sqlite'}", home=home)
         engine = make_engine(settings.db_url)
         migrate(engine)
