@@ -15,8 +15,11 @@ Each target runs in its own process (``--target all`` starts one per target),
 so a hang or a memory blow-up ends one target, not the campaign. The target
 function (:mod:`dbrain.tests.fuzz_targets`) treats a
 :class:`~dbrain.errors.DbrainError` as the correct answer to bad input; any
-other exception, an input taking more than ``--timeout`` seconds (10) or a
-process above ``--rss-mb`` MB (baseline + 1024) is a finding. Every finding is
+other exception, an input computing for more than ``--timeout`` seconds of
+CPU (10; or waiting more than 6 times that: wall time alone is not an input's
+cost on a loaded machine at ``nice -n 19``) or a process above ``--rss-mb`` MB
+(baseline + 1024) is a finding. Inputs are written on the RAM disk
+(``/dev/shm``) into one reused folder; real seeds are cropped to a few records. Every finding is
 saved as ``dbrain/tests/fuzz_corpus/<target>/<kind>-<sha1>.bin`` with an
 entry in that folder's ``index.json`` (exception, message, where), and the
 normal test suite replays the corpus (``dbrain/tests/test_fuzz_corpus.py``).

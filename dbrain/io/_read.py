@@ -149,6 +149,44 @@ def _read_xdf(path: Path) -> mne.io.BaseRaw:
     return mne.io.RawArray(data * scale, info, verbose="error")
 
 
+def _check_gdf_header(path: Path) -> None:
+    """Refuse a GDF header whose signal count is over MAX_SIGNALS or larger than the file.
+
+    MNE's GDF 1 reader builds a list of every declared channel before checking
+    anything: a count of 69,544,383 in a 371-byte file took 2.5 GB (found by
+    ``benchmarks/fuzz.py``, read_gdf).
+    """
+    import struct
+
+    from ._edf_header import MAX_SIGNALS
+
+    with open(path, "rb") as fid:
+        head = fid.read(256)
+    size = path.stat().st_size
+    if len(head) < 256:
+        return  # MNE words the other problems
+    try:
+        # as MNE reads it: it does not check the "GDF" magic (a file starting "00000000" is GDF 0.0)
+        version = float(head[:8].decode()[4:])
+    except (UnicodeDecodeError, ValueError):
+        return
+    # GDF 1.x: uint32 signal count at byte 252; GDF 2.x: uint16 (MNE's split at 1.9)
+    n_signals = struct.unpack("<I", head[252:256])[0] if version < 1.9 else struct.unpack("<H", head[252:254])[0]
+    if n_signals > MAX_SIGNALS:
+        raise CorruptRecordingError(
+            f"cannot read '{path.name}': the number of signals is {n_signals:,}, over dbrain's limit of {MAX_SIGNALS:,}"
+        )
+    if 256 * (n_signals + 1) > size:
+        raise CorruptRecordingError(
+            f"cannot read '{path.name}': the header declares {n_signals:,} signals, more than the file's {size:,} bytes hold"
+        )
+
+
+def _read_gdf(path: Path) -> mne.io.BaseRaw:
+    _check_gdf_header(path)
+    return mne.io.read_raw_gdf(path, preload=False, stim_channel=None)
+
+
 def _read_eeglab(path: Path) -> mne.io.BaseRaw:
     # a damaged MAT file can crash SciPy's reader itself: MNE gets it parsed in a child process
     install_mat_reader()
@@ -157,7 +195,7 @@ def _read_eeglab(path: Path) -> mne.io.BaseRaw:
 
 # reader key -> function(path) returning a lazy Raw where the format allows.
 _MNE_READERS = {
-    "gdf": lambda p: mne.io.read_raw_gdf(p, preload=False, stim_channel=None),
+    "gdf": lambda p: _read_gdf(p),
     "brainvision": lambda p: mne.io.read_raw_brainvision(p, preload=False),
     "eeglab": lambda p: _read_eeglab(p),
     "fif": lambda p: mne.io.read_raw_fif(p, preload=False),

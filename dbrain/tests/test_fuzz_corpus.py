@@ -9,6 +9,8 @@ rest of a multi-file recording) skip when it is absent.
 from __future__ import annotations
 
 import json
+import os
+import resource
 import signal
 import time
 from pathlib import Path
@@ -20,6 +22,8 @@ from dbrain.tests.fuzz_targets import SHARED_DATA, TARGETS
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 #: The campaign's hang limit (benchmarks/fuzz.py --timeout).
 SECONDS = 10
+#: The campaign's memory budget over the process's size (benchmarks/fuzz.py --rss-mb default).
+MEMORY = 2**30
 
 
 def _cases() -> list[tuple[str, str]]:
@@ -50,6 +54,12 @@ def test_replay(target, name, tmp_path):
         raise TimeoutError(f"{target}/{name} took more than {SECONDS} s")
 
     old = signal.signal(signal.SIGALRM, too_slow)
+    # A memory finding must now stay within the campaign's budget (1 GB over what the process holds).
+    # Measured as the peak, not enforced with RLIMIT_AS: dbrain turns a reader's MemoryError into a
+    # clean error line, which would hide the blow-up.
+    with open("/proc/self/statm") as fid:
+        rss = int(fid.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     signal.alarm(SECONDS)
     t0 = time.time()
     try:
@@ -58,6 +68,8 @@ def test_replay(target, name, tmp_path):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     assert time.time() - t0 < SECONDS
+    if peak_before < rss + MEMORY:  # else an earlier test already peaked higher: not measurable here
+        assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 < rss + MEMORY, f"{target}/{name} took > 1 GB"
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
