@@ -187,6 +187,51 @@ def _read_gdf(path: Path) -> mne.io.BaseRaw:
     return mne.io.read_raw_gdf(path, preload=False, stim_channel=None)
 
 
+#: Highest electrode code accepted in a Nihon Kohden .21E file (real files use 4-digit codes, up to 0255).
+MAX_NIHON_CODE = 65_535
+
+
+def _check_nihon_21e(path: Path) -> None:
+    """Refuse a Nihon Kohden .21E electrode file with an electrode code over MAX_NIHON_CODE.
+
+    MNE's reader grows its list of channel labels up to the highest code it
+    finds: one line ``0030000000=T1`` in a 2.6 kB file took over 2 GB (found by
+    ``benchmarks/fuzz.py``, read_nihon_kohden). The lines are read as MNE reads
+    them (its encodings, its sections, ``int()`` of the part before ``=``).
+    """
+    e_path = path.with_suffix(".21E")
+    if not e_path.exists():
+        return  # MNE uses its default labels and warns
+    raw = e_path.read_bytes()
+    for enc in ("utf-8", "latin1"):  # MNE's order; the first that decodes is the one it parses
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        break
+    else:
+        return
+    keep = False
+    for line in io.StringIO(text, newline=None):
+        if line.startswith("["):
+            keep = "ELECTRODE" in line or "REFERENCE" in line
+        elif keep and line.count("=") == 1:
+            try:
+                code = int(line.split("=")[0])
+            except ValueError:
+                continue  # MNE words it
+            if code > MAX_NIHON_CODE:
+                raise CorruptRecordingError(
+                    f"cannot read '{path.name}': its electrode file '{e_path.name}' declares electrode code {code:,}, "
+                    f"over dbrain's limit of {MAX_NIHON_CODE:,}"
+                )
+
+
+def _read_nihon(path: Path) -> mne.io.BaseRaw:
+    _check_nihon_21e(path)
+    return mne.io.read_raw_nihon(path, preload=False)
+
+
 def _read_eeglab(path: Path) -> mne.io.BaseRaw:
     # a damaged MAT file can crash SciPy's reader itself: MNE gets it parsed in a child process
     install_mat_reader()
@@ -199,7 +244,7 @@ _MNE_READERS = {
     "brainvision": lambda p: mne.io.read_raw_brainvision(p, preload=False),
     "eeglab": lambda p: _read_eeglab(p),
     "fif": lambda p: mne.io.read_raw_fif(p, preload=False),
-    "nihon": lambda p: mne.io.read_raw_nihon(p, preload=False),
+    "nihon": lambda p: _read_nihon(p),
     "cnt": lambda p: _read_cnt(p),
     "persyst": lambda p: mne.io.read_raw_persyst(p, preload=False),
     "curry": lambda p: mne.io.read_raw_curry(p, preload=False),
