@@ -107,6 +107,30 @@ def _train(n: int, sfreq: float, rate, rng, wave=None) -> np.ndarray:
     return sig
 
 
+def _blinks_and_transient(x, names, w, t, duration: float, sfreq: float, rng) -> None:
+    """Add 0-5 eye blinks (frontal-polar field) and, half the time, one isolated sharp transient to ``x`` in place."""
+    n = x.shape[-1]
+    for _ in range(rng.integers(0, 6)):
+        c = rng.uniform(0, duration)
+        blink = -rng.uniform(60, 200) * np.exp(-0.5 * ((t - c) / 0.12) ** 2)
+        fp = np.array(
+            [{"Fp1": 1.0, "Fp2": 1.0, "F7": 0.3, "F8": 0.3, "F3": 0.2, "F4": 0.2, "Fz": 0.2}.get(ch, 0.0) for ch in names]
+        )
+        x += fp[:, None] * blink[None, :]
+    if rng.random() < 0.5:
+        i = int(rng.uniform(0, duration - 1) * sfreq)
+        wave = _discharge(sfreq, 0.06, rng)
+        m = min(wave.size, n - i)
+        x[:, i : i + m] += rng.uniform(40, 100) * w[:, None] * wave[None, :m]
+
+
+def _side(names, w, lateral: bool) -> str:
+    """'generalised', or the hemisphere holding more of the field ``w``."""
+    left = sum(wi for c, wi in zip(names, w, strict=True) if c in _LEFT)
+    right = sum(wi for c, wi in zip(names, w, strict=True) if c in _RIGHT)
+    return "generalised" if not lateral else ("left" if left > right else "right")
+
+
 def simulate_pattern(kind: str, *, duration: float = 50.0, sfreq: float = 200.0, seed: int = 0, varied: bool = True):
     """One simulated segment of an ICU pattern class.
 
@@ -236,22 +260,9 @@ def _varied(kind: str, duration: float, sfreq: float, seed: int):
                 ch, i = int(rng.integers(len(names))), int(rng.uniform(0, duration - 1) * sfreq)
                 m = min(int(0.5 * sfreq), n - i)
                 x[ch, i : i + m] += rng.uniform(50, 200) * np.exp(-np.arange(m) / (0.1 * sfreq))
-        for _ in range(rng.integers(0, 6)):
-            c = rng.uniform(0, duration)
-            blink = -rng.uniform(60, 200) * np.exp(-0.5 * ((t - c) / 0.12) ** 2)
-            fp = np.array(
-                [{"Fp1": 1.0, "Fp2": 1.0, "F7": 0.3, "F8": 0.3, "F3": 0.2, "F4": 0.2, "Fz": 0.2}.get(ch, 0.0) for ch in names]
-            )
-            x += fp[:, None] * blink[None, :]
-        if rng.random() < 0.5:
-            i = int(rng.uniform(0, duration - 1) * sfreq)
-            wave = _discharge(sfreq, 0.06, rng)
-            m = min(wave.size, n - i)
-            x[:, i : i + m] += rng.uniform(40, 100) * w[:, None] * wave[None, :m]
+        _blinks_and_transient(x, names, w, t, duration, sfreq, rng)
     if kind != "other":
-        left = sum(wi for c, wi in zip(names, w, strict=True) if c in _LEFT)
-        right = sum(wi for c, wi in zip(names, w, strict=True) if c in _RIGHT)
-        info["side"] = "generalised" if not lateral else ("left" if left > right else "right")
+        info["side"] = _side(names, w, lateral)
     x *= np.exp(rng.uniform(np.log(0.4), np.log(2.5)))  # absolute amplitude carries little of the class
     return x.astype(np.float32), info
 
@@ -301,20 +312,7 @@ def _basic(kind: str, duration: float, sfreq: float, seed: int):
         x += env[None, :] * spread * wave[None, :]
         info["frequency"] = float((f0 + f1) / 2)
     else:  # other: background, sometimes blinks and an isolated sharp transient
-        for _ in range(rng.integers(0, 6)):
-            c = rng.uniform(0, duration)
-            blink = -rng.uniform(60, 200) * np.exp(-0.5 * ((t - c) / 0.12) ** 2)
-            fp = np.array(
-                [{"Fp1": 1.0, "Fp2": 1.0, "F7": 0.3, "F8": 0.3, "F3": 0.2, "F4": 0.2, "Fz": 0.2}.get(ch, 0.0) for ch in names]
-            )
-            x += fp[:, None] * blink[None, :]
-        if rng.random() < 0.5:
-            i = int(rng.uniform(0, duration - 1) * sfreq)
-            wave = _discharge(sfreq, 0.06, rng)
-            m = min(wave.size, n - i)
-            x[:, i : i + m] += rng.uniform(40, 100) * w[:, None] * wave[None, :m]
+        _blinks_and_transient(x, names, w, t, duration, sfreq, rng)
     if kind != "other":
-        left = sum(wi for c, wi in zip(names, w, strict=True) if c in _LEFT)
-        right = sum(wi for c, wi in zip(names, w, strict=True) if c in _RIGHT)
-        info["side"] = "generalised" if not lateral else ("left" if left > right else "right")
+        info["side"] = _side(names, w, lateral)
     return x.astype(np.float32), info
