@@ -59,13 +59,9 @@ def test_kept_montage_is_dropped_with_its_recording(tmp_path, monkeypatch):
 def test_orjson_page_is_the_pydantic_document(tmp_path):
     import json
 
-    import pytest
-
     from dbrain.server import pages
     from dbrain.server.schemas import WindowOut
 
-    if pages._orjson is None:
-        pytest.skip("orjson is not installed (the pydantic path is used)")
     path = tmp_path / "rec.edf"
     shutil.copy(SAMPLE, path)
     for kw in ({"start": 3}, {"start": 0, "duration": 40, "max_points": 500, "highpass": 1.0, "notch": 50.0}):
