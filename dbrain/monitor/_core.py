@@ -22,13 +22,13 @@ from ..utils.check import _check_range
 from ._alarms import AlarmBook, AlarmTable
 from ._checks import SignalCheckStep
 from ._edf import WRITTEN_TYPES, EdfAppender
+from ._strip import StripFilter
 from ._trends import LiveTrendStep
 
 #: Highest sampling rate accepted (a monitor of scalp EEG; higher rates are probably a wrong stream).
 MAX_SFREQ = 5000.0
-#: Channels of the moving strip, in order of preference, and its rate.
+#: Channels of the moving strip, in order of preference (its filters and rate: ``_strip.py``).
 STRIP_CHANNELS = ("Fp1", "Fp2", "C3", "C4", "T7", "T8", "O1", "O2")
-STRIP_SFREQ = 64.0
 STRIP_SCALE_UV = 0.25
 #: Windows of the seizure stream re-evaluated at each alarm check (enough for the smoothed value of the
 #: last second), and when an alarm is raised (the last ~half minute, for the onset and channels).
@@ -176,8 +176,9 @@ class Monitor:
         strip = [c for c in STRIP_CHANNELS if c in eeg] or eeg[:8]
         self._strip_idx = np.array([info["ch_names"].index(c) for c in strip])
         self._strip_names = strip
-        self._strip_q = max(1, int(self.sfreq // STRIP_SFREQ))
-        self._strip = np.zeros((len(strip), 0))
+        self._strip_filter = StripFilter(self.sfreq, len(strip))
+        self._strip = np.zeros((len(strip), 0))  # the filtered, decimated strip of the last 2 s, µV
+        self._strip_keep = 2 * int(np.ceil(self._strip_filter.out_sfreq))
 
     # --- feeding ---------------------------------------------------------------------------------
     @property
@@ -209,7 +210,8 @@ class Monitor:
             boundary = int(np.ceil(self._next_eval * self.sfreq - 1e-9))
             stop = min(data.shape[1], pos + max(1, boundary - self.n_times))
             part = data[:, pos:stop]
-            self._strip = np.concatenate([self._strip, part[self._strip_idx]], axis=1)[:, -int(2 * self.sfreq) :]
+            new = self._strip_filter.process(part[self._strip_idx] * 1e6)
+            self._strip = np.concatenate([self._strip, new], axis=1)[:, -self._strip_keep :]
             self.engine.push(part)
             self.n_times += part.shape[1]
             pos = stop
@@ -351,11 +353,12 @@ class Monitor:
                 "left": [round(float(v), 2) for v in last["left"]],
                 "right": [round(float(v), 2) for v in last["right"]],
             }
-        n = int(round(self.sfreq))
-        x = self._strip[:, -n:] * 1e6
-        q = self._strip_q
-        m = (x.shape[1] // q) * q
-        x = x[:, x.shape[1] - m :].reshape(x.shape[0], -1, q).mean(axis=2)  # block means: anti-alias and decimate
+        # The last second: the strip's samples kept from the last round(sfreq) stream samples (filtered causally and
+        # decimated as they arrived, so the same whatever the chunking).
+        sf = self._strip_filter
+        end = sf.n_in
+        m = end // sf.q - max(0, end - int(round(self.sfreq))) // sf.q
+        x = self._strip[:, self._strip.shape[1] - min(m, self._strip.shape[1]) :]
         data = np.clip(np.rint(x / STRIP_SCALE_UV), -32768, 32767).astype(np.int16)
         return {
             "t": round(float(t), 3),
@@ -363,10 +366,11 @@ class Monitor:
             "seizure_probability": None if self.probability is None else round(self.probability, 4),
             "dsa": dsa,
             "strip": {
-                "sfreq": self.sfreq / q,
+                "sfreq": sf.out_sfreq,
                 "channels": list(self._strip_names),
                 "scale_uv": STRIP_SCALE_UV,
                 "data": data.tolist(),
+                **sf.describe(),
             },
         }
 

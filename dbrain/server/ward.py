@@ -69,6 +69,12 @@ class StripIn(_Strict):
     channels: list[Name] = Field(min_length=1, max_length=8)
     scale_uv: float = Field(gt=0.0, le=1000.0, allow_inf_nan=False)
     data: list[list[Annotated[int, Field(ge=-32768, le=32767)]]] = Field(min_length=1, max_length=8)
+    lff: float | None = Field(
+        None, gt=0.0, le=100.0, allow_inf_nan=False, description="Low-frequency filter applied, Hz (None: none stated)."
+    )
+    hff: float | None = Field(
+        None, gt=0.0, le=256.0, allow_inf_nan=False, description="High-frequency filter applied, Hz (None: none stated)."
+    )
 
     @model_validator(mode="after")
     def _shape(self):
@@ -79,6 +85,8 @@ class StripIn(_Strict):
             raise ValueError("strip: the rows of data have different lengths")
         if n.pop() > math.ceil(self.sfreq) + 1:
             raise ValueError("strip: more samples than one second at sfreq")
+        if self.lff is not None and self.hff is not None and self.lff >= self.hff:
+            raise ValueError(f"strip: the low-frequency filter ({self.lff:g} Hz) must be below the high ({self.hff:g} Hz)")
         return self
 
 

@@ -178,7 +178,9 @@ def test_posting_contract_and_retry(sim):
     assert set(f) == {"t", "wall", "seizure_probability", "dsa", "strip"}
     assert set(f["dsa"]) == {"freqs", "left", "right"} and len(f["dsa"]["left"]) == len(f["dsa"]["freqs"])
     strip = f["strip"]
-    assert strip["sfreq"] == 64.0 and len(strip["data"]) == len(strip["channels"]) and len(strip["data"][0]) == 64
+    # 256 Hz decimated by 2 after the display filters, which the strip states (docs/monitor.md).
+    assert strip["sfreq"] == 128.0 and len(strip["data"]) == len(strip["channels"]) and len(strip["data"][0]) == 128
+    assert strip["lff"] == 0.5 and strip["hff"] == 30.0
     assert all(isinstance(v, int) and -32768 <= v <= 32767 for v in strip["data"][0])
     alarms = [a for _, _, b in _Ward.posts for a in b["alarms"]]
     assert {"id", "raised", "type", "onset", "confidence", "channels", "state"} == set(alarms[0])

@@ -64,11 +64,18 @@ def test_recent_equals_provisional_result_and_alarm(sim, tmp_path):
     assert any("seizure alarm" in d for d in rec.annotations.description)
 
 
-def test_alarms_do_not_depend_on_chunking(sim):
+def test_alarms_and_strip_do_not_depend_on_chunking(sim):
     raw, _ = sim
-    a = [(x.type, x.raised, x.onset, x.state) for x in _monitor(raw, sizes=256)[0].book.history]
-    b = [(x.type, x.raised, x.onset, x.state) for x in _monitor(raw, seed=5)[0].book.history]
+    fa, fb = [], []
+    a = [(x.type, x.raised, x.onset, x.state) for x in _monitor(raw, sizes=256, on_frame=fa.append)[0].book.history]
+    b = [(x.type, x.raised, x.onset, x.state) for x in _monitor(raw, seed=5, on_frame=fb.append)[0].book.history]
     assert a == b and a
+    # The ward strip (filtered with its state carried from chunk to chunk, then decimated) is the same too.
+    assert len(fa) == len(fb) > 100 and [f["t"] for f in fa] == [f["t"] for f in fb]
+    for x, y in zip(fa, fb, strict=True):
+        assert x["strip"]["sfreq"] == y["strip"]["sfreq"] == 128.0 and x["strip"]["hff"] == 30.0
+        np.testing.assert_allclose(x["strip"]["data"], y["strip"]["data"], atol=1)  # int16 counts of 0.25 µV
+    assert all(len(f["strip"]["data"][0]) == 128 for f in fa[1:])
 
 
 def test_bad_streams():

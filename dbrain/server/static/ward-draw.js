@@ -52,8 +52,10 @@ const WardDraw = (function () {
   // fixed sensitivity uvPerRow (µV from one channel's baseline to the next; the user chooses it, ward.js).
   // Never auto-scaled: a suppressed EEG must look flat and a growing seizure must grow. A trace is clipped to
   // its own row (it never draws over its neighbours) and where it is, a red bar marks the row's edge.
-  // Each channel is drawn about its median over the shown seconds: the monitor posts the strip unfiltered, and a
-  // DC offset would otherwise park a channel on its row's edge (an offset, not the EEG's amplitude).
+  // The monitor posts the strip through its display filters (LFF, HFF: stated in the frame and shown in the corner),
+  // so a trace is drawn about zero. A strip posted without a stated LFF (an older monitor) is drawn about each
+  // channel's median over the shown seconds, and says "unfiltered": a DC offset would otherwise park it on its
+  // row's edge (an offset, not the EEG's amplitude).
   function strip(canvas, frames, uvPerRow = DEFAULT_UV_PER_ROW) {
     const withStrip = frames.filter((f) => f.strip);
     canvas.dataset.uvPerRow = String(uvPerRow);
@@ -63,6 +65,8 @@ const WardDraw = (function () {
     const last = withStrip[withStrip.length - 1];
     const tEnd = last.t + 1, tStart = tEnd - STRIP_SECONDS;
     const names = last.strip.channels;
+    const filt = filters(last.strip);
+    canvas.dataset.filters = filt;
     const left = 48, right = 34, pxPerS = (w - left - right) / STRIP_SECONDS;
     const rowH = h / names.length, pxPerUv = rowH / uvPerRow, half = uvPerRow / 2;
     ctx.strokeStyle = "#e3e8ee";
@@ -79,7 +83,7 @@ const WardDraw = (function () {
       ctx.rect(left, top, w - left - right, rowH);
       ctx.clip();
       ctx.strokeStyle = "#1d2430";
-      const base = median(withStrip, name, tStart);
+      const base = last.strip.lff ? 0 : median(withStrip, name, tStart);
       ctx.beginPath();
       let pen = false, prevEnd = null, run = null;
       for (const f of withStrip) {
@@ -123,8 +127,16 @@ const WardDraw = (function () {
     ctx.fillStyle = "#677486";
     ctx.font = "11px system-ui, sans-serif";
     ctx.textAlign = "right";
-    ctx.fillText(`${uvPerRow} µV/row · ${STRIP_SECONDS} s${clipped.length ? " · clipped" : ""}`, w - right - 4, h - 3);
+    ctx.fillText(`${filt} · ${uvPerRow} µV/row · ${STRIP_SECONDS} s${clipped.length ? " · clipped" : ""}`, w - right - 4, h - 3);
     canvas.dataset.clipped = clipped.join(",");
+  }
+
+  // The strip's filters in the words of an EEG montage header: "LFF 0.5 Hz · HFF 30 Hz" ("unfiltered": none stated).
+  function filters(s) {
+    const parts = [];
+    if (s.lff) parts.push(`LFF ${s.lff} Hz`);
+    if (s.hff) parts.push(`HFF ${s.hff} Hz`);
+    return parts.length ? parts.join(" · ") : "unfiltered";
   }
 
   function trendX(t, tEnd, left, w) { return left + (t - (tEnd - TREND_SECONDS)) * (w - left) / TREND_SECONDS; }
