@@ -345,3 +345,39 @@ class UserSettingsIn(BaseModel):
 
 class UserSettingsOut(UserSettingsIn):
     updated_at: dt.datetime | None = None
+
+
+class UserSettingsPatch(BaseModel):
+    """A change to some of a user's settings (JSON merge patch, RFC 7396): only the fields sent change.
+
+    In a map (``montages``, ``calibrations``, ``channel_gains``) each key sent is set, or removed when its
+    value is null; keys not sent are kept. ``ward_uv_per_row``: null means the default. A map sent as null
+    is emptied. The settings after the change must still be valid :class:`UserSettingsIn`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    montages: dict[MontageName, Annotated[list[Derivation], Field(min_length=1, max_length=128)] | None] | None = Field(
+        None, max_length=50
+    )
+    calibrations: dict[ScreenKey, Annotated[float, Field(gt=0.01, lt=2.0)] | None] | None = Field(None, max_length=20)
+    channel_gains: dict[ChannelLabel, Annotated[float, Field(ge=0.1, le=10000)] | None] | None = Field(None, max_length=256)
+    ward_uv_per_row: Literal[WARD_STRIP_STEPS] | None = None
+
+    def apply(self, current: dict) -> dict:
+        """``current`` (a stored settings dict) with this change applied (not validated)."""
+        out = dict(current)
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if name == "ward_uv_per_row":
+                out[name] = value
+            elif value is None:
+                out[name] = {}
+            else:
+                merged = dict(out.get(name) or {})
+                for key, v in value.items():
+                    if v is None:
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = v
+                out[name] = merged
+        return out

@@ -7,7 +7,9 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import delete, select
+from pydantic import ValidationError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth import (
@@ -24,7 +26,18 @@ from ..auth import (
     token_hash,
 )
 from ..db import ApiToken, Site, User, UserSession, UserSettings, utcnow
-from ..schemas import LoginIn, MeOut, PasswordChangeIn, TokenCreated, TokenIn, TokenOut, UserOut, UserSettingsIn, UserSettingsOut
+from ..schemas import (
+    LoginIn,
+    MeOut,
+    PasswordChangeIn,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    UserOut,
+    UserSettingsIn,
+    UserSettingsOut,
+    UserSettingsPatch,
+)
 from ..throttle import TooManyAttempts
 from ._common import ERRORS, NOT_FOUND, IdPath
 
@@ -263,3 +276,58 @@ def put_settings(
     )  # fmt: skip
     db.commit()
     return UserSettingsOut(**body.model_dump(), updated_at=row.updated_at)
+
+
+#: Attempts of a settings change that another change of the same user's settings overtook.
+_PATCH_ATTEMPTS = 20
+
+
+@router.patch("/api/auth/me/settings", response_model=UserSettingsOut, responses=ERRORS)
+def patch_settings(
+    body: UserSettingsPatch, request: Request, who: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> UserSettingsOut:
+    """Change some of the caller's settings (JSON merge patch): only the fields and keys sent change.
+
+    Pages send only what they change, so two pages (the viewer, the ward) saving at the same time keep each
+    other's changes; a PUT replaces the whole set and the later of two would erase the other's.
+    """
+    uid = who.user.id
+    for _ in range(_PATCH_ATTEMPTS):
+        row = db.get(UserSettings, uid)
+        merged = body.apply({} if row is None else (row.data or {}))
+        try:
+            new = UserSettingsIn.model_validate(merged)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise HTTPException(422, f"the settings after this change are not valid: {where}: {err['msg']}") from None
+        now = utcnow()
+        try:
+            if row is None:
+                db.add(UserSettings(user_id=uid, data=new.model_dump(), updated_at=now))
+                db.flush()
+            else:
+                # Compare-and-set on the version read: a change committed since (another tab's) makes this match
+                # nothing, and the patch is applied again on top of it rather than over it.
+                if row.updated_at is not None and now <= row.updated_at:
+                    now = row.updated_at + dt.timedelta(microseconds=1)
+                done = db.execute(
+                    update(UserSettings)
+                    .where(UserSettings.user_id == uid, UserSettings.updated_at == row.updated_at)
+                    .values(data=new.model_dump(), updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if done.rowcount != 1:
+                    db.rollback()
+                    continue
+        except IntegrityError:  # another change created the row first
+            db.rollback()
+            continue
+        audit(
+            db, who, "settings.update", object_type="user", object_id=uid, request=request,
+            detail={"changed": sorted(body.model_fields_set), "montages": len(new.montages),
+                    "calibrations": len(new.calibrations), "channel_gains": len(new.channel_gains)},
+        )  # fmt: skip
+        db.commit()
+        return UserSettingsOut(**new.model_dump(), updated_at=now)
+    raise HTTPException(409, "your settings kept changing while this change was applied; send it again")

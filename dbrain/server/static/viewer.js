@@ -74,7 +74,10 @@ function saveLocal(name, value) { localStorage.setItem(localKey(name), JSON.stri
 
 // ---------------------------------------------------------------- settings kept on the server, per user
 // Montages, screen calibrations (per screen) and channel gains follow the user to any workstation
-// (GET/PUT /api/auth/me/settings). Settings an older viewer kept in this browser are moved there once.
+// (GET /api/auth/me/settings). A change is saved as a merge patch of only what changed (PATCH: a key set, or
+// removed with null), never the whole set: another tab (the ward, a second viewer) may have changed other fields
+// since this page read them, and a whole-set PUT would put their older values back. Settings an older viewer
+// kept in this browser are moved there once.
 S.settings = { montages: {}, calibrations: {}, channel_gains: {} };
 function screenKey() {
   const r = Math.round((window.devicePixelRatio || 1) * 1000) / 1000;
@@ -83,8 +86,7 @@ function screenKey() {
 async function loadSettings() {
   try {
     const got = await api("/api/auth/me/settings");
-    S.settings = { montages: got.montages || {}, calibrations: got.calibrations || {}, channel_gains: got.channel_gains || {},
-      ward_uv_per_row: got.ward_uv_per_row ?? null }; // the ward's, kept: a PUT replaces the whole set
+    S.settings = { montages: got.montages || {}, calibrations: got.calibrations || {}, channel_gains: got.channel_gains || {} };
   } catch (e) {
     message(`Your settings could not be loaded: ${e.message}`, true);
     return;
@@ -93,16 +95,18 @@ async function loadSettings() {
   const oldCal = Number(localStorage.getItem("dbrain.mmPerPx"));
   const moved = Object.keys(oldMontages).some((k) => !(k in S.settings.montages)) || (oldCal > 0 && !(screenKey() in S.settings.calibrations));
   if (moved) {
-    S.settings.montages = { ...oldMontages, ...S.settings.montages };
-    if (oldCal > 0 && !(screenKey() in S.settings.calibrations)) S.settings.calibrations[screenKey()] = oldCal;
-    if (await saveSettings()) { localStorage.removeItem(localKey("montages")); localStorage.removeItem("dbrain.mmPerPx"); }
+    const patch = { montages: {}, calibrations: {} };
+    for (const [k, v] of Object.entries(oldMontages)) if (!(k in S.settings.montages)) patch.montages[k] = S.settings.montages[k] = v;
+    if (oldCal > 0 && !(screenKey() in S.settings.calibrations)) patch.calibrations[screenKey()] = S.settings.calibrations[screenKey()] = oldCal;
+    if (await saveSettings(patch)) { localStorage.removeItem(localKey("montages")); localStorage.removeItem("dbrain.mmPerPx"); }
   }
   renderMontageOptions();
   showCalibration();
 }
-async function saveSettings() {
+// Save `patch` (only the fields and keys changed: {channel_gains: {"T3-T5": 15}}, {montages: {name: null}} …).
+async function saveSettings(patch) {
   try {
-    await api("/api/auth/me/settings", { method: "PUT", json: S.settings });
+    await api("/api/auth/me/settings", { method: "PATCH", json: patch });
     return true;
   } catch (e) {
     message(`Your settings were not saved: ${e.message}`, true);
@@ -726,10 +730,11 @@ function setChannelSens(name, delta) {
   const cur = sensOf(name);
   const i = GAINS.findIndex((g) => g >= cur);
   const next = GAINS[Math.min(GAINS.length - 1, Math.max(0, (i < 0 ? GAINS.length - 1 : i) + delta))];
-  if (next === S.sens && !/^(ECG|EKG)/i.test(name)) delete S.chanSens[name];
+  const mine = next === S.sens && !/^(ECG|EKG)/i.test(name) ? null : next; // null: back to the page's gain
+  if (mine === null) delete S.chanSens[name];
   else S.chanSens[name] = next;
   S.settings.channel_gains = S.chanSens;
-  saveSettings();
+  saveSettings({ channel_gains: { [name]: mine } });
   renderChannels(true);
   drawBase();
 }
@@ -1019,7 +1024,7 @@ function saveCalibration(e) {
   S.settings.calibrations[screenKey()] = mm / 200;
   $("#calibration-form").hidden = true;
   showCalibration();
-  saveSettings().then((ok) => { if (ok) message(`Screen calibrated: ${(mm / 200).toFixed(4)} mm per pixel (saved for you, this screen size)`); });
+  saveSettings({ calibrations: { [screenKey()]: mm / 200 } }).then((ok) => { if (ok) message(`Screen calibrated: ${(mm / 200).toFixed(4)} mm per pixel (saved for you, this screen size)`); });
   drawBase();
 }
 
@@ -1065,7 +1070,7 @@ function saveMontage(e) {
   S.settings.montages[name] = derivations;
   $("#montage-form").hidden = true;
   renderMontageOptions(name);
-  saveSettings().then((ok) => { if (ok) message(`Montage "${name}" saved`); });
+  saveSettings({ montages: { [name]: derivations } }).then((ok) => { if (ok) message(`Montage "${name}" saved`); });
   loadWindow();
 }
 
@@ -1074,7 +1079,7 @@ function deleteMontage() {
   const all = userMontages();
   if (!(name in all)) { $("#montage-form").hidden = true; return; }
   delete all[name];
-  saveSettings();
+  saveSettings({ montages: { [name]: null } });
   $("#montage-form").hidden = true;
   renderMontageOptions();
   if ($("#montage").value === `user:${name}` || !$("#montage").value) $("#montage").value = "double-banana";

@@ -124,7 +124,8 @@ function addFrames(bed, stream, frames) {
 
 // ---------------------------------------------------------------- the strip's sensitivity (per user)
 // Fixed, never auto-scaled (docs/ward.md): the user steps it; it is kept with the user's viewer settings on the
-// server (GET/PUT /api/auth/me/settings, field ward_uv_per_row), so it follows the user to any workstation.
+// server (field ward_uv_per_row of /api/auth/me/settings), so it follows the user to any workstation. Saved as a
+// PATCH of that one field: the viewer's settings, changed meanwhile in another tab, are never written back.
 function uvPerRow() { return W.uvPerRow || WardDraw.DEFAULT_UV_PER_ROW; }
 function showSensitivity() {
   const v = uvPerRow(), steps = WardDraw.STRIP_STEPS;
@@ -150,9 +151,8 @@ async function stepSensitivity(delta) {
   for (const bed of W.beds.values()) drawBed(bed);
   // One save at a time, each writing the value current when it runs (quick clicks end on the last one).
   W.saving = (W.saving || Promise.resolve()).then(async () => {
-    try { // read, change one field, write: the viewer's settings (montages, gains…) are kept
-      const { updated_at: _, ...settings } = await api("/api/auth/me/settings");
-      await api("/api/auth/me/settings", { method: "PUT", json: { ...settings, ward_uv_per_row: uvPerRow() } });
+    try {
+      await api("/api/auth/me/settings", { method: "PATCH", json: { ward_uv_per_row: uvPerRow() } });
       $("#sens-label").dataset.saved = String(uvPerRow());
     } catch (e) {
       message(`Your strip sensitivity was not saved: ${e.message}`, true);

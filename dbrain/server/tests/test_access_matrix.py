@@ -75,6 +75,8 @@ SPEC: dict[tuple[str, str], Rule] = {
     ("GET", "/api/auth/me"): Rule(ANY, 200),
     ("GET", "/api/auth/me/settings"): Rule(ANY, 200),
     ("PUT", "/api/auth/me/settings"): Rule(ANY, 200, body={"montages": {"mine": ["Fp1-F7", "C3-AVG"]}}),
+    # The caller's own settings only (no id in the path: nobody can aim at another user's or site's).
+    ("PATCH", "/api/auth/me/settings"): Rule(ANY, 200, body={"ward_uv_per_row": 200, "channel_gains": {"Cz": 7.0}}),
     ("POST", "/api/auth/password"): Rule(
         ANY, 204, body={"current_password": PASSWORD, "new_password": "violet tram under a quiet harbour"}
     ),

@@ -416,6 +416,17 @@ def test_gain_calibration_channel_gain_montage_editor_and_measurement(world, pag
     assert page.evaluate("S.settings.montages.mine") == ["Fp1-F7", "C3-AVG", "Cz"]
     assert page.evaluate("S.settings.channel_gains['Fp1-F7']") == 10
     assert page.evaluate("mmPerPx()") == pytest.approx(0.2)
+    # Each change is saved as a patch of what changed: the ward's field set meanwhile (another tab) is kept; the
+    # channel back at the page's gain and a deleted montage are removed on the server (a key sent as null).
+    page.evaluate("async () => await api('/api/auth/me/settings', { method: 'PATCH', json: { ward_uv_per_row: 200 } })")
+    page.locator('#channels .ch:has(input[data-channel="Fp1-F7"]) button.ch-gain-up').click()
+    page.wait_for_function("async () => !('Fp1-F7' in (await api('/api/auth/me/settings')).channel_gains)")
+    page.select_option("#montage", "user:mine")
+    page.click("#montage-edit")
+    page.click("#montage-delete")
+    page.wait_for_function("async () => !('mine' in (await api('/api/auth/me/settings')).montages)")
+    got = page.evaluate("async () => await api('/api/auth/me/settings')")
+    assert got["ward_uv_per_row"] == 200 and got["calibrations"] and got["channel_gains"] == {}
 
 
 def test_a_failed_analysis_shows_its_reason_and_offers_no_report(world, page):

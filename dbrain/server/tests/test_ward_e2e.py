@@ -72,8 +72,10 @@ def _sign_in(page, base: str) -> None:
     sync_api.expect(page.locator("#conn")).to_have_attribute("data-state", "open")
 
 
-def _flow(tmp_path, feed, stream: str, after_restart=None) -> dict:
+def _flow(tmp_path, feed, stream: str, after_restart=None, filters: str = "unfiltered") -> dict:
     """The must-show on the page: ``feed(base, monitor_headers, errors)`` replays the recording to bed ICU-1.
+
+    ``filters``: what the strip's corner must say of its display filters.
 
     Returns the stored alarm, acknowledged, as read after the restart (``after_restart(base, clinician_headers)``
     may check more then).
@@ -122,6 +124,7 @@ def _flow(tmp_path, feed, stream: str, after_restart=None) -> dict:
                 expect(bed1).to_have_class(re.compile(r"\balarming\b"))
                 # The strip is drawn, at the default fixed sensitivity (not chosen from the seizure's amplitude).
                 expect(bed1.locator("canvas.strip")).to_have_attribute("data-uv-per-row", "100")
+                expect(bed1.locator("canvas.strip")).to_have_attribute("data-filters", filters)
                 page.screenshot(path=str(shot), full_page=True)
 
                 # A clinician acknowledges it on the page, with a comment.
@@ -238,7 +241,8 @@ def test_ward_real_chain_stream_monitor_post(tmp_path):
             t.startswith("ward alarm seizure acknowledged by clin at ") and t.endswith("neurologist called") for t in texts
         ), texts
 
-    alarm = _flow(tmp_path, feed, stream, after_restart=annotations)
+    # The monitor's strip comes through its display filters, which the strip's corner states.
+    alarm = _flow(tmp_path, feed, stream, after_restart=annotations, filters="LFF 0.5 Hz · HFF 30 Hz")
     # The stored alarm is the monitor's: the same raise and onset as its alarms.tsv.
     import pandas as pd
 
@@ -249,16 +253,17 @@ def test_ward_real_chain_stream_monitor_post(tmp_path):
     assert alarm["recording_id"] == linked["recording_id"] and linked["alarms"] >= 1
 
 
-def _sine_frames(t0: int, n: int, amplitude_uv: float) -> list[dict]:
-    """``n`` one-second frames from stream second ``t0``: channel A-B a 10 Hz sine of ``amplitude_uv``, C-D flat."""
+def _sine_frames(t0: int, n: int, amplitude_uv: float, offset_uv: float = 0.0, **filters) -> list[dict]:
+    """``n`` one-second frames from stream second ``t0``: channel A-B a 10 Hz sine of ``amplitude_uv`` (plus
+    ``offset_uv``), C-D flat; ``filters`` (``lff``, ``hff``) as the strip states them."""
     import numpy as np
 
     sfreq, scale = 50, 0.1  # µV per int16 step
     frames = []
     for t in range(t0, t0 + n):
-        x = amplitude_uv * np.sin(2 * np.pi * 10 * (t + np.arange(sfreq) / sfreq))
+        x = offset_uv + amplitude_uv * np.sin(2 * np.pi * 10 * (t + np.arange(sfreq) / sfreq))
         data = [np.round(x / scale).astype(int).tolist(), [0] * sfreq]
-        strip = {"sfreq": sfreq, "channels": ["A-B", "C-D"], "scale_uv": scale, "data": data}
+        strip = {"sfreq": sfreq, "channels": ["A-B", "C-D"], "scale_uv": scale, "data": data, **filters}
         frames.append({"t": float(t), "wall": time.time(), "seizure_probability": 0.1, "dsa": None, "strip": strip})
     return frames
 
@@ -306,7 +311,7 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
                 )
                 assert r.status_code == 202, r.text
 
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # one context: a second tab below
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             _sign_in(page, base)
@@ -317,6 +322,7 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             post(_sine_frames(0, 10, 20.0))
             expect(canvas).to_have_attribute("data-clipped", "", timeout=30_000)
             expect(canvas).to_have_attribute("data-uv-per-row", "100")
+            expect(canvas).to_have_attribute("data-filters", "unfiltered")  # no filters stated: said so
             # The same EEG ×10 (200 µV): still 100 µV/row (auto-scaling chose 500); clipped to its row, and marked.
             post(_sine_frames(10, 10, 200.0))
             expect(canvas).to_have_attribute("data-clipped", "A-B", timeout=30_000)
@@ -335,6 +341,11 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             expect(canvas).to_have_attribute("data-uv-per-row", "500")
             expect(canvas).to_have_attribute("data-clipped", "")
             expect(page.locator("#sens-label")).to_have_attribute("data-saved", "500")
+            # A strip that states its display filters (the monitor's) is drawn about zero, not about its median, and
+            # says which filters: 20 µV on an offset of 300 µV runs off its row at 500 µV/row (about the median it did not).
+            post(_sine_frames(20, 10, 20.0, offset_uv=300.0, lff=0.5, hff=30.0))
+            expect(canvas).to_have_attribute("data-filters", "LFF 0.5 Hz · HFF 30 Hz", timeout=30_000)
+            expect(canvas).to_have_attribute("data-clipped", "A-B")
 
             # The choice is the user's: kept on the server, shown again after a reload; another user keeps the default.
             clin = _token(base, "clin")
@@ -343,11 +354,22 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             page.reload()
             expect(page.locator("#sens-label")).to_have_text("500 µV/row")
             expect(canvas).to_have_attribute("data-uv-per-row", "500", timeout=30_000)
-            # The viewer saving its own settings (a PUT replaces the whole set) keeps the ward's.
-            page.goto(f"{base}/viewer/")
-            page.wait_for_function("typeof saveSettings === 'function'")
-            assert page.evaluate("async () => { await loadSettings(); return await saveSettings(); }") is True
-            assert httpx.get(f"{base}/api/auth/me/settings", headers=clin).json()["ward_uv_per_row"] == 500
+            # A viewer tab and the ward tab open side by side: each saves only what it changes (PATCH), so neither
+            # puts back the other's older value (with whole-set PUTs the later save erased the other's change).
+            viewer = page.context.new_page()
+            viewer.on("pageerror", lambda exc: errors.append(str(exc)))
+            viewer.goto(f"{base}/viewer/")
+            viewer.wait_for_function("typeof saveSettings === 'function'")
+            viewer.evaluate("async () => { await loadSettings(); }")  # the viewer has read the settings (500 then)
+            page.click("#sens-less")  # the ward: 1000, after the viewer read
+            expect(page.locator("#sens-label")).to_have_attribute("data-saved", "1000")
+            assert viewer.evaluate("async () => await saveSettings({ channel_gains: { 'Cz': 7 } })") is True
+            got = httpx.get(f"{base}/api/auth/me/settings", headers=clin).json()
+            assert got["ward_uv_per_row"] == 1000 and got["channel_gains"] == {"Cz": 7.0}
+            page.click("#sens-more")  # the ward again, after the viewer's save: the viewer's gain stays
+            expect(page.locator("#sens-label")).to_have_attribute("data-saved", "500")
+            got = httpx.get(f"{base}/api/auth/me/settings", headers=clin).json()
+            assert got["ward_uv_per_row"] == 500 and got["channel_gains"] == {"Cz": 7.0}
             assert not errors, errors
         except Exception:
             print((tmp_path / "serve.log").read_text()[-3000:])
