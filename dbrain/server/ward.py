@@ -250,6 +250,10 @@ class WardHub:
                     bed.frames.append(f)
                     last = f["t"]
                     kept.append(f)
+                    # Only the last STRIP_FRAMES strips are ever shown: drop older ones (a copy, the pages may still
+                    # hold the frame). 600 strips of 8 channels at 100-200 Hz would be 15-30 MB per bed.
+                    if len(bed.frames) > STRIP_FRAMES and bed.frames[-STRIP_FRAMES - 1].get("strip") is not None:
+                        bed.frames[-STRIP_FRAMES - 1] = {**bed.frames[-STRIP_FRAMES - 1], "strip": None}
             return kept
 
     def recent(self, bed_id: int) -> tuple[str | None, list[dict]]:

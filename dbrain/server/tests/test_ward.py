@@ -280,6 +280,10 @@ def test_hub_drops_a_stalled_page_and_keeps_bounded_rings():
     stream, frames = hub.recent(7)
     assert stream == "s" and len(frames) == TREND_SECONDS and frames[0]["t"] == 50.0
     assert sum(f["strip"] is not None for f in frames) == STRIP_FRAMES
+    # The ring itself keeps only those strips (600 strips were ~17 MB per bed at 8 channels × 128 Hz); the frames
+    # handed to the pages are not changed.
+    assert sum(f["strip"] is not None for f in hub._beds[7].frames) == STRIP_FRAMES
+    assert all(f["strip"] is not None for f in kept)
     assert hub.add_frames(7, "s", [{**frame, "t": 3.0}]) == []  # an old second again: not kept
     assert len(hub.add_frames(7, "s2", [{**frame, "t": 0.0}])) == 1 and len(hub.recent(7)[1]) == 1  # a new session
 
