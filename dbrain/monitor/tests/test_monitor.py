@@ -67,7 +67,8 @@ def test_recent_equals_provisional_result_and_alarm(sim, tmp_path):
 def test_alarms_and_strip_do_not_depend_on_chunking(sim):
     raw, _ = sim
     fa, fb = [], []
-    a = [(x.type, x.raised, x.onset, x.state) for x in _monitor(raw, sizes=256, on_frame=fa.append)[0].book.history]
+    ma = _monitor(raw, sizes=256, on_frame=fa.append)[0]
+    a = [(x.type, x.raised, x.onset, x.state) for x in ma.book.history]
     b = [(x.type, x.raised, x.onset, x.state) for x in _monitor(raw, seed=5, on_frame=fb.append)[0].book.history]
     assert a == b and a
     # The ward strip (filtered with its state carried from chunk to chunk, then decimated) is the same too.
@@ -75,7 +76,14 @@ def test_alarms_and_strip_do_not_depend_on_chunking(sim):
     for x, y in zip(fa, fb, strict=True):
         assert x["strip"]["sfreq"] == y["strip"]["sfreq"] == 128.0 and x["strip"]["hff"] == 30.0
         np.testing.assert_allclose(x["strip"]["data"], y["strip"]["data"], atol=1)  # int16 counts of 0.25 µV
-    assert all(len(f["strip"]["data"][0]) == 128 for f in fa[1:])
+    assert all(len(f["strip"]["data"][0]) == 128 for f in fa)
+    # Frame after frame, the strips are the one-pass filtered strip: no gap, no overlap (to the 0.25 µV counts).
+    from dbrain.monitor._strip import StripFilter
+
+    one = StripFilter(raw.info["sfreq"], len(ma._strip_idx)).process(raw.get_data()[ma._strip_idx] * 1e6)
+    cat = np.concatenate([np.array(f["strip"]["data"]) for f in fb], axis=1) * 0.25
+    np.testing.assert_allclose(cat, one[:, : cat.shape[1]], atol=0.125 + 1e-9)
+    assert cat.shape[1] >= one.shape[1] - 128
 
 
 def test_bad_streams():
