@@ -344,7 +344,12 @@ class Monitor:
 
     # --- frames ----------------------------------------------------------------------------------
     def frame(self, t: float) -> dict:
-        """The frame posted to the data centre for stream time ``t`` (``docs/monitor.md``)."""
+        """The frame posted to the data centre at stream time ``t``, the end of its second (``docs/monitor.md``).
+
+        The frame's own ``"t"`` is the stream time of its strip's first sample (the start of that second, to
+        within one strip sample): the page draws sample ``i`` at ``"t" + i / sfreq`` (``docs/ward.md``).
+        ``"wall"`` is the unix time of that ``"t"``, so ``wall − t`` is the stream's start as before.
+        """
         last = self.trend_step.partial()
         dsa = None
         if last is not None and last["left"] is not None:
@@ -357,12 +362,17 @@ class Monitor:
         # decimated as they arrived, so the same whatever the chunking).
         sf = self._strip_filter
         end = sf.n_in
-        m = end // sf.q - max(0, end - int(round(self.sfreq))) // sf.q
+        start = max(0, end - int(round(self.sfreq)))
+        m = end // sf.q - start // sf.q
         x = self._strip[:, self._strip.shape[1] - min(m, self._strip.shape[1]) :]
         data = np.clip(np.rint(x / STRIP_SCALE_UV), -32768, 32767).astype(np.int16)
+        # Label the frame with its first sample's stream time, not t (the end of the second): labelled t, the
+        # page drew these samples one second late on its time grid, against the alarms' stream times.
+        first = (end // sf.q - x.shape[1] + 1) * sf.q - 1 if x.shape[1] else start  # kept: (k + 1) % q == 0
+        t0 = first / self.sfreq
         return {
-            "t": round(float(t), 3),
-            "wall": time.time(),
+            "t": round(t0, 3),
+            "wall": time.time() - (float(t) - t0),
             "seizure_probability": None if self.probability is None else round(self.probability, 4),
             "dsa": dsa,
             "strip": {

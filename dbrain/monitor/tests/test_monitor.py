@@ -86,6 +86,56 @@ def test_alarms_and_strip_do_not_depend_on_chunking(sim):
     assert cat.shape[1] >= one.shape[1] - 128
 
 
+def _marked_stream(sfreq, t_mark, seconds=20):
+    """Noise (10 µV) on 19 10-20 channels with a 2 mV step at stream time ``t_mark``, pushed into a monitor.
+
+    Returns the frames with, for each, the unix time and the stream time (the evaluation's) at which it was built.
+    """
+    import time
+
+    names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7", "P8", "Fz", "Cz", "Pz"]
+    n = int(seconds * sfreq)
+    x = np.random.default_rng(0).normal(0, 10e-6, (len(names), n))
+    x[:, int(np.ceil(t_mark * sfreq)) :] += 2000e-6
+    got = []
+    mon = Monitor(
+        stream_info(names, ["eeg"] * len(names), sfreq),
+        None,
+        on_frame=lambda f: got.append((f, time.time(), mon.n_times / sfreq)),
+    )
+    for pos in range(0, n, 333):
+        mon.push(x[:, pos : pos + 333])
+    mon.close()
+    return got
+
+
+def page_times(frames):
+    """Where the ward page draws each strip sample (``ward-draw.js``: sample i of a frame at ``t + i / sfreq``)."""
+    t = [f["t"] + np.arange(len(f["strip"]["data"][0])) / f["strip"]["sfreq"] for f in frames]
+    uv = [np.asarray(f["strip"]["data"][0]) * f["strip"]["scale_uv"] for f in frames]
+    return np.concatenate(t), np.concatenate(uv)
+
+
+@pytest.mark.parametrize("sfreq", [256.0, 500.0, 512.0, 1000.0])
+def test_strip_frames_are_drawn_at_their_stream_time(sfreq):
+    """A step at stream time 12.3 s is drawn at 12.3 s on the page's time grid (not one second later)."""
+    got = _marked_stream(sfreq, 12.3)
+    frames = [f for f, _, _ in got]
+    assert len(frames) == 20
+    t, uv = page_times(frames)
+    # Frame after frame the samples follow each other at the strip's rate: no gap, no overlap, no jump.
+    np.testing.assert_allclose(np.diff(t), 1 / frames[0]["strip"]["sfreq"], atol=1.5e-3)
+    # The step's first sample over half its height is drawn at its stream time, late only by the HFF's delay
+    # (~30 ms; the monitor posts at 12.3 + 1 the frame with t ≈ 12).
+    drawn = t[np.argmax(uv > 1000.0)]
+    assert 12.3 <= drawn <= 12.3 + 0.06, drawn
+    # Each frame's t is its first sample's time, within its second; wall − t (the stream's start on the unix clock,
+    # which puts the alarms' stream times on the clock) is what it was: unix time − stream time at evaluation.
+    for f, unix, t_eval in got:
+        assert t_eval - 1 <= f["t"] < t_eval - 1 + 1 / f["strip"]["sfreq"] + 1e-3
+        assert abs((f["wall"] - f["t"]) - (unix - t_eval)) < 0.05
+
+
 def test_bad_streams():
     from dbrain.errors import RecordingError
 

@@ -186,6 +186,28 @@ def test_two_clinicians_acknowledging_at_once_get_one_ack_and_one_409(world):
     assert c.get("/api/ward/alarms", headers=world.as_("clin")).json()[0]["ack"]["username"] in ("clin", "clin2")
 
 
+def test_monitor_strip_is_shown_at_its_stream_time(sqlite_world):
+    """A step at stream time 14.3 s, through the real monitor, the post and the bed's ring, is at 14.3 s on the page's
+    time grid (the page draws sample i of a frame at t + i / sfreq): the strip lines up with the alarms' stream times."""
+    import numpy as np
+
+    from dbrain.monitor.tests.test_monitor import _marked_stream, page_times
+
+    world = sqlite_world
+    _bed(world, "ICU-9")
+    frames = [f for f, _, _ in _marked_stream(256.0, 14.3)]
+    for i in range(0, len(frames), 5):
+        body = {"stream": "marked", "frames": frames[i : i + 5], "alarms": []}
+        r = world.client.post("/api/ward/beds/ICU-9/updates", json=body, headers=world.as_("tech"))
+        assert r.status_code == 202 and r.json()["frames"] == len(body["frames"]), r.text
+    shown = world.client.get("/api/ward/beds/ICU-9/recent", headers=world.as_("clin")).json()["frames"]
+    shown = [f for f in shown if f["strip"] is not None]
+    assert len(shown) == 10 and shown[-1]["t"] == frames[-1]["t"]
+    t, uv = page_times(shown)
+    drawn = t[np.argmax(uv > 1000.0)]
+    assert 14.3 <= drawn <= 14.3 + 0.06, drawn  # was 15.33: the monitor labelled a frame with its second's end
+
+
 def test_updates_are_validated_strictly(sqlite_world):
     world, c = sqlite_world, sqlite_world.client
     _bed(world, "ICU-4")

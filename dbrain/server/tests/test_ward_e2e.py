@@ -283,6 +283,19 @@ _OVERDRAWN = """(c) => {
   return n;
 }"""
 
+# The first x (CSS px) of a red clip bar on the top edge of the strip's first row, right of the channel labels.
+_CLIP_BAR_START = """(c) => {
+  const r = window.devicePixelRatio || 1, w = c.width;
+  const img = c.getContext("2d").getImageData(0, 0, w, Math.ceil(2 * r)).data;
+  for (let x = Math.ceil(48 * r); x < w; x++) {
+    for (let y = 0; y < Math.ceil(2 * r); y++) {
+      const i = 4 * (y * w + x);
+      if (img[i + 3] > 200 && img[i] > 150 && img[i + 1] < 100 && img[i + 2] < 100) return { x: x / r, w: c.clientWidth };
+    }
+  }
+  return null;
+}"""
+
 
 def test_ward_strip_fixed_sensitivity(tmp_path):
     """The strip is drawn at the user's fixed sensitivity, never auto-scaled: an EEG whose amplitude grows ×10 keeps
@@ -370,6 +383,23 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             expect(page.locator("#sens-label")).to_have_attribute("data-saved", "500")
             got = httpx.get(f"{base}/api/auth/me/settings", headers=clin).json()
             assert got["ward_uv_per_row"] == 500 and got["channel_gains"] == {"Cz": 7.0}
+
+            # The strip is drawn at its stream time: the real monitor's frames of a 2 mV step at stream time 14.3 s
+            # (a new session on the bed) run off their rows from 14.3 s on the page's grid (15.3 s when a frame was
+            # labelled with its second's end). Where: the start of Fp1's red clip bar, read from the canvas's pixels.
+            from dbrain.monitor.tests.test_monitor import _marked_stream
+
+            marked = [f for f, _, _ in _marked_stream(256.0, 14.3)]
+            r = httpx.post(
+                f"{base}/api/ward/beds/ICU-1/updates", json={"stream": "marked", "frames": marked, "alarms": []}, headers=monitor
+            )
+            assert r.status_code == 202, r.text
+            expect(canvas).to_have_attribute("data-clipped", re.compile(r"^Fp1,"), timeout=30_000)
+            bar = canvas.evaluate(_CLIP_BAR_START)
+            assert bar is not None
+            t_start = marked[-1]["t"] + 1 - 10  # the strip's left edge (ward-draw.js: 10 s ending at the last frame's end)
+            drawn = t_start + (bar["x"] + 1 - 48) * 10 / (bar["w"] - 48 - 34)  # the bar starts 1 px left of the sample
+            assert 14.3 - 0.03 <= drawn <= 14.3 + 0.1, drawn
             assert not errors, errors
         except Exception:
             print((tmp_path / "serve.log").read_text()[-3000:])
