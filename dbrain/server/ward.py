@@ -93,8 +93,11 @@ class StripIn(_Strict):
 class FrameIn(_Strict):
     """One second of a monitored stream."""
 
-    t: float = Field(ge=0.0, le=1e8, allow_inf_nan=False, description="Stream seconds (the recording's time axis).")
-    wall: float = Field(ge=1e9, le=1e10, allow_inf_nan=False, description="Unix time of that second.")
+    t: float = Field(
+        ge=0.0, le=1e8, allow_inf_nan=False,
+        description="Stream seconds of the second's start: its strip's first sample (docs/ward.md, 'Time of a frame').",
+    )  # fmt: skip
+    wall: float = Field(ge=1e9, le=1e10, allow_inf_nan=False, description="Unix time of stream time t.")
     seizure_probability: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     dsa: DsaIn | None = None
     strip: StripIn | None = None

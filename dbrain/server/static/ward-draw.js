@@ -52,6 +52,8 @@ const WardDraw = (function () {
   // fixed sensitivity uvPerRow (µV from one channel's baseline to the next; the user chooses it, ward.js).
   // Never auto-scaled: a suppressed EEG must look flat and a growing seizure must grow. A trace is clipped to
   // its own row (it never draws over its neighbours) and where it is, a red bar marks the row's edge.
+  // Sample i of a frame is drawn at stream time f.t + i / sfreq (f.t: its first sample's, docs/ward.md "Time of a
+  // frame"), on the time axis of the alarms' `raised`.
   // The monitor posts the strip through its display filters (LFF, HFF: stated in the frame and shown in the corner),
   // so a trace is drawn about zero. A strip posted without a stated LFF (an older monitor) is drawn about each
   // channel's median over the shown seconds, and says "unfiltered": a DC offset would otherwise park it on its
