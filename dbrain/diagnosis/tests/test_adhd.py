@@ -14,7 +14,7 @@ from dbrain.diagnosis.tests.test_dementia_robust import CH19, _eeg
 
 def test_runs_only_for_children_with_a_known_age():
     screen = ADHDScreen.load()
-    X = array_features(_eeg(CH19, 60.0, 128.0), 128.0, CH19, network=False, scale_to_uv=10.0).to_frame()
+    X = array_features(_eeg(CH19, 60.0, 128.0), 128.0, CH19, network=False, scale_to_uv=10.0, candidates=True).to_frame()
     unknown = screen.assess(X)[0]
     assert unknown["status"] == "not applicable" and "age unknown" in unknown["reason"]
     adult = screen.assess(X, age=30)[0]
@@ -72,7 +72,7 @@ def _adhd_probability(raw, screen):
     from dbrain.diagnosis import recording_features
 
     scale = screen.applicability_["scale_to_uv"]
-    fa = recording_features(raw, max_duration=60.0, network=False, scale_to_uv=scale)
+    fa = recording_features(raw, max_duration=60.0, network=False, scale_to_uv=scale, candidates=True)
     res = screen.assess(fa.to_frame(), age=9)[0]
     assert res["status"] == "ok", res
     return res["probability"], fa.values
