@@ -176,8 +176,8 @@ def high_band_wpli(data: Path) -> pd.DataFrame:
     here as much as in beta, the connectivity features' difference need not be brain activity.
     """
     import mne
-    from mne_connectivity import spectral_connectivity_epochs
 
+    from dbrain.diagnosis._adhd import _multitaper_connectivity
     from dbrain.diagnosis._features import rescale
     from dbrain.network import select_clean_epochs
 
@@ -192,12 +192,8 @@ def high_band_wpli(data: Path) -> pd.DataFrame:
             ep, _, kept = select_clean_epochs(xs, sf, ch, length=2.0, line_freq=None)
             v = np.nan
             if len(ep) >= 2 and len(kept) >= 4:
-                with mne.utils.use_log_level("error"):
-                    con = spectral_connectivity_epochs(
-                        ep, method="wpli2_debiased", sfreq=sf, mode="multitaper", fmin=30.0, fmax=45.0, faverage=True
-                    )
-                d = np.asarray(con.get_data(output="dense"), float)[:, :, 0]
-                v = float(d[np.tril_indices(len(kept), -1)].mean())
+                wpli, _ = _multitaper_connectivity(ep, sf, [(30.0, 45.0)])
+                v = float(wpli[0][np.tril_indices(len(kept), -1)].mean())
             rows.append({"subject": str(sub), "wpli_30_45": v})
     return pd.DataFrame(rows)
 

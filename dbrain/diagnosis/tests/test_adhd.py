@@ -251,3 +251,31 @@ def test_screen_chooses_its_feature_set_on_the_training_children():
     again = ADHDScreen.from_dict(json.loads(json.dumps(screen.to_dict())))
     assert again.feature_set_ == "signal"
     np.testing.assert_allclose(again.predict_proba(X)[:, 1], screen.predict_proba(X)[:, 1])
+
+
+def test_multitaper_connectivity_matches_mne_connectivity():
+    """The candidate features' wPLI and coherence are mne-connectivity's definitions, without the runtime dependency."""
+    mne_connectivity = pytest.importorskip("mne_connectivity")
+    from dbrain.diagnosis._adhd import _multitaper_connectivity
+
+    rng = np.random.default_rng(0)
+    ep = rng.standard_normal((9, 6, 256))
+    ep[:, 1] += 0.5 * np.roll(ep[:, 0], 1, axis=-1)  # a lagged coupling, so wPLI is not only noise
+    bands = [(4.0, 8.0), (8.0, 13.0), (13.0, 30.0)]
+    wpli, coh = _multitaper_connectivity(ep, 128.0, bands)
+    cons = mne_connectivity.spectral_connectivity_epochs(
+        ep,
+        method=["wpli2_debiased", "coh"],
+        sfreq=128.0,
+        mode="multitaper",
+        fmin=[b[0] for b in bands],
+        fmax=[b[1] for b in bands],
+        faverage=True,
+        verbose="error",
+    )
+    low = np.tril_indices(6, -1)
+    for mine, con in ((wpli, cons[0]), (coh, cons[1])):
+        ref = con.get_data(output="dense")
+        for k in range(len(bands)):
+            np.testing.assert_allclose(mine[k][low], ref[:, :, k][low], atol=1e-12)
+    assert wpli[2][1, 0] > 0.3  # the coupled pair
