@@ -5,8 +5,9 @@ Usage (about 1 min)::
     nice -n 10 .venv/bin/python scripts/adhd_wpli_pairs.py [--data ../shared/data]
 
 On the ADHD screen's own clean epochs (first 60 s, 0.5-45 Hz, rescaled) of every usable child: the AUROC (ADHD vs
-control) of the debiased wPLI of each channel pair in 13-30 Hz, and of the mean over all pairs in 13-30 Hz and in
-30-45 Hz (above the screen's bands: muscle and recording chain). A development figure (no model, no folds): it says
+control) of the debiased wPLI of each channel pair in 13-30 Hz, and of the mean over all pairs (and over the pairs
+without the midline electrodes Fz, Cz, Pz) in 13-30 Hz and in 30-45 Hz (above the screen's bands: muscle and
+recording chain). A development figure (no model, no folds): it says
 where the difference is, not how well a screen generalises.
 """
 
@@ -63,9 +64,11 @@ def main():
     pairs.sort(reverse=True)
     print("13-30 Hz pairs, highest AUROC:", ", ".join(f"{p} {a:.2f}" for a, p in pairs[:10]))
     print("13-30 Hz pairs, lowest AUROC:", ", ".join(f"{p} {a:.2f}" for a, p in pairs[-5:]))
+    lateral = [i for i, c in enumerate(ch) if c not in ("Fz", "Cz", "Pz")]
     for k, band in enumerate(("13-30 Hz", "30-45 Hz")):
         g = np.nanmean(M[:, :, :, k].reshape(len(y), -1), axis=1)
-        print(f"mean over pairs, {band}: AUROC {roc_auc_score(y, g):.3f}")
+        g2 = np.nanmean(M[:, lateral][:, :, lateral, k].reshape(len(y), -1), axis=1)
+        print(f"mean over pairs, {band}: AUROC {roc_auc_score(y, g):.3f}; without Fz, Cz, Pz: {roc_auc_score(y, g2):.3f}")
 
 
 if __name__ == "__main__":
