@@ -86,8 +86,8 @@ def _gates(ctx: AnalysisContext, events: pd.DataFrame, *, artifact: bool = True)
 CHILD_AGE = 18.0
 ADHD_CAVEAT = (
     "ADHD screen and theta/beta ratio: an aid beside a full clinical assessment only (as the FDA's 2013 NEBA decision "
-    "allows), trained on 80 children aged 7-12 of one site during a counting task; modest subject-wise accuracy, "
-    "barely above a band-power baseline, not validated (model card)"
+    "allows), trained on 80 children aged 7-12 of one site during a counting task; it rests on phase coupling that "
+    "may reflect the ADHD group's methylphenidate or the recording rather than ADHD, not validated (model card)"
 )
 
 
@@ -276,7 +276,10 @@ def _run_screens(
             # the ADHD model saw the first 60 s of each child, rescaled (units unknown): the same here
             scale = (screen.applicability_ or {}).get("scale_to_uv")
             band = (screen.applicability_ or {}).get("band_hz", (0.5, 45.0))
-            fa = recording_features(ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale, band=tuple(band))
+            cand = bool((screen.applicability_ or {}).get("candidate_features"))  # wPLI, regional 1/f, ... (session 7)
+            fa = recording_features(
+                ctx.raw, max_duration=60.0, network=False, scale_to_uv=scale, band=tuple(band), candidates=cand
+            )
             res = screen.assess(fa.to_frame(), age=age)[0]
             res["theta_beta"] = _theta_beta(fa.values, screen, age)
             res["caveats"] = [ADHD_CAVEAT]

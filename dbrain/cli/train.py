@@ -155,7 +155,7 @@ def adhd(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an existing model folder."),
 ):
-    """Train an ADHD screen for children (60 s of clean EEG per child; nested subject-wise CV in MODEL_CARD.md)."""
+    """Train the ADHD screen for children the way the shipped model was made (nested subject-wise CV in MODEL_CARD.md)."""
     _train_screen("adhd", data, out, label_column, positive, negative, repeats, seed, overwrite)
 
 

@@ -8,12 +8,20 @@ channels and say which features were computable. :class:`DementiaScreen` and
 :class:`EpilepsyScreen` are calibrated scikit-learn estimators with an
 "insufficient data" outcome; :func:`nested_cross_validate` gives their
 subject-wise numbers; :func:`train_diagnosis_model` is ``dbrain train
-dementia|epilepsy``. :func:`suggestions` maps findings to the cited
+dementia|epilepsy|adhd`` (ADHD: the shipped recipe, :func:`write_adhd_model`). :func:`suggestions` maps findings to the cited
 considerations of the knowledge base and :func:`similar_cases` finds the
 nearest recordings of a data store. Everything here is decision support for a
 qualified clinician, never a diagnosis. Details: ``docs/diagnosis.md``.
 """
 
+from ._adhd import (
+    ADHD_FEATURE_PATH,
+    ADHD_SCREEN_FEATURES,
+    adhd_candidate_features,
+    adhd_features,
+    adhd_screen,
+    write_adhd_model,
+)
 from ._evaluate import nested_cross_validate, reliability
 from ._features import (
     DIAGNOSIS_BANDS,
@@ -42,6 +50,12 @@ from ._train import list_labelled_recordings, model_card, train_diagnosis_model,
 
 __all__ = [
     "ADHD_FEATURES",
+    "ADHD_FEATURE_PATH",
+    "ADHD_SCREEN_FEATURES",
+    "adhd_candidate_features",
+    "adhd_features",
+    "adhd_screen",
+    "write_adhd_model",
     "ADHDScreen",
     "ROBUST_FEATURES",
     "array_features",

@@ -129,6 +129,8 @@ def nested_cross_validate(
                 "threshold": est.threshold_,
                 "inner_auroc": dict(est.inner_scores_),
             }
+            if getattr(est, "feature_set_", None):  # a screen that chooses its feature set on the training fold
+                m["feature_set"] = est.feature_set_
             folds.append(m)
             rows.append(
                 pd.DataFrame(

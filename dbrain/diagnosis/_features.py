@@ -161,8 +161,9 @@ class FeatureResult:
         return [k for k in FEATURES if k not in self.missing]
 
     def to_frame(self) -> pd.DataFrame:
-        """The values as a one-row DataFrame with columns :data:`FEATURES`."""
-        return pd.DataFrame([self.values.reindex(list(FEATURES)).to_numpy(float)], columns=list(FEATURES))
+        """The values as a one-row DataFrame with columns :data:`FEATURES` (then any candidate features computed)."""
+        cols = list(FEATURES) + [k for k in self.values.index if k not in FEATURES]
+        return pd.DataFrame([self.values.reindex(cols).to_numpy(float)], columns=cols)
 
 
 def _idx(ch_names, members):
@@ -203,6 +204,7 @@ def compute_features(
     clean_seconds=None,
     amplitude_uv=None,
     artifact_seconds: float = 0.0,
+    candidates: bool = False,
 ) -> FeatureResult:
     """Compute the diagnosis feature vector of artifact-clean resting epochs.
 
@@ -241,6 +243,11 @@ def compute_features(
     artifact_seconds : float
         Seconds of EEG with artifact among the epochs (stored as the
         ``artifact_seconds`` descriptor; 0 for clean epochs).
+    candidates : bool
+        Add the ADHD screen's candidate features
+        (:func:`dbrain.diagnosis.adhd_candidate_features`: regional aperiodic
+        exponents, 2-40 Hz entropy, wPLI and coherence summaries, theta/beta
+        variants) after :data:`FEATURES`.
 
     Returns
     -------
@@ -260,6 +267,10 @@ def compute_features(
         raise ParameterError(f"epochs must be at least 2 s long, got {epochs.shape[2] / sfreq:g} s.")
     vals = dict.fromkeys(FEATURES, np.nan)
     missing: dict[str, str] = {}
+    if candidates:
+        from ._adhd import CANDIDATE_COLUMNS, adhd_candidate_features
+
+        vals.update(dict.fromkeys(CANDIDATE_COLUMNS, np.nan))
     n_ep = epochs.shape[0]
     clean = float(n_ep * epochs.shape[2] / sfreq) if clean_seconds is None else float(clean_seconds)
     vals["clean_seconds"], vals["n_channels"] = clean, float(len(ch_names))
@@ -267,7 +278,7 @@ def compute_features(
     if amplitude_uv is not None:
         vals["amplitude_uv"] = float(amplitude_uv)
     if n_ep == 0 or not ch_names:
-        for k in FEATURES:
+        for k in vals:
             if k in DESCRIPTORS:
                 continue
             missing[k] = "no clean EEG"
@@ -332,7 +343,9 @@ def compute_features(
         missing["aperiodic_exponent"] = "not requested"
     _network_features(epochs, sfreq, ch_names, vals, missing, network, random_state)
     _asymmetries(psd, freqs, ch_names, vals, missing)
-    for k in FEATURES:
+    if candidates:
+        vals.update(adhd_candidate_features(epochs, sfreq, ch_names))
+    for k in vals:
         if k not in missing and not np.isfinite(vals[k]):
             missing[k] = "not finite (flat or empty spectrum)"
     return FeatureResult(pd.Series(vals), missing, ch_names, clean)
@@ -569,6 +582,7 @@ def array_features(
     band: tuple[float, float] = (0.5, 45.0),
     fallback_seconds: float | None = None,
     fallback_channels: int = 12,
+    candidates: bool = False,
 ):
     """Diagnosis features of a continuous EEG array, the way :func:`recording_features` computes them.
 
@@ -603,6 +617,8 @@ def array_features(
         descriptor (:func:`all_epochs`). None: clean EEG only.
     fallback_channels : int
         Channels the clean EEG must keep to avoid the fallback.
+    candidates : bool
+        Add the ADHD candidate features (as in :func:`compute_features`).
 
     Returns
     -------
@@ -630,12 +646,13 @@ def array_features(
             aperiodic=aperiodic,
             fallback_seconds=fallback_seconds,
             fallback_channels=fallback_channels,
+            candidates=candidates,
         )
         res.values["amplitude_uv"] = res.values["amplitude_uv"] / factor
         return res
     from ..network import select_clean_epochs
 
-    kw = {"network": network, "aperiodic": aperiodic, "amplitude_uv": amplitude_level(data)}
+    kw = {"network": network, "aperiodic": aperiodic, "amplitude_uv": amplitude_level(data), "candidates": candidates}
     if data.shape[1] < 2 * sfreq:
         return compute_features(np.empty((0, len(ch_names), int(2 * sfreq))), sfreq, ch_names, **kw)
     if data.shape[1] / sfreq < SHORT_RECORDING:
@@ -709,6 +726,7 @@ def recording_features(
     scale_to_uv: float | None = None,
     band: tuple[float, float] = (0.5, 45.0),
     fallback_seconds: float | None = None,
+    candidates: bool = False,
 ) -> FeatureResult:
     """Diagnosis features of a recording from its artifact-clean epochs.
 
@@ -739,6 +757,8 @@ def recording_features(
         With ``scale_to_uv``: when there is less clean EEG than this, use
         all the EEG of the channels that are not flat and report the seconds
         with artifact (``fallback_seconds`` of :func:`array_features`).
+    candidates : bool
+        Add the ADHD candidate features (as in :func:`compute_features`).
 
     Returns
     -------
@@ -762,6 +782,7 @@ def recording_features(
             scale_to_uv=scale_to_uv,
             band=band,
             fallback_seconds=fallback_seconds,
+            candidates=candidates,
         )
 
     from ..network import clean_epochs
@@ -773,11 +794,20 @@ def recording_features(
         ep, kept, clean = short_clean_epochs(data, raw.info["sfreq"], chs, line_freq=raw.info.get("line_freq") or 50.0)
         amp = amplitude_level(data)
         return compute_features(
-            ep, raw.info["sfreq"], kept, network=network, aperiodic=aperiodic, clean_seconds=clean, amplitude_uv=amp
+            ep,
+            raw.info["sfreq"],
+            kept,
+            network=network,
+            aperiodic=aperiodic,
+            clean_seconds=clean,
+            amplitude_uv=amp,
+            candidates=candidates,
         )
     epochs, _, ch_names = clean_epochs(raw, length=length, max_duration=max_duration)
     amp = None
     if not len(epochs):  # no clean epoch to measure: the first minute says whether the units are plausible
         picks = mne.pick_types(raw.info, meg=False, eeg=True, exclude="bads")
         amp = amplitude_level(raw.get_data(picks=picks, stop=min(raw.n_times, int(60 * raw.info["sfreq"]))))
-    return compute_features(epochs, raw.info["sfreq"], ch_names, network=network, aperiodic=aperiodic, amplitude_uv=amp)
+    return compute_features(
+        epochs, raw.info["sfreq"], ch_names, network=network, aperiodic=aperiodic, amplitude_uv=amp, candidates=candidates
+    )

@@ -357,7 +357,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
                 f"{self.min_channels} channels."
             )
         Xf, y, groups = X.loc[ok], y[ok], groups[ok]
-        cand = list(self.features) if self.features is not None else list(_DEFAULT_FEATURES)
+        cand = self._feature_list(Xf, y, groups)
         Xm = _matrix(Xf, cand)
         usable = ~np.all(np.isnan(Xm), axis=0)
         self.features_ = [c for c, u in zip(cand, usable, strict=True) if u]
@@ -388,6 +388,10 @@ class _Screen(ClassifierMixin, BaseEstimator):
                 continue
         return self
 
+    def _feature_list(self, X, y, groups):
+        """The feature columns to fit (the ADHD screen may choose them from candidate sets)."""
+        return list(self.features) if self.features is not None else list(_DEFAULT_FEATURES)
+
     # -- prediction -------------------------------------------------------------------------------
 
     def usable(self, X) -> np.ndarray:
@@ -413,9 +417,9 @@ class _Screen(ClassifierMixin, BaseEstimator):
     def features_of(self, raw, *, max_duration: float = 300.0):
         """The features of a recording, computed the way this screen's training data were.
 
-        Uses the ``scale_to_uv`` and ``fallback_seconds`` the model stores
-        (:meth:`set_applicability`); connectivity and the aperiodic fit only
-        when the model uses them.
+        Uses the ``scale_to_uv``, ``band_hz``, ``fallback_seconds`` and
+        ``candidate_features`` the model stores (:meth:`set_applicability`);
+        connectivity and the aperiodic fit only when the model uses them.
 
         Parameters
         ----------
@@ -440,7 +444,9 @@ class _Screen(ClassifierMixin, BaseEstimator):
             network=any(f in FEATURE_GROUPS["network"] for f in self.features_),
             aperiodic="aperiodic_exponent" in self.features_,
             scale_to_uv=app.get("scale_to_uv"),
+            band=tuple(app.get("band_hz", (0.5, 45.0))),
             fallback_seconds=app.get("fallback_seconds"),
+            candidates=bool(app.get("candidate_features")),
         )
 
     def _prepare(self, X):
@@ -733,6 +739,7 @@ class _Screen(ClassifierMixin, BaseEstimator):
                 "lgbm_grid": [dict(g) for g in self.lgbm_grid],
             },
             "features": self.features_,
+            **({"feature_set": self.feature_set_, "feature_set_scores": self.feature_set_scores_} if getattr(self, "feature_set_", None) else {}),
             "model_choice": self.model_,
             "candidate": self.candidate_,
             "C": self.C_,
@@ -780,6 +787,8 @@ class _Screen(ClassifierMixin, BaseEstimator):
             params["lgbm_grid"] = ()  # that format only knew logistic candidates
         self = cls(**params)
         self.features_ = list(data["features"])
+        if "feature_set" in data:
+            self.feature_set_, self.feature_set_scores_ = data["feature_set"], data.get("feature_set_scores", {})
         self.C_, self.inner_scores_ = data["C"], data.get("inner_scores", {})
         self.candidate_ = data.get("candidate", {"kind": "logistic", "C": self.C_})
         self.model_ = data.get("model_choice") or _candidate_label("logistic", {"C": self.C_})
@@ -922,14 +931,16 @@ class DementiaScreen(_Screen):
 class ADHDScreen(_Screen):
     """Calibrated screen for ADHD vs typically developing children from task or resting EEG.
 
-    The shipped model was trained on 71 usable of 80 children aged 7-12
-    (40 ADHD, 40 control; 60 s of a visual counting task each) on the
-    features that do not move with amplitude (theta/beta ratio and
-    hemispheric asymmetries; ``scripts/train_adhd_model.py``); see
+    The shipped model (:func:`dbrain.diagnosis.adhd_screen`,
+    ``scripts/train_adhd_model.py``; ``dbrain train adhd`` reproduces it)
+    was trained on 72 usable of 80 children aged 7-12 (40 ADHD on
+    methylphenidate, 40 control; 60 s of a visual counting task each) and
+    chose its feature set among candidate sets on inner folds: phase
+    connectivity (debiased wPLI and coherence summaries); see
     ``dbrain/diagnosis/models/adhd/MODEL_CARD.md``. It runs only for people
-    under 18 with a known age. Its subject-wise accuracy is modest, barely
-    above a band-power baseline: a research aid beside clinical assessment,
-    never a diagnosis.
+    under 18 with a known age. What its connectivity difference reflects
+    (ADHD, medication or the recording) is open: a research aid beside
+    clinical assessment, never a diagnosis.
 
     Parameters
     ----------
@@ -950,6 +961,13 @@ class ADHDScreen(_Screen):
         Bootstrap refits for the probability intervals (0: none).
     random_state : int
         Seed of folds and bootstrap.
+    feature_sets : dict of str to list of str | None
+        Candidate feature sets: ``fit`` chooses the one whose screen has the
+        best AUROC of out-of-fold probabilities on subject-grouped inner
+        folds of the training rows (ties: the first), stored as
+        ``feature_set_`` with every set's score in ``feature_set_scores_``;
+        ``features`` is then not used. Inside :func:`nested_cross_validate`
+        the choice is made on each outer training fold only.
     """
 
     _name = "adhd"
@@ -966,7 +984,9 @@ class ADHDScreen(_Screen):
         min_channels: int = 12,
         n_bootstrap: int = 30,
         random_state: int = 0,
+        feature_sets=None,
     ):
+        self.feature_sets = feature_sets
         super().__init__(
             features=features,
             C_grid=C_grid,
@@ -977,6 +997,25 @@ class ADHDScreen(_Screen):
             n_bootstrap=n_bootstrap,
             random_state=random_state,
         )
+
+    def _feature_list(self, X, y, groups):
+        """The fixed ``features``, or the candidate set that wins on inner subject-grouped folds."""
+        self.feature_set_, self.feature_set_scores_ = None, {}
+        if not self.feature_sets:
+            return super()._feature_list(X, y, groups)
+        from sklearn.base import clone
+        from sklearn.metrics import roc_auc_score
+
+        folds = subject_folds(y, groups, self.inner_folds, self.random_state)
+        for name, cols in self.feature_sets.items():
+            oof = np.full(len(y), np.nan)
+            for tr, te in folds:
+                est = clone(self).set_params(feature_sets=None, features=list(cols), n_bootstrap=0)
+                oof[te] = est.fit(X.iloc[tr], y[tr], groups[tr]).predict_proba(X.iloc[te])[:, 1]
+            self.feature_set_scores_[name] = float(roc_auc_score(y, oof))
+        best = max(self.feature_set_scores_.values())
+        self.feature_set_ = next(k for k, v in self.feature_set_scores_.items() if v >= best - 1e-12)
+        return list(self.feature_sets[self.feature_set_])
 
 
 class EpilepsyScreen(_Screen):

@@ -22,14 +22,14 @@ import pandas as pd
 from ..errors import ParameterError
 from ..utils._rename import renamed_parameter
 from ..utils.check import _check_option
+from ._adhd import adhd_features, write_adhd_model
 from ._evaluate import nested_cross_validate
 from ._features import DEMENTIA_FEATURE_PATH, recording_features
 from ._screens import ADHDScreen, DementiaScreen, EpilepsyScreen
 
 SCREENS = {"dementia": DementiaScreen, "epilepsy": EpilepsyScreen, "adhd": ADHDScreen}
-#: Seconds of clean EEG per recording for each screen's training features (ADHD: a fixed 60 s, so that recording
-#: length, which depends on the child's speed in the task, cannot leak into the features).
-_MAX_SECONDS = {"dementia": 300.0, "epilepsy": 300.0, "adhd": 60.0}
+#: Seconds of clean EEG per recording for each screen's training features (ADHD: its own path, ``ADHD_FEATURE_PATH``).
+_MAX_SECONDS = {"dementia": 300.0, "epilepsy": 300.0}
 
 _POSITIVE = {
     "dementia": {"a", "ad", "alzheimer", "alzheimers", "dementia", "1", "true", "yes"},
@@ -363,10 +363,25 @@ def train_diagnosis_model(
         if on_progress:
             on_progress(i / len(table), Path(r.path).name)
         raw, _ = read_recording(r.path)
+        if kind == "adhd":  # the shipped screen's own path: first 60 s, band-pass, rescaled (units unknown)
+            rows.append(adhd_features(raw).to_frame())
+            continue
         # the dementia screen's own feature path (rescaled, artifact fallback), the way it is used in analyze
         kw = {"network": False, **DEMENTIA_FEATURE_PATH} if kind == "dementia" else {}
         rows.append(recording_features(raw, max_duration=_MAX_SECONDS[kind], **kw).to_frame())
     X = pd.concat(rows, ignore_index=True)
+    if kind == "adhd":
+        # the shipped model's recipe (features, pipeline, theta/beta norms): on the shipped model's training data this
+        # reproduces it (test_train_adhd_reproduces_the_shipped_model)
+        return write_adhd_model(
+            X,
+            table["label"].to_numpy(),
+            table["subject"].to_numpy(),
+            out,
+            cohort=f"{len(table)} recordings from {data}",
+            repeats=repeats,
+            random_state=random_state,
+        )
     screen = SCREENS[kind]()
     metrics = write_model(
         screen,
