@@ -172,6 +172,24 @@ def test_shipped_model_file_calibration_and_presets():
     assert fp["gb-controls"] <= 0.15 and fp["adhd-control-children"] <= 0.15
 
 
+def test_shipped_model_never_rises_with_high_frequency_power():
+    # Muscle evidence only counts against a spike (_train.MONOTONE): the simulated spikes' own > 25 Hz power
+    # must not teach the model "more > 25 Hz, more spike". Real candidate-like rows, each feature swept alone.
+    from dbrain.detect.spikes._train import MONOTONE
+
+    booster, meta = load_spike_model(None)
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.0, 1.0, (200, len(STAGE2_FEATURES)))
+    sweep = np.linspace(-3.0, 6.0, 40)
+    for name, sign in MONOTONE.items():
+        assert sign == -1
+        j = STAGE2_FEATURES.index(name)
+        rows = np.repeat(base, sweep.size, axis=0)
+        rows[:, j] = np.tile(sweep, len(base))
+        p = booster.predict(rows).reshape(len(base), sweep.size)
+        assert np.all(np.diff(p, axis=1) <= 1e-12), name
+
+
 def test_model_folder_errors(tmp_path):
     with pytest.raises(ParameterError, match="not a spike model folder"):
         SpikeDetector(model=tmp_path).fit()
