@@ -189,10 +189,11 @@ def _field_morphology(x, idx, ch, dmin, peak, base, sfreq) -> dict[str, np.ndarr
     """The discharge's waveform over its field: after-going slow wave, early return and waveform agreement.
 
     Each electrode is weighted by its deflection at the peak as a share of the peak's (at most 1; 0 below
-    :data:`FIELD_SHARE` or of the opposite sign): the weighted average of the electrodes' waveforms (baseline 0, peak -1) is
-    a spatial filter towards the discharge. ``field_slow`` is its mean 100–300 ms after the peak (negative:
-    an after-going slow wave), ``field_after`` its value 50 ms after; ``field_corr`` is the mean correlation
-    of the other weighted electrodes' waveforms (-100 to +300 ms) with the peak electrode's (0 without any).
+    :data:`FIELD_SHARE` or of the opposite sign): the weighted average of the electrodes' waveforms
+    (baseline 0, peak -1) is a spatial filter towards the discharge. ``field_slow`` is its mean 100–300 ms
+    after the peak (negative: an after-going slow wave), ``field_after`` its value 50 ms after;
+    ``field_corr`` is the mean correlation of the other weighted electrodes' waveforms (-100 to +300 ms)
+    with the peak electrode's (0 without any).
     """
     s = lambda sec: int(round(sec * sfreq))  # noqa: E731
     m = idx.size
