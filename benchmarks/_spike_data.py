@@ -5,11 +5,15 @@ Normal EEG (no discharges: every detection is false), one person per id:
 * ``gb-controls`` — Guinea-Bissau controls (consumer Emotiv headset, 14 ch 10-10, 128 Hz, ~5 min);
 * ``adhd-control-children`` — the control children of the ADHD set (19 ch, 128 Hz, 1–6 min, unknown units);
 * ``adfsu-healthy`` — healthy elderly adults of ADFSU (19 ch, 128 Hz, 8 s eyes closed + 8 s open);
-* ``eeglab`` — the EEGLAB tutorial (healthy adult, 32 ch 10-10, 128 Hz, 4 min).
+* ``eeglab`` — the EEGLAB tutorial (healthy adult, 32 ch 10-10, 128 Hz, 4 min);
+* ``ds004504-controls`` — the cognitively normal adults of OpenNeuro ds004504 (19 ch, 5 min each, ICA- and
+  ASR-cleaned, 95 Hz resampled to 128 Hz here because the detector needs 100 Hz; nothing above 45 Hz).
+  Never used for training: every person is a test person (added in session 7: the ADFSU adults held out
+  are 48 s only).
 
-Held-out test persons: within each of the first three datasets, sorted by id, every fourth (rank 3, 7,
-11, …). They are used for nothing but the final figures (``benchmarks/eval_spikes_real.py``). The EEGLAB
-tutorial is one person and was looked at while designing version 2's rhythm rule: development only.
+Held-out test persons: all of ds004504's controls; within each of the first three datasets, sorted by id,
+every fourth (rank 3, 7, 11, …). They are used for nothing but the final figures
+(``benchmarks/eval_spikes_real.py``). The EEGLAB tutorial is one person and was looked at while designing version 2's rhythm rule: development only.
 
 Real discharges (development only, weak labels): the IIIC LPD and GPD segments (ICU, 19 ch, 200 Hz):
 candidates with a first-stage confidence ≥ 0.3 on them are taken as discharges. The SpikeNet demo is not
@@ -34,6 +38,7 @@ NORMAL_SETS = {
     "adhd-control-children": "children (ADHD-set controls)",
     "adfsu-healthy": "adults (ADFSU healthy)",
     "eeglab": "adult (EEGLAB tutorial; development only)",
+    "ds004504-controls": "adults (ds004504 cognitively normal; cleaned, 95 Hz resampled to 128 Hz)",
 }
 
 
@@ -78,6 +83,12 @@ def normal_recordings(data: Path = DATA, split: str = "dev", only=None):
             if want(r):
                 for k in np.flatnonzero(healthy & (z["person"] == pid)):
                     yield "adfsu-healthy", f"adfsu-{pid}", _raw(z["data"][k], z["ch_names"], z["sfreq"])
+    ds = data / "dementia" / "ds004504" / "ds004504_95hz_5min.npz"
+    if ds.exists() and split in ("test", "all") and use("ds004504-controls"):
+        z = np.load(ds, allow_pickle=False)
+        for sid in sorted(str(s) for s, g in zip(z["subject"], z["group"], strict=True) if g == "C"):
+            raw = _raw(z[f"eeg_{sid}"].astype(float) * float(z["unit_uV"]), [str(c) for c in z["channels"]], z["sfreq"])
+            yield "ds004504-controls", f"ds-{sid}", raw.resample(128.0, verbose="error")
     eeglab = data / "formats" / "eeglab-sample-data" / "sample_data" / "eeglab_data.set"
     if eeglab.exists() and split in ("dev", "all") and use("eeglab"):
         from dbrain.io import read_recording

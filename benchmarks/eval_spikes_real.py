@@ -7,9 +7,10 @@ detector with its second stage), ``rules`` (the detector before it: rule confide
 ``threshold`` (a prominence/sharpness threshold with the field gate).
 
 * Normal EEG — no discharges, every detection is false — per dataset: the Guinea-Bissau controls
-  (consumer Emotiv headset), the ADHD-set control children, the ADFSU healthy adults. ``--split test``
-  (default) reads only the persons held out from training (every fourth by id); ``--split dev`` the
-  training persons (their figures are not held out: development figures).
+  (consumer Emotiv headset), the ADHD-set control children, the ADFSU healthy adults, and the cognitively
+  normal adults of ds004504 (never in training; cleaned, 95 Hz resampled to 128 Hz). ``--split test``
+  (default) reads only the persons held out from training (every fourth by id; all of ds004504);
+  ``--split dev`` the training persons (their figures are not held out: development figures).
 * The EEGLAB tutorial (one healthy adult; in training, looked at for version 2's rule): development.
 * The SpikeNet demo EEG (contains discharges, not marked; never used for training): detections per method
   and the model's detections listed with their review cluster.

@@ -112,7 +112,7 @@ class SpikeStep(Step):
     """
 
     name = "spikes"
-    version = "4"  # 4: the retrained second stage (issue 18, presets 0.95 / 0.92 / 0.77)
+    version = "5"  # 5: three field-morphology features, muscle evidence only against (issue 18, session 7)
     concurrent = True  # its update touches only its own state (see Step.concurrent)
     requires = ("signal", "ecg_peaks")
     params = {"sensitivity": Param("medium", choices=tuple(SENSITIVITY_PRESETS), doc="confidence preset")}

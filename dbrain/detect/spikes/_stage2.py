@@ -19,7 +19,11 @@ Which benign variant each feature is aimed at (docs/spikes.md, "Second stage"):
 * vertex waves: ``midline`` and ``lr_balance`` (midline maximum, symmetric field), ``slow_share`` (state);
 * small sharp spikes: ``width_ms``, ``slow_wave``, ``log_amp``;
 * EMG: ``muscle`` (first stage) and ``hf_local`` (> 25 Hz power in ±100 ms against the channel's usual);
-* electrode pops: ``nb_ratio`` (peak over the largest neighbour) besides the field rule.
+* electrode pops: ``nb_ratio`` (peak over the largest neighbour) besides the field rule;
+* a discharge's own morphology seen over its whole field (``field_slow``, ``field_after``, ``field_corr``):
+  the waveform averaged over the electrodes that deflect with the peak, each weighted by its share of the
+  peak, is less noisy than the peak electrode alone for a small discharge, and a brain discharge has the
+  same waveform over its field where independent background waves do not.
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ from ...errors import ParameterError
 #: First-stage confidence from which a candidate is passed to the second stage.
 STAGE2_FLOOR = 0.15
 
+#: Share of the peak's deflection from which an electrode counts as in the discharge's field (as in the rule stage).
+FIELD_SHARE = 0.10
+
 #: Model features, in the model's order.
 STAGE2_FEATURES = [
     "log_amp", "log_sharp", "slow_wave", "muscle", "field", "n_field", "log_bipolar", "phase_reversal",
     "alpha_share", "log_alpha_ratio", "rule_confidence", "width_ms", "asymmetry", "context_ratio",
     "spread50", "opposite_ratio", "nb_ratio", "eye_ratio", "lateral_eye", "midline", "lr_balance",
-    "bg_rel", "slow_share", "hf_local",
+    "bg_rel", "slow_share", "hf_local", "field_slow", "field_after", "field_corr",
     *(f"wave_{ms:+d}" for ms in (-150, -100, -50, -25, 25, 50, 75, 100, 150, 200, 250, 300)),
 ]  # fmt: skip
 _WAVE_MS = (-150, -100, -50, -25, 25, 50, 75, 100, 150, 200, 250, 300)
@@ -161,6 +168,7 @@ def chunk_features(x, hf, hf_usual, idx, ch, prom, sfreq, names, neighbours, loc
     waves = {f"wave_{ms:+d}": np.clip(wave[:, k], -3, 3) for k, ms in enumerate(_WAVE_MS)}
     return {
         **waves,
+        **_field_morphology(x, idx, ch, dmin, peak, base, sfreq),
         "width_ms": width,
         "asymmetry": asym,
         "context_ratio": context_ratio,
@@ -174,6 +182,41 @@ def chunk_features(x, hf, hf_usual, idx, ch, prom, sfreq, names, neighbours, loc
         "bg_rel": bg_rel,
         "slow_share": slow_share,
         "hf_local": hf_local,
+    }
+
+
+def _field_morphology(x, idx, ch, dmin, peak, base, sfreq) -> dict[str, np.ndarray]:
+    """The discharge's waveform over its field: after-going slow wave, early return and waveform agreement.
+
+    Each electrode is weighted by its deflection at the peak as a share of the peak's (at most 1; 0 below
+    :data:`FIELD_SHARE` or of the opposite sign): the weighted average of the electrodes' waveforms
+    (baseline 0, peak -1) is a spatial filter towards the discharge. ``field_slow`` is its mean 100–300 ms
+    after the peak (negative: an after-going slow wave), ``field_after`` its value 50 ms after;
+    ``field_corr`` is the mean correlation of the other weighted electrodes' waveforms (-100 to +300 ms)
+    with the peak electrode's (0 without any).
+    """
+    s = lambda sec: int(round(sec * sfreq))  # noqa: E731
+    m = idx.size
+    ar = np.arange(m)
+    wgt = np.clip(dmin / peak[None, :], 0.0, 1.0)  # (n_ch, m)
+    wgt[wgt < FIELD_SHARE] = 0.0  # the rule stage's field: a deflection of at least 10 % of the peak
+    wgt[ch, ar] = 1.0
+    seg = _win(x, idx, -s(0.1), s(0.3) + 1) - base[..., None]  # (n_ch, m, n)
+    avg = np.einsum("cm,cmn->mn", wgt, seg) / np.einsum("cm,cm->m", wgt, -np.minimum(dmin, -1e-6))[:, None]
+    t0 = s(0.1)
+    field_slow = avg[:, t0 + s(0.1) : t0 + s(0.3) + 1].mean(-1)
+    field_after = avg[:, t0 + s(0.05)]
+    own = seg[ch, ar]  # (m, n)
+    own = own - own.mean(-1, keepdims=True)
+    z = seg - seg.mean(-1, keepdims=True)
+    corr = np.einsum("cmn,mn->cm", z, own) / (np.sqrt((z**2).sum(-1) * (own**2).sum(-1)[None, :]) + 1e-12)
+    others = wgt.copy()
+    others[ch, ar] = 0.0
+    field_corr = np.einsum("cm,cm->m", others, corr) / np.maximum(others.sum(0), 1e-9)
+    return {
+        "field_slow": np.clip(field_slow, -3, 3),
+        "field_after": np.clip(field_after, -3, 3),
+        "field_corr": np.where(others.sum(0) > 0, field_corr, 0.0),
     }
 
 

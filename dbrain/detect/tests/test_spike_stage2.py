@@ -83,6 +83,27 @@ def test_blink_through_the_average_reference_is_positive_elsewhere():
     assert g["opposite_ratio"] < 0.5 and g["eye_ratio"] < 0.5
 
 
+def test_field_morphology_sees_the_slow_wave_and_agreement_over_the_field():
+    # A spike with its slow wave over P7 and three neighbours (same waveform, smaller) against a crest of
+    # independent noise at P7 whose neighbours dip at the same moment by chance only.
+    peak = int(2 * SF)
+    spike = _background()
+    _add(spike, "P7", _spike(), peak)
+    for nb in ("T7", "P3", "O1"):
+        _add(spike, nb, _spike(), peak, gain=40)
+    crest = 10.0 * np.random.default_rng(3).standard_normal((len(NAMES), int(4 * SF)))
+    crest_peak = peak - 13 + int(np.argmin(crest[NAMES.index("P7"), peak - 13 : peak + 13]))
+    a, b = _features(spike, "P7", peak), _features(crest, "P7", crest_peak)
+    # The averaged waveform 100-300 ms after the peak carries the slow wave (units of the peak: -0.4 at most).
+    assert -0.45 < a["field_slow"] < -0.1 < b["field_slow"] + 0.1
+    # Agreement: the three neighbours carry the spike's waveform (correlation ~1); electrodes that reach 10 %
+    # of the peak by chance in the noise count too, with their small weights, so the mean is below 1.
+    assert a["field_corr"] > 0.6 > 0.2 > b["field_corr"]
+    lone = _background()
+    _add(lone, "P7", _spike(), peak)  # no electrode deflects with it: no agreement to measure
+    assert _features(lone, "P7", peak)["field_corr"] < 0.5
+
+
 def test_lateral_eye_movement_f7_f8_opposite():
     x = _background()
     peak = int(2 * SF)
@@ -149,6 +170,24 @@ def test_shipped_model_file_calibration_and_presets():
     # The presets were chosen out of fold within their false-detection targets (model.json's figures).
     fp = meta["out_of_fold"]["medium"]["fp_per_min"]
     assert fp["gb-controls"] <= 0.15 and fp["adhd-control-children"] <= 0.15
+
+
+def test_shipped_model_never_rises_with_high_frequency_power():
+    # Muscle evidence only counts against a spike (_train.MONOTONE): the simulated spikes' own > 25 Hz power
+    # must not teach the model "more > 25 Hz, more spike". Real candidate-like rows, each feature swept alone.
+    from dbrain.detect.spikes._train import MONOTONE
+
+    booster, meta = load_spike_model(None)
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.0, 1.0, (200, len(STAGE2_FEATURES)))
+    sweep = np.linspace(-3.0, 6.0, 40)
+    for name, sign in MONOTONE.items():
+        assert sign == -1
+        j = STAGE2_FEATURES.index(name)
+        rows = np.repeat(base, sweep.size, axis=0)
+        rows[:, j] = np.tile(sweep, len(base))
+        p = booster.predict(rows).reshape(len(base), sweep.size)
+        assert np.all(np.diff(p, axis=1) <= 1e-12), name
 
 
 def test_model_folder_errors(tmp_path):
