@@ -303,7 +303,13 @@ def main():
         print(f"\n## Pattern classifier: leave-one-segment-out on the 12 IIIC segments: {lo['correct']}/12\n")
         conf = pd.DataFrame(lo["confusion"])
         print(markdown_table([[i, *conf.loc[i].tolist()] for i in conf.index], ["expert \\ predicted", *conf.columns]))
-        if "reconciled_correct" in lo:
+        gate = m.get("evidence_gate", {}).get("iiic_one_decision_loso")
+        if gate:  # the step now requires the ACNS evidence of a pattern (session 6); reconciled_correct predates it
+            print(
+                f"\none decision per window (reconcile_windows with the ACNS evidence gate, seizure detector held out too): "
+                f"{gate['with_evidence']} (before the gate {gate['before']}; {gate.get('note', '')})"
+            )
+        elif "reconciled_correct" in lo:
             print(f"\none decision per window (reconcile_windows, seizure detector held out too): {lo['reconciled_correct']}/12")
         print(f"\nheld-out simulated patterns: accuracy {m['held_out_simulations']['accuracy']:.3f}")
     if args.json:

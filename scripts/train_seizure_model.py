@@ -649,6 +649,11 @@ def main():
         default="all",
         help="Weighting of the short-recording map's fitting windows (see SHORT_MAP; default: as model v2).",
     )
+    ap.add_argument(
+        "--compare-short-map",
+        action="store_true",
+        help="IIIC held out: also score with the short map of the other weighting (else 'other_map' columns repeat the map used).",
+    )
     ap.add_argument("--sim-cache-only", action="store_true", help="Build the simulation caches and stop.")
     ap.add_argument("--skip-source-loso", action="store_true", help="No leave-one-source-out evaluation.")
     ap.add_argument("--loso-sources", default=None, help="Comma-separated sources for leave-one-source-out (default: all).")
@@ -797,7 +802,11 @@ def main():
             )
             fold_map = short_map(det, val, [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val])
             other = "balanced" if SHORT_MAP["weighting"] == "all" else "all"
-            other_map = short_map(det, val, [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val], other)
+            other_map = (
+                short_map(det, val, [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val], other)
+                if args.compare_short_map
+                else fold_map
+            )
             tn = [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val]
             fold_presets, _ = tune_presets(
                 sim_probabilities(det, val) + [_per_second(window_proba(det, X, fold_map), len(X) + 1) for X in tn],
