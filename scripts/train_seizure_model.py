@@ -666,6 +666,9 @@ def main():
     )
     args = ap.parse_args()
     CONTEXT["on"] = args.context_features
+    if args.context_features and args.out.resolve() == DEFAULT_MODEL_DIR.resolve() and not (args.iiic_only or args.loso_only):
+        # the detector does not compute the context features: such a model must not replace the shipped one
+        ap.error("--context-features is experimental (the detector does not compute these features): give --out DIR")
     SHORT_MAP["weighting"] = args.short_map
     args.cache.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
