@@ -290,6 +290,12 @@ def main():
         )
         print(markdown_table([[k, v["expert"], v["events_at_medium"], v["mean_probability_scored_10s"], v["max_probability"]]
                               for k, v in one_out["segments"].items()], ["segment", "expert", "events (medium)", "mean p scored 10 s", "max p"]))  # fmt: skip
+        strict = one_out.get("per_fold_presets")
+        if strict:  # thresholds chosen inside each fold too (session 7)
+            print(
+                f"\nwith the medium preset also tuned inside each fold (every choice inside the fold): seizure flagged "
+                f"{strict['seizure_flagged']}, false {strict['false_flagged']}"
+            )
     if loso:
         print(
             "\n## dbrain seizure model, IIIC segments held out (2 folds by sample number) (scripts/train_seizure_model.py; held-out figures)\n"
