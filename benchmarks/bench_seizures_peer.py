@@ -290,6 +290,12 @@ def main():
         )
         print(markdown_table([[k, v["expert"], v["events_at_medium"], v["mean_probability_scored_10s"], v["max_probability"]]
                               for k, v in one_out["segments"].items()], ["segment", "expert", "events (medium)", "mean p scored 10 s", "max p"]))  # fmt: skip
+        strict = one_out.get("per_fold_presets")
+        if strict:  # thresholds chosen inside each fold too (session 7)
+            print(
+                f"\nwith the medium preset also tuned inside each fold (every choice inside the fold): seizure flagged "
+                f"{strict['seizure_flagged']}, false {strict['false_flagged']}"
+            )
     if loso:
         print(
             "\n## dbrain seizure model, IIIC segments held out (2 folds by sample number) (scripts/train_seizure_model.py; held-out figures)\n"
@@ -303,7 +309,13 @@ def main():
         print(f"\n## Pattern classifier: leave-one-segment-out on the 12 IIIC segments: {lo['correct']}/12\n")
         conf = pd.DataFrame(lo["confusion"])
         print(markdown_table([[i, *conf.loc[i].tolist()] for i in conf.index], ["expert \\ predicted", *conf.columns]))
-        if "reconciled_correct" in lo:
+        gate = m.get("evidence_gate", {}).get("iiic_one_decision_loso")
+        if gate:  # the step now requires the ACNS evidence of a pattern (session 6); reconciled_correct predates it
+            print(
+                f"\none decision per window (reconcile_windows with the ACNS evidence gate, seizure detector held out too): "
+                f"{gate['with_evidence']} (before the gate {gate['before']}; {gate.get('note', '')})"
+            )
+        elif "reconciled_correct" in lo:
             print(f"\none decision per window (reconcile_windows, seizure detector held out too): {lo['reconciled_correct']}/12")
         print(f"\nheld-out simulated patterns: accuracy {m['held_out_simulations']['accuracy']:.3f}")
     if args.json:

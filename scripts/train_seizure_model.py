@@ -108,6 +108,28 @@ DB_PAIRS = [
     ("Fp2", "F4"), ("F4", "C4"), ("C4", "P4"), ("P4", "O2"), ("Fp2", "F8"), ("F8", "T4"), ("T4", "T6"), ("T6", "O2"),
 ]  # fmt: skip
 
+#: ``--context-features``: append :data:`dbrain.detect._features.CONTEXT_FEATURES` to every row (experimental
+#: recipe; off = exactly the shipped v2 recipe).
+CONTEXT = {"on": False}
+
+
+def with_context(X: np.ndarray) -> np.ndarray:
+    """Model rows of consecutive windows ``X`` (E, C, K), with their causal context appended when enabled."""
+    if not CONTEXT["on"]:
+        return X
+    return np.concatenate([X, F.context_features(X)], axis=-1)
+
+
+def isolated(X: np.ndarray) -> np.ndarray:
+    """Rows of isolated single windows (1 s clips: no past window, so no context)."""
+    if not CONTEXT["on"]:
+        return X
+    return np.concatenate([X, np.full(X.shape[:-1] + (len(F.CONTEXT_FEATURES),), np.nan, np.float32)], axis=-1)
+
+
+def model_features() -> list[str]:
+    return list(F.FEATURES) + (list(F.CONTEXT_FEATURES) if CONTEXT["on"] else [])
+
 
 def load_bonn() -> Source:
     root = SHARED / "seizure" / "bonn"
@@ -120,6 +142,7 @@ def load_bonn() -> Source:
             group.append(k * 1000 + j)
     X = F.segment_features(np.stack(segs)[:, None, :], 173.61)  # (S, k, 1, K)
     S, k = X.shape[:2]
+    X = with_context(X[:, :, 0].transpose(1, 0, 2)).transpose(1, 0, 2)  # segments as channels: context within each
     return Source(
         "bonn",
         X.reshape(S * k, 1, -1),
@@ -156,7 +179,7 @@ def load_helsinki() -> Source:
             windows.append(mtx[row.row_start : row.row_start + 64, :18].T * 1e6)
             labels.append(label)
             groups.append(row.infant_id)
-    X = F.segment_features(np.stack(windows).astype(np.float32), 64.0)[:, 0]
+    X = isolated(F.segment_features(np.stack(windows).astype(np.float32), 64.0)[:, 0])
     y = np.array(labels)
     return Source(
         "helsinki",
@@ -173,7 +196,7 @@ IIIC_ORDER = ["Fp1", "F3", "C3", "P3", "F7", "T3", "T5", "O1", "Fz", "Cz", "Pz",
 
 def segment_rows(seg: np.ndarray, sfreq: float, order=IIIC_ORDER) -> np.ndarray:
     """Features of a referential segment as the detector computes them at inference (double banana, own background)."""
-    return F.recording_features(_bipolar(seg.astype(np.float32), list(order), DB_PAIRS), sfreq)
+    return with_context(F.recording_features(_bipolar(seg.astype(np.float32), list(order), DB_PAIRS), sfreq))
 
 
 def load_iiic() -> Source:
@@ -215,7 +238,7 @@ def load_sim_patterns(cache: Path, forms: str = "basic") -> Source:
     trained; ``"both"`` adds the varied forms of the same seeds (evolving rhythmic delta, spike-and-wave,
     accelerating discharges as seizures — windows after the onset only —; slowing and artifacts as other).
     """
-    path = cache / ("simpatterns.npz" if forms == "basic" else f"simpatterns_{forms}.npz")
+    path = cache / (("simpatterns" if forms == "basic" else f"simpatterns_{forms}") + ("_ctx" if CONTEXT["on"] else "") + ".npz")
     if not path.exists():
         Xs, y, group = [], [], []
         for k, kind in enumerate(("seizure", "lpd", "gpd", "lrda", "grda", "other")):
@@ -252,7 +275,7 @@ def load_dog() -> Source:
         elif not ictal[i] and (i == 0 or ictal[i - 1] or (i % 60 == 0)):
             g += 1
         group[i] = g
-    X = F.segment_features(d["data"].astype(np.float32), float(d["sfreq"]))[:, 0]
+    X = isolated(F.segment_features(d["data"].astype(np.float32), float(d["sfreq"]))[:, 0])
     return Source(
         "dog1",
         X,
@@ -267,7 +290,7 @@ def load_wang() -> Source:
     for name in "ABCD":
         e = sio.loadmat(SHARED / "seizure" / "wang-seizure-types" / f"SezDemo_{name}.mat")["EEGseg"][0, 0]
         data = np.asarray(e["data"], np.float32)[None]
-        Xs.append(F.segment_features(data, 100.0)[0])
+        Xs.append(with_context(F.segment_features(data, 100.0)[0]))
     X = np.concatenate(Xs)
     group = np.repeat(np.arange(4), len(Xs[0]))
     return Source("wang", X, np.ones(len(X), int), group, "4 scalp seizures (7 referential channels, 100 Hz, 20 s), all ictal")
@@ -287,7 +310,7 @@ def load_guinea_bissau(cache: Path) -> dict[int, np.ndarray]:
             out[f"p{person}"] = F.recording_features(data, 128.0)
         np.savez(path, **out)
     d = np.load(path)
-    return {int(k[1:]): d[k] for k in d.files}
+    return {int(k[1:]): with_context(d[k]) for k in d.files}
 
 
 _BG_COLUMNS = [F.FEATURES.index(n) for n in (*F.BACKGROUND_FEATURES, "log_power_bg_ctx")]
@@ -316,7 +339,7 @@ def load_adhd(cache: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
             out[str(subject)] = F.recording_features(_bipolar(data, order, DB_PAIRS), float(d["sfreq"]))
         np.savez(path, **out)
     c = np.load(path)
-    return {k: c[k] for k in c.files}, groups
+    return {k: with_context(c[k]) for k in c.files}, groups
 
 
 def split_thirds(ids) -> tuple[list, list, list]:
@@ -344,12 +367,23 @@ def _sim_raw(seed: int, duration: str, sfreq: int, variant: str, seizures: int):
 def sim_training_rows(seeds, cache: Path):
     Xs, ys = [], []
     for i, seed in enumerate(seeds):
-        path = cache / f"simtrain_{seed}.npz"
+        path = cache / (f"simtrain_{seed}" + ("_ctx" if CONTEXT["on"] else "") + ".npz")
         if not path.exists():
             variant, sfreq = SIM_VARIANTS[i % len(SIM_VARIANTS)]
             raw, ev, montage = _sim_raw(seed, "1h", sfreq, variant, 5)
             det = SeizureDetector(montage=montage, max_background=SIM_BG_WINDOWS, random_state=seed)
-            X, y = det._recording_rows(raw, ev, np.random.default_rng(seed))
+            if CONTEXT["on"]:  # the same rows as SeizureDetector._recording_rows, with the context of the whole recording
+                source, picks, _ = select_channels(raw, montage)
+                Xf = with_context(F.recording_features(source, picks=picks, workers=1))
+                yf = _window_labels(Xf.shape[0], ev, picks).reshape(-1)
+                Xf = Xf.reshape(-1, Xf.shape[-1])
+                pos, neg = np.flatnonzero(yf == 1), np.flatnonzero(yf == 0)
+                if neg.size > SIM_BG_WINDOWS * len(picks):
+                    neg = np.sort(np.random.default_rng(seed).choice(neg, SIM_BG_WINDOWS * len(picks), replace=False))
+                idx = np.concatenate([pos, neg])
+                X, y = Xf[idx], yf[idx].astype(np.float32)
+            else:
+                X, y = det._recording_rows(raw, ev, np.random.default_rng(seed))
             np.savez(path, X=X, y=y)
         d = np.load(path)
         Xs.append(d["X"])
@@ -374,7 +408,7 @@ def sim_eval_set(seeds, cache: Path, tag: str):
         out.append(
             {
                 "seed": seed,
-                "X": d["X"],
+                "X": with_context(d["X"]),
                 "sz": list(zip(d["onset"], d["duration"], strict=True)),
                 "n_sec": int(d["n_sec"]),
                 "montage": str(d["montage"]),
@@ -408,7 +442,7 @@ def train(parts, seed=0, rounds=N_ROUNDS, max_rows=MAX_PART_ROWS):
     y = np.concatenate(ys)
     w = np.concatenate(ws)
     det = SeizureDetector(n_estimators=rounds, top_k=TOP_K, random_state=seed)
-    det._fit_arrays(np.concatenate(Xs), y, weight=w * len(y) / w.sum())
+    det._fit_arrays(np.concatenate(Xs), y, weight=w * len(y) / w.sum(), features=model_features())
     return det
 
 
@@ -480,19 +514,21 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
     }
 
 
-def fit_short_map(short_p: np.ndarray, long_p: np.ndarray) -> list[float]:
-    """[a, b] of sigmoid(a logit(p_short) + b) closest (cross-entropy) to the long-recording probability of the same windows."""
+def fit_short_map(short_p: np.ndarray, long_p: np.ndarray, weight: np.ndarray | None = None) -> list[float]:
+    """[a, b] of sigmoid(a logit(p_short) + b) closest (weighted cross-entropy) to the long-recording probability of the same windows."""
     from scipy.optimize import minimize
 
     q = np.clip(short_p.astype(np.float64), 1e-6, 1 - 1e-6)
     t = np.clip(long_p.astype(np.float64), 0, 1)
+    w = np.ones_like(q) if weight is None else np.asarray(weight, np.float64)
+    w = w / w.sum()
     z0 = np.log(q / (1 - q))
 
     def loss(ab):
         z = ab[0] * z0 + ab[1]
-        return float(np.mean(np.logaddexp(0, z) - t * z))
+        return float(np.sum(w * (np.logaddexp(0, z) - t * z)))
 
-    res = minimize(loss, np.array([1.0, 0.0]), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 2000})
+    res = minimize(loss, np.array([1.0, 0.0]), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-9, "maxiter": 2000})
     return [round(float(res.x[0]), 4), round(float(res.x[1]), 4)]
 
 
@@ -502,13 +538,26 @@ def apply_short_map(p: np.ndarray, ab) -> np.ndarray:
     return short_recording_map(p, {"short_recordings": {"map": ab}})
 
 
-def short_map(det, val, tune_neg) -> list[float]:
+#: ``--short-map``: how the short-recording map weighs its fitting windows. ``all``: every window alike (model v2;
+#: seizure windows are ~2 % of them, so the map matches the long scale of non-seizure windows); ``balanced``:
+#: seizure and non-seizure windows carry equal total weight (ambiguous boundary windows left out), so seizure
+#: windows of a short recording also land on their long-recording scale.
+SHORT_MAP = {"weighting": "all"}
+
+
+def short_map(det, val, tune_neg, weighting: str | None = None) -> list[float]:
     """Fit the short-recording map on validation windows (simulations + tuning people) seen long and short."""
-    recs = [r["X"] for r in val] + [X for X in tune_neg if len(X) >= F.MIN_BACKGROUND_WINDOWS]  # those with a background
+    weighting = weighting or SHORT_MAP["weighting"]
+    negs = [X for X in tune_neg if len(X) >= F.MIN_BACKGROUND_WINDOWS]  # those with a background
+    recs = [r["X"] for r in val] + negs
     v_long = np.concatenate([window_proba(det, X) for X in recs])
     v_short = np.concatenate([window_proba(det, short_view(X)) for X in recs])
-    ab = fit_short_map(v_short, v_long)
-    return ab
+    if weighting == "all":
+        return fit_short_map(v_short, v_long)
+    y = np.concatenate([sim_window_labels(r) for r in val] + [np.zeros(len(X)) for X in negs])
+    n_pos, n_neg = max((y == 1).sum(), 1), max((y == 0).sum(), 1)
+    weight = np.where(y == 1, 0.5 / n_pos, np.where(y == 0, 0.5 / n_neg, 0.0))
+    return fit_short_map(v_short, v_long, weight)
 
 
 def calibration_per_length(det, ab, test, test_neg) -> dict:
@@ -589,6 +638,23 @@ def main():
     ap.add_argument(
         "--iiic-only", action="store_true", help="Stop after the IIIC held-out evaluation (presets of the shipped model)."
     )
+    ap.add_argument(
+        "--context-features",
+        action="store_true",
+        help="Experimental: add the causal context features (dbrain.detect._features.CONTEXT_FEATURES) to every row.",
+    )
+    ap.add_argument(
+        "--short-map",
+        choices=("all", "balanced"),
+        default="all",
+        help="Weighting of the short-recording map's fitting windows (see SHORT_MAP; default: as model v2).",
+    )
+    ap.add_argument(
+        "--compare-short-map",
+        action="store_true",
+        help="IIIC held out: also score with the short map of the other weighting (else 'other_map' columns repeat the map used).",
+    )
+    ap.add_argument("--sim-cache-only", action="store_true", help="Build the simulation caches and stop.")
     ap.add_argument("--skip-source-loso", action="store_true", help="No leave-one-source-out evaluation.")
     ap.add_argument("--loso-sources", default=None, help="Comma-separated sources for leave-one-source-out (default: all).")
     ap.add_argument(
@@ -599,6 +665,11 @@ def main():
         "(fixed seeds: the same model); everything after the fit is recomputed.",
     )
     args = ap.parse_args()
+    CONTEXT["on"] = args.context_features
+    if args.context_features and args.out.resolve() == DEFAULT_MODEL_DIR.resolve() and not (args.iiic_only or args.loso_only):
+        # the detector does not compute the context features: such a model must not replace the shipped one
+        ap.error("--context-features is experimental (the detector does not compute these features): give --out DIR")
+    SHORT_MAP["weighting"] = args.short_map
     args.cache.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     n_train = 6 if args.quick else 16
@@ -618,6 +689,8 @@ def main():
     val = sim_eval_set(range(2000, 2002 if args.quick else 2004), args.cache, "val")
     test = sim_eval_set(range(3000, 3002 if args.quick else 3006), args.cache, "test")
     print(f"simulations ready in {time.time() - t0:.0f} s: {len(ysim)} training rows", flush=True)
+    if args.sim_cache_only:
+        return
     SIM_W, REAL_W, GB_W, ADHD_W = 2.0, 1.0, args.guinea_weight, args.adhd_weight
     gb = load_guinea_bissau(args.cache)
     gb_train, gb_val, gb_test = split_thirds(gb)
@@ -647,7 +720,7 @@ def main():
         spk = np.asarray(f["data"], np.float32)
     spk = spk if spk.shape[0] == 19 else spk.T
     order = ["Fp1", "F3", "C3", "P3", "F7", "T3", "T5", "O1", "Fz", "Cz", "Pz", "Fp2", "F4", "C4", "P4", "F8", "T4", "T6", "O2"]
-    spikenet = F.recording_features(_bipolar(spk, order, DB_PAIRS), 128.0)
+    spikenet = with_context(F.recording_features(_bipolar(spk, order, DB_PAIRS), 128.0))
     metrics = {"sources": {}, "loso": {}, "iiic_held_out": {}}
     for s in sources.values():
         metrics["sources"][s.name] = {
@@ -712,7 +785,8 @@ def main():
     iiic_full = [
         segment_rows(sio.loadmat(SHARED / "patterns" / "iiic-dev" / f"{stem}.mat")["seg"][:19], 200.0) for stem in IIIC_FILES
     ]
-    iiic_probs = {}
+    iiic_probs, iiic_probs_other = {}, {}  # the other: with the other short-map weighting (for comparison)
+    iiic_fold_medium = {}  # the medium preset tuned inside each fold (validation sims + tuning people, as the final model)
     if not args.skip_iiic_loso:
         # folds: 2 folds by sample number (``*_sample1`` / ``*_sample2``), each holding out one segment of every
         # class; segments: leave one segment out (12 fits; affordable with --holdout-rounds / --holdout-rows).
@@ -730,8 +804,24 @@ def main():
                 max_rows=args.holdout_rows or MAX_PART_ROWS,
             )
             fold_map = short_map(det, val, [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val])
+            other = "balanced" if SHORT_MAP["weighting"] == "all" else "all"
+            other_map = (
+                short_map(det, val, [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val], other)
+                if args.compare_short_map
+                else fold_map
+            )
+            tn = [gb[p] for p in gb_val] + [adhd[c] for c in adhd_val]
+            fold_presets, _ = tune_presets(
+                sim_probabilities(det, val) + [_per_second(window_proba(det, X, fold_map), len(X) + 1) for X in tn],
+                [r["sz"] for r in val] + [[] for _ in tn],
+            )
+            print(
+                "fold maps", SHORT_MAP["weighting"], fold_map, other, other_map, "fold medium", fold_presets["medium"], flush=True
+            )
             for g in held:
+                iiic_fold_medium[IIIC_FILES[g]] = fold_presets["medium"]
                 iiic_probs[IIIC_FILES[g]] = window_proba(det, iiic_full[g], fold_map)
+                iiic_probs_other[IIIC_FILES[g]] = window_proba(det, iiic_full[g], other_map)
                 print(
                     "IIIC held out",
                     IIIC_FILES[g],
@@ -748,10 +838,21 @@ def main():
                 "mean_probability_scored_10s": round(float(p[20:29].mean()), 4),
                 "max_probability": round(float(p.max()), 4),
                 "events_at_medium": segment_events(p, len(p) + 1, on, off),
+                "events_at_fold_medium": segment_events(p, len(p) + 1, *iiic_fold_medium[stem]),
+                "other_map_max_probability": round(float(iiic_probs_other[stem].max()), 4),
+                "other_map_events_at_medium": segment_events(iiic_probs_other[stem], len(p) + 1, on, off),
+                "other_map_events_at_fold_medium": segment_events(iiic_probs_other[stem], len(p) + 1, *iiic_fold_medium[stem]),
             }
             for stem, p in iiic_probs.items()
         }
         print(pd.DataFrame(rows).T.to_string())
+        for col in ("events_at_fold_medium", "other_map_events_at_medium", "other_map_events_at_fold_medium"):
+            f = {s: r[col] > 0 for s, r in rows.items()}
+            print(
+                f"  {col}: seizure flagged {sum(v for s, v in f.items() if s.startswith('SZ'))}/"
+                f"{sum(s.startswith('SZ') for s in f)}, false {sum(v for s, v in f.items() if not s.startswith('SZ'))}/"
+                f"{sum(not s.startswith('SZ') for s in f)}"
+            )
         flagged = {s: r["events_at_medium"] > 0 for s, r in rows.items()}
         n_sz = sum(s.startswith("SZ") for s in flagged)
         print(

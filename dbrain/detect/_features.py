@@ -279,6 +279,55 @@ def recording_features(data_or_raw, sfreq: float | None = None, *, picks=None, c
     return assemble(raw, _background(raw))
 
 
+#: Causal context of a window in its own recording (ACNS 2021: a seizure is a rhythm of >= 10 s, or evolves).
+#: Not part of :data:`FEATURES`: a model lists them when it was trained with them (see :func:`context_features`).
+CONTEXT_FEATURES = ("rhythm_10s", "peak_freq_10s", "peak_share_10s", "freq_change_15s", "power_change_15s")
+CONTEXT_SPAN = 10  # windows (1 s apart): the window and the 9 before it, ~11 s of signal
+CONTEXT_HALF = 5  # windows per half of the change features: windows i-4..i against i-14..i-10
+RHYTHM_TOLERANCE = 0.5  # Hz: the same or the next periodogram bin of a 2 s window
+
+
+def context_features(X: np.ndarray) -> np.ndarray:
+    """Context of each window from the windows before it in the same recording (same channel).
+
+    ``rhythm_10s``: share of the last 10 windows whose dominant frequency is within 0.5 Hz of their median (a
+    rhythm sustained ~10 s); ``peak_freq_10s`` / ``peak_share_10s``: that median frequency / median peak share;
+    ``freq_change_15s`` / ``power_change_15s``: median dominant frequency / log power of windows ``i-4..i`` minus
+    that of ``i-14..i-10`` (evolution in frequency or amplitude). Only past windows are used, so a stream can
+    compute them as the recording arrives; windows without enough past (the first 9 or 14 of any recording or
+    isolated segment) get NaN, in training and at inference alike.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_windows, n_channels, len(FEATURES))
+        Model features of consecutive windows (:func:`recording_features`).
+
+    Returns
+    -------
+    ctx : ndarray, shape (n_windows, n_channels, len(CONTEXT_FEATURES))
+        float32.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    E, C = X.shape[:2]
+    out = np.full((E, C, len(CONTEXT_FEATURES)), np.nan, np.float32)
+    pf = X[..., FEATURES.index("peak_freq")]
+    lp = X[..., FEATURES.index("log_power")]
+    ps = X[..., FEATURES.index("peak_share")]
+    if E >= CONTEXT_SPAN:
+        pfw = sliding_window_view(pf, CONTEXT_SPAN, axis=0)  # (E - 9, C, 10): windows i-9..i for i >= 9
+        med = np.median(pfw, axis=-1)
+        out[CONTEXT_SPAN - 1 :, :, 0] = (np.abs(pfw - med[..., None]) <= RHYTHM_TOLERANCE).mean(axis=-1)
+        out[CONTEXT_SPAN - 1 :, :, 1] = med
+        out[CONTEXT_SPAN - 1 :, :, 2] = np.median(sliding_window_view(ps, CONTEXT_SPAN, axis=0), axis=-1)
+    lag = 3 * CONTEXT_HALF - 1  # 14: the first window with both halves (i-14..i-10 and i-4..i)
+    if E > lag:
+        for col, v in ((3, pf), (4, lp)):
+            m = np.median(sliding_window_view(v, CONTEXT_HALF, axis=0), axis=-1)  # m[k]: windows k..k+4
+            out[lag:, :, col] = m[lag - CONTEXT_HALF + 1 :] - m[: E - lag]
+    return out
+
+
 def segment_features(segments: np.ndarray, sfreq: float, *, workers: int = 1) -> np.ndarray:
     """Model features of isolated segments (no background): every 2 s window, 1 s apart.
 

@@ -393,17 +393,18 @@ class SeizureDetector(BaseDetector):
         self.n_recordings_ = len(recordings)
         return self
 
-    def _fit_arrays(self, X, y, weight=None, extra_meta: dict | None = None):
+    def _fit_arrays(self, X, y, weight=None, extra_meta: dict | None = None, features=None):
         lgb = _lightgbm()
         params = dict(_LGB_PARAMS, seed=int(self.random_state), num_threads=int(self.n_jobs))
-        data = lgb.Dataset(X, label=y, weight=weight, feature_name=list(F.FEATURES), free_raw_data=True)
+        features = list(F.FEATURES if features is None else features)
+        data = lgb.Dataset(X, label=y, weight=weight, feature_name=features, free_raw_data=True)
         self.booster_ = lgb.train(params, data, num_boost_round=int(self.n_estimators))
         self.n_windows_ = int(len(y))
         self.n_seizure_windows_ = int(np.sum(y == 1))
         self.meta_ = {
             "format": MODEL_FORMAT,
             "version": 1,
-            "features": list(F.FEATURES),
+            "features": features,
             "window": F.WINDOW,
             "step": F.STEP,
             "top_k": int(self.top_k),

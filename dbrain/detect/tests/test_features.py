@@ -87,3 +87,25 @@ def test_two_minutes_is_where_the_background_starts():
     for seconds, missing in ((120, True), (121, False), (200, False)):
         X = F.recording_features(data[:, : seconds * 64], 64.0)
         assert np.isnan(X[..., F.FEATURES.index("log_power_bg")]).all() == missing, seconds
+
+
+def test_context_features_are_causal_and_mean_rhythm_and_evolution():
+    """Context of a window uses only the windows before it: NaN without enough past, the same once more data follows."""
+    sfreq = 128.0
+    steady = _sine(2.0, sfreq, 40.0)  # a 2 Hz rhythm throughout
+    chirp_f = np.linspace(1.5, 6.0, int(40 * sfreq))  # frequency rising over 40 s: evolution
+    chirp = (50 * np.sin(2 * np.pi * np.cumsum(chirp_f) / sfreq)).astype(np.float32)
+    X = F.recording_features(np.stack([steady, chirp]), sfreq)
+    ctx = F.context_features(X)
+    names = list(F.CONTEXT_FEATURES)
+    rhythm, freq10, change = (names.index(n) for n in ("rhythm_10s", "peak_freq_10s", "freq_change_15s"))
+    assert ctx.shape == (X.shape[0], 2, len(names))
+    assert np.isnan(ctx[: F.CONTEXT_SPAN - 1, :, rhythm]).all() and np.isfinite(ctx[F.CONTEXT_SPAN - 1 :, :, rhythm]).all()
+    assert np.isnan(ctx[:14, :, change]).all() and np.isfinite(ctx[14:, :, change]).all()
+    assert (ctx[F.CONTEXT_SPAN - 1 :, 0, rhythm] == 1.0).all()  # the steady rhythm: every window at its median
+    np.testing.assert_allclose(ctx[F.CONTEXT_SPAN - 1 :, 0, freq10], 2.0, atol=0.5)
+    assert np.abs(ctx[14:, 0, change]).max() <= 0.5  # no evolution
+    assert (ctx[14:, 1, change] >= 1.0).all()  # the chirp rises ~1.1 Hz per 10 s
+    # causal: appending 20 s leaves the context of every earlier window unchanged
+    longer = F.context_features(F.recording_features(np.stack([np.r_[steady, steady[:2560]], np.r_[chirp, chirp[:2560]]]), sfreq))
+    np.testing.assert_array_equal(longer[: len(ctx)], ctx)

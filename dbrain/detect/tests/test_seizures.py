@@ -179,6 +179,39 @@ def test_iiic_segments_are_not_all_seizure(shared_data):
     assert any(v for k, v in flagged.items() if k.startswith("SZ")), flagged
 
 
+def test_short_icu_segment_is_scored_as_the_trainer_computes_it(shared_data):
+    """Train as you infer, on a real 50 s ICU segment: the detector's rows equal the training script's rows.
+
+    ``scripts/train_seizure_model.py`` computes the IIIC training rows from the referential array (double banana
+    by subtraction, in µV, no background since 50 s < 2 min); the detector reads the same segment as an MNE Raw
+    in volts and forms its montage with ``dbrain.montages``. Both must give the same features, the background
+    must be missing, and the probability must go through the short-recording map.
+    """
+    sio = pytest.importorskip("scipy.io")
+    from dbrain.channels._raw import as_normalized
+    from dbrain.detect import _features as F
+    from dbrain.detect._seizures import _window_proba, select_channels, short_recording_map
+
+    names = "Fp1 F3 C3 P3 F7 T7 P7 O1 Fz Cz Pz Fp2 F4 C4 P4 F8 T8 P8 O2".split()
+    old = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
+    seg = sio.loadmat(shared_data / "patterns" / "iiic-dev" / "SZ_sample2.mat")["seg"][:19].astype(np.float32)
+    raw = as_normalized(mne.io.RawArray(seg * 1e-6, mne.create_info(names, 200.0, "eeg"), verbose="error"))
+    source, picks, used = select_channels(raw)
+    assert used == "double-banana" and len(picks) == 18
+    X = F.recording_features(source, picks=picks)
+    idx = {n: i for i, n in enumerate(names)}
+    pairs = [[old.get(e, e) for e in p.split("-")] for p in picks]
+    bipolar = np.stack([seg[idx[a]] - seg[idx[b]] for a, b in pairs])  # as the trainer's _bipolar
+    Xt = F.recording_features(bipolar, 200.0)
+    np.testing.assert_array_equal(np.isnan(X), np.isnan(Xt))
+    np.testing.assert_allclose(X, Xt, atol=1e-3, equal_nan=True)
+    assert np.isnan(X[..., len(F.WINDOW_FEATURES) + 2 :]).all()  # no background (and no background context)
+    booster, meta = load_model()
+    p = _window_proba(booster, X, 1, meta, short=X.shape[0] < F.MIN_BACKGROUND_WINDOWS)
+    raw_p = booster.predict(X.reshape(-1, X.shape[-1])).reshape(X.shape[:2])
+    np.testing.assert_allclose(p, short_recording_map(raw_p.astype(np.float32), meta), rtol=1e-5)
+
+
 def test_fit_save_load_round_trip(tmp_path, sim):
     raw, truth = sim
     det = SeizureDetector(n_estimators=20, max_background=300).fit([raw], [truth])
