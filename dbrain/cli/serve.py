@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 
@@ -63,6 +66,7 @@ def serve(
         fields["login_storage"] = login_storage
     settings = Settings(**fields)
     _one_blas_thread()
+    _warm_up()
     app = create_app(settings)  # creates or migrates the database first
     if not settings.login_storage.startswith("memory://") and not app.state.login_guard.storage.check():
         raise ParameterError(f"--login-storage {_safe(settings.login_storage)} is not reachable")
@@ -113,7 +117,25 @@ def app_from_environment():
     from ..server import Settings, create_app
 
     _one_blas_thread()
+    _warm_up()
     return create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
+
+
+def _warm_up() -> None:
+    """Prepare a web process for its first requests: imports, and the interpreter lock's switch interval.
+
+    The first window page's imports are done now, not during the first clinician's request. The event loop
+    (one thread: it accepts connections, reads requests and sends answers) takes turns at the interpreter
+    lock with the request threads; with CPython's default switch interval (5 ms) it waited up to 5 ms per turn
+    behind each busy request thread, and a burst of new requests reached the admission queue (where pages go
+    first) hundreds of milliseconds late. 1 ms (``DBRAIN_SWITCH_INTERVAL_MS``) hands the lock over sooner.
+    """
+    from ..server.window import warm_up
+
+    warm_up()
+    ms = float(os.environ.get("DBRAIN_SWITCH_INTERVAL_MS", "1"))
+    if ms > 0:
+        sys.setswitchinterval(ms / 1000)
 
 
 def _one_blas_thread() -> None:

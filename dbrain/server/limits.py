@@ -26,9 +26,10 @@ import os
 import re
 from collections import deque
 
-#: API requests served at once per process (the others queue). Two cores do not
-#: go faster with more; the database pool (:data:`dbrain.server.db.POOL_SIZE`) is larger.
-MAX_IN_FLIGHT = int(os.environ.get("DBRAIN_MAX_IN_FLIGHT", "16"))
+#: API requests served at once per process (the others queue). Two cores do not go faster with more, and
+#: every request running at once is one more thread taking turns at the process's interpreter lock with the
+#: event loop that reads the next requests; the database pool (:data:`dbrain.server.db.POOL_SIZE`) is larger.
+MAX_IN_FLIGHT = int(os.environ.get("DBRAIN_MAX_IN_FLIGHT", "8"))
 #: Of those, requests other than window pages at once: the rest of the slots are kept for pages, and fewer
 #: requests sharing the process's interpreter lock make an admitted page finish sooner.
 MAX_BULK_IN_FLIGHT = int(os.environ.get("DBRAIN_MAX_BULK_IN_FLIGHT", "4"))
