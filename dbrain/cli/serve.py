@@ -90,6 +90,7 @@ def serve(
     }
     try:
         if web_workers == 1:
+            _open_connections(app)
             uvicorn.run(app, **run)
         else:
             # uvicorn starts each web process from an import string; the settings travel in the environment.
@@ -118,7 +119,30 @@ def app_from_environment():
 
     _one_blas_thread()
     _warm_up()
-    return create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
+    app = create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
+    _open_connections(app)
+    return app
+
+
+def _open_connections(app) -> None:
+    """Open the database connections the admitted requests will use, before the first request.
+
+    Otherwise the first burst of requests opens them while it is served (on PostgreSQL each is a pure-Python
+    pg8000 handshake, and the first one also reads the server's settings), on top of its own work.
+    """
+    from ..server.limits import MAX_IN_FLIGHT
+
+    engine = app.state.engine
+    size = getattr(engine.pool, "size", None)  # a bounded queue pool (an in-memory SQLite has none)
+    if not callable(size):
+        return
+    conns = []
+    try:
+        for _ in range(min(MAX_IN_FLIGHT, size())):
+            conns.append(engine.connect())
+    finally:
+        for conn in conns:
+            conn.close()  # back to the pool, open
 
 
 def _warm_up() -> None:
