@@ -383,7 +383,7 @@ def make_engine(url: str, *, pool_size: int | None = None) -> sa.Engine:
         # SQLite's own busy handler sleeps longer the longer it has waited (1, 2, 5 ... then 100 ms between
         # tries), so under a stream of writers an old waiter loses the lock to every newcomer: the audit
         # commit of a read waited up to ~1 s. A short busy timeout, retried, keeps every waiter trying
-        # every few milliseconds (in arrival order within a process) for the same 60 s in all.
+        # every few milliseconds (one per process, the others queued on a lock) for the same 60 s in all.
         deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
         if not waiting_for_the_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
             raw.execute("BEGIN IMMEDIATE")  # the 60 s busy timeout, then "database is locked" as before
