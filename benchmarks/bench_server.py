@@ -14,7 +14,8 @@ one HTTP connection each) mixing:
 * ``upload`` one ``POST /api/recordings`` in the middle of the run
 
 and prints the count of 5xx answers and transport errors (must be 0) and
-p50/p95 per kind, the server's and this load generator's CPU per request
+p50/p95 per kind (and the pages' p95 split by when they were sent: during the
+clients' start burst, the first 2 s, or later), the server's and this load generator's CPU per request
 (they share the machine's cores), the throughput ceiling they imply, the
 machine's load average, uvicorn's event loop and HTTP parser, and the command
 to rerun. Then ``dbrain ledger verify`` must find every row vouched
@@ -169,7 +170,7 @@ class Client:
                 if attempt:
                     status = -1
         with self.lock:
-            self.results.append((kind, status, time.perf_counter() - t0))
+            self.results.append((kind, status, time.perf_counter() - t0, t0, path))
             if status >= 400 or status < 0:
                 self.failures.setdefault(f"{kind} {status}", data[:300].decode("utf-8", "replace"))
         return status, data
@@ -302,6 +303,18 @@ def run_load(
     out["transport_errors"] = sum(1 for r in results if r[1] < 0)
     out["failures"] = dict(FAILURES)
     FAILURES.clear()
+    # Every request (kind, status, sent at [s from the start], seconds, path), for --raw; "began" is the start
+    # on time.perf_counter's clock (system-wide on Linux), to match server-side timings.
+    out["began"] = began
+    out["raw"] = sorted((r[0], r[1], round(r[3] - began, 4), round(r[2], 4), r[4]) for r in results)
+    # The pages sent while the clients' first burst (all connect and send at one instant) is served, and after.
+    for name, sel in (("first_2s", lambda r: r[3] - began < 2), ("after_2s", lambda r: r[3] - began >= 2)):
+        times = sorted(r[2] for r in results if r[0] == "window" and sel(r))
+        if times:
+            out[f"window_sent_{name}"] = {
+                "n": len(times),
+                "p95_ms": round(1000 * times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+            }
     return out
 
 
@@ -520,6 +533,9 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--no-login-flood", action="store_true", help="Skip the login-flood benchmark.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--raw", type=Path, help="Write every request (kind, status, sent at, seconds, path) of every run to this JSON file."
+    )
     args = parser.parse_args(argv)
     # A SIGTERM (e.g. from timeout) unwinds normally, so the server and the PostgreSQL cluster are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -579,6 +595,13 @@ def main(argv=None) -> dict:
     results["environment"] = environment(argv)
     if flood is not None:
         results["login_flood"] = flood
+    raw = {
+        backend: [run.pop("raw", None) for run in (r, *r.get("more_runs", []))]
+        for backend, r in results.items()
+        if backend not in ("login_flood", "environment")
+    }
+    if args.raw is not None:
+        args.raw.write_text(json.dumps(raw))
     if args.json:
         print(json.dumps(results, indent=2))
     env = results["environment"]
@@ -621,6 +644,12 @@ def main(argv=None) -> dict:
             print(f"  {'kind':<8} {'n':>5} {'p50 ms':>9} {'p95 ms':>9}  status")
             for kind, k in run["by_kind"].items():
                 print(f"  {kind:<8} {k['n']:>5} {k['p50_ms']:>9} {k['p95_ms']:>9}  {k['status']}")
+            if "window_sent_first_2s" in run and "window_sent_after_2s" in run:
+                a, b = run["window_sent_first_2s"], run["window_sent_after_2s"]
+                print(
+                    f"  window p95 by when it was sent: in the first 2 s (the clients' start burst) {a['p95_ms']} ms "
+                    f"({a['n']} pages), later {b['p95_ms']} ms ({b['n']} pages)"
+                )
             for what, detail in run["failures"].items():
                 print(f"  first {what}: {detail}")
     return results

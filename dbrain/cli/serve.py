@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 
@@ -63,6 +66,7 @@ def serve(
         fields["login_storage"] = login_storage
     settings = Settings(**fields)
     _one_blas_thread()
+    _warm_up()
     app = create_app(settings)  # creates or migrates the database first
     if not settings.login_storage.startswith("memory://") and not app.state.login_guard.storage.check():
         raise ParameterError(f"--login-storage {_safe(settings.login_storage)} is not reachable")
@@ -86,6 +90,7 @@ def serve(
     }
     try:
         if web_workers == 1:
+            _open_connections(app)
             uvicorn.run(app, **run)
         else:
             # uvicorn starts each web process from an import string; the settings travel in the environment.
@@ -113,7 +118,48 @@ def app_from_environment():
     from ..server import Settings, create_app
 
     _one_blas_thread()
-    return create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
+    _warm_up()
+    app = create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
+    _open_connections(app)
+    return app
+
+
+def _open_connections(app) -> None:
+    """Open the database connections the admitted requests will use, before the first request.
+
+    Otherwise the first burst of requests opens them while it is served (on PostgreSQL each is a pure-Python
+    pg8000 handshake, and the first one also reads the server's settings), on top of its own work.
+    """
+    from ..server.limits import MAX_IN_FLIGHT
+
+    engine = app.state.engine
+    size = getattr(engine.pool, "size", None)  # a bounded queue pool (an in-memory SQLite has none)
+    if not callable(size):
+        return
+    conns = []
+    try:
+        for _ in range(min(MAX_IN_FLIGHT, size())):
+            conns.append(engine.connect())
+    finally:
+        for conn in conns:
+            conn.close()  # back to the pool, open
+
+
+def _warm_up() -> None:
+    """Prepare a web process for its first requests: imports, and the interpreter lock's switch interval.
+
+    The first window page's imports are done now, not during the first clinician's request. The event loop
+    (one thread: it accepts connections, reads requests and sends answers) takes turns at the interpreter
+    lock with the request threads; with CPython's default switch interval (5 ms) it waited up to 5 ms per turn
+    behind each busy request thread, and a burst of new requests reached the admission queue (where pages go
+    first) hundreds of milliseconds late. 1 ms (``DBRAIN_SWITCH_INTERVAL_MS``) hands the lock over sooner.
+    """
+    from ..server.window import warm_up
+
+    warm_up()
+    ms = float(os.environ.get("DBRAIN_SWITCH_INTERVAL_MS", "1"))
+    if ms > 0:
+        sys.setswitchinterval(ms / 1000)
 
 
 def _one_blas_thread() -> None:

@@ -17,6 +17,9 @@ import datetime as dt
 import fcntl
 import os
 import re
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -321,6 +324,10 @@ POOL_SIZE = int(os.environ.get("DBRAIN_DB_POOL_SIZE", "24"))
 #: Seconds a request waits for a pooled connection before failing (never reached while
 #: the in-flight limit is below the pool size).
 POOL_TIMEOUT = 30.0
+#: Seconds a SQLite transaction waits for the write lock before failing ("database is locked").
+WRITE_LOCK_TIMEOUT = 60.0
+#: SQLite's busy timeout of one try for the write lock, in ms (see ``begin_immediate`` in :func:`make_engine`).
+_WRITE_LOCK_POLL_MS = 3
 _WRITE_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 
 
@@ -369,6 +376,32 @@ def make_engine(url: str, *, pool_size: int | None = None) -> sa.Engine:
     else:
         pool = {}
     engine = sa.create_engine(sa_url, connect_args={"timeout": 60, "check_same_thread": False}, **pool)
+    # One thread of this process at a time waits for SQLite's write lock; the others wait for that one here.
+    waiting_for_the_lock = threading.Lock()
+
+    def begin_immediate(raw) -> None:
+        # SQLite's own busy handler sleeps longer the longer it has waited (1, 2, 5 ... then 100 ms between
+        # tries), so under a stream of writers an old waiter loses the lock to every newcomer: the audit
+        # commit of a read waited up to ~1 s. A short busy timeout, retried, keeps every waiter trying
+        # every few milliseconds (one per process, the others queued on a lock) for the same 60 s in all.
+        deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
+        if not waiting_for_the_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+            raw.execute("BEGIN IMMEDIATE")  # the 60 s busy timeout, then "database is locked" as before
+            return
+        try:
+            raw.execute(f"PRAGMA busy_timeout={_WRITE_LOCK_POLL_MS}")
+            while True:
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_BUSY) != sqlite3.SQLITE_BUSY:
+                        raise
+                    if time.monotonic() > deadline:
+                        raise
+        finally:
+            raw.execute("PRAGMA busy_timeout=60000")
+            waiting_for_the_lock.release()
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -384,7 +417,10 @@ def make_engine(url: str, *, pool_size: int | None = None) -> sa.Engine:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn):
         write = bool(conn.get_execution_options().get("dbrain_write"))
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if write:
+            begin_immediate(conn.connection.dbapi_connection)
+        else:
+            conn.exec_driver_sql("BEGIN")
         conn.info["dbrain_tx"] = "write" if write else "read"
 
     @sa.event.listens_for(engine, "before_cursor_execute")
@@ -393,7 +429,7 @@ def make_engine(url: str, *, pool_size: int | None = None) -> sa.Engine:
             # End the read snapshot (it wrote nothing) and queue for the write lock.
             raw = conn.connection.dbapi_connection
             raw.execute("COMMIT")
-            raw.execute("BEGIN IMMEDIATE")
+            begin_immediate(raw)
             conn.info["dbrain_tx"] = "write"
 
     @sa.event.listens_for(engine, "commit")

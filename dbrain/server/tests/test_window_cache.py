@@ -75,3 +75,45 @@ def test_orjson_page_is_the_pydantic_document(tmp_path):
     assert json.loads(pages.window_json(w))["data"][0][:3] == [None, None, None]
     ref = json.loads(WindowOut(**{**w, "data": w["data"].tolist(), "times": w["times"].tolist()}).model_dump_json())
     assert ref["data"][0][:3] == [None, None, None]
+
+
+def test_a_burst_of_first_pages_opens_the_recording_once(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    calls = []
+
+    def slow_read(path):
+        calls.append(path)
+        time.sleep(0.3)  # a header parsed while seven more requests for the recording arrive
+        if len(calls) == 1 and path.name == "bad.edf":
+            raise OSError("unreadable")
+        return ("raw", "info")
+
+    monkeypatch.setattr("dbrain.io.read_recording", slow_read)
+
+    def burst(path):
+        got = []
+
+        def one():
+            try:
+                got.append(window._open(path))
+            except OSError as exc:
+                got.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        window._CACHE.pop(str(path), None)
+        return got
+
+    got = burst(tmp_path / "x.edf")
+    assert len(calls) == 1 and len(got) == 8 and all(g is got[0] for g in got)
+    assert str(tmp_path / "x.edf") not in window._OPENING
+    # A failed open fails only its own request; a waiting request opens the file itself.
+    calls.clear()
+    got = burst(tmp_path / "bad.edf")
+    assert len(calls) == 2 and sum(isinstance(g, OSError) for g in got) == 1
+    assert str(tmp_path / "bad.edf") not in window._OPENING
