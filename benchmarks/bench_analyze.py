@@ -60,7 +60,7 @@ def _worker(kind: str, path: str, report: bool) -> dict:
             for start in range(0, raw.n_times, step):
                 raw.get_data(start=start, stop=min(start + step, raw.n_times))
         seconds = time.perf_counter() - t0
-        return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "n_times": int(raw.n_times)}
+        return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "n_times": int(raw.n_times), "cpu_seconds": _cpu_seconds()}
     from dbrain.analyze import analyze
 
     with tempfile.TemporaryDirectory(prefix="dbrain-bench-analyze-") as tmp:
@@ -74,7 +74,16 @@ def _worker(kind: str, path: str, report: bool) -> dict:
         "steps": {s["name"]: [s["seconds"], s.get("streaming", False)] for s in summary["steps"]},
         "engine": summary["engine"],
         "report_seconds": summary.get("report_seconds"),
+        "cpu_seconds": _cpu_seconds(),
     }
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this worker and its finished children (CPU ÷ wall: how many cores were busy)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _batch(folder: Path, n: int, report: bool) -> dict:
@@ -105,6 +114,10 @@ def _parse_hours(text: str) -> float:
     return parse_duration(text) / 3600.0
 
 
+def _cpu(run: dict | None) -> str:
+    return "" if run is None or "cpu_seconds" not in run else f"{run['cpu_seconds']:.1f}"
+
+
 def _fmt(run: dict | None, key: str, spec: str) -> str:
     return "skipped" if run is None else format(run[key], spec)
 
@@ -120,13 +133,15 @@ def _tree_env(tree: str | None) -> dict | None:
 def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, ana: dict, base: dict | None = None) -> None:
     print(f"## {duration}\n")
     rows = [
-        ["mne read_raw_edf + get_data, 300 s chunks", f"{mne_chunks['seconds']:.1f}", f"{mne_chunks['peak_rss_mb']:.0f}"],
-        ["mne read_raw_edf(preload=True)", _fmt(mne_preload, "seconds", ".1f"), _fmt(mne_preload, "peak_rss_mb", ".0f")],
-        ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}"],
+        ["mne read_raw_edf + get_data, 300 s chunks", f"{mne_chunks['seconds']:.1f}", f"{mne_chunks['peak_rss_mb']:.0f}", _cpu(mne_chunks)],
+        ["mne read_raw_edf(preload=True)", _fmt(mne_preload, "seconds", ".1f"), _fmt(mne_preload, "peak_rss_mb", ".0f"), _cpu(mne_preload)],
+        ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}", _cpu(ana)],
     ]
     if base is not None:
-        rows.append(["dbrain analyze, baseline tree (--baseline)", f"{base['seconds']:.1f}", f"{base['peak_rss_mb']:.0f}"])
-    print(markdown_table(rows, ["", "wall (s)", "peak RSS (MB)"]))
+        rows.append(
+            ["dbrain analyze, baseline tree (--baseline)", f"{base['seconds']:.1f}", f"{base['peak_rss_mb']:.0f}", _cpu(base)]
+        )
+    print(markdown_table(rows, ["", "wall (s)", "peak RSS (MB)", "CPU user+sys (s)"]))
     print()
     threads = ana["engine"].get("thread_seconds", {})
     rows = [
@@ -141,6 +156,8 @@ def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, a
     print()
     engine = ana["engine"]
     rows = [[f"(reading the file, chunks of {engine['chunk_duration']:g} s)", f"{engine['read_seconds']:.1f}"]]
+    if "pass_seconds" in engine:  # wall time of the whole single pass (a baseline tree may not report it)
+        rows.insert(0, ["(the single pass, wall: every chunk read and pushed, qEEG thread joined)", f"{engine['pass_seconds']:.1f}"])
     rows += [[name, f"{sec:.1f}"] for name, sec in engine["products"].items()]
     print(markdown_table(rows, ["single-pass product", "seconds"]))
     print()

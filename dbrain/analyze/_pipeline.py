@@ -336,6 +336,7 @@ def analyze(
                 "chunk_duration": chunk_duration,
                 "streaming_steps": n_stream,
                 "read_seconds": round(engine.read_seconds, 3),
+                "pass_seconds": round(engine.pass_seconds, 3),
                 "thread_seconds": {k: round(v, 3) for k, v in engine.thread_seconds.items()},
                 "products": {k: round(v, 3) for k, v in engine.product_seconds.items()},
             },

@@ -47,6 +47,9 @@ class Engine:
         Time spent computing each product.
     read_seconds : float
         Time spent reading the source (pull mode).
+    pass_seconds : float
+        Wall time of the single pass (pull mode: first chunk read to last chunk pushed, the qEEG
+        thread's end included), the steps' finishes excluded.
     """
 
     def __init__(self, steps: list[Step], *, results: dict | None = None, n_jobs: int | None = None):
@@ -60,6 +63,7 @@ class Engine:
         self.seconds = {s.name: 0.0 for s in self.steps}
         self.product_seconds = self._cache.seconds
         self.read_seconds = 0.0
+        self.pass_seconds = 0.0
         self.thread_seconds: dict[str, float] = {}
         self.n_times = 0
         self.info: StreamInfo | None = None
@@ -250,8 +254,10 @@ def run(
     try:
         engine.start(source.info)
         if engine._streaming:
+            t0 = time.perf_counter()
             with _one_blas_thread():
                 _pass(engine, source, on_progress)
+            engine.pass_seconds = time.perf_counter() - t0
         engine.finish(on_step, on_result)
     finally:
         engine.close()
