@@ -60,7 +60,7 @@ def _worker(kind: str, path: str, report: bool) -> dict:
             for start in range(0, raw.n_times, step):
                 raw.get_data(start=start, stop=min(start + step, raw.n_times))
         seconds = time.perf_counter() - t0
-        return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "n_times": int(raw.n_times)}
+        return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "n_times": int(raw.n_times), "cpu_seconds": _cpu_seconds()}
     from dbrain.analyze import analyze
 
     with tempfile.TemporaryDirectory(prefix="dbrain-bench-analyze-") as tmp:
@@ -74,7 +74,16 @@ def _worker(kind: str, path: str, report: bool) -> dict:
         "steps": {s["name"]: [s["seconds"], s.get("streaming", False)] for s in summary["steps"]},
         "engine": summary["engine"],
         "report_seconds": summary.get("report_seconds"),
+        "cpu_seconds": _cpu_seconds(),
     }
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this worker and its finished children (CPU ÷ wall: how many cores were busy)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _batch(folder: Path, n: int, report: bool) -> dict:
@@ -99,10 +108,56 @@ def _batch(folder: Path, n: int, report: bool) -> dict:
     return {"seconds": result.seconds, "computed": int(result.n_computed), "errors": int(result.n_errors)}
 
 
+def repeat_edf(src: Path, dst: Path, times: int) -> None:
+    """Write ``src`` (EDF+C) ``times`` times over into ``dst``: a long recording without simulating it.
+
+    The header is copied with the record count multiplied; the data records are written ``times``
+    times, each record's time-keeping annotation rewritten to its new onset. The recording then
+    repeats itself (its seizures and spikes too). Only for files whose annotation signal holds nothing
+    but the time keeping (the simulated ones); anything else is refused.
+    """
+    import numpy as np
+
+    raw = src.read_bytes()
+    n_header, n_signals, n_records = int(raw[184:192]), int(raw[252:256]), int(raw[236:244])
+    record_seconds = float(raw[244:252])
+    at = 256 + 216 * n_signals  # samples per record, 8 characters per signal
+    samples = [int(raw[at + 8 * i : at + 8 * (i + 1)]) for i in range(n_signals)]
+    labels = [raw[256 + 16 * i : 256 + 16 * (i + 1)].strip() for i in range(n_signals)]
+    if labels[-1] != b"EDF Annotations" or b"EDF Annotations" in labels[:-1] or raw[192:197] != b"EDF+C":
+        raise ValueError(f"{src}: not an EDF+C file with one (last) annotation signal")
+    data = np.frombuffer(raw, np.uint8, offset=n_header).reshape(n_records, 2 * sum(samples))
+    a0, width = 2 * sum(samples[:-1]), 2 * samples[-1]
+
+    def time_keeping(first: int) -> np.ndarray:
+        out = np.zeros((n_records, width), np.uint8)
+        for i in range(n_records):
+            tal = f"+{(first + i) * record_seconds:g}\x14\x14".encode()
+            out[i, : len(tal)] = np.frombuffer(tal, np.uint8)
+        return out
+
+    if not np.array_equal(data[:, a0 : a0 + width], time_keeping(0)):
+        raise ValueError(f"{src}: annotations other than the time keeping; cannot repeat it")
+    header = bytearray(raw[:n_header])
+    header[236:244] = f"{times * n_records:<8d}".encode()
+    tmp = dst.with_suffix(".part")
+    with open(tmp, "wb") as f:
+        f.write(header)
+        for k in range(times):
+            block = data.copy()
+            block[:, a0 : a0 + width] = time_keeping(k * n_records)
+            f.write(block.tobytes())
+    tmp.replace(dst)
+
+
 def _parse_hours(text: str) -> float:
     from dbrain.simulate import parse_duration
 
     return parse_duration(text) / 3600.0
+
+
+def _cpu(run: dict | None) -> str:
+    return "" if run is None or "cpu_seconds" not in run else f"{run['cpu_seconds']:.1f}"
 
 
 def _fmt(run: dict | None, key: str, spec: str) -> str:
@@ -120,13 +175,15 @@ def _tree_env(tree: str | None) -> dict | None:
 def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, ana: dict, base: dict | None = None) -> None:
     print(f"## {duration}\n")
     rows = [
-        ["mne read_raw_edf + get_data, 300 s chunks", f"{mne_chunks['seconds']:.1f}", f"{mne_chunks['peak_rss_mb']:.0f}"],
-        ["mne read_raw_edf(preload=True)", _fmt(mne_preload, "seconds", ".1f"), _fmt(mne_preload, "peak_rss_mb", ".0f")],
-        ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}"],
+        ["mne read_raw_edf + get_data, 300 s chunks", f"{mne_chunks['seconds']:.1f}", f"{mne_chunks['peak_rss_mb']:.0f}", _cpu(mne_chunks)],
+        ["mne read_raw_edf(preload=True)", _fmt(mne_preload, "seconds", ".1f"), _fmt(mne_preload, "peak_rss_mb", ".0f"), _cpu(mne_preload)],
+        ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}", _cpu(ana)],
     ]
     if base is not None:
-        rows.append(["dbrain analyze, baseline tree (--baseline)", f"{base['seconds']:.1f}", f"{base['peak_rss_mb']:.0f}"])
-    print(markdown_table(rows, ["", "wall (s)", "peak RSS (MB)"]))
+        rows.append(
+            ["dbrain analyze, baseline tree (--baseline)", f"{base['seconds']:.1f}", f"{base['peak_rss_mb']:.0f}", _cpu(base)]
+        )
+    print(markdown_table(rows, ["", "wall (s)", "peak RSS (MB)", "CPU user+sys (s)"]))
     print()
     threads = ana["engine"].get("thread_seconds", {})
     rows = [
@@ -141,6 +198,8 @@ def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, a
     print()
     engine = ana["engine"]
     rows = [[f"(reading the file, chunks of {engine['chunk_duration']:g} s)", f"{engine['read_seconds']:.1f}"]]
+    if "pass_seconds" in engine:  # wall time of the whole single pass (a baseline tree may not report it)
+        rows.insert(0, ["(the single pass, wall: every chunk read and pushed, qEEG thread joined)", f"{engine['pass_seconds']:.1f}"])
     rows += [[name, f"{sec:.1f}"] for name, sec in engine["products"].items()]
     print(markdown_table(rows, ["single-pass product", "seconds"]))
     print()
@@ -206,6 +265,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--baseline", default=None, help="also run analyze (and --batch) with the dbrain source tree in this folder"
     )
+    parser.add_argument(
+        "--repeat",
+        default=None,
+        help="build a missing duration that is a whole multiple of this one (e.g. 24h for 72h) by writing its "
+        "cached recording's data records several times, instead of simulating it (hours for 72 h)",
+    )
     parser.add_argument("--_worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--_batch", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -231,6 +296,11 @@ def main(argv=None) -> int:
     with workdir(args.work) as folder:
         for duration in durations:
             path = folder / f"analyze-{duration}.edf"
+            source = folder / f"analyze-{args.repeat}.edf" if args.repeat else None
+            times = _parse_hours(duration) / _parse_hours(args.repeat) if args.repeat else 0
+            if not path.is_file() and source is not None and source.is_file() and times > 1 and times == int(times):
+                print(f"# {duration}: the {args.repeat} recording written {int(times)} times over (--repeat), not simulated\n")
+                repeat_edf(source, path, int(times))
             if not path.is_file():
                 simulate_edf(path, duration, seed=0, seizures=max(1, int(_parse_hours(duration))), spikes=200)
             mne_chunks = run_worker(__file__, ["--_worker", "mne-chunks", str(path), report])

@@ -70,7 +70,8 @@ class SeizureStream:
         self._n_feat = 0  # windows with window features
         self._pending = np.zeros((0, len(channels), len(F.RAW_COLUMNS)), np.float32)  # windows not final yet
         self._first_pending = 0  # window index of _pending[0]
-        self._blocks: list[np.ndarray] = []  # median of each complete block, (C, K)
+        self._blocks: list[np.ndarray] = []  # median of each complete block from block _block0 on, (C, K)
+        self._block0 = 0  # blocks before it are no window's neighbours any more (dropped: memory flat in duration)
         self._final: list[np.ndarray] = []  # channel probability of final windows, (E, C) pieces
 
     # --- feeding ---------------------------------------------------------------------------------
@@ -101,19 +102,21 @@ class SeizureStream:
         return self._pending[lo : lo + F.BACKGROUND_BLOCK]
 
     def _complete_blocks(self) -> None:
-        while (len(self._blocks) + 1) * F.BACKGROUND_BLOCK <= self._n_feat:
-            rows = self._block_rows(len(self._blocks))[..., _BG_COLS]
+        while (self._block0 + len(self._blocks) + 1) * F.BACKGROUND_BLOCK <= self._n_feat:
+            rows = self._block_rows(self._block0 + len(self._blocks))[..., _BG_COLS]
             self._blocks.append(np.nanmedian(rows, axis=0))
 
     def _finalise(self) -> None:
         """Final probabilities of blocks whose ±60-block neighbourhood is complete."""
         k0 = self._first_pending // F.BACKGROUND_BLOCK
-        k1 = len(self._blocks) - F.BACKGROUND_HALF  # blocks [k0, k1) have all 60 following blocks
+        k1 = self._block0 + len(self._blocks) - F.BACKGROUND_HALF  # blocks [k0, k1) have all 60 following blocks
         if k1 <= k0:
             return
-        blocks = np.stack(self._blocks)
+        # Only the neighbours of blocks k0..k1 (stacking every block so far made each chunk cost more as the stream grew).
+        lo = max(0, k0 - F.BACKGROUND_HALF)
+        blocks = np.stack(self._blocks[lo - self._block0 : k1 + F.BACKGROUND_HALF + 1 - self._block0])
         bg = np.stack(
-            [np.median(blocks[max(0, k - F.BACKGROUND_HALF) : k + F.BACKGROUND_HALF + 1], axis=0) for k in range(k0, k1)]
+            [np.median(blocks[max(0, k - F.BACKGROUND_HALF) - lo : k + F.BACKGROUND_HALF + 1 - lo], axis=0) for k in range(k0, k1)]
         )
         n = (k1 - k0) * F.BACKGROUND_BLOCK
         raw = self._pending[:n]
@@ -121,6 +124,9 @@ class SeizureStream:
         self._final.append(_window_proba(self.booster, X, self.detector.n_jobs, self.meta, short=False))
         self._pending = self._pending[n:]
         self._first_pending += n
+        drop = max(0, self._first_pending // F.BACKGROUND_BLOCK - F.BACKGROUND_HALF - self._block0)
+        del self._blocks[:drop]
+        self._block0 += drop
 
     # --- reading ---------------------------------------------------------------------------------
     def _tail(self, last: int | None = None) -> np.ndarray:
@@ -137,16 +143,17 @@ class SeizureStream:
             bg = np.full((len(raw), len(self.channels), len(_BG_COLS)), np.nan, np.float32)
         else:
             blocks = list(self._blocks)
+            b0 = self._block0  # index of blocks[0]; every neighbour of the pending windows is at or after it
             n_blocks = -(-E // F.BACKGROUND_BLOCK)
-            if n_blocks > len(blocks):  # the last, incomplete block: NaN-padded to 10 windows, as the file path pads
-                rows = self._block_rows(len(blocks))[..., _BG_COLS]
+            if n_blocks > b0 + len(blocks):  # the last, incomplete block: NaN-padded to 10 windows, as the file path pads
+                rows = self._block_rows(b0 + len(blocks))[..., _BG_COLS]
                 pad = np.full((F.BACKGROUND_BLOCK - len(rows), *rows.shape[1:]), np.nan, np.float32)
                 blocks.append(np.nanmedian(np.concatenate([rows, pad]), axis=0))
             blocks = np.stack(blocks)
             k0 = first // F.BACKGROUND_BLOCK
             bg = np.stack(
                 [
-                    np.median(blocks[max(0, k - F.BACKGROUND_HALF) : min(n_blocks, k + F.BACKGROUND_HALF + 1)], axis=0)
+                    np.median(blocks[max(0, k - F.BACKGROUND_HALF) - b0 : min(n_blocks, k + F.BACKGROUND_HALF + 1) - b0], axis=0)
                     for k in range(k0, n_blocks)
                 ]
             )

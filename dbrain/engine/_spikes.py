@@ -23,6 +23,7 @@ from ..detect.spikes import SENSITIVITY_PRESETS, SpikeDetector
 from ..detect.spikes._detector import _MIN_SFREQ, _montages, _to_table
 from ..errors import DbrainError, RecordingError
 from ._params import Param
+from ._pieces import drop_before, gather
 from ._protocol import Step, StepResult, StreamInfo
 
 #: Shortest recording the spike step runs on (s).
@@ -73,18 +74,17 @@ class SpikeStream:
     def _run(self, spans) -> None:
         if not spans:
             return
-        kept = np.concatenate(self._pieces, axis=1) if len(self._pieces) > 1 else self._pieces[0]
         jobs = []
         for start, stop in spans:
             lo, hi = max(0, start - self.pad), min(self.n_times, stop + self.pad)
-            jobs.append((np.ascontiguousarray(kept[:, lo - self._buf_start : hi - self._buf_start]), start, stop, lo))
+            jobs.append((gather(self._pieces, self._buf_start, lo, hi, len(self.index)), start, stop, lo))
         if self.workers > 1 and len(jobs) > 1:
             pool = thread_pool(self.workers)
             self._rows.extend(f.result() for f in [pool.submit(self.process, *job, 1) for job in jobs])
         else:
             self._rows.extend(self.process(*job, 1 if self.detector.n_jobs == 1 else None) for job in jobs)
         keep_from = max(0, self._next - self.pad)  # the next span's padding before it
-        self._pieces = [kept[:, keep_from - self._buf_start :]]
+        self._pieces = drop_before(self._pieces, self._buf_start, keep_from)
         self._buf_start = keep_from
 
     def finish(self, r_peaks: np.ndarray | None = None) -> pd.DataFrame:

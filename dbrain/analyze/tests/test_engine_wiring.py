@@ -88,3 +88,14 @@ def test_cli_no_report(tmp_path, monkeypatch, capsys):
     assert exit_.value.code == 0, capsys.readouterr().err
     assert "no report" in capsys.readouterr().out
     assert (out / "qeeg.parquet").is_file() and not (out / "report.html").exists()
+
+
+@pytest.mark.parametrize("chunk_duration", [10.0, 300.0])
+def test_input_hash_read_beside_the_pass_or_after_it(tmp_path, chunk_duration):
+    """More than two chunks: the hash is read in a thread during the single pass; else after it. Same value."""
+    from dbrain.utils._hash import sha256_path
+
+    out = analyze(SAMPLE, tmp_path / "out", only=["seizures"], report=False, ledger=False, chunk_duration=chunk_duration)
+    summary = json.loads((out.out_dir / "summary.json").read_text())
+    assert summary["input"]["sha256"] == sha256_path(SAMPLE)
+    assert summary["engine"]["pass_seconds"] > 0

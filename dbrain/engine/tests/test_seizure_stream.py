@@ -110,3 +110,24 @@ def test_state_is_bounded(recording):
         assert step.stream._buf.shape[1] <= 1000 + int(2 * recording.info["sfreq"])
     bound = (F.BACKGROUND_HALF + 1) * F.BACKGROUND_BLOCK + 4  # + the windows of one push (1000 samples < 4 s)
     assert F.BACKGROUND_HALF * F.BACKGROUND_BLOCK < most <= bound
+
+
+def test_long_stream_drops_old_blocks_and_equals_file_path():
+    """Past 20 minutes the blocks no window needs any more are let go (bounded memory), results unchanged."""
+    raw, _ = simulate_eeg(26 * 60.0, seizures=1, spikes=0, artifacts=False, seed=3, verbose="error")
+    reference = SeizureDetector().run(raw)
+    step = SeizureStep.create()
+    engine = Engine([step]).start(StreamInfo(raw.info))
+    data, rng = raw.get_data(), np.random.default_rng(5)
+    start, kept, mid, checked = 0, [], int(18 * 60 * raw.info["sfreq"]), False
+    while start < data.shape[1]:
+        stop = min(data.shape[1], start + int(rng.integers(1, 40_000)))
+        engine.push(data[:, start:stop])
+        kept.append(len(step.stream._blocks))
+        if start < mid <= stop:  # provisional result mid-way = the file path on the recording so far
+            _assert_same(engine.partial()["seizures"], SeizureDetector().run(_cut(raw, stop)))
+            checked = True
+        start = stop
+    assert checked and step.stream._block0 > 0, "no block was dropped: the test would not test the dropping"
+    assert max(kept) <= 2 * F.BACKGROUND_HALF + 10  # the neighbourhood, not every block of the stream
+    _assert_same(engine.finish()["seizures"].data["seizures"], reference)
