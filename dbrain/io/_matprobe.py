@@ -15,7 +15,10 @@ and, for each file, forks a fresh process that parses it, sends the result
 back and exits — so a damaged file can corrupt only that one process, and
 no file is parsed by a process another file has touched. The server is
 started again after it died, timed out, or when dbrain's process is a fork
-of the one that started it.
+of the one that started it. Each fork's address space is limited (its size
++ 1 GiB + 8 times the file's), so a header that makes the reader allocate
+without bound ends in a MemoryError in that fork, not in the machine
+running out of memory.
 """
 
 from __future__ import annotations
