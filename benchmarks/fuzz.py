@@ -3,6 +3,7 @@
     python benchmarks/fuzz.py --target read_edf --inputs 100000 --seed 1
     python benchmarks/fuzz.py --target all --inputs 3000 --seed 1     # every target, one after the other
     python benchmarks/fuzz.py --list
+    python benchmarks/fuzz.py --target read_cnt,read_egi --seed-cost 40   # CPU per seed input, no fuzzing
 
 The engine is atheris (libFuzzer for Python, Apache-2.0; ``pip install
 atheris``): dbrain, MNE's readers, edfio, pyxdf and mne-bids are instrumented
@@ -269,6 +270,48 @@ def _one_target(args) -> int:
     return 0
 
 
+def _seed_cost(names, repeats: int) -> None:
+    """Print the CPU time of one input per campaign seed of each target (no fuzzing, no instrumentation).
+
+    The cost of a valid input (the deepest path the seeds take), the figure to
+    compare harness versions by: this process's CPU, plus that of dbrain's MAT
+    fork server (EEGLAB, BIDS) read from ``/proc``.
+    """
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from dbrain.io import _matprobe
+    from dbrain.tests import fuzz_targets
+
+    def server_cpu() -> float:
+        pid = _matprobe._PROBE.pid
+        try:
+            with open(f"/proc/{pid}/stat") as fid:
+                fields = fid.read().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):
+            return 0.0
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # its own and its forks' CPU
+
+    for name in names:
+        target = fuzz_targets.TARGETS[name]
+        scratch = Path(tempfile.mkdtemp(prefix=f"dbrain-fuzz-{name}-", dir=fuzz_targets.scratch_root()))
+        try:
+            seeds = target.seed_bytes(scratch)
+            work = scratch / "work"
+            work.mkdir()
+            out = []
+            for data in seeds:
+                target(data, work)  # warm-up: imports, the MAT server, the copied siblings
+                cpu, server = time.process_time(), server_cpu()
+                for _ in range(repeats):
+                    target(data, work)
+                here, there = (time.process_time() - cpu) / repeats * 1e3, (server_cpu() - server) / repeats * 1e3
+                out.append(f"{len(data)} B: {here:.1f} ms" + (f" + {there:.1f} ms in the MAT server" if there else ""))
+            print(f"SEEDCOST target={name} repeats={repeats} " + "; ".join(out or ["no seeds"]), flush=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _print_result(name, engine, n, seconds, recorder) -> None:
     print(
         f"FUZZ target={name} engine={engine} inputs={n} seconds={seconds:.1f} findings={recorder.found} new={recorder.new}",
@@ -330,6 +373,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rss-mb", type=int, default=0, help="memory limit (MB); default: baseline + 1024")
     parser.add_argument("--max-seconds", type=float, default=0, help="stop a target after this long (0: no limit)")
     parser.add_argument("--list", action="store_true", help="list the targets and exit")
+    parser.add_argument(
+        "--seed-cost", type=int, default=0, metavar="N", help="run each seed N times and print its CPU cost per input, then exit"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from dbrain.tests.fuzz_targets import TARGETS
@@ -340,6 +386,13 @@ def main(argv=None) -> int:
             print(
                 f"{name:20s} {t.filename}  seeds: {', '.join(real) or '(synthesised)'}{' + synthesised' if real and t.synth else ''}"
             )
+        return 0
+    if args.seed_cost:
+        chosen = list(TARGETS) if args.target == "all" else args.target.split(",")
+        unknown = [n for n in chosen if n not in TARGETS]
+        if unknown:
+            parser.error(f"unknown target {unknown[0]!r}; targets are: {', '.join(TARGETS)}")
+        _seed_cost(chosen, args.seed_cost)
         return 0
     if args.target != "all" and args.target in TARGETS and os.environ.get("DBRAIN_FUZZ_CHILD") == "1":
         return _one_target(args)

@@ -15,7 +15,10 @@ and, for each file, forks a fresh process that parses it, sends the result
 back and exits — so a damaged file can corrupt only that one process, and
 no file is parsed by a process another file has touched. The server is
 started again after it died, timed out, or when dbrain's process is a fork
-of the one that started it.
+of the one that started it. Each fork's address space is limited (its size
++ 1 GiB + 8 times the file's), so a header that makes the reader allocate
+without bound ends in a MemoryError in that fork, not in the machine
+running out of memory.
 """
 
 from __future__ import annotations
@@ -48,12 +51,23 @@ from mne.io.eeglab._eeglab import _readmat
 import scipy.io.matlab, pymatreader, mne.fixes
 from mne.utils import _import_pymatreader_funcs
 _import_pymatreader_funcs("EEGLAB I/O")
+import resource
 out = sys.stdout.buffer
 for line in sys.stdin.buffer:
     req = json.loads(line)
     pid = os.fork()
     if pid == 0:
         try:
+            # A hostile header can make the reader allocate without bound (fuzzing, session 7: a 1.5-kB
+            # file took 6 GB and counting); the fork may grow by 1 GiB + 8 times the file's size, then
+            # the allocation fails (a MemoryError) instead of the machine running out of memory.
+            try:
+                with open("/proc/self/statm") as statm:
+                    size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+                limit = size + (1 << 30) + 8 * os.path.getsize(req["path"])
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            except (OSError, ValueError):
+                pass  # no /proc or no RLIMIT_AS here: unlimited, as before
             try:
                 result = ("ok", _readmat(req["path"], uint16_codec=req["uint16_codec"], preload=req["preload"]))
             except Exception as exc:

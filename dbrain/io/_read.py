@@ -123,6 +123,46 @@ def _read_cnt(path: Path) -> mne.io.BaseRaw:
     raise CorruptRecordingError(f"cannot read '{path.name}': not a readable Neuroscan CNT file ({errors[-1]})")
 
 
+def _read_egi(path: Path) -> mne.io.BaseRaw:
+    raw = mne.io.read_raw_egi(path, preload=False)
+    _check_mff_epochs(path, raw)
+    return raw
+
+
+def _check_mff_epochs(path: Path, raw: mne.io.BaseRaw) -> None:
+    """Refuse an MFF whose epochs do not split its EEG signal blocks in order, each holding its own samples.
+
+    MNE places samples by the epochs' times and mffpy reads an epoch from the
+    blocks ``epochs.xml`` names. A block claimed by two epochs (found by
+    ``benchmarks/fuzz.py``) opened fine, then failed with a NumPy shape error
+    when a read crossed into that epoch: MNE checks only the totals.
+    """
+    from mffpy import Reader
+
+    extras = raw._raw_extras[0]
+    # MNE's per-epoch sample counts (from the epochs' times, in the file's time unit)
+    lengths = [int(b) - int(a) for a, b in zip(extras["first_samps"], extras["last_samps"], strict=True)]
+    reader = Reader(str(path))
+    counts = reader.block_sample_counts["EEG"]
+    expected_first = 1
+    for epoch, length in zip(reader.epochs, lengths, strict=True):
+        if epoch.firstBlock != expected_first or epoch.lastBlock < epoch.firstBlock:
+            raise CorruptRecordingError(
+                f"cannot read '{path.name}': epochs.xml names signal blocks {epoch.firstBlock}-{epoch.lastBlock} "
+                f"where block {expected_first} comes next"
+            )
+        held = sum(counts[epoch.firstBlock - 1 : epoch.lastBlock])
+        if held != length:
+            raise CorruptRecordingError(
+                f"cannot read '{path.name}': an epoch of {length} samples has {held} in its signal blocks"
+            )
+        expected_first = epoch.lastBlock + 1
+    if expected_first != len(counts) + 1:
+        raise CorruptRecordingError(
+            f"cannot read '{path.name}': epochs.xml covers {expected_first - 1} of {len(counts)} signal blocks"
+        )
+
+
 def _read_xdf(path: Path) -> mne.io.BaseRaw:
     import pyxdf
 
@@ -248,7 +288,7 @@ _MNE_READERS = {
     "cnt": lambda p: _read_cnt(p),
     "persyst": lambda p: mne.io.read_raw_persyst(p, preload=False),
     "curry": lambda p: mne.io.read_raw_curry(p, preload=False),
-    "egi": lambda p: mne.io.read_raw_egi(p, preload=False),
+    "egi": lambda p: _read_egi(p),
     "eximia": lambda p: mne.io.read_raw_eximia(p, preload=False),
     "nedf": lambda p: mne.io.read_raw_nedf(p, preload=False),
     "xdf": lambda p: _read_xdf(p),

@@ -372,15 +372,15 @@ def _crop_gdf(data: bytes, records: int = 16) -> bytes:
     return data[:236] + struct.pack("<q", records) + data[244:header_bytes] + data[header_bytes:][: records * record_bytes]
 
 
-#: Neuroscan CNT: the 900-byte setup, then 75 bytes per channel, then the samples.
-_CNT_HEAD = 900 + 75 * 128
-
-
-def _crop_cnt(data: bytes, samples: int = 64) -> bytes:
+def _crop_cnt(data: bytes, samples: int = 64, channels: int | None = None) -> bytes:
     """A Neuroscan CNT file cut to ``samples`` samples and its event table (the setup's offset updated).
 
     What follows the event table (1.2 MB in ``scan41_short.cnt``) is dropped:
-    MNE parsed none of it, but read and mutated all of it.
+    MNE parsed none of it, but read and mutated all of it. With ``channels``,
+    only the first that many channels are kept (their 75-byte records as the
+    vendor wrote them, the channel count and the events' byte offsets updated
+    so each event stays on its sample): MNE's and dbrain's work per channel
+    made a 128-channel input cost ~90 ms (session 6).
     """
     import struct
 
@@ -389,8 +389,35 @@ def _crop_cnt(data: bytes, samples: int = 64) -> bytes:
     table_at = struct.unpack("<i", data[886:890])[0]
     table_bytes = struct.unpack("<i", data[table_at + 1 : table_at + 5])[0]
     table = data[table_at : table_at + 9 + table_bytes]
-    samples_bytes = data[head:table_at][: samples * n_channels * 2]
-    return data[:886] + struct.pack("<i", head + len(samples_bytes)) + data[890:head] + samples_bytes + table
+    keep = n_channels if channels is None else min(channels, n_channels)
+    if keep == n_channels:
+        samples_bytes = data[head:table_at][: samples * n_channels * 2]
+        return data[:886] + struct.pack("<i", head + len(samples_bytes)) + data[890:head] + samples_bytes + table
+    # multiplexed 16-bit samples (channel offset 1, the layout of scan41_short.cnt)
+    rows = [data[head + 2 * n_channels * i :][: 2 * keep] for i in range(samples)]
+    samples_bytes = b"".join(r for r in rows if len(r) == 2 * keep)
+    new_head = 900 + 75 * keep
+    table = bytearray(table)
+    if table[:1] == b"\x02":  # type-2 table: 19-byte events, the byte offset of each at +4
+        for at in range(9, len(table) - 18, 19):
+            offset = struct.unpack("<i", table[at + 4 : at + 8])[0]
+            sample = (offset - head) // (2 * n_channels)
+            table[at + 4 : at + 8] = struct.pack("<i", new_head + sample * 2 * keep)
+    return (
+        data[:370]
+        + struct.pack("<H", keep)
+        + data[372:886]
+        + struct.pack("<i", new_head + len(samples_bytes))
+        + data[890:900]
+        + data[900:new_head]
+        + samples_bytes
+        + bytes(table)
+    )
+
+
+def _crop_cnt_4(data: bytes) -> bytes:
+    """:func:`_crop_cnt` keeping 4 of the channels."""
+    return _crop_cnt(data, channels=4)
 
 
 def _crop_xdf(data: bytes, samples_chunks: int = 2) -> bytes:
@@ -466,6 +493,34 @@ def _tiny_events(workdir: Path) -> list[bytes]:
     return [write_events(events, workdir / "events.tsv").read_bytes()]
 
 
+def _tiny_eeglab(workdir: Path) -> list[bytes]:
+    """A 2-channel, 64-sample EEGLAB ``.set`` with two events (1 kB; the real seed is 56 kB)."""
+    import numpy as np
+    import scipy.io
+
+    rng = np.random.default_rng(0)
+    events = np.zeros(2, dtype=[("type", object), ("latency", float), ("duration", float)])
+    events[:] = [("spike", 10.0, 0.0), ("eyes closed", 33.0, 12.0)]
+    chanlocs = np.zeros(2, dtype=[("labels", object), ("X", float), ("Y", float), ("Z", float)])
+    chanlocs[:] = [("Fp1", 80.8, 26.1, -4.0), ("T1", -7.0, 80.0, -40.0)]
+    eeg = {
+        "setname": "tiny",
+        "nbchan": 2.0,
+        "pnts": 64.0,
+        "trials": 1.0,
+        "srate": 128.0,
+        "xmin": 0.0,
+        "xmax": 63 / 128,
+        "data": rng.normal(0, 20, (2, 64)).astype("float32"),
+        "chanlocs": chanlocs,
+        "event": events,
+        "ref": "common",
+    }
+    path = workdir / "tiny.set"
+    scipy.io.savemat(path, {"EEG": eeg}, oned_as="row")
+    return [path.read_bytes()]
+
+
 # --------------------------------------------------------------------------- the targets
 
 _CURRY = MNE_DATA / "curry"
@@ -477,27 +532,78 @@ _EDF_SEEDS = [MNE_DATA / "EDF" / n for n in ("SC4001EC-Hypnogram.edf", "subsecon
 
 
 _MFF = SAMPLE / "testmff.mff"
-# signal1.bin: 16 bytes, then an offset and a depth/rate word per signal (261) before the first block's data
+#: The EEG channels (0-based) the EGI target keeps of the 257: three and the reference (VREF). MNE's and
+#: dbrain's work per channel made a 261-channel input cost ~90 ms (session 6).
+_MFF_KEEP = (0, 1, 2, 256)
+# signal1.bin: per block 16 bytes, an offset and a depth/rate word per signal, and the optional header's length
 _MFF_PARTS = [
     ("info.xml", 0),
     ("info1.xml", 0),
     ("epochs.xml", 0),
     ("Events_exported_from_EEGLAB_1.xml", 0),
     ("Events_exported_from_EEGLAB_2.xml", 0),
-    ("signal1.bin", 16 + 8 * 261),
+    ("sensorLayout.xml", 0),
+    ("signal1.bin", 16 + 8 * len(_MFF_KEEP) + 4),
 ]
 
 
-def _repair_mff(name: str, data: bytes) -> bytes:
-    """EEGLAB's MFF export types text event keys (``G2``, ``CorFing``) as numbers; mffpy refuses them.
+def _mff_signal_channels(data: bytes, keep=_MFF_KEEP) -> bytes:
+    """An MFF ``signal1.bin`` with only the channels ``keep`` (every block's header and samples rewritten).
 
-    Retyped as strings, the real recording reads (261 channels, 250 Hz, 8
-    events), so mutations of its files reach the signal and event parsing
-    instead of all ending in that first error.
+    Each block: version (1), header size, data size, signal count, an offset
+    and a depth/rate word per signal, the optional header (its length
+    first), then the samples, one channel after another. Blocks of another
+    version (0: "as the previous block") are not rewritten: the file is
+    returned unchanged.
+    """
+    import struct
+
+    out, pos = [], 0
+    while pos + 16 <= len(data):
+        version, header_bytes, data_bytes, n = struct.unpack("<4i", data[pos : pos + 16])
+        if version != 1 or n <= max(keep):
+            return data
+        offsets = struct.unpack(f"<{n}i", data[pos + 16 : pos + 16 + 4 * n])
+        words = struct.unpack(f"<{n}i", data[pos + 16 + 4 * n : pos + 16 + 8 * n])
+        optional = data[pos + 16 + 8 * n : pos + header_bytes]
+        body = data[pos + header_bytes : pos + header_bytes + data_bytes]
+        ends = [*offsets[1:], data_bytes]
+        pieces = [body[offsets[i] : ends[i]] for i in keep]
+        new_offsets = [sum(len(x) for x in pieces[:j]) for j in range(len(keep))]
+        out.append(
+            struct.pack("<4i", 1, 16 + 8 * len(keep) + len(optional), sum(len(x) for x in pieces), len(keep))
+            + struct.pack(f"<{len(keep)}i", *new_offsets)
+            + struct.pack(f"<{len(keep)}i", *(words[i] for i in keep))
+            + optional
+            + b"".join(pieces)
+        )
+        pos += header_bytes + data_bytes
+    return b"".join(out)
+
+
+def _repair_mff(name: str, data: bytes) -> bytes:
+    """The real MFF made cheaper and readable: 4 of its 257 EEG channels, text event keys typed as text.
+
+    EEGLAB's MFF export types text event keys (``G2``, ``CorFing``) as numbers;
+    mffpy refuses them. Retyped as strings, the real recording reads (250 Hz,
+    8 events), so mutations of its files reach the signal and event parsing
+    instead of all ending in that first error. The sensor layout and the
+    signal file keep the channels :data:`_MFF_KEEP` (vendor bytes otherwise).
     """
     import re
 
-    if not Path(name).name.startswith("Events"):
+    base = Path(name).name
+    if base == "signal1.bin":
+        return _mff_signal_channels(data)
+    if base == "sensorLayout.xml":
+        numbers = {str(i + 1).encode() for i in _MFF_KEEP}
+
+        def sensor(m):
+            number = re.search(rb"<number>(\d+)</number>", m.group(0))
+            return m.group(0) if number is None or number.group(1) in numbers else b""
+
+        return re.sub(rb"[ \t]*<sensor>.*?</sensor>\s*?\n", sensor, data, flags=re.S)
+    if not base.startswith("Events"):
         return data
     return re.sub(rb'dataType="(long|short)">([^0-9<-][^<]*)<', rb'dataType="string">\2<', data)
 
@@ -518,10 +624,10 @@ TARGETS: dict[str, Target] = {
             _read,
             siblings=[_BV / "Analyzer_nV_Export.vmrk", _BV / "Analyzer_nV_Export.eeg"],
         ),
-        Target("read_eeglab", "x.set", [MNE_DATA / "EEGLAB" / "test_raw_event_duration.set"], _read),
+        Target("read_eeglab", "x.set", [MNE_DATA / "EEGLAB" / "test_raw_event_duration.set"], _read, synth=_tiny_eeglab),
         Target("read_gdf", "x.gdf", [MNE_DATA / "GDF" / "test_1ch.gdf"], _read, shrink=_crop_gdf),
-        # header (900 bytes + 75 per channel, 128 channels) fuzzed, 64 samples and the event table appended
-        Target("read_cnt", "x.cnt", [MNE_DATA / "CNT" / "scan41_short.cnt"], _read, head=_CNT_HEAD, shrink=_crop_cnt),
+        # the whole file fuzzed (setup, 4 channel records, 64 samples, event table): ~1.8 kB
+        Target("read_cnt", "x.cnt", [MNE_DATA / "CNT" / "scan41_short.cnt"], _read, shrink=_crop_cnt_4),
         Target(
             "read_nihon_kohden",
             "MB0400FU.21E",

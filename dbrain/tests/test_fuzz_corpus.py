@@ -117,8 +117,18 @@ def test_cropped_seeds_keep_real_headers(shared_data, tmp_path):
 
 
 def test_egi_target_reaches_the_signal(shared_data, tmp_path):
-    """The mended MFF seed is read whole (it used to stop at mffpy's event parse on every input)."""
+    """The mended MFF seed is read whole (it used to stop at mffpy's event parse on every input).
+
+    The seed keeps 4 of the 257 EEG channels (the cost per input was ~90 ms with all of them); their
+    samples and the events are those of the real recording (its event keys mended the same way).
+    """
+    import shutil
+
+    import mne
+    import numpy as np
+
     from dbrain.io import read_recording
+    from dbrain.tests import fuzz_targets as ft
 
     t = TARGETS["read_egi"]
     seeds = t.seed_bytes(tmp_path)
@@ -126,5 +136,34 @@ def test_egi_target_reaches_the_signal(shared_data, tmp_path):
         pytest.skip("testmff.mff not found")
     t.prepare(seeds[0], tmp_path)
     raw, _ = read_recording(tmp_path / "testmff.mff")
-    assert len(raw.ch_names) == 261 and raw.info["sfreq"] == 250 and len(raw.annotations) == 8
-    assert raw.get_data(start=0, stop=10).shape == (261, 10)
+    assert len(raw.ch_names) == len(ft._MFF_KEEP) + 4 and raw.info["sfreq"] == 250 and len(raw.annotations) == 8
+    assert raw.get_data(start=0, stop=10).shape == (8, 10)
+    full = tmp_path / "full.mff"
+    shutil.copytree(ft._MFF, full, copy_function=shutil.copyfile)
+    for events in full.glob("Events*"):
+        events.chmod(0o644)
+        events.write_bytes(ft._repair_mff(events.name, events.read_bytes()))
+    whole = mne.io.read_raw_egi(full, verbose="error")
+    small = mne.io.read_raw_egi(tmp_path / "testmff.mff", verbose="error")
+    picks = [*ft._MFF_KEEP, *range(257, 261)]  # the kept EEG channels, then the 4 event channels
+    np.testing.assert_array_equal(small.get_data(), whole.get_data(picks=picks))
+    np.testing.assert_array_equal(small.annotations.onset, whole.annotations.onset)
+
+
+def test_cnt_channel_crop_keeps_the_vendor_channels(shared_data, tmp_path):
+    """The CNT seed keeps 4 of the 128 channels: their names, rate and samples are those of the real file."""
+    import mne
+    import numpy as np
+
+    from dbrain.tests import fuzz_targets as ft
+
+    path = shared_data / "formats" / "mne-testing-data" / "CNT" / "scan41_short.cnt"
+    if not path.is_file():
+        pytest.skip("scan41_short.cnt not found")
+    small = tmp_path / "small.cnt"
+    small.write_bytes(ft._crop_cnt_4(path.read_bytes()))
+    assert small.stat().st_size < 2000
+    full = mne.io.read_raw_cnt(path, data_format="int16", verbose="error")
+    part = mne.io.read_raw_cnt(small, data_format="int16", verbose="error")
+    assert part.ch_names == full.ch_names[:4] and part.info["sfreq"] == full.info["sfreq"] and part.n_times == 64
+    np.testing.assert_array_equal(part.get_data(), full.get_data(picks=range(4), stop=64))

@@ -112,3 +112,14 @@ def test_mne_reads_mat_through_the_server(eeglab_set):
     assert _matprobe._PROBE.pid is not None and _matprobe._PROBE.pid != os.getpid()
     direct = mne.io.read_raw_eeglab(eeglab_set, preload=True)
     assert raw.get_data().shape == direct.get_data().shape
+
+
+def test_a_huge_allocation_is_refused_at_once(tmp_path):
+    # fuzzing (session 7): 1.5 kB that make SciPy allocate a 15.8-GiB array; the fork's address space is
+    # limited, so the allocation fails at once instead of filling the machine's memory
+    bad = tmp_path / "x.set"
+    bad.write_bytes((SEGV.parent / "memory-f5f9173b1484.bin").read_bytes())
+    t0 = time.monotonic()
+    with pytest.raises(CorruptRecordingError, match="allocate"):
+        read_recording(bad)
+    assert time.monotonic() - t0 < 10
