@@ -175,8 +175,18 @@ def _tree_env(tree: str | None) -> dict | None:
 def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, ana: dict, base: dict | None = None) -> None:
     print(f"## {duration}\n")
     rows = [
-        ["mne read_raw_edf + get_data, 300 s chunks", f"{mne_chunks['seconds']:.1f}", f"{mne_chunks['peak_rss_mb']:.0f}", _cpu(mne_chunks)],
-        ["mne read_raw_edf(preload=True)", _fmt(mne_preload, "seconds", ".1f"), _fmt(mne_preload, "peak_rss_mb", ".0f"), _cpu(mne_preload)],
+        [
+            "mne read_raw_edf + get_data, 300 s chunks",
+            f"{mne_chunks['seconds']:.1f}",
+            f"{mne_chunks['peak_rss_mb']:.0f}",
+            _cpu(mne_chunks),
+        ],
+        [
+            "mne read_raw_edf(preload=True)",
+            _fmt(mne_preload, "seconds", ".1f"),
+            _fmt(mne_preload, "peak_rss_mb", ".0f"),
+            _cpu(mne_preload),
+        ],
         ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}", _cpu(ana)],
     ]
     if base is not None:
@@ -199,7 +209,9 @@ def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, a
     engine = ana["engine"]
     rows = [[f"(reading the file, chunks of {engine['chunk_duration']:g} s)", f"{engine['read_seconds']:.1f}"]]
     if "pass_seconds" in engine:  # wall time of the whole single pass (a baseline tree may not report it)
-        rows.insert(0, ["(the single pass, wall: every chunk read and pushed, qEEG thread joined)", f"{engine['pass_seconds']:.1f}"])
+        rows.insert(
+            0, ["(the single pass, wall: every chunk read and pushed, qEEG thread joined)", f"{engine['pass_seconds']:.1f}"]
+        )
     rows += [[name, f"{sec:.1f}"] for name, sec in engine["products"].items()]
     print(markdown_table(rows, ["single-pass product", "seconds"]))
     print()

@@ -399,7 +399,10 @@ def card_text(m: dict, repeats: int, n_used: int, n_all: int) -> list[str]:
     ]
     for name, key in (
         ("10-s windows, the shipped feature set (fixed), nested CV by child (honest)", "subject_wise_windows"),
-        ("10-s windows, the shipped feature set (fixed), nested CV by window (LEAKY: a child's windows in training and test)", "leaky_windows"),
+        (
+            "10-s windows, the shipped feature set (fixed), nested CV by window (LEAKY: a child's windows in training and test)",
+            "leaky_windows",
+        ),
     ):
         r = m[key]
         f = r["auroc_folds"]
@@ -447,9 +450,12 @@ def card_text(m: dict, repeats: int, n_used: int, n_all: int) -> list[str]:
     new_c = m["candidates"][NEW]
     L += [
         "",
-        "Sets: " + "; ".join(f"**{k}** ({len(v)}): " + ", ".join(v) for k, v in m["candidate_sets"].items() if k != "union")
+        "Sets: "
+        + "; ".join(f"**{k}** ({len(v)}): " + ", ".join(v) for k, v in m["candidate_sets"].items() if k != "union")
         + "; **union** of all. Chosen inside the outer folds: "
-        + ", ".join(f"{k} {v} of {sum(new_c['chosen_in_outer_folds'].values())}" for k, v in new_c["chosen_in_outer_folds"].items())
+        + ", ".join(
+            f"{k} {v} of {sum(new_c['chosen_in_outer_folds'].values())}" for k, v in new_c["chosen_in_outer_folds"].items()
+        )
         + ".",
         "",
         f"**Decision**: the new procedure scored {d['new_mean']:.3f} against the baseline's {d['baseline_mean']:.3f} "
@@ -654,9 +660,9 @@ def main():
 
         print("candidates ...", flush=True)
         candidates = {}
-        candidates[CURRENT] = fixed_cv(
-            U, y, g, ADHD_SCREEN_FEATURES, R
-        ) | {"figure": "model selection (list chosen on these children)"}
+        candidates[CURRENT] = fixed_cv(U, y, g, ADHD_SCREEN_FEATURES, R) | {
+            "figure": "model selection (list chosen on these children)"
+        }
         dec_auc, p_dec, dec_kept = decorrelated_cv(U, y, g, list(ADHD_FEATURES), R)
         candidates["session-6 rule: amplitude-decorrelated features chosen inside each outer fold"] = {
             "auroc_per_repeat": dec_auc,
@@ -773,7 +779,6 @@ def main():
     fast = {"features": cols, "n_bootstrap": 0, "min_clean_seconds": 4.0}
     leaky = nested_cross_validate(ADHDScreen(**fast), W, W["label"], W["window"], repeats=args.window_repeats)
     by_child = nested_cross_validate(ADHDScreen(**fast), W, W["label"], W["subject"], repeats=args.window_repeats)
-
 
     print("confounds ...", flush=True)
     conf = {}

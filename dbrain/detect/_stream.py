@@ -116,7 +116,10 @@ class SeizureStream:
         lo = max(0, k0 - F.BACKGROUND_HALF)
         blocks = np.stack(self._blocks[lo - self._block0 : k1 + F.BACKGROUND_HALF + 1 - self._block0])
         bg = np.stack(
-            [np.median(blocks[max(0, k - F.BACKGROUND_HALF) - lo : k + F.BACKGROUND_HALF + 1 - lo], axis=0) for k in range(k0, k1)]
+            [
+                np.median(blocks[max(0, k - F.BACKGROUND_HALF) - lo : k + F.BACKGROUND_HALF + 1 - lo], axis=0)
+                for k in range(k0, k1)
+            ]
         )
         n = (k1 - k0) * F.BACKGROUND_BLOCK
         raw = self._pending[:n]

@@ -739,7 +739,11 @@ class _Screen(ClassifierMixin, BaseEstimator):
                 "lgbm_grid": [dict(g) for g in self.lgbm_grid],
             },
             "features": self.features_,
-            **({"feature_set": self.feature_set_, "feature_set_scores": self.feature_set_scores_} if getattr(self, "feature_set_", None) else {}),
+            **(
+                {"feature_set": self.feature_set_, "feature_set_scores": self.feature_set_scores_}
+                if getattr(self, "feature_set_", None)
+                else {}
+            ),
             "model_choice": self.model_,
             "candidate": self.candidate_,
             "C": self.C_,
