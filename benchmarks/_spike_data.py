@@ -126,6 +126,31 @@ THRESHOLD_BASELINE = {"low": (8.0, 5.0), "medium": (6.0, 4.0), "high": (5.0, 3.5
 METHODS = ("model", "rules", "threshold")
 
 
+#: A detection matches a true spike when its peak is within this many seconds of the true negative peak.
+TOLERANCE = 0.050
+
+
+def true_peaks(truth: pd.DataFrame, sfreq: float) -> np.ndarray:
+    """Peak times (s) of the simulated spikes in ``truth``, on the recording's sample grid."""
+    from dbrain.simulate import SPIKE_PEAK_LATENCY
+
+    return (np.round(truth["onset"].to_numpy() * sfreq) + round(SPIKE_PEAK_LATENCY * sfreq)) / sfreq
+
+
+def match_peaks(times: np.ndarray, peaks: np.ndarray, tolerance: float = TOLERANCE) -> np.ndarray:
+    """Greedy one-to-one matching: per true peak, the nearest unused detection within ``tolerance`` (index, or -1)."""
+    used = np.zeros(times.size, bool)
+    match = np.full(peaks.size, -1)
+    for i, p in enumerate(peaks):
+        d = np.abs(times - p)
+        d[used] = np.inf
+        if d.size and d.min() <= tolerance:
+            j = int(np.argmin(d))
+            used[j] = True
+            match[i] = j
+    return match
+
+
 def scored(raw):
     """The detector's second-stage candidates of ``raw`` (one pass), the electrode names and the rate."""
     from dbrain.detect.spikes._detector import SpikeDetector

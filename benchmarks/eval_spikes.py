@@ -24,36 +24,28 @@ import argparse
 
 import numpy as np
 import pandas as pd
-from _spike_data import METHODS, reported, scored
+from _spike_data import METHODS, match_peaks, reported, scored, true_peaks
 
-from dbrain.simulate import SPIKE_PEAK_LATENCY, simulate_eeg
-
-TOLERANCE = 0.050
+from dbrain.simulate import simulate_eeg
 
 
 def score(detected: pd.DataFrame, truth: pd.DataFrame, sfreq: float, duration: float) -> dict:
     """Greedy one-to-one matching of detected to true peaks within TOLERANCE."""
-    true_peak = (np.round(truth["onset"].to_numpy() * sfreq) + round(SPIKE_PEAK_LATENCY * sfreq)) / sfreq
+    true_peak = true_peaks(truth, sfreq)
     true_chan = truth["channels"].str.split(",").str[0].to_numpy()
     det = detected["peak_time"].to_numpy()
-    used = np.zeros(det.size, bool)
-    errors, same_channel = [], 0
-    for t, ch in zip(true_peak, true_chan, strict=True):
-        d = np.abs(det - t)
-        d[used] = np.inf
-        if d.size and d.min() <= TOLERANCE:
-            j = int(np.argmin(d))
-            used[j] = True
-            errors.append(d[j])
-            same_channel += detected["peak_channel"].iloc[j] == ch
-    tp = len(errors)
+    match = match_peaks(det, true_peak)
+    hit = match >= 0
+    errors = np.abs(det[match[hit]] - true_peak[hit])
+    same_channel = int((detected["peak_channel"].to_numpy()[match[hit]] == true_chan[hit]).sum())
+    tp = int(hit.sum())
     return {
         "n_true": int(true_peak.size),
         "tp": tp,
-        "fp": int((~used).sum()),
+        "fp": int(det.size - tp),
         "minutes": duration / 60.0,
         "abs_err_sum": float(np.sum(errors)),
-        "abs_err_max": float(np.max(errors)) if errors else np.nan,
+        "abs_err_max": float(np.max(errors)) if errors.size else np.nan,
         "same_channel": int(same_channel),
     }
 

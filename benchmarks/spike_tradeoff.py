@@ -17,12 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _spike_data import DATA, NORMAL_SETS, normal_recordings, scored
+from _spike_data import DATA, NORMAL_SETS, match_peaks, normal_recordings, scored, true_peaks
 
 from dbrain.detect.spikes import SENSITIVITY_PRESETS
-from dbrain.simulate import SPIKE_PEAK_LATENCY, simulate_eeg
-
-TOLERANCE = 0.050
+from dbrain.simulate import simulate_eeg
 
 
 def simulated_confidences(seeds) -> tuple[list[np.ndarray], int]:
@@ -33,21 +31,12 @@ def simulated_confidences(seeds) -> tuple[list[np.ndarray], int]:
         truth = events[events["eventType"] == "spike"]
         cands, _, sfreq = scored(raw)
         sfreq = float(sfreq)
-        peaks = (np.round(truth["onset"].to_numpy() * sfreq) + round(SPIKE_PEAK_LATENCY * sfreq)) / sfreq
         t = cands["sample"].to_numpy() / sfreq if len(cands) else np.zeros(0)
         conf = cands["confidence"].to_numpy() if len(cands) else np.zeros(0)
-        used = np.zeros(t.size, bool)
-        # Each true spike takes its nearest unused candidate within the tolerance (as eval_spikes.py does;
+        # Each true spike takes its nearest unused candidate within the tolerance (_spike_data.match_peaks, as eval_spikes.py;
         # a candidate's confidence does not change which one it is).
-        for p in peaks:
-            d = np.abs(t - p)
-            d[used] = np.inf
-            if d.size and d.min() <= TOLERANCE:
-                j = int(np.argmin(d))
-                used[j] = True
-                best.append(conf[j])
-            else:
-                best.append(0.0)
+        match = match_peaks(t, true_peaks(truth, sfreq))
+        best.extend(conf[j] if j >= 0 else 0.0 for j in match)
     return np.asarray(best), len(best)
 
 
