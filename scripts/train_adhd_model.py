@@ -386,7 +386,8 @@ def card_text(m: dict, repeats: int, n_used: int, n_all: int) -> list[str]:
         "from a fixed 60 s per child, so neither the unknown scale nor the child's speed (recording length) enters them "
         "(tested, below).",
         "- Runs only for people under 18 with a known age (`--age` or the header's birth date); 6-17 y accepted, outside "
-        "7-12 y the interval is widened (logit SD 1.0, a stated convention: no child of that age was seen).",
+        "7-12 y 'not applicable' since session 8 (before: the interval widened by a stated logit SD of 1.0; no child of "
+        "that age was seen).",
         "- Decision support beside clinical assessment only; never a diagnosis.",
         "",
         "## Subject-wise vs leaky (AUROC)",

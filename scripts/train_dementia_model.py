@@ -517,7 +517,8 @@ def card_text(sel, chosen, lo, ic, shipped_neg, ftd_shipped, shifts, unknown_age
         "has such recordings) and said so.",
         f"- Age: unknown age widens by a stated logit SD of {unknown_age_sd:g} (a choice, not measured: the cohorts hold "
         "no people outside 44-79 y with known age); 18-43 y or over 79 y (outside ds004504's documented 44-79 y; ADFSU "
-        "ages are not documented) by the largest length shift; under 18 y 'not applicable'.",
+        "ages are not documented) 'not applicable' since session 8 (before: widened by the largest length shift); "
+        "under 18 y 'not applicable'.",
         "- Amplitude scale: the screen rescales before choosing clean EEG and its features are scale-free, so x10 or "
         "x0.1 gives the same probability (tested); a median channel SD outside 2-150 µV widens the interval by the "
         "largest length shift and says 'check the units or calibration'.",

@@ -91,6 +91,44 @@ ADHD_CAVEAT = (
 )
 
 
+#: The short caveat every screen result carries wherever it is shown in summary form (report page 1, summary.json).
+SCREEN_CAVEAT = "research screen, not a diagnosis"
+#: What each shipped model was trained and validated on (the model cards), after "validated only on N people aged A-B y".
+SHIPPED_SCOPE = {
+    "dementia": "of two research cohorts, Alzheimer's disease vs healthy, awake resting EEG",
+    "epilepsy": "(ages not recorded) of one study in Guinea-Bissau, epilepsy vs controls, 14-channel consumer headset, "
+    "eyes-closed rest",
+    "adhd": "of one site during a counting task; it may reflect the ADHD group's methylphenidate or the recording rather "
+    "than ADHD (30-45 Hz coupling alone separates the groups, AUROC 0.72)",
+}
+
+
+def screen_scope(name: str, screen, shipped: bool) -> str:
+    """One line: how many people, of which ages, the screen's model was trained and validated on, and their cohort.
+
+    Parameters
+    ----------
+    name : str
+        Screen name (``dementia``, ``epilepsy``, ``adhd``).
+    screen : dbrain.diagnosis._screens._Screen
+        The loaded model.
+    shipped : bool
+        The model shipped with dbrain (its cohort is described by :data:`SHIPPED_SCOPE`); else its model card.
+
+    Returns
+    -------
+    scope : str
+    """
+    n = (getattr(screen, "n_train_", None) or {}).get("subjects")
+    ages = (getattr(screen, "applicability_", None) or {}).get("age_trained")
+    who = f"{n} {'children' if name == 'adhd' else 'people'}" if n else "its training people"
+    if ages:
+        # the dementia cohorts: ds004504 documents 44-79 y, ADFSU no ages (model card)
+        who += f" aged {ages[0]:g}-{ages[1]:g} y" + (" where documented" if shipped and name == "dementia" else "")
+    what = SHIPPED_SCOPE.get(name, "") if shipped else "(see the model's card)"
+    return f"validated only on {who} {what}".strip()
+
+
 def _theta_beta(values: pd.Series, screen, age=None) -> dict | None:
     """The standardised theta/beta ratio as a z-score against the ADHD model's control-children norms.
 
@@ -150,6 +188,8 @@ def _not_applicable(name: str, reason: str, model: str) -> dict:
         "interval_notes": [],
         "threshold": None,
         "drivers": [],
+        "caveat": SCREEN_CAVEAT,
+        "scope": None,
         "model": model,
         "features_imputed": [],
         "n_features": 0,
@@ -235,7 +275,17 @@ def diagnosis_step(
     summary = {
         "computed": bool(screens),
         "screens": {
-            s["screen"]: {"outcome": s["outcome"], "probability": s["probability"], "reason": s.get("reason")} for s in screens
+            # as page 1 of the report states them: never a probability without its interval, threshold and scope
+            s["screen"]: {
+                "outcome": s["outcome"],
+                "probability": s["probability"],
+                "interval": s.get("interval"),
+                "threshold": s.get("threshold") if s["probability"] is not None else None,
+                "reason": s.get("reason"),
+                "caveat": s.get("caveat"),
+                "scope": s.get("scope"),
+            }
+            for s in screens
         },
         "n_findings": len(findings),
         "n_suggestions": len(sugg),
@@ -287,6 +337,8 @@ def _run_screens(
             fa = feats
             res = screen.assess(X, age=age)[0]
         res["model"] = model_name
+        res["caveat"] = SCREEN_CAVEAT
+        res["scope"] = screen_scope(cls._name, screen, shipped=not path)
         res["features_imputed"] = [f for f in screen.features_ if f in fa.missing]
         res["n_features"] = len(screen.features_)
         screens.append(res)

@@ -468,8 +468,9 @@ class _Screen(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         age_trained : (float, float) | None
-            Age range (years) of the training people; an age outside it (but
-            inside ``age_limits``) widens the interval by the largest shift SD.
+            Age range (years) of the training people; outside it the screen
+            is "not applicable" (no probability: nothing measured how the
+            model behaves at ages it never saw).
         age_limits : (float, float) | None
             Outside these ages the screen is "not applicable".
         amplitude_uv_limits : (float, float) | None
@@ -561,16 +562,19 @@ class _Screen(ClassifierMixin, BaseEstimator):
             sd = float(app["unknown_age_sd"])
             extra = float(np.hypot(extra, sd))
             notes.append(
-                "age unknown (no --age and no birth date in the header): interval widened as for an age outside "
-                f"the training range (logit SD {sd:.2f})"
+                "age unknown (no --age and no birth date in the header): assumed inside the training ages, interval "
+                f"widened by a stated convention (logit SD {sd:.2f})"
             )
         elif age is None and (lim or trained):
             notes.append("age unknown (no --age and no birth date in the header): assumed inside the training range")
         elif trained and age is not None and not trained[0] <= age <= trained[1]:
-            extra = max([sd for _, sd in (app.get("shift_sd") or {}).get("seconds", [])] + [1.0])
-            notes.append(
-                f"age {age:g} y outside the training range {trained[0]:g}-{trained[1]:g} y "
-                f"(interval widened by the largest measured shift, logit SD {extra:.2f})"
+            # no measured figure says how the probability behaves at ages the model never saw: no number at all,
+            # rather than one a reader would take as validated (a widened interval was a convention, not a measurement)
+            return (
+                f"age {age:g} y is outside the ages the screen was trained and validated on "
+                f"({trained[0]:g}-{trained[1]:g} y): no probability",
+                0.0,
+                notes,
             )
         amp = app.get("amplitude_uv_limits")
         a = float(row.get("amplitude_uv", np.nan))

@@ -132,6 +132,8 @@ def _get(results, name):
 
 
 _SCREEN_NAMES = {"adhd": "ADHD", "dementia": "Dementia", "epilepsy": "Epilepsy"}
+#: Where a screen's limits, drivers and model card are on the report.
+_DIAGNOSIS_APPENDIX = "Appendix: Diagnosis support"
 
 
 def _data(results, name, key):
@@ -347,17 +349,43 @@ def _screen_lines(results) -> list[tuple[str, str]]:
         return [("Screens", "none computed")]
     lines = []
     for s in screens:
-        text = str(s.get("outcome", "n/a"))
-        p = s.get("probability")
-        if p is not None and s.get("outcome") not in ("not applicable", "insufficient data"):
-            text += f", probability {percent(p)}"
-            if s.get("threshold") is not None:
-                text += f" (threshold {percent(s['threshold'])})"
-        if s.get("reason"):
-            text += f" — {s['reason']}"
         name = str(s.get("screen", "screen"))
-        lines.append((f"{_SCREEN_NAMES.get(name, name.capitalize())} screen", text))
+        lines.append((f"{_SCREEN_NAMES.get(name, name.capitalize())} screen", screen_text(s)))
     return lines
+
+
+def screen_text(s: dict) -> str:
+    """One screen result in summary form, as page 1 of the report states it.
+
+    A probability never stands alone: it comes with its 5-95 % interval, the threshold, the caveat
+    ("research screen, not a diagnosis"), the people the model was validated on and where the detail
+    is. A screen without a probability says why ("not applicable", "insufficient data").
+
+    Parameters
+    ----------
+    s : dict
+        One entry of ``diagnosis.json`` ``screens`` (or of the diagnosis step's summary ``screens``).
+
+    Returns
+    -------
+    text : str
+    """
+    outcome = str(s.get("outcome") or "n/a")
+    p = s.get("probability")
+    if p is None or outcome in ("not applicable", "insufficient data"):
+        return outcome + (f" — {s['reason']}" if s.get("reason") else "")
+    text = f"{outcome}, probability {percent(p)}"
+    detail = []
+    if s.get("interval"):
+        lo, hi = s["interval"]
+        detail.append(f"5–95 % interval {percent(lo)} to {percent(hi)}")
+    if s.get("threshold") is not None:
+        detail.append(f"threshold {percent(s['threshold'])}")
+    if detail:
+        text += f" ({'; '.join(detail)})"
+    caveat = s.get("caveat") or "research screen, not a diagnosis"
+    scope = f"; {s['scope']}" if s.get("scope") else ""
+    return f"{text}. {caveat[0].upper()}{caveat[1:]}{scope}; see {_DIAGNOSIS_APPENDIX}."
 
 
 def _next_eeg(n: int) -> str:

@@ -174,6 +174,12 @@ class AnalysisOut(BaseModel):
         description="A finished analysis's spike count as page 1 of its report words it: at or above which cut-off, and "
         "how many scored candidates lie below it (none at or above the cut-off does not mean no spikes).",
     )
+    screens: dict[str, str] | None = Field(
+        default=None,
+        description="A finished analysis's screens (dementia, epilepsy, ADHD) as page 1 of its report words them: outcome, "
+        "probability with its 5-95 % interval and threshold, 'research screen, not a diagnosis' and the people the model "
+        "was validated on; or 'not applicable'/'insufficient data' with the reason.",
+    )
 
 
 class EventOut(BaseModel):

@@ -94,3 +94,28 @@ def test_child_gets_the_adhd_screen_and_the_adult_screens_are_gated(tmp_path):
     assert by["dementia"]["status"] == "not applicable" and "age 9" in by["dementia"]["reason"]
     html = (tmp_path / "out" / "report.html").read_text()
     assert "theta/beta ratio" in html and "aid beside a full clinical assessment" in html
+    # page 1 and summary.json (what the server's API gives) carry the caveat and the model's scope with the probability
+    from dbrain.report._clinical import percent
+
+    page1 = html.split("</section>")[0]  # the findings: the first section
+    adhd_line = page1.split("ADHD screen")[1].split("</tr>")[0]
+    assert f"probability {percent(by['adhd']['probability'])}" in adhd_line
+    assert "Research screen, not a diagnosis" in adhd_line and "72 children aged 7-12 y" in adhd_line
+    assert "methylphenidate" in adhd_line and "5–95 % interval" in adhd_line
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    diag = next(s["summary"] for s in summary["steps"] if s["name"] == "diagnosis")
+    assert diag["screens"]["adhd"]["caveat"] == "research screen, not a diagnosis"
+    assert "7-12 y" in diag["screens"]["adhd"]["scope"] and diag["screens"]["adhd"]["interval"] == by["adhd"]["interval"]
+
+
+def test_a_teenager_gets_no_adhd_probability_outside_the_trained_ages(tmp_path):
+    from dbrain.diagnosis.tests.test_dementia_robust import CH19
+
+    f = _write(tmp_path, CH19, 90.0, 128.0, "teen.edf")
+    analyze(f, tmp_path / "out", only=["recording", "diagnosis"], ledger=False, step_params={"diagnosis": {"age": 15}})
+    doc = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
+    adhd = next(s for s in doc["screens"] if s["screen"] == "adhd")
+    assert adhd["outcome"] == "not applicable" and adhd["probability"] is None and "7-12 y" in adhd["reason"]
+    page1 = (tmp_path / "out" / "report.html").read_text().split("</section>")[0]
+    line = page1.split("ADHD screen")[1].split("</tr>")[0]
+    assert "not applicable" in line and "%" not in line  # no number: no probability, interval or threshold

@@ -311,3 +311,35 @@ def test_spike_line_says_the_cutoff_and_the_candidates_below_it():
     assert spike_cutoff_text({"n_spikes": 0, "sensitivity": "low", "cutoff": 0.97}).startswith(
         "none at or above the low cut-off (confidence 0.97); 0 candidates below it"
     )
+
+
+def test_screen_lines_carry_interval_caveat_and_scope_or_no_probability():
+    import json
+
+    from dbrain.report._clinical import _screen_lines
+
+    adhd = {
+        "screen": "adhd",
+        "outcome": "negative",
+        "probability": 0.21,
+        "interval": [0.08, 0.41],
+        "threshold": 0.53,
+        "reason": None,
+        "caveat": "research screen, not a diagnosis",
+        "scope": "validated only on 72 children aged 7-12 y of one site during a counting task",
+    }
+    teen = {"screen": "adhd", "outcome": "not applicable", "probability": None, "threshold": 0.53, "reason": "age 15 y ..."}
+    short = {"screen": "dementia", "outcome": "insufficient data", "probability": None, "reason": "fewer than 4 s of clean EEG"}
+    doc = {"screens": [adhd, teen, short]}
+    lines = _screen_lines({"diagnosis": StepResult(files={"diagnosis.json": json.dumps(doc).encode()})})
+    (_, text), (_, na), (_, few) = lines
+    assert text.startswith("negative, probability 21 % (5–95 % interval 8 % to 41 %; threshold 53 %). Research screen, ")
+    assert "not a diagnosis; validated only on 72 children aged 7-12 y" in text and "see Appendix: Diagnosis support" in text
+    # outside the model's scope: the outcome and why, never a number
+    assert na == "not applicable — age 15 y ..." and "%" not in na
+    assert few == "insufficient data — fewer than 4 s of clean EEG" and "%" not in few
+    # an older diagnosis.json without caveat or scope still says it is a research screen, from the step summary too
+    old = {"outcome": "positive", "probability": 0.8, "threshold": 0.76, "reason": None}
+    summary_only = {"diagnosis": StepResult(summary={"screens": {"dementia": old}}, files={})}
+    [(name, line)] = _screen_lines(summary_only)
+    assert name == "Dementia screen" and "Research screen, not a diagnosis; see Appendix: Diagnosis support." in line

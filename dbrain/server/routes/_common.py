@@ -143,6 +143,16 @@ def _spike_text(row: Analysis) -> str | None:
     return text if not n else f"{n}; {text}"
 
 
+def _screen_texts(row: Analysis) -> dict[str, str] | None:
+    """The diagnosis step's screens in the report's page-1 words, caveat and scope included (None before it ran)."""
+    diag = next((s.get("summary") or {} for s in (row.summary or {}).get("steps", []) if s.get("name") == "diagnosis"), None)
+    if not diag or not diag.get("screens"):
+        return None
+    from ...report._clinical import screen_text
+
+    return {name: screen_text(s) for name, s in diag["screens"].items()}
+
+
 def analysis_out(db: Session, row: Analysis) -> AnalysisOut:
     """Serialise an analysis with its job's state.
 
@@ -169,6 +179,7 @@ def analysis_out(db: Session, row: Analysis) -> AnalysisOut:
         finished_at=row.finished_at,
         ledger_index=row.ledger_index,
         spikes=_spike_text(row),
+        screens=_screen_texts(row),
         job=JobOut(
             id=job.id,
             status=job.status,

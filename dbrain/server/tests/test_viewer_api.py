@@ -278,3 +278,21 @@ def test_an_analysis_without_spikes_says_none_at_or_above_the_cutoff():
     assert _spike_text(row(computed=False, reason="no EEG")) is None
     assert _spike_text(SimpleNamespace(summary={"steps": [{"name": "recording", "summary": {}}]})) is None
     assert _spike_text(SimpleNamespace(summary=None)) is None
+
+
+def test_an_analysis_states_its_screens_with_caveat_and_scope():
+    # The API's analysis summary words each screen as page 1 of the report does: never a bare probability.
+    from types import SimpleNamespace
+
+    from dbrain.server.routes._common import _screen_texts
+
+    adhd = {"outcome": "negative", "probability": 0.21, "interval": [0.08, 0.41], "threshold": 0.53, "reason": None,
+            "caveat": "research screen, not a diagnosis", "scope": "validated only on 72 children aged 7-12 y"}  # fmt: skip
+    dementia = {"outcome": "not applicable", "probability": None, "reason": "age 9 y is outside the 18-120 y"}
+    row = SimpleNamespace(summary={"steps": [{"name": "diagnosis", "summary": {"screens": {"adhd": adhd, "dementia": dementia}}}]})
+    texts = _screen_texts(row)
+    assert texts["adhd"].startswith("negative, probability 21 % (5–95 % interval 8 % to 41 %; threshold 53 %)")
+    assert "Research screen, not a diagnosis; validated only on 72 children aged 7-12 y" in texts["adhd"]
+    assert texts["dementia"] == "not applicable — age 9 y is outside the 18-120 y"
+    assert _screen_texts(SimpleNamespace(summary={"steps": [{"name": "recording", "summary": {}}]})) is None
+    assert _screen_texts(SimpleNamespace(summary=None)) is None
