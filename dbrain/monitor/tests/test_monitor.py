@@ -109,6 +109,49 @@ def _marked_stream(sfreq, t_mark, seconds=20):
     return got
 
 
+def _probability_stream(sfreq, second, p, seconds=20, known=True):
+    """Noise pushed into a monitor whose per-second seizure probabilities are known: ``p`` at ``second``, 0 elsewhere.
+
+    ``known=False`` keeps the real detector. Returns ``(frames, stamped)``: the posted frames and, per evaluation,
+    the second (``[s, s + 1)``, as ``seizure_probability.parquet``'s ``time``) and the value of the newest probability
+    the monitor holds then (what its frame carries).
+    """
+    names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7", "P8", "Fz", "Cz", "Pz"]
+    n = int(seconds * sfreq)
+    x = np.random.default_rng(1).normal(0, 10e-6, (len(names), n))
+    frames, stamped = [], []
+    mon = Monitor(stream_info(names, ["eeg"] * len(names), sfreq), None, on_frame=frames.append)
+    real = mon.recent_seizure
+
+    def recent(n_windows=60):
+        if known:  # the seconds the real detector would give now (it gives none before 10 s): 0 .. floor(n / sfreq) - 1
+            last = int(np.floor(mon.seizure_step.stream.n_times / mon.seizure_step.stream.sfreq)) - 1
+            sm = np.where(np.arange(last + 1) == second, p, 0.0).astype(np.float32)
+            out = (0, sm, np.zeros((sm.size, 1)))
+        else:
+            out = real(n_windows)
+        if out is not None:
+            stamped.append((out[0] + len(out[1]) - 1, float(out[1][-1])))
+        return out
+
+    mon.recent_seizure = recent
+    for pos in range(0, n, 333):
+        mon.push(x[:, pos : pos + 333])
+    mon.close()
+    return frames, stamped
+
+
+@pytest.mark.parametrize("sfreq", [256.0, 500.0])
+def test_frame_carries_the_probability_of_its_own_second(sfreq):
+    """The frame of ``[t, t + 1)`` carries the probability of that second (which the ward draws at t, docs/ward.md)."""
+    frames, stamped = _probability_stream(sfreq, None, None, known=False)
+    with_p = [f for f in frames if f["seizure_probability"] is not None]
+    assert len(with_p) == len(stamped) >= 9
+    for f, (sec, value) in zip(with_p, stamped, strict=True):
+        assert sec == int(np.floor(f["t"])) and f["t"] - sec < 1 / f["strip"]["sfreq"] + 1e-3
+        assert f["seizure_probability"] == pytest.approx(value, abs=1e-4)
+
+
 def page_times(frames):
     """Where the ward page draws each strip sample (``ward-draw.js``: sample i of a frame at ``t + i / sfreq``)."""
     t = [f["t"] + np.arange(len(f["strip"]["data"][0])) / f["strip"]["sfreq"] for f in frames]

@@ -12,6 +12,9 @@ const WardDraw = (function () {
   // (20–50 µV) fills a third to half of its row, a suppressed one (< 10 µV) looks flat and a seizure's
   // high-amplitude discharges (≥ 100 µV) reach the row's edges (docs/ward.md).
   const DEFAULT_UV_PER_ROW = 100;
+  // Height (CSS px) of the strip's footer band, under the bottom row: its filters, sensitivity and span are written
+  // there, never over a trace (in the bottom row's corner they covered the trace's last seconds).
+  const STRIP_FOOTER = 14;
 
   function setup(canvas) {
     const ratio = window.devicePixelRatio || 1;
@@ -69,12 +72,13 @@ const WardDraw = (function () {
     const names = last.strip.channels;
     const filt = filters(last.strip);
     canvas.dataset.filters = filt;
-    const left = 48, right = 34, pxPerS = (w - left - right) / STRIP_SECONDS;
-    const rowH = h / names.length, pxPerUv = rowH / uvPerRow, half = uvPerRow / 2;
+    canvas.dataset.footer = String(STRIP_FOOTER);
+    const left = 48, right = 34, pxPerS = (w - left - right) / STRIP_SECONDS, rowsH = h - STRIP_FOOTER;
+    const rowH = rowsH / names.length, pxPerUv = rowH / uvPerRow, half = uvPerRow / 2;
     ctx.strokeStyle = "#e3e8ee";
     for (let s = Math.ceil(tStart); s <= tEnd; s++) {
       const x = left + (s - tStart) * pxPerS;
-      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
+      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, rowsH); ctx.stroke();
     }
     const clipped = [];
     names.forEach((name, c) => {
@@ -130,6 +134,8 @@ const WardDraw = (function () {
     ctx.font = "11px system-ui, sans-serif";
     ctx.textAlign = "right";
     ctx.fillText(`${filt} · ${uvPerRow} µV/row · ${STRIP_SECONDS} s${clipped.length ? " · clipped" : ""}`, w - right - 4, h - 3);
+    // where the text sits, for the page's tests: the rows end at rowsH, the footer's text lies below
+    canvas.dataset.rowsHeight = rowsH.toFixed(1);
     canvas.dataset.clipped = clipped.join(",");
   }
 
@@ -143,7 +149,10 @@ const WardDraw = (function () {
 
   function trendX(t, tEnd, left, w) { return left + (t - (tEnd - TREND_SECONDS)) * (w - left) / TREND_SECONDS; }
 
-  // Seizure probability of each second over the last TREND_SECONDS.
+  // Seizure probability of each second over the last TREND_SECONDS. The monitor posts in the frame of second
+  // [t, t + 1) the probability of that second (docs/ward.md "Time of a frame"); a second's probability is drawn at
+  // the second's start t, the time seizure_probability.parquet, the report's figures and the viewer give it (its
+  // "time" column), so the ward, the report and the alarms' onsets (second starts too) agree.
   function prob(canvas, frames, alarms) {
     if (!frames.length) { empty(canvas, "no seizure probability"); return; }
     const { ctx, w, h } = setup(canvas);
@@ -168,7 +177,7 @@ const WardDraw = (function () {
       const p = f.seizure_probability;
       if (p === null || p === undefined || (prev !== null && f.t - prev > 1.5)) { pen = false; }
       if (p !== null && p !== undefined) {
-        const x = trendX(f.t + 0.5, tEnd, left, w), y = h - p * h;
+        const x = trendX(f.t, tEnd, left, w), y = h - p * h;
         if (x >= left) { if (pen) ctx.lineTo(x, y); else { ctx.moveTo(x, y); pen = true; } }
       }
       prev = f.t;

@@ -270,10 +270,11 @@ def _sine_frames(t0: int, n: int, amplitude_uv: float, offset_uv: float = 0.0, *
 
 # Dark (trace-coloured) pixels of the flat channel's row away from its baseline: a neighbour's trace drawn into it.
 _OVERDRAWN = """(c) => {
-  const ctx = c.getContext("2d"), w = c.width, h = c.height, rowH = h / 2, y0 = rowH * 1.5;
+  const r = window.devicePixelRatio || 1, rows = Number(c.dataset.rowsHeight) * r;  // the footer's text lies below
+  const ctx = c.getContext("2d"), w = c.width, h = c.height, rowH = rows / 2, y0 = rowH * 1.5;
   const img = ctx.getImageData(0, 0, w, h).data;
   let n = 0;
-  for (let y = Math.ceil(rowH) + 1; y < h - 14; y++) {
+  for (let y = Math.ceil(rowH) + 1; y < rows; y++) {
     if (Math.abs(y - y0) <= 3) continue;
     for (let x = 60; x < w - 80; x++) {
       const i = 4 * (y * w + x);
@@ -400,6 +401,112 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             t_start = marked[-1]["t"] + 1 - 10  # the strip's left edge (ward-draw.js: 10 s ending at the last frame's end)
             drawn = t_start + (bar["x"] + 1 - 48) * 10 / (bar["w"] - 48 - 34)  # the bar starts 1 px left of the sample
             assert 14.3 - 0.03 <= drawn <= 14.3 + 0.1, drawn
+            assert not errors, errors
+        except Exception:
+            print((tmp_path / "serve.log").read_text()[-3000:])
+            raise
+        finally:
+            browser.close()
+
+
+# The strip's corner text against its traces (CSS px): the top of the grey corner text (#677486: the first pixel row
+# with at least 8 pixels of that colour, so a grid line blended into a trace edge does not count) and the bottom of
+# the dark trace pixels (#1d2430), between the channel labels and the scale bar.
+_TEXT_AND_TRACES = """(c) => {
+  const r = window.devicePixelRatio || 1, w = c.width, h = c.height;
+  const img = c.getContext("2d").getImageData(0, 0, w, h).data;
+  let textTop = null, traceBottom = null;
+  for (let y = 0; y < h; y++) {
+    let grey = 0;
+    for (let x = Math.ceil(60 * r); x < w - Math.ceil(40 * r); x++) {
+      const i = 4 * (y * w + x), R = img[i], G = img[i + 1], B = img[i + 2], A = img[i + 3];
+      if (A < 100) continue;
+      if (Math.abs(R - 0x67) < 12 && Math.abs(G - 0x74) < 12 && Math.abs(B - 0x86) < 12) grey++;
+      if (R < 60 && G < 60 && B < 70) traceBottom = Math.max(traceBottom ?? 0, y / r);
+    }
+    if (grey >= 8 && textTop === null) textTop = y / r;
+  }
+  return { textTop, traceBottom, h: c.clientHeight, rows: Number(c.dataset.rowsHeight) };
+}"""
+
+# The stream time at which the probability trend's highest point is drawn (ward-draw.js: 600 s ending at the last
+# frame's end, right of a 48 px label margin), from the centre of the topmost red pixels of the canvas.
+_PEAK_TIME = """(c, tEnd) => {
+  const r = window.devicePixelRatio || 1, w = c.width, h = c.height;
+  const img = c.getContext("2d").getImageData(0, 0, w, h).data;
+  for (let y = 0; y < h; y++) {
+    const xs = [];
+    for (let x = Math.ceil(48 * r); x < w; x++) {
+      const i = 4 * (y * w + x);
+      if (img[i + 3] > 150 && img[i] > 150 && img[i + 1] < 110 && img[i + 2] < 110) xs.push(x);
+    }
+    if (xs.length) {
+      const x = (xs[0] + xs[xs.length - 1] + 1) / 2 / r;
+      return { t: tEnd - 600 + (x - 48) * 600 / (c.clientWidth - 48), y: y / r, h: c.clientHeight };
+    }
+  }
+  return null;
+}"""
+
+
+def test_ward_corner_text_below_the_traces_and_probability_at_its_second(tmp_path):
+    """The strip's corner text (filters, sensitivity, span) lies under the bottom row, never over a trace; and a known
+    seizure probability of a known second, posted by the real monitor, is drawn at that second's start (the time
+    ``seizure_probability.parquet``, the report and the viewer give it), not half a second later."""
+    expect = sync_api.expect
+    home = tmp_path / "home"
+    db = f"sqlite:///{home / 'dbrain.sqlite'}"
+    env = {**os.environ, "DBRAIN_HOME": str(home), "DBRAIN_ADMIN_PASSWORD": PASSWORD}
+    for user, role in (("boss", "admin"), ("clin", "clinician"), ("mon", "technologist")):
+        made = subprocess.run(
+            [sys.executable, "-m", "dbrain", "admin", "create-user", "--username", user, "--site", "Site A", "--role", role, "--db", db],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    from dbrain.monitor.tests.test_monitor import _probability_stream
+
+    with sync_api.sync_playwright() as p, running_server(env, db, tmp_path / "serve.log", workers=0) as base:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            boss = _token(base, "boss")
+            assert httpx.post(f"{base}/api/ward/beds", json={"name": "ICU-1"}, headers=boss).status_code == 201
+            monitor = _token(base, "mon")
+
+            def post(stream, frames):
+                r = httpx.post(
+                    f"{base}/api/ward/beds/ICU-1/updates", json={"stream": stream, "frames": frames, "alarms": []}, headers=monitor
+                )
+                assert r.status_code == 202, r.text
+
+            # one bed per row (a wide trend: ~2 px per second) at 2 device pixels per CSS pixel
+            page = browser.new_context(viewport={"width": 1250, "height": 1000}, device_scale_factor=2).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _sign_in(page, base)
+            bed = page.locator('.bed:has(.bed-name:text-is("ICU-1"))')
+            strip, prob = bed.locator("canvas.strip"), bed.locator("canvas.prob")
+
+            # Both rows at 200 µV on 100 µV/row: the bottom trace runs to its row's bottom edge; the text stays below it.
+            frames = _sine_frames(0, 10, 200.0, lff=0.5, hff=30.0)
+            for f in frames:
+                f["strip"]["data"][1] = f["strip"]["data"][0]
+            post("s", frames)
+            expect(strip).to_have_attribute("data-clipped", "A-B,C-D", timeout=30_000)
+            got = strip.evaluate(_TEXT_AND_TRACES)
+            assert got["textTop"] is not None and got["traceBottom"] is not None, got
+            assert got["traceBottom"] < got["textTop"], got  # no trace pixel at or below the text's top
+            assert got["traceBottom"] <= got["rows"] < got["textTop"], got  # the text starts under the last row's edge
+            assert got["textTop"] >= got["h"] - 14, got
+
+            # A probability of 0.9 in second 12 (0 in every other), posted as the monitor posts it.
+            marked, stamped = _probability_stream(256.0, 12, 0.9)
+            assert (12, pytest.approx(0.9)) in stamped
+            post("known-p", marked)
+            expect(bed.locator(".bed-stream")).to_have_text("stream known-p", timeout=30_000)
+            page.wait_for_timeout(500)  # the next animation frame has drawn the new stream
+            peak = prob.evaluate(_PEAK_TIME, marked[-1]["t"] + 1)
+            assert peak is not None and peak["y"] < 0.2 * peak["h"], peak  # the 0.9 point: near the top
+            assert abs(peak["t"] - 12.0) <= 0.25, peak  # at the second's start (12.5 before: drawn at t + 0.5)
             assert not errors, errors
         except Exception:
             print((tmp_path / "serve.log").read_text()[-3000:])
