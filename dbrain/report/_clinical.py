@@ -297,6 +297,14 @@ def _background_line(results, duration: float) -> str:
     clean = doc.get("clean_seconds")
     if clean:
         parts.append(f"from {clean:.0f} s of clean EEG")
+    if ictal > 0:
+        # the diagnosis step chooses its clean EEG without leaving the detected seizures out: say so, or a seizure's
+        # rhythm and slow waves read as the patient's background
+        share = f"{100 * ictal:.0f} %" if ictal >= 0.01 else f"{100 * ictal:.1f} %"
+        parts.append(
+            f"the detected seizures ({duration_text(sz['duration'].sum())}, {share} of the recording) are not left out "
+            "of this EEG: it may reflect them rather than the background"
+        )
     return "; ".join(parts)
 
 

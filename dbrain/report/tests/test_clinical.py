@@ -282,6 +282,14 @@ def test_artifact_burden_leaves_out_the_seizures_and_background_defers_to_them()
     results["diagnosis"] = diag
     line = _background_line(results, 3600.0)
     assert "9.8 Hz" in line and "asymmetric, more alpha power on the right" in line and "excess slow activity" in line
+    # measured with the seizure's 6 minutes in it: said so (the seizure's rhythm is not the background)
+    assert line.endswith(
+        "the detected seizures (6 min 00 s, 10 % of the recording) are not left out of this EEG: it may reflect them rather "
+        "than the background"
+    )
+    results["seizures"] = StepResult(summary={"computed": True, "seizures": []})
+    assert "may reflect them" not in _background_line(results, 3600.0)
+    results["seizures"] = StepResult(summary={"computed": True, "seizures": [sz]})
     sz["duration"] = 3000.0
     assert _background_line(results, 3600.0).startswith("not assessable: seizure activity during 83 %")
 

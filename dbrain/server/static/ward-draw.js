@@ -164,6 +164,14 @@ const WardDraw = (function () {
     for (const p of [0.25, 0.5, 0.75]) {
       ctx.beginPath(); ctx.moveTo(left, h - p * h); ctx.lineTo(w, h - p * h); ctx.stroke();
     }
+    // the probability scale, so a line near the top reads as near 1 and not as a relative height
+    ctx.fillStyle = "#677486";
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.textAlign = "right";
+    ctx.fillText("1", left - 4, 9);
+    ctx.fillText("0.5", left - 4, h / 2 + 3);
+    ctx.fillText("0", left - 4, h - 1);
+    ctx.textAlign = "left";
     for (const a of alarms) { // where alarms of this stream were raised
       const x = trendX(a.raised, tEnd, left, w);
       if (x < left) continue;

@@ -167,7 +167,8 @@ function alarmItem(a, withButton) {
   li.dataset.type = a.type;
   li.dataset.state = a.state;
   li.classList.toggle("acked", !!a.ack);
-  const conf = a.confidence === null ? "" : ` · ${Math.round(a.confidence * 100)} %`;
+  // "confidence": a bare "82 %" beside "seizure" reads as the chance of a seizure, and a signal alarm's is 100 %
+  const conf = a.confidence === null ? "" : ` · confidence ${Math.round(a.confidence * 100)} %`;
   const chans = a.channels.length ? ` · ${escapeHtml(a.channels.slice(0, 4).join(", "))}${a.channels.length > 4 ? "…" : ""}` : "";
   li.innerHTML = `<span class="t">${escapeHtml(alarmClock(a))}</span><span class="bed">${escapeHtml(a.bed)}</span>`
     + `<span class="type">${escapeHtml(a.type.replace(/_/g, " "))}</span><span class="muted">${a.state}${conf}${chans}</span>`;

@@ -121,6 +121,7 @@ def _flow(tmp_path, feed, stream: str, after_restart=None, filters: str = "unfil
                 expect(page.locator("#alarm-banner")).to_have_attribute("data-count", "1")
                 expect(alarm.locator(".bed")).to_have_text("ICU-1")
                 expect(alarm.locator(".t")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))  # clock time (time.js)
+                expect(alarm).to_contain_text(re.compile(r"raised · confidence \d+ %"))  # a bare "82 %" read as P(seizure)
                 expect(bed1).to_have_class(re.compile(r"\balarming\b"))
                 # The strip is drawn, at the default fixed sensitivity (not chosen from the seizure's amplitude).
                 expect(bed1.locator("canvas.strip")).to_have_attribute("data-uv-per-row", "100")
