@@ -308,7 +308,7 @@ def _onset_networks(ctx, onsets: list[float], names: list[str], *, pre: float, p
         if k <= 3:
             sz_blocks.append(
                 Figure(
-                    plot_onset(res, title=f"Seizure {k} at {onset:.1f} s"),
+                    plot_onset(res, title=f"Seizure {k} at {_when(ctx, onset)}"),
                     caption="Onset network: early-ictal onset-band coherence (node colour: change in strength from the "
                     "pre-ictal window), the candidate onset channels with their involvement time, and the global network around onset.",
                 )

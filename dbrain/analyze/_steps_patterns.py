@@ -103,11 +103,11 @@ def patterns_sections(step_result: StepResult, ctx: AnalysisContext, window: flo
         ),
         KeyValues(facts),
         Figure(
-            plot_pattern_timeline(result, title="Pattern timeline"),
+            plot_pattern_timeline(result, title="Pattern timeline", clock=recording_clock(ctx)[::2]),
             caption="Class probabilities per window and the frequency of the winning pattern.",
         ),
     ]
-    blocks += _reconciled_blocks(w)
+    blocks += _reconciled_blocks(w, *recording_clock(ctx)[::2])
     if len(rec.events):
         ev = rec.events[["onset", "duration", "eventType", "confidence", "channels"]].copy()
         start, _, multiday = recording_clock(ctx)
@@ -137,11 +137,15 @@ def _reconcile(ctx: AnalysisContext, result, raw):
     )
 
 
-def _reconciled_blocks(w) -> list:
+def _reconciled_blocks(w, start=None, multiday: bool = False) -> list:
     """The reconciled answer of the windows that are not "other", with both models' probabilities."""
     shown = w[w["decision"] != "other"]
     if not len(shown):
         return []
+    shown = shown.copy()
+    # the window's start in the report's one time convention (clock time), as every other table; seconds stay in
+    # patterns.parquet
+    shown["start"] = [format_time(float(t), start, multiday=multiday) for t in shown["start"]]
     cols = ["start", "decision", "source", "pattern_label", "p_pattern", "p_seizure_pattern", "p_seizure_detector"]
     cols += ["frequency", "side", "prevalence", "prevalence_term", "plus", "note"]
     table = shown[cols].round({"p_pattern": 2, "p_seizure_pattern": 2, "p_seizure_detector": 2, "frequency": 1})

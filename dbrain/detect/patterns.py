@@ -571,7 +571,7 @@ def classify_segment(
     return res.windows.iloc[int(round(start / length))]
 
 
-def plot_pattern_timeline(result: PatternResult, *, title: str | None = None) -> MplFigure:
+def plot_pattern_timeline(result: PatternResult, *, title: str | None = None, clock=None) -> MplFigure:
     """Pattern timeline: class probabilities stacked over time, the winning class, and the frequency.
 
     Parameters
@@ -580,6 +580,10 @@ def plot_pattern_timeline(result: PatternResult, *, title: str | None = None) ->
         Output of :func:`classify_patterns`.
     title : str | None
         Figure title.
+    clock : tuple of (datetime.datetime | None, bool) | None
+        ``(start, multiday)`` of the recording: the time axis in dbrain's one time convention (clock time,
+        ``D<n>`` on multi-day recordings, ``+h:mm`` when the start is unknown), as the report's other figures.
+        None: elapsed time from the recording's start in s, min or h.
 
     Returns
     -------
@@ -588,6 +592,8 @@ def plot_pattern_timeline(result: PatternResult, *, title: str | None = None) ->
     w = result.windows
     total = float(w["start"].iloc[-1] + w["duration"].iloc[-1]) if len(w) else 1.0
     unit, scale = ("h", 3600.0) if total > 7200 else ("min", 60.0) if total > 600 else ("s", 1.0)
+    if clock is not None:
+        unit, scale = None, 1.0
     t = w["start"].to_numpy() / scale
     width = w["duration"].to_numpy() / scale
     colors = {"seizure": "#c0392b", "lpd": "#e67e22", "gpd": "#f1c40f", "lrda": "#2980b9", "grda": "#8e44ad", "other": "#bdc3c7"}
@@ -610,5 +616,13 @@ def plot_pattern_timeline(result: PatternResult, *, title: str | None = None) ->
     ax2.scatter(t[pattern] + width[pattern] / 2, w["frequency"][pattern], s=8, c=[colors[c] for c in w["label"][pattern]])
     ax2.set_ylim(0, 4.2)
     ax2.set_ylabel("Hz")
-    ax2.set_xlabel(f"time from recording start ({unit})")
+    if clock is None:
+        ax2.set_xlabel(f"time from recording start ({unit})")
+    else:
+        from ..qeeg._trends import time_ticks
+
+        ticks, labels, xlabel = time_ticks(total, clock[0], multiday=clock[1])
+        ax2.set_xticks(ticks, labels)
+        ax2.set_xlim(0, total)
+        ax2.set_xlabel(xlabel)
     return fig

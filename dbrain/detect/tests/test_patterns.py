@@ -250,6 +250,14 @@ def test_long_recording_windows_events_and_prevalence(toy_classifier):
     pd.testing.assert_frame_equal(res.windows, again.windows, rtol=1e-3)  # filter edges differ by < 0.1 %
     fig = plot_pattern_timeline(res, title="t")
     assert len(fig.axes) == 2
+    # In a report the axis is clock time, as every other figure's (not "time from recording start (s)")
+    import datetime as dt
+
+    fig = plot_pattern_timeline(res, title="t", clock=(dt.datetime(2020, 1, 1, 23, 59, 40), True))
+    axis = fig.axes[1]
+    assert axis.get_xlabel().startswith("clock time (recording started 2020-01-01 23:59:40")
+    labels = [t.get_text() for t in axis.get_xticklabels()]
+    assert labels[0] == "D1 23:59:40" and "D2 00:00:00" in labels
 
 
 def test_bad_input():

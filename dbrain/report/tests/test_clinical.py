@@ -351,3 +351,16 @@ def test_screen_lines_carry_interval_caveat_and_scope_or_no_probability():
     summary_only = {"diagnosis": StepResult(summary={"screens": {"dementia": old}}, files={})}
     [(name, line)] = _screen_lines(summary_only)
     assert name == "Dementia screen" and "Research screen, not a diagnosis; see Appendix: Diagnosis support." in line
+
+
+def test_pattern_decisions_table_uses_clock_time():
+    # The patterns appendix's decision table wrote window starts in seconds (20, 30, 40) in a report of clock times.
+    from dbrain.analyze._steps_patterns import _reconciled_blocks
+
+    w = pd.DataFrame(
+        {"start": [20.0, 30.0, 86390.0], "decision": ["seizure", "other", "lpd"], "source": "detector", "pattern_label": "x",
+         "p_pattern": 0.9, "p_seizure_pattern": 0.8, "p_seizure_detector": 0.7, "frequency": 3.0, "side": "right",
+         "prevalence": 60, "prevalence_term": "", "plus": "", "note": ""}
+    )  # fmt: skip
+    [table] = _reconciled_blocks(w, dt.datetime(2020, 1, 1, 0, 0, 0), True)
+    assert table.data["start"].tolist() == ["D1 00:00:20", "D1 23:59:50"]
