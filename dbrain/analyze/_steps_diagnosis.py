@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ..report import KeyValues, Note, Paragraph, Section, Table
-from ._registry import AnalysisContext, StepResult, register_step
+from ..utils._time import format_time
+from ._registry import AnalysisContext, StepResult, recording_clock, register_step
 
 _SECTION = ("Diagnosis support", "diagnosis")
 #: Fewer EEG channels than this give no screening.
@@ -229,7 +230,10 @@ def diagnosis_step(
 
     n_eeg = sum(1 for c in ctx.raw.get_channel_types() if c == "eeg")
     events = _events(ctx)
-    findings = findings_from_events(events, n_channels=n_eeg) if len(events) else []
+    start, _, multiday = recording_clock(ctx)
+    # the guideline table's "finding" column in the report's one time convention (clock time), not seconds
+    when = lambda s: format_time(s, start, multiday=multiday)  # noqa: E731
+    findings = findings_from_events(events, n_channels=n_eeg, when=when) if len(events) else []
     blocks = [Note(DISCLAIMER, "info")]
     screens = []
     feats = None

@@ -163,7 +163,7 @@ def _qualify_spike(channels: str, n_channels: int | None) -> str:
     return "focal"
 
 
-def findings_from_events(events: pd.DataFrame, *, n_channels: int | None = None) -> list[dict]:
+def findings_from_events(events: pd.DataFrame, *, n_channels: int | None = None, when=None) -> list[dict]:
     """Summarise an events table into findings (one per type and qualifier).
 
     Parameters
@@ -173,6 +173,9 @@ def findings_from_events(events: pd.DataFrame, *, n_channels: int | None = None)
     n_channels : int | None
         Number of EEG channels of the recording; spikes on at least half of
         them and on both hemispheres count as ``generalised``.
+    when : callable | None
+        ``when(seconds) -> str``: how ``evidence`` writes the first onset (the report passes
+        :func:`dbrain.utils._time.format_time` of the recording, i.e. clock time); None: ``"4859.4 s"``.
 
     Returns
     -------
@@ -200,7 +203,8 @@ def findings_from_events(events: pd.DataFrame, *, n_channels: int | None = None)
                 "qualifier": q or None,
                 "count": int(len(g)),
                 "first_onset": float(g["onset"].min()),
-                "evidence": f"{len(g)} {t} event(s){where}, first at {float(g['onset'].min()):.1f} s",
+                "evidence": f"{len(g)} {t} event(s){where}, first at "
+                + (when(float(g["onset"].min())) if when is not None else f"{float(g['onset'].min()):.1f} s"),
             }
         )
     return out

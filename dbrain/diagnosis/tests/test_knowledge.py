@@ -71,6 +71,16 @@ def test_spike_qualifiers_route_to_the_right_entries():
     assert "generalised-discharges" in gen and "focal-discharges" not in gen
     assert "focal-discharges" in foc and "generalised-discharges" not in foc
     assert all("event(s)" in s["trigger"] for s in out)
+    # the report writes the first onset in clock time (it wrote "first at 4859.4 s" in a report of clock times)
+    import datetime as dt
+
+    from dbrain.utils._time import format_time
+
+    start = dt.datetime(2020, 1, 1, 23, 0, 0)
+    timed = findings_from_events(ev, n_channels=19, when=lambda s: format_time(s, start, multiday=True))
+    first = min(ev["onset"])
+    assert any(x["evidence"].endswith(f"first at {format_time(first, start, multiday=True)}") for x in timed)
+    assert all(" s" not in x["evidence"].split("first at ")[1] for x in timed)
     with pytest.raises(ParameterError, match="unknown finding"):
         suggestions(["cardiac_arrest"])
 
