@@ -284,6 +284,7 @@ def diagnosis_step(
                 "outcome": s["outcome"],
                 "probability": s["probability"],
                 "interval": s.get("interval"),
+                "interval_notes": s.get("interval_notes") or [],
                 "threshold": s.get("threshold") if s["probability"] is not None else None,
                 "reason": s.get("reason"),
                 "caveat": s.get("caveat"),

@@ -387,6 +387,11 @@ def screen_text(s: dict) -> str:
     if s.get("interval"):
         lo, hi = s["interval"]
         detail.append(f"5–95 % interval {percent(lo)} to {percent(hi)}")
+    notes = " ".join(s.get("interval_notes") or [])
+    if "age unknown" in notes:  # a probability for a person the model may never have seen the like of
+        detail.append("age unknown: assumed inside the training ages, interval widened")
+    elif "widened" in notes:
+        detail.append("interval widened for this recording")
     if s.get("threshold") is not None:
         detail.append(f"threshold {percent(s['threshold'])}")
     if detail:
