@@ -125,7 +125,7 @@ def screen_scope(name: str, screen, shipped: bool) -> str:
     who = f"{n} {'children' if name == 'adhd' else 'people'}" if n else "its training people"
     if ages:
         # the dementia cohorts: ds004504 documents 44-79 y, ADFSU no ages (model card)
-        who += f" aged {ages[0]:g}-{ages[1]:g} y" + (" where documented" if shipped and name == "dementia" else "")
+        who += f" aged {ages[0]:g}-{ages[1]:g} y" + (" (where documented)" if shipped and name == "dementia" else "")
     what = SHIPPED_SCOPE.get(name, "") if shipped else "(see the model's card)"
     return f"validated only on {who} {what}".strip()
 
@@ -355,9 +355,12 @@ def _adhd_gate(ctx: AnalysisContext, events: pd.DataFrame, age) -> str | None:
     why = _gates(ctx, events, artifact=False)
     if not why:
         if age is None:
-            why = "age unknown (no --age and no birth date in the header): the ADHD screen runs only for people under 18"
+            why = (
+                "age unknown (no --age and no birth date in the header): the ADHD screen runs only for people under 18 "
+                "of the ages its model was trained on"
+            )
         elif age >= CHILD_AGE:
-            why = f"age {age:g} y: the ADHD screen runs only for people under {CHILD_AGE:g}"
+            why = f"age {age:g} y: the ADHD screen runs only for people under {CHILD_AGE:g} of the ages its model was trained on"
     return why
 
 
