@@ -282,12 +282,19 @@ def test_artifact_burden_leaves_out_the_seizures_and_background_defers_to_them()
     results["diagnosis"] = diag
     line = _background_line(results, 3600.0)
     assert "9.8 Hz" in line and "asymmetric, more alpha power on the right" in line and "excess slow activity" in line
+    # one sign convention in the whole report: the qEEG tables' (L−R)/(L+R), as the trend page's colour bar says;
+    # the diagnosis feature (R−L)/(R+L) = +0.5 (more on the right) is shown as −0.50
+    from dbrain.qeeg import ASYMMETRY_LABEL
+
+    assert f"({ASYMMETRY_LABEL}: alpha −0.50)" in line and "R−L" not in line
+    diag.summary["features"]["asym_alpha"] = -0.1
+    assert f"symmetric ({ASYMMETRY_LABEL}: alpha +0.10)" in _background_line(results, 3600.0)
     sz["duration"] = 3000.0
     assert _background_line(results, 3600.0).startswith("not assessable: seizure activity during 83 %")
 
 
 def test_spike_line_says_the_cutoff_and_the_candidates_below_it():
-    from dbrain.report._clinical import _spike_line, spike_cutoff_text
+    from dbrain.report._clinical import MIN_RATE_DURATION, _spike_line, count_rate_text, spike_cutoff_text
 
     def line(**summary):
         return _spike_line({"spikes": StepResult(summary={"computed": True, **summary})})
@@ -306,6 +313,14 @@ def test_spike_line_says_the_cutoff_and_the_candidates_below_it():
     assert some.startswith("5 detections, 10.0 per hour") and some.endswith(
         "; all at or above the medium cut-off (confidence 0.91); 2 candidates below it, not listed"
     )
+    # On a recording shorter than MIN_RATE_DURATION: the count and the duration, no rate per hour.
+    short = _spike_line(
+        {"spikes": StepResult(summary={"computed": True, "n_spikes": 2, "per_hour": 144.0, "per_region_per_hour": {"T": 144.0}})},
+        50.0,
+    )
+    assert short == "2 detections in 50 s (no rate per hour under 10 min)" and "/h" not in short
+    assert count_rate_text(0, 50.0) == "0 in 50 s (no rate per hour under 10 min)"
+    assert count_rate_text(3, 3600.0) == "3 (3.0 per hour)" and count_rate_text(1, MIN_RATE_DURATION) == "1 (6.0 per hour)"
     # An analysis of a step version before the cut-off (no key) keeps its old wording.
     assert line(n_spikes=0, sensitivity="medium") == "none detected (sensitivity medium)"
     assert spike_cutoff_text({"n_spikes": 0, "sensitivity": "low", "cutoff": 0.97}).startswith(
