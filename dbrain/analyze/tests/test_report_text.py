@@ -39,3 +39,17 @@ def test_sample_report_patterns_and_spikes_wording(tmp_path):
     assert "0 in 50 s (no rate per hour under 10 min)" in html and "per hour)" not in html
     # the tables keep their column names
     assert "p_seizure_detector" in pd.read_parquet(out.out_dir / "patterns.parquet").columns
+
+
+def test_short_recording_with_spikes_gets_counts_not_rates(tmp_path):
+    """2 min with simulated spikes: page 1 and the appendix give the count in 2 min, the cluster table no per_hour."""
+    from dbrain.simulate import write_simulated_edf
+
+    path, _ = write_simulated_edf(tmp_path / "sim.edf", 120, spikes=20, seed=3)
+    out = analyze(path, tmp_path / "out", only=["recording", "spikes"], ledger=False)
+    n = len(pd.read_parquet(out.out_dir / "spikes.parquet"))
+    assert n > 0  # else the test would not see the cluster table
+    html = out.report_html.read_text()
+    assert f"{n} detections in 2 min 00 s (no rate per hour under 10 min)" in html
+    assert f"{n} in 2 min 00 s (no rate per hour under 10 min)" in html
+    assert "per hour)" not in html and "per_hour" not in html and "/h;" not in html
