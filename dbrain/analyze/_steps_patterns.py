@@ -160,7 +160,7 @@ def _reconciled_blocks(w) -> list:
 
 #: The report's headers of the reconciled-window table (patterns.parquet keeps the column names).
 PATTERN_HEADERS = {
-    "start": "window start",
+    "start": "start",
     "decision": "decision",
     "source": "decided by",
     "pattern_label": "classifier's class",

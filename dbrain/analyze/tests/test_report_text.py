@@ -26,7 +26,7 @@ def test_pattern_table_headers_are_readable_and_empty_columns_dropped():
         }
     )
     shown = readable_pattern_columns(table)
-    assert list(shown.columns) == ["window start", "decision", "P(class), classifier", "P(seizure), detector"]
+    assert list(shown.columns) == ["start", "decision", "P(class), classifier", "P(seizure), detector"]
     assert shown["P(seizure), detector"].iloc[1] == 0.9 and list(table.columns)[-1] == "note"  # input untouched
     assert all(not re.fullmatch(r"[a-z]+(_[a-z]+)+", h) for h in PATTERN_HEADERS.values())
 

@@ -264,6 +264,24 @@ def test_table_cells_never_use_scientific_notation():
     assert _cell(12.345) == "12.35" and _cell(0.5) == "0.5"
 
 
+def test_background_asymmetry_in_the_qeeg_tables_sign():
+    # One sign convention in the whole report: the qEEG tables' (L−R)/(L+R), as the trend page's colour bar says;
+    # the diagnosis feature (R−L)/(R+L) = +0.5 (more on the right) is shown as −0.50.
+    from dbrain.qeeg import ASYMMETRY_LABEL
+    from dbrain.report._clinical import _background_line
+
+    feats = {"alpha_peak": 9.8, "asym_alpha": 0.5, "asym_delta": 0.02, "slowing_ratio": 1.0}
+    results = {"diagnosis": StepResult(summary={"features": feats}, files={})}
+    line = _background_line(results, 3600.0)
+    assert f"asymmetric, more alpha power on the right ({ASYMMETRY_LABEL}: alpha −0.50, delta −0.02)" in line
+    assert "R−L" not in line
+    feats.update(asym_alpha=-0.1, asym_delta=-0.45)
+    line = _background_line(results, 3600.0)
+    assert f"asymmetric, more delta power on the left ({ASYMMETRY_LABEL}: alpha +0.10, delta +0.45)" in line
+    feats.update(asym_alpha=-0.1, asym_delta=0.0)
+    assert f"symmetric ({ASYMMETRY_LABEL}: alpha +0.10, delta +0.00)" in _background_line(results, 3600.0)
+
+
 def test_artifact_burden_leaves_out_the_seizures_and_background_defers_to_them():
     from dbrain.report._clinical import _artifact_line, _background_line
 
@@ -282,13 +300,6 @@ def test_artifact_burden_leaves_out_the_seizures_and_background_defers_to_them()
     results["diagnosis"] = diag
     line = _background_line(results, 3600.0)
     assert "9.8 Hz" in line and "asymmetric, more alpha power on the right" in line and "excess slow activity" in line
-    # one sign convention in the whole report: the qEEG tables' (L−R)/(L+R), as the trend page's colour bar says;
-    # the diagnosis feature (R−L)/(R+L) = +0.5 (more on the right) is shown as −0.50
-    from dbrain.qeeg import ASYMMETRY_LABEL
-
-    assert f"({ASYMMETRY_LABEL}: alpha −0.50)" in line and "R−L" not in line
-    diag.summary["features"]["asym_alpha"] = -0.1
-    assert f"symmetric ({ASYMMETRY_LABEL}: alpha +0.10)" in _background_line(results, 3600.0)
     sz["duration"] = 3000.0
     assert _background_line(results, 3600.0).startswith("not assessable: seizure activity during 83 %")
 
