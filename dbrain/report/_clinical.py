@@ -307,7 +307,8 @@ def _background_line(results, duration: float) -> str:
     shown = {b: v for b, v in asym.items() if math.isfinite(v)}
     if shown:
         worst = max(shown.items(), key=lambda kv: abs(kv[1]))
-        values = ", ".join(f"{b} {v:+.2f}" for b, v in shown.items()).replace("-", "−")
+        # + 0.0: a value that rounds to zero is "+0.00", never "−0.00"
+        values = ", ".join(f"{b} {round(v, 2) + 0.0:+.2f}" for b, v in shown.items()).replace("-", "−")
         if abs(worst[1]) >= ASYMMETRY_LIMIT:
             side = "left" if worst[1] > 0 else "right"
             parts.append(f"asymmetric, more {worst[0]} power on the {side} ({ASYMMETRY_LABEL}: {values})")

@@ -278,7 +278,7 @@ def test_background_asymmetry_in_the_qeeg_tables_sign():
     feats.update(asym_alpha=-0.1, asym_delta=-0.45)
     line = _background_line(results, 3600.0)
     assert f"asymmetric, more delta power on the left ({ASYMMETRY_LABEL}: alpha +0.10, delta +0.45)" in line
-    feats.update(asym_alpha=-0.1, asym_delta=0.0)
+    feats.update(asym_alpha=-0.1, asym_delta=0.001)  # rounds to zero: no "−0.00"
     assert f"symmetric ({ASYMMETRY_LABEL}: alpha +0.10, delta +0.00)" in _background_line(results, 3600.0)
 
 
