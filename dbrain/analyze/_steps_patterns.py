@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..detect import reconcile_windows
 from ..detect.patterns import PATTERN_CLASSES, PATTERN_EVENT_TYPES, THRESHOLDS, classify_patterns, plot_pattern_timeline
 from ..engine._patterns import PatternStep
@@ -151,10 +153,46 @@ def _reconciled_blocks(w, start=None, multiday: bool = False) -> list:
     table = shown[cols].round({"p_pattern": 2, "p_seizure_pattern": 2, "p_seizure_detector": 2, "frequency": 1})
     return [
         Table(
-            table,
+            readable_pattern_columns(table),
             max_rows=30,
             caption="One decision per window (seizure detector and pattern classifier reconciled, "
             "ACNS 2021 continuum): the answer, which rule decided, and both probabilities.",
             more_in="patterns.parquet",
         )
     ]
+
+
+#: The report's headers of the reconciled-window table (patterns.parquet keeps the column names).
+PATTERN_HEADERS = {
+    "start": "start",
+    "decision": "decision",
+    "source": "decided by",
+    "pattern_label": "classifier's class",
+    "p_pattern": "P(class), classifier",
+    "p_seizure_pattern": "P(seizure), classifier",
+    "p_seizure_detector": "P(seizure), detector",
+    "frequency": "frequency (Hz)",
+    "side": "side",
+    "prevalence": "prevalence (%)",
+    "prevalence_term": "prevalence (ACNS term)",
+    "plus": "plus modifier",
+    "note": "note",
+}
+
+
+def readable_pattern_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The reconciled-window table for a reader: readable headers, columns empty on every row left out.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns of ``patterns.parquet`` (any subset of :data:`PATTERN_HEADERS`).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        A copy; a column is empty when every value is missing or a blank string.
+    """
+    blank = table.isna() | table.apply(lambda c: c.astype(str).str.strip().isin(["", "nan", "None"]))
+    shown = table.loc[:, ~blank.all(axis=0)]
+    return shown.rename(columns=PATTERN_HEADERS)

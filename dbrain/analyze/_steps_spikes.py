@@ -8,6 +8,7 @@ from ..engine._spikes import SpikeStep
 from ..errors import RecordingError
 from ..events import EVENT_COLUMNS
 from ..report import Figure, KeyValues, Note, Section, Table
+from ..report._clinical import MIN_RATE_DURATION, count_rate_text
 from ._registry import AnalysisContext, StepResult, recording_clock, register_step, unusable_reason
 
 
@@ -68,7 +69,7 @@ def spikes_result(ctx: AnalysisContext, sensitivity: str, detector, spikes, reas
         ("Sensitivity", f"{sensitivity} (confidence ≥ {detector.threshold_:g})"),
         ("Below the cut-off", f"{spikes.attrs.get('n_below_cutoff', 0)} scored candidate(s) not reported"),
         ("Electrodes", f"{detector.n_channels_in_} (common average; checked in double banana)"),
-        ("Spikes and sharp waves", f"{len(spikes)} ({len(spikes) / hours:.1f} per hour)"),
+        ("Spikes and sharp waves", count_rate_text(len(spikes), duration)),
         ("Clusters (foci)", str(len(review.clusters))),
     ]
     if len(review.clusters):
@@ -90,6 +91,8 @@ def spikes_result(ctx: AnalysisContext, sensitivity: str, detector, spikes, reas
         )
         show = clusters.copy()
         show["per_hour"] = show["per_hour"].round(1)
+        if duration < MIN_RATE_DURATION:  # the count is the figure; a rate per hour from minutes is not
+            show = show.drop(columns="per_hour")
         show["amplitude"] = show["amplitude"].round(0)
         show["confidence"] = show["confidence"].round(2)
         show["cluster"] = show["cluster"] + 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure as MplFigure
 
 from ..errors import ParameterError
@@ -240,6 +242,13 @@ def plot_onset(result, *, top: int = 10, title: str | None = None):
     thr = threshold_proportional(result.ictal_matrix, min(0.15, 1.5 * n / (n * (n - 1) / 2)))  # at most ~1.5 edges per node
     _draw_network(ax0, thr, names, pos, node_values=change, head=head)
     ax0.set_title("early-ictal coherence; node colour: strength change", fontsize=8)
+    # the node colours' scale (_draw_network maps ± the largest change onto RdBu_r), or the colours say nothing
+    span = float(np.nanmax(np.abs(change))) if np.isfinite(change).any() else 0.0
+    span = span or 1.0
+    scale = ScalarMappable(norm=Normalize(-span, span), cmap="RdBu_r")
+    bar = fig.colorbar(scale, ax=ax0, orientation="horizontal", shrink=0.7, pad=0.02, aspect=30)
+    bar.set_label("strength change: ictal − pre-ictal coherence sum (red: gained)", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
     r = result.ranking.head(top)
     ax1.barh(range(len(r))[::-1], r["score"], color="C3")
     ax1.set_yticks(

@@ -10,13 +10,14 @@ from ._artifacts import ARTIFACT_TYPES, artifact_strength, compute_artifact_stre
 from ._bands import BANDS, MEASURES, UNITS, band_powers, peak_frequency, rhythmicity, spectral_edge
 from ._compute import QEEGResult, compute_qeeg, detect_burst_suppression
 from ._regions import HOMOLOGOUS_PAIRS, REGIONS
-from ._spectral import asymmetry
+from ._spectral import ASYMMETRY_LABEL, asymmetry
 from ._trends import plot_trends
 
 # -------------------------------------------------------------------------------------------------
 
 __all__ = [
     "ARTIFACT_TYPES",
+    "ASYMMETRY_LABEL",
     "artifact_strength",
     "compute_artifact_strength",
     "BANDS",

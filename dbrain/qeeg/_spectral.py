@@ -16,6 +16,11 @@ from scipy.signal import get_window
 
 _TINY = np.float32(1e-12)
 
+#: How every asymmetry is labelled to a reader (report, trend figure): the qEEG tables' own sign, positive = more
+#: power on the left. A value stored with the other sign (the diagnosis features' (R - L)/(R + L)) is negated
+#: before it is shown, so one report never shows the same asymmetry with two signs.
+ASYMMETRY_LABEL = "(L−R)/(L+R), + = left"
+
 
 class EpochSpectrum:
     """Periodogram of fixed-length epochs taken every ``n_step`` samples."""

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from ..errors import ParameterError
 from ..utils import _check_range, _validate_type
+from ._spectral import ASYMMETRY_LABEL
 
 
 def _semilog(y):
@@ -247,7 +248,7 @@ def plot_trends(
                     shading="flat",
                     rasterized=True,
                 )
-                fig.colorbar(mesh, ax=ax, label="L>R  (L−R)/(L+R)", pad=0.005, aspect=10)
+                fig.colorbar(mesh, ax=ax, label=ASYMMETRY_LABEL, pad=0.005, aspect=10)
                 ax.set_ylabel(f"asymmetry\n{result.pair_names[k]}\nHz")
             else:
                 ax.text(0.5, 0.5, "no homologous pairs", ha="center", va="center", transform=ax.transAxes)

@@ -34,7 +34,7 @@ TREND_PAGE_HOURS = 6.0
 TREND_FIGSIZE = (7.15, 9.2)
 #: Length of an EEG excerpt; the detected onset is at its centre.
 EXCERPT_SECONDS = 10.0
-#: |(R − L)/(R + L)| of alpha or delta power at or above this is called asymmetric: a power ratio
+#: |(L − R)/(L + R)| of alpha or delta power at or above this is called asymmetric: a power ratio
 #: of 2.2, i.e. about a 50 % amplitude difference, the usual visual criterion for an abnormal asymmetry.
 ASYMMETRY_LIMIT = 0.38
 #: Artifact strength at or above this makes an epoch unusable (the qEEG step's scale, 0 clean – 1).
@@ -75,6 +75,32 @@ def duration_text(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+#: Recordings shorter than this (s) get no hourly rate: a rate per hour from 50 s of EEG ("0.0 per hour") claims a
+#: measurement of hours it does not have; the count and the duration it comes from are given instead.
+MIN_RATE_DURATION = 600.0
+
+
+def count_rate_text(n: int, seconds: float) -> str:
+    """A count of events with its rate per hour, or with the duration on recordings too short for a rate.
+
+    Parameters
+    ----------
+    n : int
+        Number of events.
+    seconds : float
+        Duration of the EEG they were counted in (s).
+
+    Returns
+    -------
+    text : str
+        ``"12 (3.4 per hour)"``; below :data:`MIN_RATE_DURATION`: ``"0 in 50 s (no rate per hour under 10 min)"``.
+    """
+    seconds = float(seconds)
+    if seconds >= MIN_RATE_DURATION:
+        return f"{n} ({n / (seconds / 3600.0):.1f} per hour)"
+    return f"{n} in {duration_text(seconds)} (no rate per hour under {MIN_RATE_DURATION / 60:g} min)"
 
 
 def percent(p) -> str:
@@ -175,7 +201,7 @@ def _seizure_line(results, clock: Clock) -> str:
     )
 
 
-def _spike_line(results) -> str:
+def _spike_line(results, duration: float | None = None) -> str:
     why = _not_computed(results, "spikes")
     if why:
         return why
@@ -183,7 +209,11 @@ def _spike_line(results) -> str:
     n = int(s.get("n_spikes", 0))
     if not n:
         return spike_cutoff_text(s)
-    text = f"{n} detections, {s.get('per_hour', float('nan')):.1f} per hour"
+    short = duration is not None and duration < MIN_RATE_DURATION
+    if short:
+        text = f"{n} detections in {duration_text(duration)} (no rate per hour under {MIN_RATE_DURATION / 60:g} min)"
+    else:
+        text = f"{n} detections, {s.get('per_hour', float('nan')):.1f} per hour"
     clusters = s.get("clusters") or []
     if clusters:
         top = clusters[0]
@@ -192,7 +222,7 @@ def _spike_line(results) -> str:
             nxt = clusters[1]
             text += f"; next {nxt['focus']} ({nxt['region']}) {nxt['count']}"
     regions = s.get("per_region_per_hour") or {}
-    if regions:
+    if regions and not short:
         name, rate = max(regions.items(), key=lambda kv: kv[1])
         text += f"; highest regional rate {name} {rate:.1f}/h"
     if s.get("cutoff") is not None:
@@ -272,16 +302,20 @@ def _background_line(results, duration: float) -> str:
     parts.append(
         f"posterior dominant rhythm {paf:.1f} Hz" if paf is not None else "no posterior dominant rhythm (no 7–13 Hz peak)"
     )
-    asym = {b: feats.get(f"asym_{b}") for b in ("alpha", "delta")}
-    shown = {b: v for b, v in asym.items() if v is not None}
+    from ..qeeg import ASYMMETRY_LABEL
+
+    # the diagnosis features are (R - L)/(R + L); shown negated, in the qEEG tables' and trend page's (L - R)/(L + R)
+    asym = {b: -feats[f"asym_{b}"] for b in ("alpha", "delta") if feats.get(f"asym_{b}") is not None}
+    shown = {b: v for b, v in asym.items() if math.isfinite(v)}
     if shown:
         worst = max(shown.items(), key=lambda kv: abs(kv[1]))
-        values = ", ".join(f"{b} {v:+.2f}" for b, v in shown.items())
+        # + 0.0: a value that rounds to zero is "+0.00", never "−0.00"
+        values = ", ".join(f"{b} {round(v, 2) + 0.0:+.2f}" for b, v in shown.items()).replace("-", "−")
         if abs(worst[1]) >= ASYMMETRY_LIMIT:
-            side = "right" if worst[1] > 0 else "left"
-            parts.append(f"asymmetric, more {worst[0]} power on the {side} ((R−L)/(R+L): {values})")
+            side = "left" if worst[1] > 0 else "right"
+            parts.append(f"asymmetric, more {worst[0]} power on the {side} ({ASYMMETRY_LABEL}: {values})")
         else:
-            parts.append(f"symmetric ((R−L)/(R+L): {values})")
+            parts.append(f"symmetric ({ASYMMETRY_LABEL}: {values})")
     ratio = feats.get("slowing_ratio")
     doc = _diagnosis_doc(results)
     # the diagnosis step's own call (slow posterior rhythm, or no rhythm and a high ratio) ...
@@ -443,7 +477,7 @@ def findings_section(raw, info, results) -> Section:
     blocks = []
     sz = _seizures(results)
     tail = [
-        ("Spikes", _spike_line(results)),
+        ("Spikes", _spike_line(results, info.duration)),
         ("Rhythmic/periodic patterns", _pattern_line(results)),
         ("Background", _background_line(results, info.duration)),
         ("Artifact", _artifact_line(results)),

@@ -75,7 +75,14 @@ def test_onset_figure_non_1020_names():
     x = rng.standard_normal((6, 512 * 20))
     x[1, 512 * 10 :] += 5 * np.sin(2 * np.pi * 40 * np.arange(512 * 10) / 512)
     res = onset_network(x, 512.0, [f"G{i}" for i in range(6)], 10.0, pre=10.0, post=10.0, kind="intracranial")
-    assert isinstance(plot_onset(res, title="t"), Figure)  # circle layout for grid names
+    fig = plot_onset(res, title="t")
+    assert isinstance(fig, Figure)  # circle layout for grid names
+    # the node colours have a scale: a colour bar, symmetric about 0, spanning the largest strength change
+    bars = [ax for ax in fig.axes if "strength change" in ax.get_xlabel()]
+    assert len(bars) == 1
+    change = res.ictal_matrix.sum(0) - res.pre_matrix.sum(0)
+    lo, hi = bars[0].get_xlim()
+    assert lo == pytest.approx(-np.abs(change).max()) and hi == pytest.approx(np.abs(change).max())
 
 
 def test_adfsu_alpha_features_separate_groups(shared_data):

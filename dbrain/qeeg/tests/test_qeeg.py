@@ -9,7 +9,7 @@ import pytest
 
 from dbrain.errors import ParameterError
 from dbrain.io import read_recording
-from dbrain.qeeg import BANDS, QEEGResult, compute_qeeg, plot_trends
+from dbrain.qeeg import ASYMMETRY_LABEL, BANDS, QEEGResult, compute_qeeg, plot_trends
 from dbrain.qeeg._bands import band_masks
 
 SFREQ = 256.0
@@ -180,6 +180,8 @@ def test_streaming_lazy_edf(tmp_path):
     assert frame["start"].nunique() == 240  # 60 minutes + 15 s aEEG segments
     fig = plot_trends(res, artifact=np.zeros((3599, 19)), ecg=np.full(3599, 70.0))
     assert len(fig.axes) >= 7
+    # the asymmetry colour bar says the qEEG tables' sign, in the words page 1 of the report uses
+    assert [ax.get_ylabel() for ax in fig.axes].count(ASYMMETRY_LABEL) == 1 and ASYMMETRY_LABEL.startswith("(L−R)/(L+R)")
 
 
 def _mne_band_powers(raw, picks, n_win, n_step):

@@ -264,6 +264,24 @@ def test_table_cells_never_use_scientific_notation():
     assert _cell(12.345) == "12.35" and _cell(0.5) == "0.5"
 
 
+def test_background_asymmetry_in_the_qeeg_tables_sign():
+    # One sign convention in the whole report: the qEEG tables' (L−R)/(L+R), as the trend page's colour bar says;
+    # the diagnosis feature (R−L)/(R+L) = +0.5 (more on the right) is shown as −0.50.
+    from dbrain.qeeg import ASYMMETRY_LABEL
+    from dbrain.report._clinical import _background_line
+
+    feats = {"alpha_peak": 9.8, "asym_alpha": 0.5, "asym_delta": 0.02, "slowing_ratio": 1.0}
+    results = {"diagnosis": StepResult(summary={"features": feats}, files={})}
+    line = _background_line(results, 3600.0)
+    assert f"asymmetric, more alpha power on the right ({ASYMMETRY_LABEL}: alpha −0.50, delta −0.02)" in line
+    assert "R−L" not in line
+    feats.update(asym_alpha=-0.1, asym_delta=-0.45)
+    line = _background_line(results, 3600.0)
+    assert f"asymmetric, more delta power on the left ({ASYMMETRY_LABEL}: alpha +0.10, delta +0.45)" in line
+    feats.update(asym_alpha=-0.1, asym_delta=0.001)  # rounds to zero: no "−0.00"
+    assert f"symmetric ({ASYMMETRY_LABEL}: alpha +0.10, delta +0.00)" in _background_line(results, 3600.0)
+
+
 def test_artifact_burden_leaves_out_the_seizures_and_background_defers_to_them():
     from dbrain.report._clinical import _artifact_line, _background_line
 
@@ -295,7 +313,7 @@ def test_artifact_burden_leaves_out_the_seizures_and_background_defers_to_them()
 
 
 def test_spike_line_says_the_cutoff_and_the_candidates_below_it():
-    from dbrain.report._clinical import _spike_line, spike_cutoff_text
+    from dbrain.report._clinical import MIN_RATE_DURATION, _spike_line, count_rate_text, spike_cutoff_text
 
     def line(**summary):
         return _spike_line({"spikes": StepResult(summary={"computed": True, **summary})})
@@ -314,6 +332,14 @@ def test_spike_line_says_the_cutoff_and_the_candidates_below_it():
     assert some.startswith("5 detections, 10.0 per hour") and some.endswith(
         "; all at or above the medium cut-off (confidence 0.91); 2 candidates below it, not listed"
     )
+    # On a recording shorter than MIN_RATE_DURATION: the count and the duration, no rate per hour.
+    short = _spike_line(
+        {"spikes": StepResult(summary={"computed": True, "n_spikes": 2, "per_hour": 144.0, "per_region_per_hour": {"T": 144.0}})},
+        50.0,
+    )
+    assert short == "2 detections in 50 s (no rate per hour under 10 min)" and "/h" not in short
+    assert count_rate_text(0, 50.0) == "0 in 50 s (no rate per hour under 10 min)"
+    assert count_rate_text(3, 3600.0) == "3 (3.0 per hour)" and count_rate_text(1, MIN_RATE_DURATION) == "1 (6.0 per hour)"
     # An analysis of a step version before the cut-off (no key) keeps its old wording.
     assert line(n_spikes=0, sensitivity="medium") == "none detected (sensitivity medium)"
     assert spike_cutoff_text({"n_spikes": 0, "sensitivity": "low", "cutoff": 0.97}).startswith(
