@@ -120,3 +120,69 @@ def test_two_web_processes_share_one_login_throttle(tmp_path, redis_url):
         except subprocess.TimeoutExpired:
             server.kill()
     assert "Traceback" not in log.read_text()
+
+
+def test_a_burst_of_connections_is_spread_over_the_web_processes(tmp_path):
+    """200 clients connecting at one instant were all accepted by one of two web processes (one shared socket):
+    with a listening socket per process (SO_REUSEPORT) the kernel spreads them over both."""
+    import http.client
+    import threading
+
+    from dbrain.cli.serve import REUSE_PORT
+
+    if not REUSE_PORT:
+        pytest.skip("SO_REUSEPORT spreads connections on Linux only")
+    home = tmp_path / "home"
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    cmd = [sys.executable, "-m", "dbrain", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "0"]
+    cmd += ["--db", f"sqlite:///{home / 'dbrain.sqlite'}", "--web-workers", "2", "--login-storage", "memory://"]
+    with open(log, "w") as out:
+        server = subprocess.Popen(cmd, env={**os.environ, "DBRAIN_HOME": str(home)}, stdout=out, stderr=subprocess.STDOUT)
+    n = 64
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(n)]
+    try:
+
+        def both_listening():
+            if server.poll() is not None:
+                raise AssertionError(f"dbrain serve exited: {log.read_text()}")
+            kids = psutil.Process(server.pid).children(recursive=True)
+            listening = [
+                k for k in kids if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in k.net_connections("tcp"))
+            ]
+            return len(listening) == 2
+
+        _wait(both_listening, 120, "two web processes listening")
+        start = threading.Barrier(n)
+        codes = []
+
+        def client(conn):
+            start.wait()  # connect at one instant, as the benchmark's clients do
+            conn.request("GET", "/api/health")
+            resp = conn.getresponse()
+            resp.read()
+            codes.append(resp.status)  # the connection stays open (keep-alive)
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in conns]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert codes == [200] * n
+        held = []
+        for kid in psutil.Process(server.pid).children(recursive=True):
+            held.append(
+                sum(1 for c in kid.net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+            )
+        held = sorted(h for h in held if h)
+        # A hash of the addresses decides: about 32 each (fewer than 16 on one side: odds below 1 in 10,000).
+        assert len(held) == 2 and sum(held) == n and held[0] >= 16, held
+    finally:
+        for conn in conns:
+            conn.close()
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert "Traceback" not in log.read_text()
