@@ -92,6 +92,7 @@ def serve(
     try:
         if web_workers == 1:
             _open_connections(app)
+            _build_routes(app)
             uvicorn.run(app, **run)
         else:
             # uvicorn starts each web process from an import string; the settings travel in the environment.
@@ -188,6 +189,7 @@ def app_from_environment():
     _warm_up()
     app = create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
     _open_connections(app)
+    _build_routes(app)
     return app
 
 
@@ -210,6 +212,54 @@ def _open_connections(app) -> None:
     finally:
         for conn in conns:
             conn.close()  # back to the pool, open
+
+
+#: A path no route matches: asking for it makes the router try (and so build) every route.
+_NO_ROUTE = "/api/.warm-up"
+
+
+def _build_routes(app) -> int:
+    """Let FastAPI build its per-route state now, before the first request, by asking the app for a path no
+    route matches; return that answer's status (404).
+
+    FastAPI builds the state of the routes of an included router (their dependencies, parameter fields and
+    response fields) lazily, when a request first reaches that router: about 40 ms of CPU for the 20 routes
+    of the recordings router, paid by the first requests a new web process served (its first record read
+    took 20 ms of CPU instead of 1.3). The request goes through every middleware and the whole router, and
+    touches no data (no route, no authentication, no audit row). It runs in an event loop of its own, in a
+    thread, because uvicorn builds the app of a web process inside its running loop.
+    """
+    import asyncio
+    import threading
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": _NO_ROUTE,
+        "raw_path": _NO_ROUTE.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 0),
+        "server": ("127.0.0.1", 0),
+        "state": {},
+    }
+    status = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    thread = threading.Thread(target=lambda: asyncio.run(app(scope, receive, send)), name="dbrain-build-routes")
+    thread.start()
+    thread.join()
+    return status[0] if status else 0
 
 
 def _warm_up() -> None:

@@ -186,3 +186,28 @@ def test_a_burst_of_connections_is_spread_over_the_web_processes(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
     assert "Traceback" not in log.read_text()
+
+
+def test_routes_are_built_before_the_first_request_and_nothing_is_touched(tmp_path):
+    """dbrain serve asks its app for a path no route matches before serving (FastAPI then builds every route's
+    state, which the first requests of a new web process paid for): a 404 that writes nothing, after which the
+    app serves as before (its admission gate moves to the server's event loop)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, select
+
+    from dbrain.cli.serve import _build_routes
+    from dbrain.server import Settings, create_app
+    from dbrain.server.db import AuditEvent
+
+    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'dbrain.sqlite'}", home=tmp_path))
+
+    def audit_rows():
+        with app.state.sessionmaker() as db:
+            return db.scalar(select(func.count()).select_from(AuditEvent))
+
+    before = audit_rows()
+    assert _build_routes(app) == 404
+    assert audit_rows() == before
+    with TestClient(app) as client:
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/recordings").status_code == 401
