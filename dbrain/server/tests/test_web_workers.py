@@ -206,7 +206,7 @@ def test_routes_are_built_before_the_first_request_and_nothing_is_touched(tmp_pa
             return db.scalar(select(func.count()).select_from(AuditEvent))
 
     before = audit_rows()
-    assert _build_routes(app) == 404
+    assert _build_routes(app) == [404, 401]
     assert audit_rows() == before
     with TestClient(app) as client:
         assert client.get("/api/health").status_code == 200
