@@ -165,6 +165,10 @@ def _run_web_processes(n: int, run: dict) -> None:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     try:
+        if config.port:
+            # Another service on the port (even another dbrain serve of this user, whose SO_REUSEPORT sockets would
+            # let ours join its group and split its connections): refused, as without SO_REUSEPORT.
+            _bind(config.host, config.port, reuse_port=False).close()
         # Held, never listened on, for as long as the service runs: the port stays ours, and an address in use
         # fails here with one line rather than in every web process. Port 0 picks the port all processes use.
         reserved = _bind(config.host, config.port, reuse_port=True)

@@ -177,6 +177,14 @@ def test_a_burst_of_connections_is_spread_over_the_web_processes(tmp_path):
         held = sorted(h for h in held if h)
         # A hash of the addresses decides: about 32 each (fewer than 16 on one side: odds below 1 in 10,000).
         assert len(held) == 2 and sum(held) == n and held[0] >= 16, held
+        # A second service started on the same port is refused (SO_REUSEPORT must not let it share the port).
+        other = tmp_path / "other"
+        second = subprocess.run(
+            [*cmd[:10], "--db", f"sqlite:///{other / 'dbrain.sqlite'}", "--web-workers", "2", "--login-storage", "memory://"],
+            env={**os.environ, "DBRAIN_HOME": str(other)}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert second.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr
     finally:
         for conn in conns:
             conn.close()
