@@ -126,7 +126,7 @@ def start_server(db_url: str, home: Path, port: int, log: Path, web_workers: int
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             try:
                 conn.request("GET", "/api/health")
-                if conn.getresponse().status == 200:
+                if conn.getresponse().status == 200 and _all_listening(proc, port, web_workers):
                     proc.log_file = out
                     return proc
             finally:
@@ -138,6 +138,25 @@ def start_server(db_url: str, home: Path, port: int, log: Path, web_workers: int
     proc.wait(30)
     out.close()
     raise RuntimeError("dbrain serve did not become healthy in 90 s")
+
+
+def _all_listening(server: subprocess.Popen, port: int, web_workers: int) -> bool:
+    """Whether every web process listens already: the first answers /api/health while the others may still be
+    starting, and the clients' burst of keep-alive connections would then all stay with the first one."""
+    if web_workers < 2:
+        return True
+    try:
+        import psutil
+    except ImportError:
+        return True
+    listening = 0
+    for p in psutil.Process(server.pid).children(recursive=True):
+        try:
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in p.net_connections("tcp")):
+                listening += 1
+        except psutil.Error:
+            pass
+    return listening >= web_workers
 
 
 class Client:
@@ -191,6 +210,23 @@ def server_cpu(server: subprocess.Popen) -> float | None:
         except psutil.Error:
             pass
     return total
+
+
+def process_cpu(server: subprocess.Popen) -> dict[int, float]:
+    """CPU seconds (user + system) so far of the server process and of each of its child processes, by pid."""
+    try:
+        import psutil
+    except ImportError:
+        return {}
+    out = {}
+    proc = psutil.Process(server.pid)
+    for p in (proc, *proc.children(recursive=True)):
+        try:
+            t = p.cpu_times()
+            out[p.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
 
 
 def run_load(
@@ -376,6 +412,7 @@ def run_backend(
         for i, t in enumerate(think):
             one = dict(clients=clients, requests=requests, montage=montage, think=t, seed=i)
             cpu0, client0, load0 = server_cpu(server), time.process_time(), os.getloadavg()[0]
+            each0 = process_cpu(server)
             runs.append(run_load(port, tokens, rec["id"], rec["duration"], second if i == 0 else None, **one))
             n = max(runs[-1]["requests"], 1)
             # The load generator runs on the same cores: its own CPU (this process's threads) is measured too.
@@ -383,6 +420,11 @@ def run_backend(
             runs[-1]["load_average"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             if cpu0 is not None:  # the server's own CPU per request: comparable between loaded and quiet machines
                 runs[-1]["server_cpu_ms_per_request"] = round(1000 * (server_cpu(server) - cpu0) / n, 2)
+            # How the work was spread over the web processes (busiest first): one process doing all of it leaves
+            # the other cores to the rest of the machine.
+            each = process_cpu(server)
+            spread = sorted((each[pid] - each0.get(pid, 0.0) for pid in each), reverse=True)
+            runs[-1]["process_cpu_seconds"] = [round(x, 2) for x in spread if x >= 0.05]
         out = {**runs[0], "more_runs": runs[1:]}
     finally:
         server.terminate()
@@ -633,6 +675,8 @@ def main(argv=None) -> dict:
                 + f"; client CPU {run['client_cpu_ms_per_request']} ms/request; load average {run['load_average'][0]} -> "
                 f"{run['load_average'][1]}"
             )
+            if run.get("process_cpu_seconds"):
+                print(f"  CPU seconds of each server process during the run (busiest first): {run['process_cpu_seconds']}")
             if "server_cpu_ms_per_request" in run and not run["think_seconds"]:
                 cpu = run["server_cpu_ms_per_request"] + run["client_cpu_ms_per_request"]
                 cores = os.cpu_count() or 1

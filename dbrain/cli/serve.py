@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 import typer
@@ -91,12 +92,13 @@ def serve(
     try:
         if web_workers == 1:
             _open_connections(app)
+            _build_routes(app)
             uvicorn.run(app, **run)
         else:
             # uvicorn starts each web process from an import string; the settings travel in the environment.
             app.state.engine.dispose()
             os.environ[_SETTINGS_ENV] = json.dumps({**fields, "db_url": settings.db_url, "home": str(settings.home)})
-            uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=web_workers, **run)
+            _run_web_processes(web_workers, run)
     finally:
         for proc in procs:
             proc.terminate()  # SIGTERM: each finishes its current job, then exits
@@ -108,6 +110,76 @@ def serve(
 
 
 _SETTINGS_ENV = "DBRAIN_SERVE_SETTINGS"
+#: One listening socket per web process (SO_REUSEPORT), so that the kernel spreads connections over them.
+REUSE_PORT = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def _bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (not listening yet), as uvicorn binds one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class _OwnListener:
+    """Stands for the listening socket in uvicorn's supervisor: each web process binds its own when it starts.
+
+    uvicorn hands every web process the same socket. The kernel then gives a new connection to whichever
+    process calls ``accept`` first, and one process accepts a whole burst: with 200 clients connecting at
+    once, one of two web processes took every connection and served every request of the benchmark (the
+    other stayed idle; measured, see docs/server.md "One listening socket per web process"). With
+    ``SO_REUSEPORT`` each process listens on a socket of its own on the same port, and the kernel spreads new
+    connections over the listening sockets by a hash of their addresses. Unpickled in the web process (it is
+    passed through ``multiprocessing``), this object becomes that process's socket; a restarted process
+    binds a new one, and a dead process's socket closes with it (the supervisor holds none).
+    """
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+
+    def __reduce__(self):
+        return _bind_own, (self.host, self.port)
+
+
+def _bind_own(host: str, port: int) -> socket.socket:
+    """The listening socket of one web process (see :class:`_OwnListener`)."""
+    return _bind(host, port, reuse_port=True)
+
+
+def _run_web_processes(n: int, run: dict) -> None:
+    """Serve ``app_from_environment`` in ``n`` uvicorn web processes under uvicorn's supervisor."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(f"{__name__}:app_from_environment", factory=True, workers=n, **run)
+    if not REUSE_PORT:  # one shared socket (e.g. macOS, whose SO_REUSEPORT does not spread connections)
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    try:
+        if config.port:
+            # Another service on the port (even another dbrain serve of this user, whose SO_REUSEPORT sockets would
+            # let ours join its group and split its connections): refused, as without SO_REUSEPORT.
+            _bind(config.host, config.port, reuse_port=False).close()
+        # Held, never listened on, for as long as the service runs: the port stays ours, and an address in use
+        # fails here with one line rather than in every web process. Port 0 picks the port all processes use.
+        reserved = _bind(config.host, config.port, reuse_port=True)
+    except OSError as exc:
+        from ..errors import ParameterError
+
+        raise ParameterError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    with reserved:
+        port = reserved.getsockname()[1]
+        typer.echo(f"uvicorn on http://{config.host}:{port}: {n} web processes, one listening socket each", err=True)
+        Multiprocess(config, sockets=[_OwnListener(config.host, port)]).run()
 
 
 def app_from_environment():
@@ -121,6 +193,7 @@ def app_from_environment():
     _warm_up()
     app = create_app(Settings(**json.loads(os.environ[_SETTINGS_ENV])))
     _open_connections(app)
+    _build_routes(app)
     return app
 
 
@@ -143,6 +216,61 @@ def _open_connections(app) -> None:
     finally:
         for conn in conns:
             conn.close()  # back to the pool, open
+
+
+#: A path no route matches: asking for it makes the router try (and so build) every route. Then a token that
+#: cannot exist (no token ends in '!'): the authentication's query runs once, finds nothing, and answers 401.
+_WARM_REQUESTS = (("/api/.warm-up", []), ("/api/auth/me", [(b"authorization", b"Bearer dbr_no-such-token!")]))
+
+
+def _build_routes(app) -> list[int]:
+    """Let FastAPI build its per-route state now, before the first request, by asking the app for a path no
+    route matches, and run the authentication's query once with a token that cannot exist; return the two
+    answers' statuses (404, 401).
+
+    FastAPI builds the state of the routes of an included router (their dependencies, parameter fields and
+    response fields) lazily, when a request first reaches that router: about 40 ms of CPU for the 20 routes
+    of the recordings router, paid by the first requests a new web process served (its first record read
+    took 20 ms of CPU instead of 1.3), and SQLAlchemy compiles each statement once per process. The requests
+    go through every middleware and the router and touch no data (no route; a refused token is not audited,
+    and bearer tokens are not throttled). They run in an event loop of their own, in a thread, because
+    uvicorn builds the app of a web process inside its running loop.
+    """
+    import asyncio
+    import threading
+
+    status = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    async def ask():
+        for path, headers in _WARM_REQUESTS:
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "GET",
+                "scheme": "http",
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "root_path": "",
+                "headers": [(b"host", b"localhost"), *headers],
+                "client": ("127.0.0.1", 0),
+                "server": ("127.0.0.1", 0),
+                "state": {},
+            }
+            await app(scope, receive, send)
+
+    thread = threading.Thread(target=lambda: asyncio.run(ask()), name="dbrain-build-routes")
+    thread.start()
+    thread.join()
+    return status
 
 
 def _warm_up() -> None:

@@ -498,7 +498,9 @@ def _insert_audit(session) -> None:
     # are written together or not at all. One plain INSERT (executemany for several), no unit of work.
     rows = session.info.pop(_AUDIT_ROWS, None)
     if rows:
-        session.execute(AuditEvent.__table__.insert(), rows)
+        # On the session's connection, in its transaction: a plain Core INSERT needs none of the ORM's execution
+        # machinery (about a third of the audit row's cost, on every request).
+        session.connection().execute(AuditEvent.__table__.insert(), rows[0] if len(rows) == 1 else rows)
 
 
 def _drop_audit(session, _previous=None) -> None:

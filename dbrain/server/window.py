@@ -244,7 +244,10 @@ def read_window(
     with lock:  # one lazy Raw per file: MNE readers are not thread-safe
         derived, result = _derived(raw, path, montage, derivations)
         data = derived.get_data(start=p0, stop=p1)
-    data, used = filter_display(data * 1e6, sf, highpass=highpass, lowpass=lowpass, notch=notch)
+    if filtering:
+        data, used = filter_display(data * 1e6, sf, highpass=highpass, lowpass=lowpass, notch=notch)
+    else:  # what filter_display answers with every filter off, without its copy of the padded page
+        data, used = data * 1e6, {"highpass": None, "lowpass": None, "notch": None}
     data = data[:, i0 - p0 : i1 - p0]
     times = (np.arange(i0, i1)) / sf
     decimation = "none"

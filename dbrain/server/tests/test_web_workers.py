@@ -120,3 +120,102 @@ def test_two_web_processes_share_one_login_throttle(tmp_path, redis_url):
         except subprocess.TimeoutExpired:
             server.kill()
     assert "Traceback" not in log.read_text()
+
+
+def test_a_burst_of_connections_is_spread_over_the_web_processes(tmp_path):
+    """200 clients connecting at one instant were all accepted by one of two web processes (one shared socket):
+    with a listening socket per process (SO_REUSEPORT) the kernel spreads them over both."""
+    import http.client
+    import threading
+
+    from dbrain.cli.serve import REUSE_PORT
+
+    if not REUSE_PORT:
+        pytest.skip("SO_REUSEPORT spreads connections on Linux only")
+    home = tmp_path / "home"
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    cmd = [sys.executable, "-m", "dbrain", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "0"]
+    cmd += ["--db", f"sqlite:///{home / 'dbrain.sqlite'}", "--web-workers", "2", "--login-storage", "memory://"]
+    with open(log, "w") as out:
+        server = subprocess.Popen(cmd, env={**os.environ, "DBRAIN_HOME": str(home)}, stdout=out, stderr=subprocess.STDOUT)
+    n = 64
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(n)]
+    try:
+
+        def both_listening():
+            if server.poll() is not None:
+                raise AssertionError(f"dbrain serve exited: {log.read_text()}")
+            kids = psutil.Process(server.pid).children(recursive=True)
+            listening = [
+                k for k in kids if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in k.net_connections("tcp"))
+            ]
+            return len(listening) == 2
+
+        _wait(both_listening, 120, "two web processes listening")
+        start = threading.Barrier(n)
+        codes = []
+
+        def client(conn):
+            start.wait()  # connect at one instant, as the benchmark's clients do
+            conn.request("GET", "/api/health")
+            resp = conn.getresponse()
+            resp.read()
+            codes.append(resp.status)  # the connection stays open (keep-alive)
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in conns]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert codes == [200] * n
+        held = []
+        for kid in psutil.Process(server.pid).children(recursive=True):
+            held.append(
+                sum(1 for c in kid.net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+            )
+        held = sorted(h for h in held if h)
+        # A hash of the addresses decides: about 32 each (fewer than 16 on one side: odds below 1 in 10,000).
+        assert len(held) == 2 and sum(held) == n and held[0] >= 16, held
+        # A second service started on the same port is refused (SO_REUSEPORT must not let it share the port).
+        other = tmp_path / "other"
+        second = subprocess.run(
+            [*cmd[:10], "--db", f"sqlite:///{other / 'dbrain.sqlite'}", "--web-workers", "2", "--login-storage", "memory://"],
+            env={**os.environ, "DBRAIN_HOME": str(other)}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert second.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        for conn in conns:
+            conn.close()
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert "Traceback" not in log.read_text()
+
+
+def test_routes_are_built_before_the_first_request_and_nothing_is_touched(tmp_path):
+    """dbrain serve asks its app for a path no route matches before serving (FastAPI then builds every route's
+    state, which the first requests of a new web process paid for): a 404 that writes nothing, after which the
+    app serves as before (its admission gate moves to the server's event loop)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, select
+
+    from dbrain.cli.serve import _build_routes
+    from dbrain.server import Settings, create_app
+    from dbrain.server.db import AuditEvent
+
+    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'dbrain.sqlite'}", home=tmp_path))
+
+    def audit_rows():
+        with app.state.sessionmaker() as db:
+            return db.scalar(select(func.count()).select_from(AuditEvent))
+
+    before = audit_rows()
+    assert _build_routes(app) == [404, 401]
+    assert audit_rows() == before
+    with TestClient(app) as client:
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/recordings").status_code == 401
