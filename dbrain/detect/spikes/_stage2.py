@@ -371,10 +371,11 @@ def pulse_rule(cands: pd.DataFrame, sfreq: float) -> np.ndarray:
     vary by a few per cent only. On every electrode, runs are built from successive intervals within
     :data:`PULSE_TOL` of one, two or three periods (the period is the median of the last few one-period
     intervals); a run with at least :data:`PULSE_MIN_BEATS` one-period intervals whose beat-to-beat
-    variability (:func:`_heart_runs`) is at most :data:`PULSE_CV` is a heart-rate train. Its members are rejected when the run is
-    also focal (median ``spread50`` below :data:`PULSE_SPREAD`: periodic discharges such as LPDs recur at
-    similar intervals but have a regional field) and of one waveform (median correlation of the members'
-    waveform lags with the run's median waveform at least :data:`PULSE_WAVE_CORR`). Random discharges
+    variability (:func:`_heart_runs`) is at most :data:`PULSE_CV` is a heart-rate train. Its members are
+    rejected when the run is also focal (median ``spread50`` below :data:`PULSE_SPREAD`: periodic
+    discharges such as LPDs recur at similar intervals but have a regional field) and of one waveform
+    (median correlation of the members' waveform lags with the run's median waveform at least
+    :data:`PULSE_WAVE_CORR`). Random discharges
     almost never form such a run: seven or more candidates on one electrode at one interval, each within a
     few per cent of the last.
 
@@ -402,8 +403,8 @@ def pulse_rule(cands: pd.DataFrame, sfreq: float) -> np.ndarray:
         if rows.size < PULSE_MIN_BEATS + 1:
             continue
         rows = rows[np.argsort(t[rows], kind="stable")]
-        for members, cv, n_beats in _heart_runs(t[rows]):
-            if n_beats < PULSE_MIN_BEATS or cv > PULSE_CV:
+        for members, jitter, n_beats in _heart_runs(t[rows]):
+            if n_beats < PULSE_MIN_BEATS or jitter > PULSE_CV:
                 continue
             run = rows[members]
             if np.median(spread[run]) >= PULSE_SPREAD:
