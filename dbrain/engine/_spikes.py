@@ -112,7 +112,7 @@ class SpikeStep(Step):
     """
 
     name = "spikes"
-    version = "5"  # 5: three field-morphology features, muscle evidence only against (issue 18, session 7)
+    version = "6"  # 6: the pulse rule without an ECG channel, retrained (issue 18, session 8); 5: field-morphology features
     concurrent = True  # its update touches only its own state (see Step.concurrent)
     requires = ("signal", "ecg_peaks")
     params = {"sensitivity": Param("medium", choices=tuple(SENSITIVITY_PRESETS), doc="confidence preset")}

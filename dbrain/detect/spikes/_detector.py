@@ -55,7 +55,7 @@ from ...events import EVENT_COLUMNS, make_events
 from ...utils import _check_option, _check_range, _validate_type, logger, verbose
 from .._base import BaseDetector
 from .._filter import butter_sos, n_threads, sosfiltfilt_rows, thread_pool
-from ._stage2 import STAGE2_FLOOR, chunk_features, ecg_rule, load_spike_model, shipped_presets, stage2_confidence
+from ._stage2 import STAGE2_FLOOR, chunk_features, ecg_rule, load_spike_model, pulse_rule, shipped_presets, stage2_confidence
 
 #: First-stage (rule) confidence from which each preset reported a discharge before the second stage
 #: (version 2; kept as the baseline the benchmarks print beside the model).
@@ -655,6 +655,9 @@ def _score(cands: pd.DataFrame, sfreq, raw, *, model=None, r_peaks=None, confide
             r_peaks = _r_peaks(raw, sfreq) if isinstance(raw, mne.io.BaseRaw) else np.zeros(0, np.int64)
         ecg = ecg_rule(cands, np.asarray(r_peaks, np.int64), sfreq)
         cands.loc[ecg & (cands["benign"] == ""), "benign"] = "R-peak locked (ECG)"
+        # Without an ECG channel (or where it missed them): focal trains at a regular heart period.
+        pulse = pulse_rule(cands, sfreq)
+        cands.loc[pulse & (cands["benign"] == ""), "benign"] = "heart-rate train (pulse/ECG)"
     if confidence:
         cands["confidence"] = stage2_confidence(cands, model)
     return cands

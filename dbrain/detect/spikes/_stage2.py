@@ -62,6 +62,22 @@ ECG_LOCK = 0.040
 ECG_SHARE = 0.4
 ECG_MIN = 5
 
+#: Pulse rule (no ECG channel needed): heart periods from 40 to 150 beats per minute (s) ...
+PULSE_PERIOD = (0.4, 1.5)
+#: ... a run of same-electrode candidates whose successive intervals are one, two or three periods within
+#: this share of the period (a missed beat is no candidate), with at least ``PULSE_MIN_BEATS`` one-period
+#: intervals whose beat-to-beat variability is at most ``PULSE_CV`` (a resting heart's is a few per cent).
+#: The period is the median of the last ``_PULSE_LOCAL`` one-period intervals (heart rate drifts) ...
+PULSE_TOL = 0.12
+PULSE_MIN_BEATS = 6
+PULSE_CV = 0.10
+_PULSE_LOCAL = 8
+#: ... focal (median share of the other electrodes at >= 50 % of the peak below this: at most one of 14-19;
+#: periodic discharges — LPDs, GPDs — have a regional or wider field) ...
+PULSE_SPREAD = 0.10
+#: ... and of one waveform (median correlation of the members' waveform lags with the run's median).
+PULSE_WAVE_CORR = 0.3
+
 
 def _win(x, idx, lo, hi, rows=None):
     offs = np.arange(lo, hi)
@@ -344,3 +360,91 @@ def ecg_rule(cands: pd.DataFrame, r_peaks: np.ndarray, sfreq: float) -> np.ndarr
         if on.sum() >= ECG_MIN and locked[on].mean() >= ECG_SHARE:
             reject |= on & locked
     return reject
+
+
+def pulse_rule(cands: pd.DataFrame, sfreq: float) -> np.ndarray:
+    """Which candidates are pulse (or ECG) artifact seen without an ECG channel: focal heart-rate trains.
+
+    An electrode over a scalp artery (or picking up the ECG) shows one transient per heart beat: on that
+    electrode the candidates follow each other at one heart period, 0.4–1.5 s (:data:`PULSE_PERIOD`, 40–150
+    beats per minute), or a multiple of it when a beat gave no candidate, and the beat-to-beat intervals
+    vary by a few per cent only. On every electrode, runs are built from successive intervals within
+    :data:`PULSE_TOL` of one, two or three periods (the period is the median of the last few one-period
+    intervals); a run with at least :data:`PULSE_MIN_BEATS` one-period intervals whose beat-to-beat
+    variability (:func:`_heart_runs`) is at most :data:`PULSE_CV` is a heart-rate train. Its members are
+    rejected when the run is also focal (median ``spread50`` below :data:`PULSE_SPREAD`: periodic
+    discharges such as LPDs recur at similar intervals but have a regional field) and of one waveform
+    (median correlation of the members' waveform lags with the run's median waveform at least
+    :data:`PULSE_WAVE_CORR`). Random discharges
+    almost never form such a run: seven or more candidates on one electrode at one interval, each within a
+    few per cent of the last.
+
+    Parameters
+    ----------
+    cands : pandas.DataFrame
+        Candidates with ``sample``, ``channel``, ``spread50`` and the ``wave_*`` lags (every second-stage
+        candidate, rule-rejected ones included: they are beats too).
+    sfreq : float
+        Sampling rate.
+
+    Returns
+    -------
+    reject : numpy.ndarray of bool
+    """
+    reject = np.zeros(len(cands), bool)
+    if len(cands) < PULSE_MIN_BEATS + 1:
+        return reject
+    t = cands["sample"].to_numpy() / float(sfreq)
+    chan = cands["channel"].to_numpy()
+    spread = cands["spread50"].to_numpy(float)
+    waves = cands[[f"wave_{ms:+d}" for ms in _WAVE_MS]].to_numpy(float)
+    for c in np.unique(chan):
+        rows = np.flatnonzero(chan == c)
+        if rows.size < PULSE_MIN_BEATS + 1:
+            continue
+        rows = rows[np.argsort(t[rows], kind="stable")]
+        for members, jitter, n_beats in _heart_runs(t[rows]):
+            if n_beats < PULSE_MIN_BEATS or jitter > PULSE_CV:
+                continue
+            run = rows[members]
+            if np.median(spread[run]) >= PULSE_SPREAD:
+                continue
+            w = waves[run] - waves[run].mean(1, keepdims=True)
+            ref = np.median(waves[run], 0)
+            ref = ref - ref.mean()
+            corr = (w @ ref) / (np.sqrt((w**2).sum(1) * (ref**2).sum()) + 1e-12)
+            if np.median(corr) >= PULSE_WAVE_CORR:
+                reject[run] = True
+    return reject
+
+
+def _heart_runs(t: np.ndarray) -> list[tuple[np.ndarray, float, int]]:
+    """Runs of heart-period intervals in sorted times ``t``: (member positions, beat-to-beat variability, beats).
+
+    The period is the median of the last :data:`_PULSE_LOCAL` one-period intervals (a heart rate drifts over
+    minutes and hours), and the variability is that of successive one-period intervals,
+    ``sqrt(mean(diff(d)**2) / 2) / mean(d)`` (the coefficient of variation for independent beat-to-beat
+    jitter, unmoved by a slow drift), so long runs cost linear time and are judged on beat-to-beat
+    regularity.
+    """
+    lo, hi = PULSE_PERIOD
+    d = np.diff(t)
+    out, j = [], 0
+    while j < d.size:
+        if not lo <= d[j] <= hi:
+            j += 1
+            continue
+        beats, period, k = [d[j]], d[j], j + 1
+        while k < d.size:
+            m = round(d[k] / period)
+            if not (1 <= m <= 3 and abs(d[k] - m * period) <= PULSE_TOL * period):
+                break
+            if m == 1:
+                beats.append(d[k])
+                period = float(np.median(beats[-_PULSE_LOCAL:]))
+            k += 1
+        b = np.asarray(beats)
+        jitter = float(np.sqrt(np.mean(np.diff(b) ** 2) / 2) / b.mean()) if b.size > 1 else np.inf
+        out.append((np.arange(j, k + 1), jitter, len(beats)))
+        j = k
+    return out

@@ -17,7 +17,14 @@ import pytest
 
 from dbrain.detect.spikes import SENSITIVITY_PRESETS, SpikeDetector, inject_spikes, train_spike_model
 from dbrain.detect.spikes._detector import _neighbours
-from dbrain.detect.spikes._stage2 import STAGE2_FEATURES, calibrate, chunk_features, ecg_rule, load_spike_model
+from dbrain.detect.spikes._stage2 import (
+    STAGE2_FEATURES,
+    calibrate,
+    chunk_features,
+    ecg_rule,
+    load_spike_model,
+    pulse_rule,
+)
 from dbrain.errors import ParameterError
 from dbrain.simulate import simulate_eeg
 
@@ -158,6 +165,105 @@ def test_ecg_artifact_rejected_end_to_end():
     assert (on_t7["benign"] == "R-peak locked (ECG)").mean() >= 0.9
     assert (cands.loc[cands["benign"] != "", "confidence"] == 0).all()
     assert len(SpikeDetector("high").fit().detect(raw).query("peak_channel == 'T7'")) == 0
+
+
+def _train(times, channel, spread=0.0, wave_seed=None):
+    """A candidate table: one row per time (s, at 1 Hz 'sampling'), with a field share and waveform lags."""
+    rng = np.random.default_rng(0 if wave_seed is None else wave_seed)
+    base = np.array([0, 0, 0.1, 0.3, -0.3, -0.1, 0, 0.05, 0.1, 0.05, 0, 0])
+    rows = {"sample": np.asarray(times, float), "channel": channel, "spread50": spread}
+    for k, ms in enumerate((-150, -100, -50, -25, 25, 50, 75, 100, 150, 200, 250, 300)):
+        jitter = rng.standard_normal(len(times))
+        rows[f"wave_{ms:+d}"] = jitter if wave_seed is not None else base[k] + 0.05 * jitter
+    return pd.DataFrame(rows)
+
+
+def test_pulse_rule_rejects_focal_heart_rate_trains_only():
+    rng = np.random.default_rng(5)
+    beats = np.cumsum(1.2 * (1 + 0.03 * rng.standard_normal(40)))  # 50 / min, 3 % beat-to-beat variability
+    seen = np.delete(beats, [5, 6, 17, 30])  # missed beats: intervals of two and three periods
+    cases = {
+        "pulse": _train(seen, 1),
+        "lpd-like field": _train(seen, 2, spread=0.33),  # periodic discharge with a regional field
+        "slow periodic": _train(np.cumsum(np.full(30, 2.2)), 3),  # 2.2 s: below 40 beats per minute
+        "irregular": _train(np.cumsum(1.2 * (1 + 0.25 * rng.standard_normal(40)).clip(0.5)), 4),
+        "random times": _train(np.sort(rng.uniform(0, 60, 40)), 5),
+        "no common waveform": _train(seen, 6, wave_seed=1),
+    }
+    table = pd.concat(cases.values(), ignore_index=True)
+    reject = pulse_rule(table, 1.0)
+    by_case = {k: reject[table["channel"].to_numpy() == v["channel"].iloc[0]] for k, v in cases.items()}
+    assert by_case["pulse"].mean() >= 0.9
+    for name in ("lpd-like field", "slow periodic", "irregular", "random times", "no common waveform"):
+        assert not by_case[name].any(), name
+    assert not pulse_rule(cases["pulse"].head(4), 1.0).any()  # too few beats to call a train
+
+
+def _periodic(raw, channels_gain, times, width=0.03):
+    """Add a sharp negative transient (triangle of ``width`` s, then a small slow wave) at ``times``."""
+    sf = raw.info["sfreq"]
+    data = raw.get_data()
+    k = int(width * sf / 2)
+    tri = -(1 - np.abs(np.arange(-k, k + 1)) / k)
+    for t in times:
+        i = int(round(t * sf))
+        for ch, g in channels_gain.items():
+            data[raw.ch_names.index(ch), i - k : i + k + 1] += g * tri
+            j = i + int(0.2 * sf)
+            data[raw.ch_names.index(ch), j - 2 * k : j + 2 * k + 1] += 0.3 * g * np.linspace(-1, 1, 4 * k + 1) ** 2 - 0.3 * g
+    return mne.io.RawArray(data, raw.info, verbose="error")
+
+
+def test_pulse_train_without_ecg_channel_rejected_lpd_like_train_kept(monkeypatch):
+    import dbrain.detect.spikes._detector as det
+
+    raw, _ = simulate_eeg(120, spikes=0, artifacts=False, ekg=False, seed=334, verbose="error")
+    assert not any(t == "ecg" for t in raw.get_channel_types())
+    rng = np.random.default_rng(2)
+    beats = 2.0 + np.cumsum(0.95 * (1 + 0.03 * rng.standard_normal(120)))
+    beats = beats[beats < 118]
+    # Pulse: one electrode (O1) with a faint trace on one neighbour.
+    pulse = _periodic(raw, {"O1": 150e-6, "P7": 30e-6}, beats)
+    cands, names, *_ = SpikeDetector()._scored(pulse)
+    on_o1 = cands[np.array(names)[cands["channel"]] == "O1"]
+    assert len(on_o1) >= 0.5 * beats.size
+    assert (on_o1["benign"] == "heart-rate train (pulse/ECG)").mean() >= 0.9
+    assert len(SpikeDetector("high").fit().detect(pulse).query("peak_channel == 'O1'")) == 0
+    # LPD-like: the same regular period, but a left-hemisphere field (F7, T7, P7, C3, F3 at 60-100 %).
+    lpd = _periodic(raw, {"T7": 200e-6, "F7": 160e-6, "P7": 160e-6, "C3": 120e-6, "F3": 120e-6}, beats)
+    cands, names, *_ = SpikeDetector()._scored(lpd)
+    assert len(cands) >= 0.5 * beats.size
+    assert not (cands["benign"] == "heart-rate train (pulse/ECG)").any()
+    with_rule = SpikeDetector("high").fit().detect(lpd)
+    assert len(with_rule) > 0
+    monkeypatch.setattr(det, "pulse_rule", lambda c, sf: np.zeros(len(c), bool))
+    pd.testing.assert_frame_equal(with_rule, SpikeDetector("high").fit().detect(lpd))
+
+
+def test_pulse_rule_keeps_real_periodic_discharges(shared_data, monkeypatch):
+    # The IIIC LPD and GPD segments (ICU, 19 ch, 200 Hz, periodic discharges every 1-2 s): no candidate is
+    # taken for a heart-rate train, and every preset reports what it reports without the rule.
+    import dbrain.detect.spikes._detector as det
+
+    folder = shared_data / "patterns" / "iiic-dev"
+    import scipy.io as sio
+
+    names = "Fp1 F3 C3 P3 F7 T7 P7 O1 Fz Cz Pz Fp2 F4 C4 P4 F8 T8 P8 O2".split()
+    raws = []
+    for f in sorted(folder.glob("[LG]PD_sample*.mat")):
+        seg = sio.loadmat(f)["seg"]
+        info = mne.create_info([*names, "ECG"], 200.0, [*["eeg"] * 19, "ecg"])
+        raws.append(mne.io.RawArray(seg * 1e-6, info, verbose="error"))
+    assert len(raws) == 4
+    with_rule = []
+    for raw in raws:
+        cands, *_ = SpikeDetector()._scored(raw)
+        assert not (cands["benign"] == "heart-rate train (pulse/ECG)").any()
+        with_rule.append([SpikeDetector(p).fit().detect(raw) for p in ("low", "medium", "high")])
+    monkeypatch.setattr(det, "pulse_rule", lambda c, sf: np.zeros(len(c), bool))
+    for raw, tables in zip(raws, with_rule, strict=True):
+        for p, table in zip(("low", "medium", "high"), tables, strict=True):
+            pd.testing.assert_frame_equal(table, SpikeDetector(p).fit().detect(raw))
 
 
 def test_shipped_model_file_calibration_and_presets():
