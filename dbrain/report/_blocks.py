@@ -190,6 +190,42 @@ class Figure:
         w, h = self.figure.get_size_inches()
         return float(w), float(h)
 
+    def _draw_elsewhere(self, submit, draw) -> bool:
+        """Hand the figure to ``submit(draw, payload)`` (a worker process's pool) and let go of it.
+
+        ``payload`` is this block pickled; the worker returns ``draw(payload)``, the block's
+        :meth:`data_uri`. Returns False (and draws here) when the figure cannot be pickled, and
+        False for a figure already drawn or handed over.
+        """
+        import pickle
+
+        if self.figure is None:
+            return False
+        try:
+            payload = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - e.g. an artist holding a lambda: drawn in this process instead
+            self.rasterize()
+            return False
+        try:
+            future = submit(draw, payload)
+        except Exception:  # noqa: BLE001 - the worker is gone (broken or stopped pool): drawn in this process
+            self.rasterize()
+            return False
+        self._size = self.size_in
+        self._payload, self._future = payload, future
+        self.figure = None
+        return True
+
+    def _resolve(self) -> None:
+        """The PNG of a figure handed to a worker (waits for it; drawn here if the worker failed)."""
+        import pickle
+
+        try:
+            self._uri = self._future.result()
+        except Exception:  # noqa: BLE001 - the worker died or was stopped: the same figure, drawn here
+            self._uri = pickle.loads(self._payload).data_uri()
+        self._future = self._payload = None
+
     def rasterize(self) -> Figure:
         """Draw the PNG now and let go of the matplotlib figure (and the data it holds).
 
@@ -230,6 +266,8 @@ class Figure:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         if self.figure is None:
+            if getattr(self, "_future", None) is not None:
+                self._resolve()
             return self._uri
 
         buf = io.BytesIO()
