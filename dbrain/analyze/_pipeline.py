@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import importlib.metadata
 import json
 import os
@@ -135,6 +136,20 @@ def _report_data(name: str, data):
     q = data["qeeg"]
     light = dataclasses.replace(q, spectrogram=q.spectrogram[:0].copy(), measures=q.measures[:0].copy())
     return {**data, "qeeg": light}
+
+
+def _after_pages(results) -> None:
+    """Let go of what only the EEG excerpts and trend pages read, once they are made.
+
+    Page 1 (``findings_section``) reads the qEEG result's artifact arrays and no other step data; the
+    later steps run without any step's data too (``report=False`` gives them none).
+    """
+    seizures = results.get("seizures")
+    if seizures is not None:
+        seizures.data = None
+    qeeg = results.get("qeeg")
+    if qeeg is not None and qeeg.data:
+        qeeg.data = {"qeeg": qeeg.data.get("qeeg")}
 
 
 #: Files the pipeline itself writes; steps cannot write files of these names.
@@ -334,6 +349,12 @@ def analyze(
                     # The excerpts and trend pages read only the steps up to this one: made now, their
                     # figures drawn while the later steps run.
                     pages[0] = report_pages(raw, info, ctx.results, rasterize=draw)
+                    _after_pages(ctx.results)
+                # A matplotlib figure let go of (drawn, or handed to the drawing process) is a web of reference
+                # cycles: its arrays are freed by the cyclic collector only, which may not run for a while, so
+                # the next step's working memory stacked on top of them. Collected now, before the engine
+                # hands freed memory back to the system after this step.
+                gc.collect()
                 render_seconds[0] += time.perf_counter() - t0
             if not report:
                 result.data = None  # nothing will draw from it: do not hold e.g. the qEEG arrays while later steps run
@@ -412,6 +433,10 @@ def analyze(
             html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
             if drawer[0] is not None:
                 drawer[0].close()  # its memory back before the PDF is printed
+            # Nothing reads the sections or the steps' results any more (their summaries are in `records`):
+            # let them go before the PDF, the analysis's last and, at 24 h and more, largest working memory.
+            sections = pages[0] = None
+            ctx.results.clear()
             _trim_memory()  # the figures' drawing memory, before the PDF is printed
             write_report(html, tmp)
             render_seconds[0] += time.perf_counter() - t0

@@ -7,9 +7,7 @@ cannot be made to run scripts or load anything by the data it shows.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 import math
 import numbers
 import re
@@ -193,8 +191,8 @@ class Figure:
     def _draw_elsewhere(self, submit, draw) -> bool:
         """Hand the figure to ``submit(draw, payload)`` (a worker process's pool) and let go of it.
 
-        ``payload`` is this block pickled; the worker returns ``draw(payload)``, the block's
-        :meth:`data_uri`. Returns False (and draws here) when the figure cannot be pickled, and
+        ``payload`` is ``(figure, dpi, colors)`` pickled; the worker returns ``draw(payload)``, the PNG
+        :meth:`data_uri` would give (:func:`dbrain.utils._png.png_data_uri`). Returns False (and draws here) when the figure cannot be pickled, and
         False for a figure already drawn or handed over.
         """
         import pickle
@@ -202,7 +200,7 @@ class Figure:
         if self.figure is None:
             return False
         try:
-            payload = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((self.figure, self.dpi, self.colors), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - e.g. an artist holding a lambda: drawn in this process instead
             self.rasterize()
             return False
@@ -213,8 +211,14 @@ class Figure:
             return False
         self._size = self.size_in
         self._payload, self._future = payload, future
+        future.add_done_callback(self._drawn)
         self.figure = None
         return True
+
+    def _drawn(self, future) -> None:
+        # Drawn: the pickle is kept only to draw the figure here if the worker failed.
+        if not future.cancelled() and future.exception() is None:
+            self._payload = None
 
     def _resolve(self) -> None:
         """The PNG of a figure handed to a worker (waits for it; drawn here if the worker failed)."""
@@ -223,7 +227,9 @@ class Figure:
         try:
             self._uri = self._future.result()
         except Exception:  # noqa: BLE001 - the worker died or was stopped: the same figure, drawn here
-            self._uri = pickle.loads(self._payload).data_uri()
+            from ..utils._png import png_data_uri
+
+            self._uri = png_data_uri(*pickle.loads(self._payload))
         self._future = self._payload = None
 
     def rasterize(self) -> Figure:
@@ -263,38 +269,13 @@ class Figure:
 
     def data_uri(self) -> str:
         """The figure as a ``data:image/png;base64,…`` URI."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from ..utils._png import png_data_uri
 
         if self.figure is None:
             if getattr(self, "_future", None) is not None:
                 self._resolve()
             return self._uri
-
-        buf = io.BytesIO()
-        if not isinstance(self.figure.canvas, FigureCanvasAgg):
-            FigureCanvasAgg(self.figure)
-        if self.colors is None:
-            self.figure.savefig(buf, format="png", dpi=self.dpi, facecolor="white", metadata={"Software": None})
-            return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-        from PIL import Image
-
-        # The same pixels as the PNG would hold, drawn straight into memory: no PNG to write and read back.
-        self.figure.savefig(buf, format="rgba", dpi=self.dpi, facecolor="white")
-        width, height = (x * self.dpi for x in self.figure.get_size_inches())
-        # Agg truncates the size in pixels, computed through a transform (9.2 in at 200 dpi may give 1840 or 1839).
-        sizes = [(w, h) for w in {int(width), round(width)} for h in {int(height), round(height)}]
-        sizes = [s for s in sizes if 4 * s[0] * s[1] == len(buf.getvalue())]
-        if len(sizes) == 1:
-            image = Image.frombuffer("RGBA", sizes[0], buf.getvalue(), "raw", "RGBA", 0, 1).convert("RGB")
-        else:  # the size is not clear from the buffer's length: go through the PNG
-            buf = io.BytesIO()
-            self.figure.savefig(buf, format="png", dpi=self.dpi, facecolor="white", metadata={"Software": None})
-            image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-        image = image.quantize(colors=self.colors, method=Image.Quantize.MEDIANCUT)
-        buf = io.BytesIO()
-        # zlib's default level: optimize=True took 0.4 s more per excerpt for 3 % fewer bytes.
-        image.save(buf, format="PNG")
-        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        return png_data_uri(self.figure, self.dpi, self.colors)
 
 
 _BLOCKS = (Paragraph, Note, KeyValues, Table, Figure)

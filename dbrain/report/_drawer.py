@@ -1,9 +1,10 @@
 """Draw a report's figures in a process of their own while the analysis goes on (issue 19).
 
-``dbrain analyze`` builds each figure (a matplotlib figure) in its own thread, and drawing it to a
+``dbrain analyze`` builds each figure (a matplotlib figure) in its main thread, and drawing it to a
 PNG (layout, Agg, PNG compression) costs more than building it. :class:`FigureDrawer` pickles each
-:class:`~dbrain.report.Figure` block and has a worker process draw it with the same
-:meth:`~dbrain.report.Figure.data_uri`, so that the figures are drawn while the steps after the single
+:class:`~dbrain.report.Figure` block's figure and has a worker process draw it with the same function
+as :meth:`~dbrain.report.Figure.data_uri` (:func:`dbrain.utils._png.png_data_uri`; the worker imports
+matplotlib and Pillow only, ~60 MB, not dbrain.report and MNE, ~200 MB), so that the figures are drawn while the steps after the single
 pass (``network``, ``diagnosis``, …) run. The worker is *spawned* (a new interpreter), never forked:
 the analysis process runs threads (the s5 fork deadlock). A figure that cannot be pickled is drawn
 in place, and a figure whose drawing failed in the worker (e.g. the worker was killed) is drawn in
@@ -14,33 +15,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
-import sys
 from concurrent.futures import ProcessPoolExecutor
 
 from ..utils import logger
+from ..utils._png import draw_payload, warm
 from ._blocks import Figure, Section
 
 #: Environment variable: ``0`` never draws in a process of its own, ``1`` always (when a report is made).
 ENV = "DBRAIN_REPORT_PROCESS"
-
-
-def _warm() -> int:
-    # The worker's imports, made as soon as it starts rather than when the first figure arrives.
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import PIL.Image  # noqa: F401
-
-    return os.getpid()
-
-
-def _draw(payload: bytes) -> str:
-    block = pickle.loads(payload)
-    try:
-        return block.data_uri()
-    finally:
-        plt = sys.modules.get("matplotlib.pyplot")
-        if plt is not None:  # a figure made with pyplot is registered again when unpickled: let it go
-            plt.close(block.figure)
 
 
 def wanted(default: bool) -> bool:
@@ -62,13 +44,13 @@ class FigureDrawer:
 
     def __init__(self):
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        self._pool.submit(_warm)
+        self._pool.submit(warm)
         self.n_submitted = 0
 
     def submit(self, items) -> None:
         """Hand over every not yet drawn figure of ``items`` (sections, blocks or figures)."""
         for block in _figures(items):
-            if block._draw_elsewhere(self._pool.submit, _draw):  # noqa: SLF001 (the block's own protocol)
+            if block._draw_elsewhere(self._pool.submit, draw_payload):  # noqa: SLF001 (the block's own protocol)
                 self.n_submitted += 1
 
     def close(self) -> None:
