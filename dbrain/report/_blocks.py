@@ -188,12 +188,14 @@ class Figure:
         w, h = self.figure.get_size_inches()
         return float(w), float(h)
 
-    def _draw_elsewhere(self, submit, draw) -> bool:
-        """Hand the figure to ``submit(draw, payload)`` (a worker process's pool) and let go of it.
+    def _draw_elsewhere(self, submit) -> bool:
+        """Hand the figure to ``submit(payload)`` (a drawing process) and let go of it.
 
-        ``payload`` is ``(figure, dpi, colors)`` pickled; the worker returns ``draw(payload)``, the PNG
-        :meth:`data_uri` would give (:func:`dbrain.utils._png.png_data_uri`). Returns False (and draws here) when the figure cannot be pickled, and
-        False for a figure already drawn or handed over.
+        ``payload`` is ``(figure, dpi, colors)`` pickled; ``submit`` returns a job whose ``result()``
+        is the PNG :meth:`data_uri` would give (:func:`dbrain.utils._png.png_data_uri`) and whose
+        ``payload()`` gives the pickle back if the drawing failed. Returns False, having drawn the
+        figure here, when it cannot be pickled or handed over, and False for a figure already drawn
+        or handed over.
         """
         import pickle
 
@@ -201,36 +203,26 @@ class Figure:
             return False
         try:
             payload = pickle.dumps((self.figure, self.dpi, self.colors), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001 - e.g. an artist holding a lambda: drawn in this process instead
-            self.rasterize()
-            return False
-        try:
-            future = submit(draw, payload)
-        except Exception:  # noqa: BLE001 - the worker is gone (broken or stopped pool): drawn in this process
+            job = submit(payload)
+        except Exception:  # noqa: BLE001 - e.g. an artist holding a lambda, or the worker gone: drawn here
             self.rasterize()
             return False
         self._size = self.size_in
-        self._payload, self._future = payload, future
-        future.add_done_callback(self._drawn)
+        self._job = job
         self.figure = None
         return True
 
-    def _drawn(self, future) -> None:
-        # Drawn: the pickle is kept only to draw the figure here if the worker failed.
-        if not future.cancelled() and future.exception() is None:
-            self._payload = None
-
     def _resolve(self) -> None:
-        """The PNG of a figure handed to a worker (waits for it; drawn here if the worker failed)."""
+        """The PNG of a figure handed to a drawing process (waits for it; drawn here if that failed)."""
         import pickle
 
         try:
-            self._uri = self._future.result()
-        except Exception:  # noqa: BLE001 - the worker died or was stopped: the same figure, drawn here
+            self._uri = self._job.result()
+        except Exception:  # noqa: BLE001 - the worker died or failed on it: the same figure, drawn here
             from ..utils._png import png_data_uri
 
-            self._uri = png_data_uri(*pickle.loads(self._payload))
-        self._future = self._payload = None
+            self._uri = png_data_uri(*pickle.loads(self._job.payload()))
+        self._job = None
 
     def rasterize(self) -> Figure:
         """Draw the PNG now and let go of the matplotlib figure (and the data it holds).
@@ -272,7 +264,7 @@ class Figure:
         from ..utils._png import png_data_uri
 
         if self.figure is None:
-            if getattr(self, "_future", None) is not None:
+            if getattr(self, "_job", None) is not None:
                 self._resolve()
             return self._uri
         return png_data_uri(self.figure, self.dpi, self.colors)

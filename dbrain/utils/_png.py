@@ -47,16 +47,6 @@ def png_data_uri(figure, dpi: int, colors: int | None) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def warm() -> int:
-    """The drawing process's imports, made as soon as it starts; returns its process id."""
-    import os
-
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import PIL.Image  # noqa: F401
-
-    return os.getpid()
-
-
 def draw_payload(payload: bytes) -> str:
     """:func:`png_data_uri` of a pickled ``(figure, dpi, colors)`` (in the drawing process)."""
     figure, dpi, colors = pickle.loads(payload)
@@ -81,3 +71,43 @@ def _trim() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
         except (OSError, AttributeError):
             pass
+
+
+#: What the drawing process writes on its standard output for each figure: ``PREFIX <n> ok|error``.
+PREFIX = "dbrain-drawn"
+
+
+def serve(folder: str) -> None:
+    """The drawing process (:class:`dbrain.report._drawer.FigureDrawer`): draw ``<n>.pkl`` for each ``n`` read.
+
+    Each line of standard input names a job ``n``; its pickled ``(figure, dpi, colors)`` is in
+    ``folder/<n>.pkl``. The PNG URI is written to ``folder/<n>.png`` (complete when it appears), the
+    pickle removed, and ``PREFIX n ok`` (or ``error``) printed. Payloads and PNGs go through files so
+    that neither side ever waits on a full pipe. Ends when standard input closes.
+    """
+    import os
+
+    import matplotlib.backends.backend_agg  # noqa: F401 - imported now, not with the first figure
+    import PIL.Image  # noqa: F401
+
+    for line in sys.stdin:
+        n = line.strip()
+        if not n.isdigit():
+            continue
+        src = os.path.join(folder, f"{n}.pkl")
+        try:
+            with open(src, "rb") as f:
+                uri = draw_payload(f.read())
+            tmp = os.path.join(folder, f"{n}.part")
+            with open(tmp, "w", encoding="ascii") as f:
+                f.write(uri)
+            os.replace(tmp, os.path.join(folder, f"{n}.png"))
+            os.remove(src)
+            status = "ok"
+        except Exception:  # noqa: BLE001 - the parent draws this one itself, from the pickle left in place
+            status = "error"
+        print(PREFIX, n, status, flush=True)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -11,10 +11,6 @@ from dbrain.report import Figure, Paragraph, Section
 from dbrain.report._drawer import ENV, FigureDrawer, start_drawer, wanted
 
 
-def _fail(payload):
-    raise RuntimeError("drawing failed")
-
-
 def _figures():
     rng = np.random.default_rng(1)
     a = MplFigure(figsize=(6, 3), layout="constrained")
@@ -37,6 +33,7 @@ def test_drawn_apart_equals_drawn_in_place():
         assert all(b.figure is None for b in blocks)  # let go of in this process
         assert [b.size_in for b in blocks] == sizes
         assert [b.data_uri() for b in blocks] == here
+        assert drawer._status == {0: "ok", 1: "ok"}  # drawn by the worker, not in place
     drawer.submit(blocks)  # already drawn: nothing handed over
     assert drawer.n_submitted == 2
 
@@ -56,34 +53,68 @@ def test_unpicklable_figure_is_drawn_in_place():
     assert here.startswith("data:image/png;base64,")
 
 
-def test_worker_gone_figure_is_drawn_here():
+def test_closed_drawer_draws_in_place_and_keeps_what_it_drew():
     here = [f.data_uri() for f in _figures()]
     blocks = _figures()
     drawer = FigureDrawer()
-    drawer.close()  # stopped: the pool refuses new work, the blocks are drawn in this process
-    drawer.submit(blocks)
+    drawer.submit(blocks[:1])
+    drawer.close()  # waits for the figure handed over and keeps its PNG
+    drawer.submit(blocks[1:])  # a stopped drawer refuses new work: drawn in this process
+    assert drawer.n_submitted == 1 and blocks[1].figure is None
+    assert [b.data_uri() for b in blocks] == here
+
+
+def test_worker_killed_figures_are_drawn_here():
+    here = [f.data_uri() for f in _figures()]
+    blocks = _figures()
+    drawer = FigureDrawer()
+    drawer._proc.kill()
+    drawer._proc.wait()
+    drawer.submit(blocks[:1])  # refused: drawn here at once
     assert drawer.n_submitted == 0
-    assert [b.data_uri() for b in blocks] == here
-
-
-def test_failed_drawing_is_redone_here():
-    here = [f.data_uri() for f in _figures()]
-    blocks = _figures()
-    with FigureDrawer() as drawer:
-        for b in blocks:  # a drawing function that fails in the worker
-            assert b._draw_elsewhere(drawer._pool.submit, _fail)
-        assert [b.data_uri() for b in blocks] == here
-
-
-def test_worker_killed_figure_is_drawn_here():
-    here = [f.data_uri() for f in _figures()]
-    blocks = _figures()
+    drawer.close()
     drawer = FigureDrawer()
-    for proc in list(drawer._pool._processes.values()):
-        proc.kill()
-    drawer.submit(blocks)
+    drawer.submit(blocks[1:])
+    drawer._proc.kill()  # handed over, then the worker dies: drawn here from the pickle when asked for
     assert [b.data_uri() for b in blocks] == here
-    drawer._pool.shutdown(wait=False, cancel_futures=True)
+    drawer.close()
+
+
+def test_failed_job_gives_its_pickle_back():
+    with FigureDrawer() as drawer:
+        job = drawer._submit(b"not a pickle")
+        with pytest.raises(RuntimeError, match="not drawn"):
+            job.result()
+        assert job.payload() == b"not a pickle"
+
+
+def test_callers_unguarded_script_is_not_run_again(tmp_path):
+    """A new interpreter, not a multiprocessing child: the caller's main script does not run in it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script, marker = tmp_path / "unguarded.py", tmp_path / "runs.txt"
+    lines = [
+        "import numpy as np",
+        "from matplotlib.figure import Figure as MplFigure",
+        "from dbrain.report import Figure",
+        "from dbrain.report._drawer import FigureDrawer",
+        f"open({str(marker)!r}, 'a').write('run ')",
+        "fig = MplFigure(figsize=(3, 2))",
+        "fig.subplots().plot(np.arange(10))",
+        "block = Figure(fig)",
+        "drawer = FigureDrawer()",
+        "drawer.submit([block])",
+        "assert drawer.n_submitted == 1",
+        "assert block.data_uri().startswith('data:image/png;base64,')",
+        "drawer.close()",
+    ]
+    script.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    subprocess.run([sys.executable, str(script)], check=True, env=env, timeout=300)
+    assert marker.read_text() == "run "
 
 
 @pytest.mark.parametrize(
