@@ -19,7 +19,9 @@ with artifacts, seizures and spikes (``dbrain simulate``, cached in
 * ``analyze``: :func:`dbrain.analyze.analyze` with all default steps and the
   report (``--no-report``: without), ledger off.
 
-It prints wall time and peak RSS of each, the time of each step and of the
+It prints wall time and peak RSS of each (for ``analyze`` also the peak RSS and PSS summed over its
+whole process tree — the qEEG step's forked pool, the process drawing the report's figures —
+sampled every 0.1 s from outside), the time of each step and of the
 engine's shared products and of the report (from ``summary.json``), and for
 several durations the growth of wall time and memory (with the issue's check
 72 h ≤ 3 × 24 h + 10 s). ``--batch N`` adds the throughput of
