@@ -19,7 +19,9 @@ with artifacts, seizures and spikes (``dbrain simulate``, cached in
 * ``analyze``: :func:`dbrain.analyze.analyze` with all default steps and the
   report (``--no-report``: without), ledger off.
 
-It prints wall time and peak RSS of each, the time of each step and of the
+It prints wall time and peak RSS of each (for ``analyze`` also the peak RSS and PSS summed over its
+whole process tree — the qEEG step's forked pool, the process drawing the report's figures —
+sampled every 0.1 s from outside), the time of each step and of the
 engine's shared products and of the report (from ``summary.json``), and for
 several durations the growth of wall time and memory (with the issue's check
 72 h ≤ 3 × 24 h + 10 s). ``--batch N`` adds the throughput of
@@ -150,6 +152,60 @@ def repeat_edf(src: Path, dst: Path, times: int) -> None:
     tmp.replace(dst)
 
 
+def _tree_memory(pid: int) -> tuple[float, float]:
+    """Resident and proportional set size (MB) of process ``pid`` and all its descendants, now (Linux)."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:  # exited meanwhile
+            pass
+    rss = pss = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            pass
+    return rss / 1024, pss / 1024
+
+
+def run_sampled(args: list[str], env: dict | None = None, every: float = 0.1) -> dict:
+    """:func:`run_worker` of this script, with the memory of the worker's whole process tree sampled from outside.
+
+    An analysis runs processes of its own (the qEEG step's pool, the process drawing the report's
+    figures): ``peak_rss_mb`` is the worker's own peak (``ru_maxrss``); ``tree_rss_mb`` and
+    ``tree_pss_mb`` are the peaks of the sums over the worker and its descendants, sampled every
+    ``every`` s from this process (no thread in the measured one). PSS shares the pages processes
+    share (libraries) between them, so it is the honest sum; RSS counts them once per process.
+    """
+    if not sys.platform.startswith("linux"):
+        return run_worker(__file__, args, env=env)
+    import subprocess
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, __file__, *args], stdout=out, stderr=err, text=True, env=env)
+        peak_rss = peak_pss = 0.0
+        while proc.poll() is None:
+            rss, pss = _tree_memory(proc.pid)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            time.sleep(every)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"worker {' '.join(args)} failed:\n{err.read().strip()}")
+        result = json.loads(out.read().strip().splitlines()[-1])
+    return {**result, "tree_rss_mb": peak_rss, "tree_pss_mb": peak_pss}
+
+
 def _parse_hours(text: str) -> float:
     from dbrain.simulate import parse_duration
 
@@ -158,6 +214,12 @@ def _parse_hours(text: str) -> float:
 
 def _cpu(run: dict | None) -> str:
     return "" if run is None or "cpu_seconds" not in run else f"{run['cpu_seconds']:.1f}"
+
+
+def _tree(run: dict | None) -> str:
+    if run is None or "tree_pss_mb" not in run:
+        return ""
+    return f"{run['tree_rss_mb']:.0f} / {run['tree_pss_mb']:.0f}"
 
 
 def _fmt(run: dict | None, key: str, spec: str) -> str:
@@ -187,13 +249,22 @@ def _print_duration(duration: str, mne_chunks: dict, mne_preload: dict | None, a
             _fmt(mne_preload, "peak_rss_mb", ".0f"),
             _cpu(mne_preload),
         ],
-        ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}", _cpu(ana)],
+        ["dbrain analyze", f"{ana['seconds']:.1f}", f"{ana['peak_rss_mb']:.0f}", _cpu(ana), _tree(ana)],
     ]
     if base is not None:
         rows.append(
-            ["dbrain analyze, baseline tree (--baseline)", f"{base['seconds']:.1f}", f"{base['peak_rss_mb']:.0f}", _cpu(base)]
+            [
+                "dbrain analyze, baseline tree (--baseline)",
+                f"{base['seconds']:.1f}",
+                f"{base['peak_rss_mb']:.0f}",
+                _cpu(base),
+                _tree(base),
+            ]
         )
-    print(markdown_table(rows, ["", "wall (s)", "peak RSS (MB)", "CPU user+sys (s)"]))
+    rows[0].append("")
+    rows[1].append("")
+    header = ["", "wall (s)", "peak RSS (MB)", "CPU user+sys (s)", "process tree peak RSS / PSS (MB, sampled)"]
+    print(markdown_table(rows, header))
     print()
     threads = ana["engine"].get("thread_seconds", {})
     rows = [
@@ -228,14 +299,12 @@ def _print_growth(runs) -> None:
                 f"{ana['seconds']:.1f}",
                 f"{ana['seconds'] / hours[duration]:.2f}",
                 f"{ana['peak_rss_mb']:.0f}",
+                _tree(ana),
                 f"{mne_chunks['seconds']:.1f}",
             ]
         )
-    print(
-        markdown_table(
-            rows, ["duration", "analyze wall (s)", "wall per hour (s)", "analyze peak RSS (MB)", "mne chunked read (s)"]
-        )
-    )
+    header = ["duration", "analyze wall (s)", "wall per hour (s)", "analyze peak RSS (MB)", "process tree RSS / PSS (MB)"]
+    print(markdown_table(rows, [*header, "mne chunked read (s)"]))
     by_hours = {round(hours[d]): ana for d, _, _, ana in runs}
     print()
     if 24 in by_hours and 72 in by_hours:
@@ -244,6 +313,9 @@ def _print_growth(runs) -> None:
         print(f"72 h ≤ 3 × 24 h + 10 s: {w72:.1f} s vs {3 * w24 + 10:.1f} s — {verdict}")
     peaks = [ana["peak_rss_mb"] for *_, ana in runs]
     print(f"peak RSS from the shortest to the longest: {peaks[0]:.0f} → {peaks[-1]:.0f} MB (× {peaks[-1] / peaks[0]:.2f})")
+    if all("tree_pss_mb" in ana for *_, ana in runs):
+        trees = [ana["tree_pss_mb"] for *_, ana in runs]
+        print(f"process tree peak PSS (sampled): {trees[0]:.0f} → {trees[-1]:.0f} MB (× {trees[-1] / trees[0]:.2f})")
     print()
 
 
@@ -319,10 +391,10 @@ def main(argv=None) -> int:
             mne_preload = None
             if _parse_hours(duration) <= _parse_hours(args.preload_max):
                 mne_preload = run_worker(__file__, ["--_worker", "mne", str(path), report])
-            ana = run_worker(__file__, ["--_worker", "analyze", str(path), report])
+            ana = run_sampled(["--_worker", "analyze", str(path), report])
             base = None
             if args.baseline:
-                base = run_worker(__file__, ["--_worker", "analyze", str(path), report], env=_tree_env(args.baseline))
+                base = run_sampled(["--_worker", "analyze", str(path), report], env=_tree_env(args.baseline))
             runs.append((duration, mne_chunks, mne_preload, ana))
             _print_duration(duration, mne_chunks, mne_preload, ana, base)
         if len(runs) > 1:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import importlib.metadata
 import json
 import os
@@ -28,6 +30,11 @@ from ..utils._atomic import atomic_dir
 from ..utils._hash import sha256_path
 from ..utils.check import _check_option, _check_range, _validate_type
 from ._registry import AnalysisContext, get_steps
+
+#: Shortest recording (s) whose report figures are drawn in a process of their own (see
+#: :mod:`dbrain.report._drawer`; ``DBRAIN_REPORT_PROCESS`` = 0 / 1 overrides): starting one costs
+#: about a second of CPU, which a short recording's few figures do not repay.
+DRAW_PROCESS_SECONDS = 1800.0
 
 _DEPENDENCIES = ("mne", "numpy", "scipy", "pandas", "edfio", "mne-bids", "matplotlib", "weasyprint", "jinja2")
 
@@ -105,13 +112,12 @@ def _engine_step(spec, ctx: AnalysisContext, params: dict) -> EngineStep:
     return step
 
 
-def _rasterize(sections) -> None:
-    from ..report import Figure
+def _rasterize(items) -> None:
+    """Draw every figure of ``items`` (sections or figures) now, in this process."""
+    from ..report._drawer import _figures
 
-    for section in sections:
-        for block in section.blocks:
-            if isinstance(block, Figure):
-                block.rasterize()
+    for block in _figures(items):
+        block.rasterize()
 
 
 def _report_data(name: str, data):
@@ -130,6 +136,20 @@ def _report_data(name: str, data):
     q = data["qeeg"]
     light = dataclasses.replace(q, spectrogram=q.spectrogram[:0].copy(), measures=q.measures[:0].copy())
     return {**data, "qeeg": light}
+
+
+def _after_pages(results) -> None:
+    """Let go of what only the EEG excerpts and trend pages read, once they are made.
+
+    Page 1 (``findings_section``) reads the qEEG result's artifact arrays and no other step data; the
+    later steps run without any step's data too (``report=False`` gives them none).
+    """
+    seizures = results.get("seizures")
+    if seizures is not None:
+        seizures.data = None
+    qeeg = results.get("qeeg")
+    if qeeg is not None and qeeg.data:
+        qeeg.data = {"qeeg": qeeg.data.get("qeeg")}
 
 
 #: Files the pipeline itself writes; steps cannot write files of these names.
@@ -277,10 +297,35 @@ def analyze(
     sections = []
     events = [empty_events()]
     render_seconds = [0.0]  # drawing the steps' figures and the report
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    drawer = [None]  # the process drawing the report's figures (started when the single pass ends)
+    pages = [None]  # the report's EEG excerpts and trend pages, made once the steps they read have finished
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp, contextlib.ExitStack() as stack:
         engine_steps = [_engine_step(s, ctx, params[s.name]) for s in steps]
         n_stream = sum(not s.whole_recording for s in engine_steps)
         by_name = {s.name: s for s in steps}
+        page_after = None
+        if report:
+            from ..report._clinical import PAGE_STEPS
+
+            # The last step whose result the excerpts and trend pages read (when it ran).
+            page_after = ([s.name for s in steps if s.name in PAGE_STEPS] or [None])[-1]
+
+        def on_step(i, name):
+            if i == 0 and report:
+                # Figures are drawn in a process of their own while the steps after the pass finish. Started
+                # here, not before the pass: no thread of it may exist when the qEEG step forks its pool.
+                from ..report._drawer import start_drawer
+
+                drawer[0] = start_drawer(raw.n_times / raw.info["sfreq"] >= DRAW_PROCESS_SECONDS)
+                if drawer[0] is not None:
+                    stack.callback(drawer[0].close)
+            progress(0.35 + 0.5 * i / max(len(steps), 1), name)
+
+        def draw(blocks):
+            if drawer[0] is not None:
+                drawer[0].submit(blocks)
+            else:
+                _rasterize(blocks)
 
         def write_result(name, result):
             # Called as each step finishes: write it out and render it now, so that its large data
@@ -292,12 +337,24 @@ def analyze(
                 own = list(result.sections)
                 if step.render is not None:
                     own.extend(step.render(result, ctx, params[step.name]))
-                # Draw the step's figures now and let go of them, so that memory does not grow with the
-                # number of steps and the length of the recording (issue 19).
-                _rasterize(own)
+                # Draw the step's figures now (or hand them to the drawing process) and let go of them, so
+                # that memory does not grow with the number of steps and the length of the recording (issue 19).
+                draw(own)
                 result.sections = []
                 sections.extend(own)
                 result.data = _report_data(name, result.data)
+                if name == page_after:
+                    from ..report._clinical import report_pages
+
+                    # The excerpts and trend pages read only the steps up to this one: made now, their
+                    # figures drawn while the later steps run.
+                    pages[0] = report_pages(raw, info, ctx.results, rasterize=draw)
+                    _after_pages(ctx.results)
+                # A matplotlib figure let go of (drawn, or handed to the drawing process) is a web of reference
+                # cycles: its arrays are freed by the cyclic collector only, which may not run for a while, so
+                # the next step's working memory stacked on top of them. Collected now, before the engine
+                # hands freed memory back to the system after this step.
+                gc.collect()
                 render_seconds[0] += time.perf_counter() - t0
             if not report:
                 result.data = None  # nothing will draw from it: do not hold e.g. the qEEG arrays while later steps run
@@ -317,7 +374,7 @@ def analyze(
             FileSource(raw, chunk_duration=chunk_duration),
             results=ctx.results,
             on_progress=on_pass,
-            on_step=lambda i, name: progress(0.35 + 0.5 * i / max(len(steps), 1), name),
+            on_step=on_step,
             on_result=write_result,
         )
         for step in steps:
@@ -370,8 +427,16 @@ def analyze(
             from ..report._clinical import clinical_sections
 
             # Findings first, then the EEG at the seizures and the trends; the steps' sections become the appendix.
-            sections = clinical_sections(raw, info, ctx.results, sections, rasterize=True)
+            sections = clinical_sections(raw, info, ctx.results, sections, rasterize=draw, pages=pages[0])
+            if drawer[0] is not None:
+                drawer[0].submit(sections)  # the figures not drawn yet (page 1 has none today)
             html = render_html(f"EEG report — {Path(path).name}", sections, header=header)
+            if drawer[0] is not None:
+                drawer[0].close()  # its memory back before the PDF is printed
+            # Nothing reads the sections or the steps' results any more (their summaries are in `records`):
+            # let them go before the PDF, the analysis's last and, at 24 h and more, largest working memory.
+            sections = pages[0] = None
+            ctx.results.clear()
             _trim_memory()  # the figures' drawing memory, before the PDF is printed
             write_report(html, tmp)
             render_seconds[0] += time.perf_counter() - t0

@@ -7,9 +7,7 @@ cannot be made to run scripts or load anything by the data it shows.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 import math
 import numbers
 import re
@@ -190,6 +188,42 @@ class Figure:
         w, h = self.figure.get_size_inches()
         return float(w), float(h)
 
+    def _draw_elsewhere(self, submit) -> bool:
+        """Hand the figure to ``submit(payload)`` (a drawing process) and let go of it.
+
+        ``payload`` is ``(figure, dpi, colors)`` pickled; ``submit`` returns a job whose ``result()``
+        is the PNG :meth:`data_uri` would give (:func:`dbrain.utils._png.png_data_uri`) and whose
+        ``payload()`` gives the pickle back if the drawing failed. Returns False, having drawn the
+        figure here, when it cannot be pickled or handed over, and False for a figure already drawn
+        or handed over.
+        """
+        import pickle
+
+        if self.figure is None:
+            return False
+        try:
+            payload = pickle.dumps((self.figure, self.dpi, self.colors), protocol=pickle.HIGHEST_PROTOCOL)
+            job = submit(payload)
+        except Exception:  # noqa: BLE001 - e.g. an artist holding a lambda, or the worker gone: drawn here
+            self.rasterize()
+            return False
+        self._size = self.size_in
+        self._job = job
+        self.figure = None
+        return True
+
+    def _resolve(self) -> None:
+        """The PNG of a figure handed to a drawing process (waits for it; drawn here if that failed)."""
+        import pickle
+
+        try:
+            self._uri = self._job.result()
+        except Exception:  # noqa: BLE001 - the worker died or failed on it: the same figure, drawn here
+            from ..utils._png import png_data_uri
+
+            self._uri = png_data_uri(*pickle.loads(self._job.payload()))
+        self._job = None
+
     def rasterize(self) -> Figure:
         """Draw the PNG now and let go of the matplotlib figure (and the data it holds).
 
@@ -227,36 +261,13 @@ class Figure:
 
     def data_uri(self) -> str:
         """The figure as a ``data:image/png;base64,…`` URI."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from ..utils._png import png_data_uri
 
         if self.figure is None:
+            if getattr(self, "_job", None) is not None:
+                self._resolve()
             return self._uri
-
-        buf = io.BytesIO()
-        if not isinstance(self.figure.canvas, FigureCanvasAgg):
-            FigureCanvasAgg(self.figure)
-        if self.colors is None:
-            self.figure.savefig(buf, format="png", dpi=self.dpi, facecolor="white", metadata={"Software": None})
-            return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-        from PIL import Image
-
-        # The same pixels as the PNG would hold, drawn straight into memory: no PNG to write and read back.
-        self.figure.savefig(buf, format="rgba", dpi=self.dpi, facecolor="white")
-        width, height = (x * self.dpi for x in self.figure.get_size_inches())
-        # Agg truncates the size in pixels, computed through a transform (9.2 in at 200 dpi may give 1840 or 1839).
-        sizes = [(w, h) for w in {int(width), round(width)} for h in {int(height), round(height)}]
-        sizes = [s for s in sizes if 4 * s[0] * s[1] == len(buf.getvalue())]
-        if len(sizes) == 1:
-            image = Image.frombuffer("RGBA", sizes[0], buf.getvalue(), "raw", "RGBA", 0, 1).convert("RGB")
-        else:  # the size is not clear from the buffer's length: go through the PNG
-            buf = io.BytesIO()
-            self.figure.savefig(buf, format="png", dpi=self.dpi, facecolor="white", metadata={"Software": None})
-            image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-        image = image.quantize(colors=self.colors, method=Image.Quantize.MEDIANCUT)
-        buf = io.BytesIO()
-        # zlib's default level: optimize=True took 0.4 s more per excerpt for 3 % fewer bytes.
-        image.save(buf, format="PNG")
-        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        return png_data_uri(self.figure, self.dpi, self.colors)
 
 
 _BLOCKS = (Paragraph, Note, KeyValues, Table, Figure)

@@ -687,9 +687,11 @@ def trend_sections(raw, info, results, *, rasterize: bool = False) -> list[Secti
     raw : mne.io.BaseRaw
     info : dbrain.io.RecordingInfo
     results : dict of str to StepResult
-    rasterize : bool
+    rasterize : bool | callable
         Draw each page's PNG as soon as it is made and let go of its matplotlib figure
-        (:meth:`Figure.rasterize`), so that the pages' figures are not all held at once.
+        (:meth:`Figure.rasterize`), so that the pages' figures are not all held at once; a callable
+        is handed each page's :class:`Figure` instead (e.g. :meth:`FigureDrawer.submit
+        <dbrain.report._drawer.FigureDrawer.submit>`, which draws it in another process).
 
     Returns
     -------
@@ -742,13 +744,35 @@ def trend_sections(raw, info, results, *, rasterize: bool = False) -> list[Secti
             "spikes (ticks above the top panel)."
         )
         figure = Figure(fig, caption=caption, dpi=200)
-        if rasterize:  # drawn now and the figure let go: a 24 h report's four pages are not held at once
+        if callable(rasterize):
+            rasterize([figure])
+        elif rasterize:  # drawn now and the figure let go: a 24 h report's four pages are not held at once
             figure.rasterize()
         out.append(Section(title, f"trends-{k + 1}", [figure]))
     return out
 
 
-def clinical_sections(raw, info, results, sections: list, *, rasterize: bool = False) -> list[Section]:
+def report_pages(raw, info, results, *, rasterize=False) -> list[Section]:
+    """The EEG excerpts and the trend pages (:func:`excerpt_sections`, :func:`trend_sections`).
+
+    They read only the results of the ``seizures``, ``qeeg``, ``spikes`` and ``patterns`` steps (page 1
+    reads every step's), so ``dbrain analyze`` makes them as soon as those have finished and has
+    their figures drawn while the later steps run; pass them to :func:`clinical_sections` as ``pages``.
+    ``rasterize`` is as for :func:`trend_sections`; a callable is handed the excerpts' figures too.
+    """
+    excerpts = excerpt_sections(raw, info, results)
+    if callable(rasterize):
+        rasterize(excerpts)
+    return [*excerpts, *trend_sections(raw, info, results, rasterize=rasterize)]
+
+
+#: The steps whose results :func:`report_pages` reads.
+PAGE_STEPS = ("seizures", "qeeg", "spikes", "patterns")
+
+
+def clinical_sections(
+    raw, info, results, sections: list, *, rasterize: bool = False, pages: list | None = None
+) -> list[Section]:
     """The whole report in reading order: findings, seizure EEG, trends, then the steps' sections as appendix.
 
     Parameters
@@ -760,17 +784,17 @@ def clinical_sections(raw, info, results, sections: list, *, rasterize: bool = F
         The steps' results by name (each with ``summary``, ``events``, ``tables``, ``files``, ``data``).
     sections : list of Section
         The steps' own sections in run order; they become the appendix, titled "Appendix: …".
-    rasterize : bool
+    rasterize : bool | callable
         Draw the trend pages as they are made (see :func:`trend_sections`).
+    pages : list of Section | None
+        The excerpts and trend pages if already made (:func:`report_pages`); made here when None.
 
     Returns
     -------
     sections : list of Section
     """
-    head = [
-        findings_section(raw, info, results),
-        *excerpt_sections(raw, info, results),
-        *trend_sections(raw, info, results, rasterize=rasterize),
-    ]
+    if pages is None:
+        pages = report_pages(raw, info, results, rasterize=rasterize)
+    head = [findings_section(raw, info, results), *pages]
     appendix = [Section(f"Appendix: {s.title}", s.key, s.blocks, break_before=i == 0) for i, s in enumerate(sections)]
     return head + appendix

@@ -99,3 +99,42 @@ def test_input_hash_read_beside_the_pass_or_after_it(tmp_path, chunk_duration):
     summary = json.loads((out.out_dir / "summary.json").read_text())
     assert summary["input"]["sha256"] == sha256_path(SAMPLE)
     assert summary["engine"]["pass_seconds"] > 0
+
+
+def test_figures_drawn_in_a_process_of_their_own_give_the_same_report(tmp_path, monkeypatch):
+    """DBRAIN_REPORT_PROCESS=1 (the default from 30 min on): same report figures and text as drawn in place."""
+    import re
+
+    from dbrain.report import _drawer
+
+    handed = []
+    real = _drawer.FigureDrawer.submit
+
+    def submit(self, items):
+        before = self.n_submitted
+        real(self, items)
+        handed.append(self.n_submitted - before)
+
+    drawn = []
+    real_close = _drawer.FigureDrawer.close
+
+    def close(self):
+        if not self._closed:
+            drawn.extend(self._status.values())
+        real_close(self)
+
+    monkeypatch.setattr(_drawer.FigureDrawer, "submit", submit)
+    monkeypatch.setattr(_drawer.FigureDrawer, "close", close)
+    only = ["recording", "seizures", "qeeg", "spikes", "patterns"]
+    pages = {}
+    for value in ("0", "1"):
+        monkeypatch.setenv(_drawer.ENV, value)
+        out = analyze(SAMPLE, tmp_path / value, only=only, ledger=False)
+        pages[value] = out.report_html.read_text()
+        assert out.report_pdf.stat().st_size > 0
+    assert sum(handed) >= 4  # the steps' figures, the excerpt and the trend page went to the worker
+    assert set(drawn) == {"ok"} and len(drawn) == sum(handed)  # and the worker drew them
+    images = {k: re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]+", v) for k, v in pages.items()}
+    assert len(images["1"]) >= 4 and images["0"] == images["1"]
+    text = {k: re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+|\d{4}-\d\d-\d\d \d\d:\d\d[^<]*", "", v) for k, v in pages.items()}
+    assert text["0"] == text["1"]
