@@ -4,7 +4,7 @@
 Usage (one command prints every figure; on a shared machine, say so next to them)::
 
     python benchmarks/bench_batch.py --work ~/bench                          # 200 × 10 min, this tree, rendering off
-    python benchmarks/bench_batch.py --work ~/bench --baseline /tmp/base     # + the same batch with an older tree
+    python benchmarks/bench_batch.py --work ~/bench --baseline /tmp/base     # + the same batch with an older tree (repeatable)
     python benchmarks/bench_batch.py --work ~/bench --report                 # + this tree with rendering on
     python benchmarks/bench_batch.py --work ~/bench --n 20 --baseline /tmp/base --interleave 4   # loaded machine
     python benchmarks/bench_batch.py --work ~/bench --steps recording,qeeg --workers 1,2         # scaling 1 → 2 workers
@@ -285,6 +285,15 @@ def _run(manifest: str, store: str, report: bool, workers: int, steps: str) -> d
     }
 
 
+def _describe(tree: str) -> str:
+    """``tree`` and its git commit, and whether its batch can leave rendering off."""
+    proc = subprocess.run(["git", "-C", tree, "log", "-1", "--format=%h %cs"], capture_output=True, text=True, check=False)
+    commit = proc.stdout.strip() or "not a git tree"
+    run = Path(tree) / "dbrain" / "batch" / "_run.py"
+    renders = run.is_file() and "report: bool" not in run.read_text(encoding="utf-8")
+    return f"{tree} ({commit}{'; renders every report: no report= yet' if renders else ''})"
+
+
 def _tree_env(tree: str | None) -> dict:
     env = dict(os.environ)
     if tree is not None:
@@ -348,7 +357,12 @@ def main(argv=None) -> int:
         help="comma-separated EDF+C files to cut into 10-min pieces, in order "
         f"(default: {', '.join(DEFAULT_SOURCES)} in --work, those that exist); the rest is simulated",
     )
-    parser.add_argument("--baseline", default=None, help="also run the batch with the dbrain source tree in this folder")
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        help="also run the batch with the dbrain source tree in this folder (repeatable)",
+    )
     parser.add_argument("--report", action="store_true", help="also run this tree with rendering on (report=True)")
     parser.add_argument("--no-new", action="store_true", help="do not run this tree with rendering off (e.g. baseline only)")
     parser.add_argument("--steps", default="", help="analysis steps (default: every registered step)")
@@ -371,8 +385,8 @@ def main(argv=None) -> int:
             variants.append((f"this tree, rendering off, {w} worker(s)", here, False, w))
         if args.report:
             variants.append((f"this tree, rendering on, {w} worker(s)", here, True, w))
-        if args.baseline:
-            variants.append((f"baseline tree (renders: no report= option), {w} worker(s)", args.baseline, False, w))
+        for tree in args.baseline:
+            variants.append((f"baseline {_describe(tree)}, {w} worker(s)", tree, False, w))
     if not variants:
         parser.error("nothing to run")
     print(f"# dbrain batch benchmark — {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
