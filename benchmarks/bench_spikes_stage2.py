@@ -47,7 +47,9 @@ def _run(tree: Path, path: Path) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, default=None, help="dbrain source tree before the second stage")
-    parser.add_argument("--edf", type=Path, default=None, help="an existing simulated EDF (with its _events.tsv) instead of simulating")
+    parser.add_argument(
+        "--edf", type=Path, default=None, help="an existing simulated EDF (with its _events.tsv) instead of simulating"
+    )
     parser.add_argument("--duration", default="24h")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--repeats", type=int, default=1)

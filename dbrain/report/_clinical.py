@@ -770,9 +770,7 @@ def report_pages(raw, info, results, *, rasterize=False) -> list[Section]:
 PAGE_STEPS = ("seizures", "qeeg", "spikes", "patterns")
 
 
-def clinical_sections(
-    raw, info, results, sections: list, *, rasterize: bool = False, pages: list | None = None
-) -> list[Section]:
+def clinical_sections(raw, info, results, sections: list, *, rasterize: bool = False, pages: list | None = None) -> list[Section]:
     """The whole report in reading order: findings, seizure EEG, trends, then the steps' sections as appendix.
 
     Parameters

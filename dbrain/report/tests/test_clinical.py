@@ -378,11 +378,20 @@ def test_screen_lines_carry_interval_caveat_and_scope_or_no_probability():
     [(name, line)] = _screen_lines(summary_only)
     assert name == "Dementia screen" and "Research screen, not a diagnosis; see Appendix: Diagnosis support." in line
     # a widened interval says so (the reasons are in the appendix); an unknown age says what was assumed
-    unknown = {**old, "interval": [0.5, 0.95], "interval_notes": ["age unknown (no --age …): assumed inside the training ages, interval widened by a stated convention (logit SD 0.50)"]}
+    unknown = {
+        **old,
+        "interval": [0.5, 0.95],
+        "interval_notes": [
+            "age unknown (no --age …): assumed inside the training ages, interval widened by a stated convention (logit SD 0.50)"
+        ],
+    }
     short = {**old, "interval": [0.4, 0.97], "interval_notes": ["interval widened: 5 s of EEG"]}
     from dbrain.report._clinical import screen_text
 
-    assert "(5–95 % interval 50 % to 95 %; age unknown: assumed inside the training ages, interval widened; threshold 76 %)" in screen_text(unknown)
+    assert (
+        "(5–95 % interval 50 % to 95 %; age unknown: assumed inside the training ages, interval widened; threshold 76 %)"
+        in screen_text(unknown)
+    )
     assert "interval widened for this recording; threshold 76 %" in screen_text(short)
 
 

@@ -289,7 +289,9 @@ def test_an_analysis_states_its_screens_with_caveat_and_scope():
     adhd = {"outcome": "negative", "probability": 0.21, "interval": [0.08, 0.41], "threshold": 0.53, "reason": None,
             "caveat": "research screen, not a diagnosis", "scope": "validated only on 72 children aged 7-12 y"}  # fmt: skip
     dementia = {"outcome": "not applicable", "probability": None, "reason": "age 9 y is outside the 18-120 y"}
-    row = SimpleNamespace(summary={"steps": [{"name": "diagnosis", "summary": {"screens": {"adhd": adhd, "dementia": dementia}}}]})
+    row = SimpleNamespace(
+        summary={"steps": [{"name": "diagnosis", "summary": {"screens": {"adhd": adhd, "dementia": dementia}}}]}
+    )
     texts = _screen_texts(row)
     assert texts["adhd"].startswith("negative, probability 21 % (5–95 % interval 8 % to 41 %; threshold 53 %)")
     assert "Research screen, not a diagnosis; validated only on 72 children aged 7-12 y" in texts["adhd"]

@@ -72,15 +72,9 @@ def _sign_in(page, base: str) -> None:
     sync_api.expect(page.locator("#conn")).to_have_attribute("data-state", "open")
 
 
-def _flow(tmp_path, feed, stream: str, after_restart=None, filters: str = "unfiltered") -> dict:
-    """The must-show on the page: ``feed(base, monitor_headers, errors)`` replays the recording to bed ICU-1.
-
-    ``filters``: what the strip's corner must say of its display filters.
-
-    Returns the stored alarm, acknowledged, as read after the restart (``after_restart(base, clinician_headers)``
-    may check more then).
-    """
-    expect = sync_api.expect
+def _ward_users(tmp_path) -> tuple[dict, str]:
+    """A fresh DBRAIN_HOME with its SQLite database and the ward's three users of Site A (boss admin, clin
+    clinician, mon technologist), made with ``dbrain admin``: the server's environment and database URL."""
     home = tmp_path / "home"
     db = f"sqlite:///{home / 'dbrain.sqlite'}"
     env = {**os.environ, "DBRAIN_HOME": str(home), "DBRAIN_ADMIN_PASSWORD": PASSWORD}
@@ -90,6 +84,19 @@ def _flow(tmp_path, feed, stream: str, after_restart=None, filters: str = "unfil
             env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
+    return env, db
+
+
+def _flow(tmp_path, feed, stream: str, after_restart=None, filters: str = "unfiltered") -> dict:
+    """The must-show on the page: ``feed(base, monitor_headers, errors)`` replays the recording to bed ICU-1.
+
+    ``filters``: what the strip's corner must say of its display filters.
+
+    Returns the stored alarm, acknowledged, as read after the restart (``after_restart(base, clinician_headers)``
+    may check more then).
+    """
+    expect = sync_api.expect
+    env, db = _ward_users(tmp_path)
     shot = Path(os.environ.get("DBRAIN_E2E_SCREENSHOT", tmp_path / "ward.png"))
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -304,15 +311,7 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
     its µV/row (and is clipped to its row, marked, never drawn over its neighbour); the control steps it, and the
     choice is the user's, kept on the server."""
     expect = sync_api.expect
-    home = tmp_path / "home"
-    db = f"sqlite:///{home / 'dbrain.sqlite'}"
-    env = {**os.environ, "DBRAIN_HOME": str(home), "DBRAIN_ADMIN_PASSWORD": PASSWORD}
-    for user, role in (("boss", "admin"), ("clin", "clinician"), ("mon", "technologist")):
-        made = subprocess.run(
-            [sys.executable, "-m", "dbrain", "admin", "create-user", "--username", user, "--site", "Site A", "--role", role, "--db", db],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
+    env, db = _ward_users(tmp_path)
     with sync_api.sync_playwright() as p, running_server(env, db, tmp_path / "serve.log", workers=0) as base:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -455,15 +454,7 @@ def test_ward_corner_text_below_the_traces_and_probability_at_its_second(tmp_pat
     seizure probability of a known second, posted by the real monitor, is drawn at that second's start (the time
     ``seizure_probability.parquet``, the report and the viewer give it), not half a second later."""
     expect = sync_api.expect
-    home = tmp_path / "home"
-    db = f"sqlite:///{home / 'dbrain.sqlite'}"
-    env = {**os.environ, "DBRAIN_HOME": str(home), "DBRAIN_ADMIN_PASSWORD": PASSWORD}
-    for user, role in (("boss", "admin"), ("clin", "clinician"), ("mon", "technologist")):
-        made = subprocess.run(
-            [sys.executable, "-m", "dbrain", "admin", "create-user", "--username", user, "--site", "Site A", "--role", role, "--db", db],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
+    env, db = _ward_users(tmp_path)
     from dbrain.monitor.tests.test_monitor import _probability_stream
 
     with sync_api.sync_playwright() as p, running_server(env, db, tmp_path / "serve.log", workers=0) as base:
@@ -475,7 +466,9 @@ def test_ward_corner_text_below_the_traces_and_probability_at_its_second(tmp_pat
 
             def post(stream, frames):
                 r = httpx.post(
-                    f"{base}/api/ward/beds/ICU-1/updates", json={"stream": stream, "frames": frames, "alarms": []}, headers=monitor
+                    f"{base}/api/ward/beds/ICU-1/updates",
+                    json={"stream": stream, "frames": frames, "alarms": []},
+                    headers=monitor,
                 )
                 assert r.status_code == 202, r.text
 

@@ -19,6 +19,15 @@ from .test_live import _free_port, _wait  # noqa: E402
 PASSWORD = "a long admin password"
 
 
+def _stop(server: subprocess.Popen) -> None:
+    """Stop a ``dbrain serve`` (SIGTERM; killed after 30 s)."""
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def test_web_workers_need_a_chosen_login_storage(tmp_path):
     env = {**os.environ, "DBRAIN_HOME": str(tmp_path)}
     for args, message in (
@@ -114,11 +123,7 @@ def test_two_web_processes_share_one_login_throttle(tmp_path, redis_url):
             live = httpx.get(f"{base}{path}", cookies=ok.cookies, timeout=30)
             assert live.status_code == 503 and "one web process" in live.json()["detail"], (path, live.text)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
     assert "Traceback" not in log.read_text()
 
 
@@ -188,11 +193,7 @@ def test_a_burst_of_connections_is_spread_over_the_web_processes(tmp_path):
     finally:
         for conn in conns:
             conn.close()
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
     assert "Traceback" not in log.read_text()
 
 
