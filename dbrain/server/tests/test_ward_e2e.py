@@ -306,6 +306,19 @@ _CLIP_BAR_START = """(c) => {
 }"""
 
 
+def _one_bed(base: str):
+    """Bed ICU-1 made by the admin; returns ``post(stream, frames)``, which posts frames to it as the monitor."""
+    assert httpx.post(f"{base}/api/ward/beds", json={"name": "ICU-1"}, headers=_token(base, "boss")).status_code == 201
+    monitor = _token(base, "mon")
+
+    def post(stream: str, frames: list[dict]) -> None:
+        body = {"stream": stream, "frames": frames, "alarms": []}
+        r = httpx.post(f"{base}/api/ward/beds/ICU-1/updates", json=body, headers=monitor)
+        assert r.status_code == 202, r.text
+
+    return post
+
+
 def test_ward_strip_fixed_sensitivity(tmp_path):
     """The strip is drawn at the user's fixed sensitivity, never auto-scaled: an EEG whose amplitude grows ×10 keeps
     its µV/row (and is clipped to its row, marked, never drawn over its neighbour); the control steps it, and the
@@ -315,15 +328,8 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
     with sync_api.sync_playwright() as p, running_server(env, db, tmp_path / "serve.log", workers=0) as base:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
+            post = _one_bed(base)
             boss = _token(base, "boss")
-            assert httpx.post(f"{base}/api/ward/beds", json={"name": "ICU-1"}, headers=boss).status_code == 201
-            monitor = _token(base, "mon")
-
-            def post(frames):
-                r = httpx.post(
-                    f"{base}/api/ward/beds/ICU-1/updates", json={"stream": "s", "frames": frames, "alarms": []}, headers=monitor
-                )
-                assert r.status_code == 202, r.text
 
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # one context: a second tab below
             errors: list[str] = []
@@ -333,12 +339,12 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             expect(page.locator("#sens-label")).to_have_text("100 µV/row")
 
             # 20 µV: drawn at the default 100 µV/row (auto-scaling chose 50), nothing clipped.
-            post(_sine_frames(0, 10, 20.0))
+            post("s", _sine_frames(0, 10, 20.0))
             expect(canvas).to_have_attribute("data-clipped", "", timeout=30_000)
             expect(canvas).to_have_attribute("data-uv-per-row", "100")
             expect(canvas).to_have_attribute("data-filters", "unfiltered")  # no filters stated: said so
             # The same EEG ×10 (200 µV): still 100 µV/row (auto-scaling chose 500); clipped to its row, and marked.
-            post(_sine_frames(10, 10, 200.0))
+            post("s", _sine_frames(10, 10, 200.0))
             expect(canvas).to_have_attribute("data-clipped", "A-B", timeout=30_000)
             expect(canvas).to_have_attribute("data-uv-per-row", "100")
             assert canvas.evaluate(_OVERDRAWN) == 0  # the flat channel's row holds no part of A-B's trace
@@ -357,7 +363,7 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             expect(page.locator("#sens-label")).to_have_attribute("data-saved", "500")
             # A strip that states its display filters (the monitor's) is drawn about zero, not about its median, and
             # says which filters: 20 µV on an offset of 300 µV runs off its row at 500 µV/row (about the median it did not).
-            post(_sine_frames(20, 10, 20.0, offset_uv=300.0, lff=0.5, hff=30.0))
+            post("s", _sine_frames(20, 10, 20.0, offset_uv=300.0, lff=0.5, hff=30.0))
             expect(canvas).to_have_attribute("data-filters", "LFF 0.5 Hz · HFF 30 Hz", timeout=30_000)
             expect(canvas).to_have_attribute("data-clipped", "A-B")
 
@@ -391,10 +397,7 @@ def test_ward_strip_fixed_sensitivity(tmp_path):
             from dbrain.monitor.tests.test_monitor import _marked_stream
 
             marked = [f for f, _, _ in _marked_stream(256.0, 14.3)]
-            r = httpx.post(
-                f"{base}/api/ward/beds/ICU-1/updates", json={"stream": "marked", "frames": marked, "alarms": []}, headers=monitor
-            )
-            assert r.status_code == 202, r.text
+            post("marked", marked)
             expect(canvas).to_have_attribute("data-clipped", re.compile(r"^Fp1,"), timeout=30_000)
             bar = canvas.evaluate(_CLIP_BAR_START)
             assert bar is not None
@@ -460,17 +463,7 @@ def test_ward_corner_text_below_the_traces_and_probability_at_its_second(tmp_pat
     with sync_api.sync_playwright() as p, running_server(env, db, tmp_path / "serve.log", workers=0) as base:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            boss = _token(base, "boss")
-            assert httpx.post(f"{base}/api/ward/beds", json={"name": "ICU-1"}, headers=boss).status_code == 201
-            monitor = _token(base, "mon")
-
-            def post(stream, frames):
-                r = httpx.post(
-                    f"{base}/api/ward/beds/ICU-1/updates",
-                    json={"stream": stream, "frames": frames, "alarms": []},
-                    headers=monitor,
-                )
-                assert r.status_code == 202, r.text
+            post = _one_bed(base)
 
             # one bed per row (a wide trend: ~2 px per second) at 2 device pixels per CSS pixel
             page = browser.new_context(viewport={"width": 1250, "height": 1000}, device_scale_factor=2).new_page()
