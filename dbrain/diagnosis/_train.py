@@ -370,29 +370,14 @@ def train_diagnosis_model(
         kw = {"network": False, **DEMENTIA_FEATURE_PATH} if kind == "dementia" else {}
         rows.append(recording_features(raw, max_duration=_MAX_SECONDS[kind], **kw).to_frame())
     X = pd.concat(rows, ignore_index=True)
+    fit = (X, table["label"].to_numpy(), table["subject"].to_numpy(), out)
+    how = {"cohort": f"{len(table)} recordings from {data}", "repeats": repeats, "random_state": random_state}
     if kind == "adhd":
         # the shipped model's recipe (features, pipeline, theta/beta norms): on the shipped model's training data this
         # reproduces it (test_train_adhd_reproduces_the_shipped_model)
-        return write_adhd_model(
-            X,
-            table["label"].to_numpy(),
-            table["subject"].to_numpy(),
-            out,
-            cohort=f"{len(table)} recordings from {data}",
-            repeats=repeats,
-            random_state=random_state,
-        )
+        return write_adhd_model(*fit, **how)
     screen = SCREENS[kind]()
-    metrics = write_model(
-        screen,
-        X,
-        table["label"].to_numpy(),
-        table["subject"].to_numpy(),
-        out,
-        cohort=f"{len(table)} recordings from {data}",
-        repeats=repeats,
-        random_state=random_state,
-    )
+    metrics = write_model(screen, *fit, **how)
     if kind == "dementia":
         # no interval widening was measured here (scripts/train_dementia_model.py measures it across cohorts)
         screen.set_applicability(
